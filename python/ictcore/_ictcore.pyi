@@ -1,0 +1,57 @@
+# Hand-written stub of the native module (checked by `python -m mypy.stubtest ictcore._ictcore`).
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+_F64 = npt.NDArray[np.float64]
+_F32 = npt.NDArray[np.float32]
+_I32 = npt.NDArray[np.int32]
+_I64 = npt.NDArray[np.int64]
+
+def validate_candles(
+    time: _I64, open: _F64, high: _F64, low: _F64, close: _F64, volume: _F64
+) -> None: ...
+def compat_fvg(
+    open: _F64, high: _F64, low: _F64, close: _F64, join_consecutive: bool
+) -> tuple[_F64, _F64, _F64, _F64]: ...
+def compat_swing_highs_lows(high: _F64, low: _F64, swing_length: int) -> tuple[_F64, _F64]: ...
+def compat_bos_choch(
+    open: _F64,
+    high: _F64,
+    low: _F64,
+    close: _F64,
+    swing_high_low: _F64,
+    swing_level: _F64,
+    close_break: bool,
+) -> tuple[_F64, _F64, _F32, _F64]: ...
+def compat_ob(
+    open: _F64,
+    high: _F64,
+    low: _F64,
+    close: _F64,
+    volume: _F64,
+    swing_high_low: _F64,
+    swing_level: _F64,
+    close_mitigation: bool,
+) -> tuple[_F64, _F32, _F32, _F32, _F64, _F32]: ...
+def compat_liquidity(
+    open: _F64,
+    high: _F64,
+    low: _F64,
+    close: _F64,
+    swing_high_low: _F64,
+    swing_level: _F64,
+    range_percent: float,
+) -> tuple[_F32, _F32, _F32, _F32]: ...
+def compat_retracements(
+    open: _F64, high: _F64, low: _F64, close: _F64, swing_high_low: _F64, swing_level: _F64
+) -> tuple[_I32, _F64, _F64]: ...
+def compat_previous_high_low(
+    time: _I64, high: _F64, low: _F64, time_frame: str
+) -> tuple[_F32, _F32, _I32, _I32]: ...
+def compat_sessions(
+    time: _I64, high: _F64, low: _F64, session: str, start_time: str, end_time: str
+) -> tuple[_I32, _F32, _F32]: ...
+def compat_session_table() -> list[tuple[str, str, str]]: ...
+def check_time_index(time: _I64) -> None: ...

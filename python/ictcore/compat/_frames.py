@@ -1,0 +1,121 @@
+"""DataFrame <-> numpy conversion for the compat layer: column lookup as smartmoneyconcepts
+does it (case-insensitive, on a view, never mutating the caller's frame), float64 columns,
+int64-nanosecond time indexes, and result frames with the library's names and dtypes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .. import _ictcore
+from ..exceptions import InvalidInputError, MissingColumnError
+
+F64 = npt.NDArray[np.float64]
+
+
+def as_float64(values: Any, name: str) -> F64:
+    """A contiguous float64 copy-if-needed of a column (any int/float/bool dtype, nullable
+    ones too, read-only or strided). Non-numeric data is an error naming the column."""
+    try:
+        if isinstance(values, pd.Series | pd.Index):
+            array = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        dtype = getattr(values, "dtype", type(values).__name__)
+        raise InvalidInputError(
+            f"column '{name}': cannot convert values of dtype {dtype} to float64 ({exc})"
+        ) from None
+    if array.ndim != 1:
+        raise InvalidInputError(f"column '{name}': expected 1-D values, got shape {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def _lowercase_lookup(frame: pd.DataFrame) -> dict[Any, list[Any]]:
+    lookup: dict[Any, list[Any]] = {}
+    for label in frame.columns:
+        key = label.lower() if isinstance(label, str) else label
+        lookup.setdefault(key, []).append(label)
+    return lookup
+
+
+def columns(
+    frame: pd.DataFrame,
+    required: Sequence[str] = ("open", "high", "low", "close"),
+    extra: Iterable[str] = (),
+) -> dict[str, F64]:
+    """The named columns as float64 arrays. Names match case-insensitively, as the library's
+    input decorator does; a missing column raises :class:`MissingColumnError`."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+    lookup = _lowercase_lookup(frame)
+    out: dict[str, F64] = {}
+    for name in (*required, *extra):
+        labels = lookup.get(name)
+        if not labels:
+            raise MissingColumnError(
+                f'Must have a dataframe column named "{name}" '
+                f"(matched case-insensitively; the frame has {list(frame.columns)!r})"
+            )
+        if len(labels) > 1:
+            raise InvalidInputError(
+                f"columns {labels!r} all match '{name}' case-insensitively; keep only one"
+            )
+        out[name] = as_float64(frame[labels[0]], name)
+    return out
+
+
+def swing_columns(swings: pd.DataFrame) -> tuple[F64, F64]:
+    """HighLow and Level of a `swing_highs_lows` frame, read by position."""
+    if not isinstance(swings, pd.DataFrame):
+        raise TypeError(
+            f"swing_highs_lows must be the DataFrame returned by smc.swing_highs_lows, "
+            f"got {type(swings).__name__}"
+        )
+    cols: list[F64] = []
+    for name in ("HighLow", "Level"):
+        if name not in swings.columns:
+            raise MissingColumnError(
+                f"swing_highs_lows has no column '{name}' "
+                "(pass the frame returned by smc.swing_highs_lows)"
+            )
+        cols.append(as_float64(swings[name], f"swing_highs_lows.{name}"))
+    return cols[0], cols[1]
+
+
+def datetime_index(frame: pd.DataFrame) -> pd.DatetimeIndex:
+    """The frame's index coerced with ``pd.to_datetime`` as the library does; NaT is an error
+    naming the row."""
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(frame.index))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"column 'index': cannot be read as datetimes ({exc})") from None
+    if index.hasnans:
+        row = int(np.flatnonzero(index.isna())[0])
+        raise InvalidInputError(f"column 'index' has a missing time (NaT) at row {row}")
+    return index
+
+
+def nanoseconds(index: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
+    """int64 nanoseconds of a DatetimeIndex (its wall clock if tz-naive, UTC if aware)."""
+    try:
+        values = index.as_unit("ns").asi8
+    except (OverflowError, ValueError) as exc:
+        raise InvalidInputError(
+            f"column 'index': times outside the nanosecond range ({exc})"
+        ) from None
+    return np.ascontiguousarray(values, dtype=np.int64)
+
+
+def check_increasing(index: pd.DatetimeIndex) -> None:
+    """Rejects a duplicate or out-of-order index, naming the first offending row."""
+    _ictcore.check_time_index(nanoseconds(index))
+
+
+def frame(cols: Mapping[str, npt.NDArray[Any]]) -> pd.DataFrame:
+    """A result frame with a fresh RangeIndex, the given column order and dtypes."""
+    return pd.concat([pd.Series(values, name=name) for name, values in cols.items()], axis=1)

@@ -1,0 +1,49 @@
+"""ictcore's exception hierarchy.
+
+Every error ictcore raises on purpose is an :class:`IctError`. Where a built-in type is what
+existing code catches, the class derives from it as well, so ``except ValueError`` or
+``except LookupError`` keeps working after switching from ``smartmoneyconcepts``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CorruptFileError",
+    "IctError",
+    "InvalidInputError",
+    "MissingColumnError",
+    "UnknownNameError",
+]
+
+
+class IctError(Exception):
+    """Base class of every error ictcore raises on purpose (and of caught internal panics)."""
+
+
+class InvalidInputError(IctError, ValueError):
+    """Bad input: NaN/inf prices, mismatched lengths, an unsorted or duplicate time index,
+    a parameter out of its domain. The message names the column and first offending row."""
+
+
+class _PlainMessage:
+    """``KeyError`` quotes its message in ``str()``; these errors read as sentences."""
+
+    args: tuple[object, ...]
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class MissingColumnError(_PlainMessage, IctError, KeyError):
+    """A required column is missing. A ``KeyError`` and so a ``LookupError``, the type
+    smartmoneyconcepts raises for a missing OHLC column."""
+
+
+class UnknownNameError(_PlainMessage, InvalidInputError, KeyError):
+    """A name that must come from a fixed table (a session, a frequency alias) is unknown.
+    Both a ``ValueError`` and a ``KeyError`` (what smartmoneyconcepts raises for an unknown
+    session)."""
+
+
+class CorruptFileError(IctError):
+    """A file exists but is damaged, truncated, foreign or of a future format version."""

@@ -1,0 +1,31 @@
+//! `run_detached`: the single way long work runs. It releases the GIL (the thread is detached
+//! from the interpreter), catches any panic and turns it into `ictcore.IctError` naming the
+//! function, and maps core errors through `errors::to_pyerr`. No panic reaches Python.
+
+use crate::errors::to_pyerr;
+use ictcore::{IctError, Result};
+use pyo3::prelude::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Runs `work` without the GIL; `what` names the function in the error of a caught panic.
+pub fn run_detached<T, F>(py: Python<'_>, what: &str, work: F) -> PyResult<T>
+where
+    F: FnOnce() -> Result<T> + Send,
+    T: Send,
+{
+    let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(work)));
+    match outcome {
+        Ok(result) => result.map_err(to_pyerr),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic payload".to_string());
+            Err(to_pyerr(IctError::Internal {
+                context: what.to_string(),
+                message: format!("panic: {message}"),
+            }))
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! `ictcore._ictcore`: the thin PyO3 layer over the `ictcore` core crate. Bindings only convert
+//! arguments, call one core function inside `run_detached`, and convert the result.
+
+mod arrays;
+mod candles;
+mod compat;
+mod detach;
+mod errors;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", ictcore::VERSION)?;
+    m.add_function(wrap_pyfunction!(candles::validate_candles, m)?)?;
+    m.add_function(wrap_pyfunction!(candles::check_time_index, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::compat_fvg, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::compat_swing_highs_lows, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::compat_bos_choch, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::compat_ob, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::compat_liquidity, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::compat_retracements, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::compat_previous_high_low, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::compat_sessions, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::compat_session_table, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! `FirstMatch`: "the first index j >= start whose value passes a threshold test", the query
+//! behind FVG mitigation, BOS/CHoCH breaks, order-block mitigation and liquidity sweeps.
+//!
+//! Values are grouped in blocks of [`BLOCK`]; a segment tree holds each block's extreme (max
+//! or min). A query scans the rest of the start block, descends the tree to the first block
+//! whose extreme passes, and scans inside that block: O(BLOCK + log n) worst case, with the
+//! tree 1/BLOCK the size of the data (it matters for 10M-candle series).
+
+/// Which extreme the tree keeps; it decides which predicates the tree can answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extreme {
+    /// Block maxima: for upward-closed tests such as `v > t` or `v >= t`.
+    Max,
+    /// Block minima: for downward-closed tests such as `v < t` or `v <= t`.
+    Min,
+}
+
+impl Extreme {
+    fn identity(self) -> f64 {
+        match self {
+            Extreme::Max => f64::NEG_INFINITY,
+            Extreme::Min => f64::INFINITY,
+        }
+    }
+
+    fn combine(self, a: f64, b: f64) -> f64 {
+        match self {
+            Extreme::Max => a.max(b),
+            Extreme::Min => a.min(b),
+        }
+    }
+}
+
+/// Values per block: a linear scan of this many is cheaper than a tree level.
+pub const BLOCK: usize = 32;
+
+/// Threshold search over one borrowed column. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct FirstMatch<'a> {
+    values: &'a [f64],
+    kind: Extreme,
+    blocks: usize,
+    leaves: usize,
+    tree: Vec<f64>,
+}
+
+impl<'a> FirstMatch<'a> {
+    /// Builds the block tree in O(n). Values must not be NaN (the detectors reject NaN input).
+    pub fn new(values: &'a [f64], kind: Extreme) -> Self {
+        let blocks = values.len().div_ceil(BLOCK);
+        let leaves = blocks.next_power_of_two().max(1);
+        let mut tree = vec![kind.identity(); 2 * leaves];
+        for (b, chunk) in values.chunks(BLOCK).enumerate() {
+            tree[leaves + b] = chunk
+                .iter()
+                .fold(kind.identity(), |acc, &v| kind.combine(acc, v));
+        }
+        for node in (1..leaves).rev() {
+            tree[node] = kind.combine(tree[2 * node], tree[2 * node + 1]);
+        }
+        Self {
+            values,
+            kind,
+            blocks,
+            leaves,
+            tree,
+        }
+    }
+
+    /// The extreme this search was built for.
+    pub fn kind(&self) -> Extreme {
+        self.kind
+    }
+
+    /// First `j >= start` with `pred(values[j])`, or `None`.
+    ///
+    /// `pred` must be closed in the direction of the tree's extreme: for [`Extreme::Max`], if
+    /// `pred(v)` then `pred(w)` for every `w > v` (e.g. `|v| v > t`); mirrored for
+    /// [`Extreme::Min`]. A NaN threshold simply never matches.
+    pub fn first_from(&self, start: usize, pred: impl Fn(f64) -> bool) -> Option<usize> {
+        let n = self.values.len();
+        if start >= n {
+            return None;
+        }
+        let first_block = start / BLOCK;
+        let block_end = ((first_block + 1) * BLOCK).min(n);
+        if let Some(k) = self.values[start..block_end].iter().position(|&v| pred(v)) {
+            return Some(start + k);
+        }
+        let block = self.first_block_from(first_block + 1, &pred)?;
+        let lo = block * BLOCK;
+        let hi = (lo + BLOCK).min(n);
+        self.values[lo..hi]
+            .iter()
+            .position(|&v| pred(v))
+            .map(|k| lo + k)
+    }
+
+    /// First block index `>= block` whose extreme passes `pred`.
+    fn first_block_from(&self, block: usize, pred: &impl Fn(f64) -> bool) -> Option<usize> {
+        if block >= self.blocks {
+            return None;
+        }
+        let mut node = block + self.leaves;
+        loop {
+            if pred(self.tree[node]) {
+                while node < self.leaves {
+                    node *= 2;
+                    if !pred(self.tree[node]) {
+                        node += 1;
+                    }
+                }
+                let found = node - self.leaves;
+                return (found < self.blocks).then_some(found);
+            }
+            // Everything up to the end of `node` fails: move to the subtree just after it.
+            while node & 1 == 1 {
+                if node == 1 {
+                    return None;
+                }
+                node >>= 1;
+            }
+            node += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn brute(values: &[f64], start: usize, pred: impl Fn(f64) -> bool) -> Option<usize> {
+        (start..values.len()).find(|&j| pred(values[j]))
+    }
+
+    #[test]
+    fn empty_and_out_of_range() {
+        let s = FirstMatch::new(&[], Extreme::Max);
+        assert_eq!(s.first_from(0, |v| v > 0.0), None);
+        let v = [1.0, 2.0];
+        let s = FirstMatch::new(&v, Extreme::Max);
+        assert_eq!(s.first_from(5, |v| v > 0.0), None);
+        assert_eq!(s.first_from(0, |v| v > f64::NAN), None);
+    }
+
+    proptest! {
+        #[test]
+        fn equals_a_linear_scan(
+            values in prop::collection::vec(-50i32..50, 0..400),
+            start in 0usize..420,
+            t in -55i32..55,
+        ) {
+            let values: Vec<f64> = values.into_iter().map(f64::from).collect();
+            let t = f64::from(t);
+            let max = FirstMatch::new(&values, Extreme::Max);
+            prop_assert_eq!(max.first_from(start, |v| v > t), brute(&values, start, |v| v > t));
+            prop_assert_eq!(max.first_from(start, |v| v >= t), brute(&values, start, |v| v >= t));
+            let min = FirstMatch::new(&values, Extreme::Min);
+            prop_assert_eq!(min.first_from(start, |v| v < t), brute(&values, start, |v| v < t));
+            prop_assert_eq!(min.first_from(start, |v| v <= t), brute(&values, start, |v| v <= t));
+        }
+    }
+}

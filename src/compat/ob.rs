@@ -1,0 +1,242 @@
+//! `smc.ob` (spec §2.4): order blocks from the first close beyond the latest swing, their
+//! mitigation, and the library's erase-on-break, with state shared between the two passes.
+//!
+//! The library walks every active block on every candle (quadratic in trends). Here each
+//! block's fate is two threshold searches: within one pass blocks sit on distinct rows and
+//! never touch each other's state, so mitigation time m and erase time r can be found per
+//! block and applied in pass order. Creation scans each swing's trigger window once; the
+//! windows are disjoint, so that part is O(n).
+
+use super::{f32_of, widened, SwingsView};
+use crate::algo::{Extreme, FirstMatch};
+use crate::candles::{check_finite, check_lengths, check_ohlc};
+use crate::error::Result;
+
+/// The columns of `smc.ob`: OB and MitigatedIndex float64; Top, Bottom, OBVolume and
+/// Percentage float32.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderBlocks {
+    pub ob: Vec<f64>,
+    pub top: Vec<f32>,
+    pub bottom: Vec<f32>,
+    pub ob_volume: Vec<f32>,
+    pub mitigated_index: Vec<f64>,
+    pub percentage: Vec<f32>,
+}
+
+/// The library's per-row arrays, shared by both passes and never reset between them.
+struct State {
+    kind: Vec<i8>,
+    top: Vec<f32>,
+    bottom: Vec<f32>,
+    volume: Vec<f32>,
+    percentage: Vec<f32>,
+    mitigated: Vec<usize>,
+    breaker: Vec<bool>,
+}
+
+impl State {
+    fn new(n: usize) -> Self {
+        Self {
+            kind: vec![0; n],
+            top: vec![0.0; n],
+            bottom: vec![0.0; n],
+            volume: vec![0.0; n],
+            percentage: vec![0.0; n],
+            mitigated: vec![0; n],
+            breaker: vec![false; n],
+        }
+    }
+
+    /// QUIRK: erasing zeroes every field but leaves `breaker` set.
+    fn erase(&mut self, k: usize) {
+        self.kind[k] = 0;
+        self.top[k] = 0.0;
+        self.bottom[k] = 0.0;
+        self.volume[k] = 0.0;
+        self.percentage[k] = 0.0;
+        self.mitigated[k] = 0;
+    }
+}
+
+/// The columns one pass reads, oriented so the bearish pass is the mirror of the bullish one.
+struct Pass<'a> {
+    bullish: bool,
+    /// Swing rows of this pass's type (+1 highs for bullish, -1 lows for bearish).
+    swings: Vec<usize>,
+    /// Searches for "beyond the bottom" (bullish) / "beyond the top" (bearish) mitigation.
+    mitigate: FirstMatch<'a>,
+    /// Searches for the erase test of a block in breaker state.
+    erase: FirstMatch<'a>,
+}
+
+/// Order blocks as `smc.ob(ohlc, swing_highs_lows, close_mitigation)` computes them.
+/// O(n log n).
+#[allow(clippy::too_many_arguments)]
+pub fn ob(
+    open: &[f64],
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    volume: &[f64],
+    swings: SwingsView<'_>,
+    close_mitigation: bool,
+) -> Result<OrderBlocks> {
+    check_ohlc(open, high, low, close)?;
+    check_lengths("open", open.len(), &[("volume", volume.len())])?;
+    check_finite("volume", volume)?;
+    let n = open.len();
+    let swings = SwingsView::checked(swings.high_low, swings.level, n)?;
+
+    let body_low: Vec<f64>;
+    let body_high: Vec<f64>;
+    let (bull_mitigate, bear_mitigate) = if close_mitigation {
+        body_low = open.iter().zip(close).map(|(o, c)| o.min(*c)).collect();
+        body_high = open.iter().zip(close).map(|(o, c)| o.max(*c)).collect();
+        (&body_low[..], &body_high[..])
+    } else {
+        (low, high)
+    };
+    let rows_of = |t: f64| -> Vec<usize> { (0..n).filter(|&i| swings.high_low[i] == t).collect() };
+
+    let mut state = State::new(n);
+    let passes = [
+        Pass {
+            bullish: true,
+            swings: rows_of(1.0),
+            mitigate: FirstMatch::new(bull_mitigate, Extreme::Min),
+            erase: FirstMatch::new(high, Extreme::Max),
+        },
+        Pass {
+            bullish: false,
+            swings: rows_of(-1.0),
+            mitigate: FirstMatch::new(bear_mitigate, Extreme::Max),
+            erase: FirstMatch::new(low, Extreme::Min),
+        },
+    ];
+    for pass in &passes {
+        run_pass(pass, &mut state, high, low, close, volume);
+    }
+
+    let mut out = OrderBlocks {
+        ob: vec![f64::NAN; n],
+        top: vec![f32::NAN; n],
+        bottom: vec![f32::NAN; n],
+        ob_volume: vec![f32::NAN; n],
+        mitigated_index: vec![f64::NAN; n],
+        percentage: vec![f32::NAN; n],
+    };
+    for k in (0..n).filter(|&k| state.kind[k] != 0) {
+        out.ob[k] = f64::from(state.kind[k]);
+        out.top[k] = state.top[k];
+        out.bottom[k] = state.bottom[k];
+        out.ob_volume[k] = state.volume[k];
+        out.mitigated_index[k] = state.mitigated[k] as f64;
+        out.percentage[k] = state.percentage[k];
+    }
+    Ok(out)
+}
+
+fn run_pass(
+    pass: &Pass<'_>,
+    state: &mut State,
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    volume: &[f64],
+) {
+    let n = close.len();
+    for (w, &s) in pass.swings.iter().enumerate() {
+        // The swing is "the last swing before i" for i in (s, next swing of its type].
+        let window_end = pass.swings.get(w + 1).copied().unwrap_or(n - 1);
+        let crossing = (s + 1..=window_end).find(|&i| {
+            if pass.bullish {
+                close[i] > high[s]
+            } else {
+                close[i] < low[s]
+            }
+        });
+        let Some(i) = crossing else { continue };
+        let k = create(pass.bullish, state, s, i, high, low, volume);
+        settle(pass, state, k, i);
+    }
+}
+
+/// Writes the block triggered at candle `i` by swing `s`; returns its row.
+fn create(
+    bullish: bool,
+    state: &mut State,
+    s: usize,
+    i: usize,
+    high: &[f64],
+    low: &[f64],
+    volume: &[f64],
+) -> usize {
+    let (k, top, bottom) = if i - s > 1 {
+        // QUIRK: the extreme candle strictly between swing and crossing, last one on ties.
+        let mut k = s + 1;
+        for j in s + 2..i {
+            let better = if bullish {
+                low[j] <= low[k]
+            } else {
+                high[j] >= high[k]
+            };
+            if better {
+                k = j;
+            }
+        }
+        (k, high[k], low[k])
+    } else if bullish {
+        // QUIRK: with no candle in between, the bullish block has top and bottom swapped.
+        (i - 1, low[i - 1], high[i - 1])
+    } else {
+        (i - 1, high[i - 1], low[i - 1])
+    };
+    let v0 = volume[i];
+    let v1 = volume[i - 1];
+    let v2 = if i >= 2 { volume[i - 2] } else { 0.0 };
+    let recent = f32_of(v0 + v1);
+    let older = f32_of(v2);
+    let (lo, hi) = if recent < older {
+        (recent, older)
+    } else {
+        (older, recent)
+    };
+    // QUIRK: the percentage is computed in float32 arithmetic.
+    let percentage = if hi != 0.0 { lo / hi * 100.0 } else { 100.0 };
+    // QUIRK: mitigated and breaker are not reset, so a row inherits them across passes.
+    state.kind[k] = if bullish { 1 } else { -1 };
+    state.top[k] = f32_of(top);
+    state.bottom[k] = f32_of(bottom);
+    state.volume[k] = f32_of((v0 + v1) + v2);
+    state.percentage[k] = percentage;
+    k
+}
+
+/// Applies what happens to block `k` after its creation at candle `i`: mitigation (unless it
+/// inherited the breaker flag) and then erasure.
+fn settle(pass: &Pass<'_>, state: &mut State, k: usize, i: usize) {
+    let top = widened(f64::from(state.top[k]));
+    let bottom = widened(f64::from(state.bottom[k]));
+    let mut erase_from = i + 1;
+    if !state.breaker[k] {
+        let mitigation = if pass.bullish {
+            pass.mitigate.first_from(i + 1, |v| v < bottom)
+        } else {
+            pass.mitigate.first_from(i + 1, |v| v > top)
+        };
+        let Some(m) = mitigation else { return };
+        state.breaker[k] = true;
+        // QUIRK: bullish blocks record the candle before the mitigating one.
+        state.mitigated[k] = if pass.bullish { m - 1 } else { m };
+        erase_from = m + 1;
+    }
+    let erased = if pass.bullish {
+        pass.erase.first_from(erase_from, |v| v > top)
+    } else {
+        pass.erase.first_from(erase_from, |v| v < bottom)
+    };
+    if erased.is_some() {
+        state.erase(k);
+    }
+}

@@ -1,0 +1,91 @@
+//! The one error type of the core. Every variant carries the context a user needs to find the
+//! problem (column, row, path, symbol/timeframe); the bindings map variants to Python
+//! exceptions in exactly one place (`python/src/errors.rs`).
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the core.
+pub type Result<T, E = IctError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the core.
+#[derive(Debug, thiserror::Error)]
+pub enum IctError {
+    /// Two input columns that must be parallel have different lengths.
+    #[error("column '{column}' has {got} rows, expected {expected} (the length of '{reference}')")]
+    LengthMismatch {
+        column: String,
+        reference: String,
+        expected: usize,
+        got: usize,
+    },
+    /// A price or volume is NaN or infinite.
+    #[error("column '{column}' has a non-finite value ({value}) at row {row}")]
+    NonFinite {
+        column: String,
+        row: usize,
+        value: f64,
+    },
+    /// A time column is not strictly increasing.
+    #[error(
+        "column '{column}' must be strictly increasing: row {row} ({value}) is {relation} row {previous_row} ({previous})"
+    )]
+    NotIncreasing {
+        column: String,
+        row: usize,
+        previous_row: usize,
+        value: i64,
+        previous: i64,
+        relation: &'static str,
+    },
+    /// A parameter value is out of its domain (bad alias, unknown session, NaN, ...).
+    #[error("invalid parameter '{name}': {message}")]
+    InvalidParameter { name: String, message: String },
+    /// A name that must come from a fixed table (a session, a frequency alias) is not in it.
+    #[error("unknown {what} '{name}'; known: {}", known.join(", "))]
+    UnknownName {
+        what: &'static str,
+        name: String,
+        known: Vec<String>,
+    },
+    /// A required input column is absent.
+    #[error("missing column '{column}': {message}")]
+    MissingColumn { column: String, message: String },
+    /// A file or directory that should exist does not.
+    #[error("no such file or directory: {}", path.display())]
+    NotFound { path: PathBuf },
+    /// A file exists but its contents are damaged, truncated or foreign.
+    #[error("corrupt file {}: {detail}", path.display())]
+    Corrupt { path: PathBuf, detail: String },
+    /// An operating-system I/O error on a known path.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bug: an invariant of ictcore itself did not hold (a caught panic ends up here too).
+    #[error("internal error in {context}: {message}")]
+    Internal { context: String, message: String },
+}
+
+impl IctError {
+    /// Shorthand for [`IctError::InvalidParameter`].
+    pub fn parameter(name: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidParameter {
+            name: name.into(),
+            message: message.into(),
+        }
+    }
+
+    /// True for errors caused by the caller's input (they map to Python's `ValueError`).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Self::LengthMismatch { .. }
+                | Self::NonFinite { .. }
+                | Self::NotIncreasing { .. }
+                | Self::InvalidParameter { .. }
+                | Self::UnknownName { .. }
+        )
+    }
+}

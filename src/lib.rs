@@ -1,0 +1,18 @@
+//! ictcore: the native core of an ICT / Smart Money Concepts analysis engine.
+//!
+//! Pure Rust with no Python dependency; the PyO3 bindings live in the `python/` crate.
+//! - [`compat`]: bit-for-bit ports of `smartmoneyconcepts` 0.0.27.
+//! - [`candles`]: the borrowed OHLCV view and the input checks every entry point shares.
+//! - [`algo`]: threshold searches and sliding extremes the detectors are built from.
+//! - [`error`]: the single error type, with context for every failure.
+
+pub mod algo;
+pub mod candles;
+pub mod compat;
+pub mod error;
+
+pub use candles::Candles;
+pub use error::{IctError, Result};
+
+/// The version of this crate, part of every cache key later on.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
