@@ -1,6 +1,8 @@
 //! Criterion benches for the compat core functions on a generated random walk.
 //! Run: `cargo bench --bench compat` (release build; numbers go to BENCHMARKS.md by hand).
 
+#![allow(clippy::expect_used)] // a benchmark of known-good input
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ictcore::compat::{self, SwingsView};
 use std::hint::black_box;

@@ -27,7 +27,9 @@ pub enum IctError {
     },
     /// A time column is not strictly increasing.
     #[error(
-        "column '{column}' must be strictly increasing: row {row} ({value}) is {relation} row {previous_row} ({previous})"
+        "column '{column}' must be strictly increasing: row {row} ({}) is {relation} row {previous_row} ({})",
+        format_nanos(*value),
+        format_nanos(*previous)
     )]
     NotIncreasing {
         column: String,
@@ -88,4 +90,11 @@ impl IctError {
                 | Self::UnknownName { .. }
         )
     }
+}
+
+/// Formats int64 nanoseconds since the epoch as an ISO-8601 UTC time for error messages
+/// (falling back to the raw number outside chrono's range).
+pub fn format_nanos(nanos: i64) -> String {
+    let dt = chrono::DateTime::from_timestamp_nanos(nanos);
+    dt.format("%Y-%m-%dT%H:%M:%S%.f").to_string()
 }

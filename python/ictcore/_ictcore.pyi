@@ -3,6 +3,20 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+__all__ = [
+    "__version__",
+    "check_time_index",
+    "compat_bos_choch",
+    "compat_fvg",
+    "compat_liquidity",
+    "compat_ob",
+    "compat_previous_high_low",
+    "compat_retracements",
+    "compat_session_table",
+    "compat_sessions",
+    "compat_swing_highs_lows",
+    "validate_candles",
+]
 
 _F64 = npt.NDArray[np.float64]
 _F32 = npt.NDArray[np.float32]

@@ -14,7 +14,6 @@ from .exceptions import InvalidInputError
 
 __all__ = ["Candles"]
 
-_PRICES = ("open", "high", "low", "close")
 
 
 def _as_time(values: Any) -> npt.NDArray[np.int64]:
@@ -102,12 +101,14 @@ class Candles:
             time = _as_time(datetime_index(frame))
         has_volume = "volume" in lookup
         cols = columns(frame, extra=("volume",) if has_volume else ())
-        return cls(time, *(cols[p] for p in _PRICES), cols.get("volume"))
+        return cls(
+            time, cols["open"], cols["high"], cols["low"], cols["close"], cols.get("volume")
+        )
 
     def to_pandas(self) -> pd.DataFrame:
         """A DataFrame with a UTC DatetimeIndex named ``time`` and lower-case columns."""
         index = pd.DatetimeIndex(pd.to_datetime(self.time, unit="ns", utc=True), name="time")
-        return pd.DataFrame(
+        frame: pd.DataFrame = pd.DataFrame(
             {
                 "open": self.open,
                 "high": self.high,
@@ -117,6 +118,7 @@ class Candles:
             },
             index=index,
         )
+        return frame
 
     def __len__(self) -> int:
         return len(self.time)

@@ -141,7 +141,8 @@ mod tests {
         let v = [1.0, 2.0];
         let s = FirstMatch::new(&v, Extreme::Max);
         assert_eq!(s.first_from(5, |v| v > 0.0), None);
-        assert_eq!(s.first_from(0, |v| v > f64::NAN), None);
+        let nan = f64::NAN;
+        assert_eq!(s.first_from(0, |v| v > nan), None);
     }
 
     proptest! {

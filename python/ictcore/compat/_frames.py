@@ -91,7 +91,7 @@ def datetime_index(frame: pd.DataFrame) -> pd.DatetimeIndex:
     """The frame's index coerced with ``pd.to_datetime`` as the library does; NaT is an error
     naming the row."""
     try:
-        index = pd.DatetimeIndex(pd.to_datetime(frame.index))
+        index: pd.DatetimeIndex = pd.DatetimeIndex(pd.to_datetime(frame.index))
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"column 'index': cannot be read as datetimes ({exc})") from None
     if index.hasnans:
@@ -118,4 +118,7 @@ def check_increasing(index: pd.DatetimeIndex) -> None:
 
 def frame(cols: Mapping[str, npt.NDArray[Any]]) -> pd.DataFrame:
     """A result frame with a fresh RangeIndex, the given column order and dtypes."""
-    return pd.concat([pd.Series(values, name=name) for name, values in cols.items()], axis=1)
+    out: pd.DataFrame = pd.concat(
+        [pd.Series(values, name=name) for name, values in cols.items()], axis=1
+    )
+    return out

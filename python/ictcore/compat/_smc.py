@@ -193,6 +193,7 @@ class smc:
                 "supports tz-naive or UTC indexes here. Use df.tz_convert('UTC') or "
                 "df.tz_localize(None) first."
             )
+        check_increasing(index)
         ph, pl, bh, bl = _ictcore.compat_previous_high_low(
             nanoseconds(index), c["high"], c["low"], time_frame
         )

@@ -1,0 +1,139 @@
+"""Command line: ``ictcore demo`` (also ``python -m ictcore demo``).
+
+``demo`` runs the eight ``ictcore.compat.smc`` functions on generated candles (no network,
+no data files), prints the events each found and its throughput and, where
+``smartmoneyconcepts`` is installed, times the same calls there and confirms the results are
+identical, cell for cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import pandas as pd
+
+from . import __version__
+from .compat import smc
+from .synthetic import SHAPES, synthetic_frame
+
+Call = Callable[[Any, pd.DataFrame, Any], pd.DataFrame]
+
+# name, call(module, frame, swings), column counted as "events"
+CALLS: list[tuple[str, Call, str]] = [
+    ("fvg", lambda m, f, s: m.fvg(f), "FVG"),
+    ("swing_highs_lows", lambda m, f, s: m.swing_highs_lows(f, 5), "HighLow"),
+    ("bos_choch", lambda m, f, s: m.bos_choch(f, s), "BrokenIndex"),
+    ("ob", lambda m, f, s: m.ob(f, s), "OB"),
+    ("liquidity", lambda m, f, s: m.liquidity(f, s), "Liquidity"),
+    ("previous_high_low", lambda m, f, s: m.previous_high_low(f, "1D"), "PreviousHigh"),
+    ("sessions", lambda m, f, s: m.sessions(f, "London"), "Active"),
+    ("retracements", lambda m, f, s: m.retracements(f, s), "Direction"),
+]
+
+
+def _timed(fn: Callable[[], pd.DataFrame], repeat: int) -> tuple[pd.DataFrame, float]:
+    best = float("inf")
+    out = pd.DataFrame()
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return out, best
+
+
+def _events(frame: pd.DataFrame, column: str) -> int:
+    values = frame[column]
+    return int((values.notna() & (values != 0)).sum())
+
+
+def _reference() -> Any | None:
+    if importlib.util.find_spec("smartmoneyconcepts") is None:
+        return None
+    os.environ.setdefault("SMC_CREDIT", "0")  # its import banner
+    from smartmoneyconcepts import smc as reference
+
+    return reference
+
+
+def demo(candles: int, seed: int, shape: str, compare: bool, out: Any = sys.stdout) -> bool:
+    """Runs the demo; returns False if a comparison found a difference."""
+    frame = synthetic_frame(seed, candles, shape)
+    # Regular 15-minute candles, the shape of the user's data.
+    frame.index = pd.date_range("2024-01-01", periods=candles, freq="15min")
+    print(
+        f"ictcore {__version__} demo: {candles:,} generated 15-minute candles "
+        f"(shape {shape!r}, seed {seed}); ictcore.compat.smc vs smartmoneyconcepts 0.0.27",
+        file=out,
+    )
+    reference = _reference() if compare else None
+    if compare and reference is None:
+        print("(smartmoneyconcepts is not installed: no comparison)", file=out)
+    swings = smc.swing_highs_lows(frame, 5)
+    ref_swings = reference.swing_highs_lows(frame, 5) if reference is not None else None
+    header = f"{'function':<18} {'events':>7} {'ictcore ms':>11} {'candles/s':>12}"
+    if reference is not None:
+        header += f" {'smc ms':>9} {'speed-up':>9}  identical"
+    print(header, file=out)
+    total_ours = total_ref = 0.0
+    all_same = True
+    for name, call, column in CALLS:
+        ours, t_ours = _timed(partial(call, smc, frame, swings), repeat=3)
+        total_ours += t_ours
+        line = (
+            f"{name:<18} {_events(ours, column):>7,} {t_ours * 1e3:>11.2f} "
+            f"{candles / t_ours:>12,.0f}"
+        )
+        if reference is not None:
+            theirs, t_ref = _timed(partial(call, reference, frame, ref_swings), repeat=1)
+            total_ref += t_ref
+            same = _identical(ours, theirs)
+            all_same &= same
+            line += f" {t_ref * 1e3:>9.1f} {t_ref / t_ours:>8.0f}x  {'yes' if same else 'NO'}"
+        print(line, file=out)
+    line = f"{'all eight':<18} {'':>7} {total_ours * 1e3:>11.2f} {candles / total_ours:>12,.0f}"
+    if reference is not None:
+        line += f" {total_ref * 1e3:>9.1f} {total_ref / total_ours:>8.0f}x  "
+        line += "yes" if all_same else "NO"
+    print(line, file=out)
+    if reference is not None:
+        verdict = "identical" if all_same else "DIFFERENT (please report this)"
+        print(f"results: {verdict}, cell for cell and dtype for dtype", file=out)
+    return all_same
+
+
+def _identical(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    try:
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    except AssertionError:
+        return False
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ictcore", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"ictcore {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_demo = sub.add_parser("demo", help="run the compat functions on generated candles")
+    p_demo.add_argument("--candles", type=int, default=30_000, help="candles to generate")
+    p_demo.add_argument("--seed", type=int, default=7)
+    p_demo.add_argument("--shape", choices=SHAPES, default="walk")
+    p_demo.add_argument(
+        "--no-compare", action="store_true", help="skip the smartmoneyconcepts comparison"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        if args.candles < 1:
+            parser.error("--candles must be at least 1")
+        return 0 if demo(args.candles, args.seed, args.shape, not args.no_compare) else 1
+    return 2  # pragma: no cover - argparse enforces the subcommand
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
