@@ -15,7 +15,6 @@ from .exceptions import InvalidInputError
 __all__ = ["Candles"]
 
 
-
 def _as_time(values: Any) -> npt.NDArray[np.int64]:
     if isinstance(values, pd.DatetimeIndex | pd.Series) or (
         isinstance(values, np.ndarray) and values.dtype.kind == "M"
@@ -101,9 +100,7 @@ class Candles:
             time = _as_time(datetime_index(frame))
         has_volume = "volume" in lookup
         cols = columns(frame, extra=("volume",) if has_volume else ())
-        return cls(
-            time, cols["open"], cols["high"], cols["low"], cols["close"], cols.get("volume")
-        )
+        return cls(time, cols["open"], cols["high"], cols["low"], cols["close"], cols.get("volume"))
 
     def to_pandas(self) -> pd.DataFrame:
         """A DataFrame with a UTC DatetimeIndex named ``time`` and lower-case columns."""

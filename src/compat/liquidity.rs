@@ -7,7 +7,7 @@
 //! O(log S) per member, and each candidate joins at most one group.
 
 use super::{f32_of, SwingsView};
-use crate::algo::{Extreme, FirstMatch};
+use crate::algo::{max_of, min_of, Extreme, FirstMatch};
 use crate::candles::check_ohlc;
 use crate::error::Result;
 
@@ -43,73 +43,160 @@ pub fn liquidity(
         return Ok(out);
     }
     // QUIRK: the band comes from the whole frame's range, future candles included.
-    let max_high = high.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let min_low = low.iter().copied().fold(f64::INFINITY, f64::min);
-    let band = (max_high - min_low) * range_percent;
+    // Prices are finite (checked), so plain comparisons give pandas' max()/min().
+    let band = (max_of(high) - min_of(low)) * range_percent;
 
     let highs = FirstMatch::new(high, Extreme::Max);
     let lows = FirstMatch::new(low, Extreme::Min);
-    for bullish in [true, false] {
+    let (bull_rows, bear_rows) = split_swing_rows(swings.high_low);
+    for (bullish, rows) in [(true, bull_rows), (false, bear_rows)] {
         let kind = if bullish { 1.0 } else { -1.0 };
-        let candidates: Vec<usize> = (0..n).filter(|&i| swings.high_low[i] == kind).collect();
-        let mut pool = AlivePool::new(&candidates, swings.level);
-        for (c, &i) in candidates.iter().enumerate() {
-            if !pool.take_leader(c) {
+        let levels: Vec<f64> = rows.iter().map(|&r| swings.level[r]).collect();
+        let mut pool = Candidates::new(levels);
+        for c in 0..rows.len() {
+            if !pool.alive[c] {
                 continue; // consumed by an earlier group
             }
-            let level = swings.level[i];
+            pool.consume(c);
+            let i = rows[c];
+            let level = pool.levels[c];
             let (lo, hi) = (level - band, level + band);
             let swept = if bullish {
                 highs.first_from(i + 1, |v| v >= hi)
             } else {
                 lows.first_from(i + 1, |v| v <= lo)
             };
-            let mut members = pool.take_in_band(lo, hi, swept.unwrap_or(usize::MAX));
-            if members.is_empty() {
+            // Candidates (by index) before `limit` lie before the swept candle.
+            let limit = swept.map_or(rows.len(), |s| rows.partition_point(|&r| r < s));
+            let members = pool.take_group(c + 1, limit, lo, hi);
+            let Some(&last) = members.last() else {
                 continue;
-            }
-            members.sort_unstable();
+            };
             // QUIRK: the mean sums member levels in row order, leader first, in float64.
-            let sum = members.iter().fold(level, |acc, &j| acc + swings.level[j]);
+            let sum = members.iter().fold(level, |acc, &j| acc + pool.levels[j]);
             let count = (members.len() + 1) as f64;
             out.liquidity[i] = kind as f32;
             out.level[i] = f32_of(sum / count);
-            out.end[i] = members.last().map_or(f32::NAN, |&j| j as f32);
+            out.end[i] = rows[last] as f32;
             out.swept[i] = swept.map_or(0.0, |j| j as f32);
         }
     }
     Ok(out)
 }
 
-/// Candidates not yet consumed or led, in a segment tree over level order whose nodes keep
-/// the smallest row below them (`usize::MAX` once everything below is gone).
-struct AlivePool {
-    /// Sorted (level, row) of every candidate with a non-NaN level.
+/// Rows of swing highs (+1) and swing lows (-1), in one pass over the mostly-NaN column.
+fn split_swing_rows(high_low: &[f64]) -> (Vec<usize>, Vec<usize>) {
+    let (mut highs, mut lows) = (Vec::new(), Vec::new());
+    for (i, &t) in high_low.iter().enumerate() {
+        if t == 1.0 {
+            highs.push(i);
+        } else if t == -1.0 {
+            lows.push(i);
+        }
+    }
+    (highs, lows)
+}
+
+/// How many alive candidates a group search walks one by one before it switches to the
+/// level-ordered tree. Walking is cheapest when the swept candle comes soon (the usual case);
+/// the tree bounds the worst case (a band never swept) at O(log S) per member.
+const WALK: usize = 48;
+
+/// The candidates of one pass (in row order) and which are still alive (neither led nor
+/// consumed by a group).
+struct Candidates {
+    levels: Vec<f64>,
+    alive: Vec<bool>,
+    /// Union-find "next alive candidate at or after c" (path halving); `len` means none.
+    next: Vec<usize>,
+    /// Built on the first search that outgrows the walk.
+    tree: Option<LevelTree>,
+}
+
+impl Candidates {
+    fn new(levels: Vec<f64>) -> Self {
+        let m = levels.len();
+        Self {
+            alive: vec![true; m],
+            next: (0..=m).collect(),
+            levels,
+            tree: None,
+        }
+    }
+
+    fn next_alive(&mut self, mut c: usize) -> usize {
+        while self.next[c] != c {
+            self.next[c] = self.next[self.next[c]];
+            c = self.next[c];
+        }
+        c
+    }
+
+    fn consume(&mut self, c: usize) {
+        self.alive[c] = false;
+        self.next[c] = c + 1;
+        if let Some(tree) = self.tree.as_mut() {
+            tree.remove(c);
+        }
+    }
+
+    /// Consumes and returns, in index (= row) order, every alive candidate in
+    /// [from, limit) whose level lies in [lo, hi].
+    fn take_group(&mut self, from: usize, limit: usize, lo: f64, hi: f64) -> Vec<usize> {
+        let mut members = Vec::new();
+        let mut c = self.next_alive(from.min(self.levels.len()));
+        let mut walked = 0;
+        while c < limit && walked < WALK {
+            let v = self.levels[c];
+            if lo <= v && v <= hi {
+                members.push(c);
+                self.consume(c);
+            }
+            walked += 1;
+            c = self.next_alive(c + 1);
+        }
+        if c < limit {
+            // Everything in band before `c` is consumed, so the tree's answers all lie after.
+            let tree = self
+                .tree
+                .get_or_insert_with(|| LevelTree::new(&self.levels, &self.alive));
+            let mut rest = tree.take_in_band(lo, hi, limit);
+            rest.sort_unstable();
+            for &r in &rest {
+                self.alive[r] = false;
+                self.next[r] = r + 1;
+            }
+            members.extend(rest);
+        }
+        members
+    }
+}
+
+/// Alive candidates in a segment tree over level order; each node keeps the smallest
+/// candidate index below it (`usize::MAX` once everything below is gone).
+struct LevelTree {
+    /// Sorted (level, candidate) of the alive candidates with a non-NaN level.
     by_level: Vec<(f64, usize)>,
-    /// Leaf position of each candidate, by candidate index (None for a NaN level).
+    /// Leaf position of each candidate (None: NaN level, or not alive when built).
     leaf_of: Vec<Option<usize>>,
     leaves: usize,
     tree: Vec<usize>,
 }
 
-impl AlivePool {
-    fn new(candidates: &[usize], level: &[f64]) -> Self {
-        // (level, row, candidate index), NaN levels left out: they never join a band.
-        let mut sorted: Vec<(f64, usize, usize)> = candidates
-            .iter()
-            .enumerate()
-            .filter(|&(_, &r)| !level[r].is_nan())
-            .map(|(c, &r)| (level[r], r, c))
+impl LevelTree {
+    fn new(levels: &[f64], alive: &[bool]) -> Self {
+        let mut by_level: Vec<(f64, usize)> = (0..levels.len())
+            .filter(|&c| alive[c] && !levels[c].is_nan())
+            .map(|c| (levels[c], c))
             .collect();
-        sorted.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let leaves = sorted.len().next_power_of_two().max(1);
+        by_level.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let leaves = by_level.len().next_power_of_two().max(1);
         let mut tree = vec![usize::MAX; 2 * leaves];
-        let mut leaf_of = vec![None; candidates.len()];
-        for (pos, &(_, row, c)) in sorted.iter().enumerate() {
-            tree[leaves + pos] = row;
+        let mut leaf_of = vec![None; levels.len()];
+        for (pos, &(_, c)) in by_level.iter().enumerate() {
+            tree[leaves + pos] = c;
             leaf_of[c] = Some(pos);
         }
-        let by_level = sorted.into_iter().map(|(v, r, _)| (v, r)).collect();
         for node in (1..leaves).rev() {
             tree[node] = tree[2 * node].min(tree[2 * node + 1]);
         }
@@ -121,7 +208,10 @@ impl AlivePool {
         }
     }
 
-    fn remove(&mut self, pos: usize) {
+    fn remove(&mut self, c: usize) {
+        let Some(pos) = self.leaf_of.get_mut(c).and_then(Option::take) else {
+            return;
+        };
         let mut node = pos + self.leaves;
         self.tree[node] = usize::MAX;
         while node > 1 {
@@ -130,36 +220,28 @@ impl AlivePool {
         }
     }
 
-    /// Marks candidate `c` as processed; false if it was already consumed by a group.
-    /// A NaN-level candidate is never consumed, and it leads (it has no leaf).
-    fn take_leader(&mut self, c: usize) -> bool {
-        match self.leaf_of.get(c).copied().flatten() {
-            Some(pos) if self.tree[pos + self.leaves] == usize::MAX => false,
-            Some(pos) => {
-                self.remove(pos);
-                true
-            }
-            None => true,
-        }
-    }
-
-    /// Removes and returns every alive candidate with lo <= level <= hi and row < limit.
+    /// Removes and returns every alive candidate with lo <= level <= hi and index < limit.
     fn take_in_band(&mut self, lo: f64, hi: f64, limit: usize) -> Vec<usize> {
         let a = self.by_level.partition_point(|&(v, _)| v < lo);
         let b = self.by_level.partition_point(|&(v, _)| v <= hi);
-        let mut taken = Vec::new();
-        if a >= b {
-            return taken;
+        let mut found = Vec::new();
+        if a < b {
+            self.collect(1, 0, self.leaves, a, b, limit, &mut found);
         }
-        while let Some(pos) = self.first_below(1, 0, self.leaves, a, b, limit) {
-            taken.push(self.tree[pos + self.leaves]);
-            self.remove(pos);
-        }
-        taken
+        found
+            .into_iter()
+            .map(|pos| {
+                let c = self.tree[pos + self.leaves];
+                self.remove(c);
+                c
+            })
+            .collect()
     }
 
-    /// First leaf position in [a, b) under `node` (covering [lo, hi)) with row < limit.
-    fn first_below(
+    /// Pushes every leaf position in [a, b) under `node` (covering [lo, hi)) whose candidate
+    /// is below `limit`. Only subtrees holding such a leaf are entered: O((found + 1) log S).
+    #[allow(clippy::too_many_arguments)]
+    fn collect(
         &self,
         node: usize,
         lo: usize,
@@ -167,15 +249,114 @@ impl AlivePool {
         a: usize,
         b: usize,
         limit: usize,
-    ) -> Option<usize> {
+        found: &mut Vec<usize>,
+    ) {
         if hi <= a || b <= lo || self.tree[node] >= limit {
-            return None;
+            return;
         }
         if hi - lo == 1 {
-            return Some(lo);
+            found.push(lo);
+            return;
         }
         let mid = (lo + hi) / 2;
-        self.first_below(2 * node, lo, mid, a, b, limit)
-            .or_else(|| self.first_below(2 * node + 1, mid, hi, a, b, limit))
+        self.collect(2 * node, lo, mid, a, b, limit, found);
+        self.collect(2 * node + 1, mid, hi, a, b, limit, found);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plain transcription of the library's loops, the oracle for the fast version.
+    fn reference(high: &[f64], low: &[f64], hl: &[f64], lv: &[f64], pct: f64) -> Liquidity {
+        let n = high.len();
+        let mut out = Liquidity {
+            liquidity: vec![f32::NAN; n],
+            level: vec![f32::NAN; n],
+            end: vec![f32::NAN; n],
+            swept: vec![f32::NAN; n],
+        };
+        if n == 0 {
+            return out;
+        }
+        let band = (high.iter().copied().fold(f64::MIN, f64::max)
+            - low.iter().copied().fold(f64::MAX, f64::min))
+            * pct;
+        let mut used = hl.to_vec();
+        for kind in [1.0, -1.0] {
+            let idx: Vec<usize> = (0..n).filter(|&i| used[i] == kind).collect();
+            for &i in &idx {
+                if used[i] != kind {
+                    continue;
+                }
+                let (lo, hi) = (lv[i] - band, lv[i] + band);
+                let swept = (i + 1..n)
+                    .find(|&j| {
+                        if kind > 0.0 {
+                            high[j] >= hi
+                        } else {
+                            low[j] <= lo
+                        }
+                    })
+                    .unwrap_or(0);
+                let (mut sum, mut count, mut end) = (lv[i], 1usize, i);
+                for &j in &idx {
+                    if j <= i {
+                        continue;
+                    }
+                    if swept != 0 && j >= swept {
+                        break;
+                    }
+                    if used[j] == kind && lo <= lv[j] && lv[j] <= hi {
+                        sum += lv[j];
+                        count += 1;
+                        end = j;
+                        used[j] = 0.0;
+                    }
+                }
+                if count > 1 {
+                    out.liquidity[i] = kind as f32;
+                    out.level[i] = (sum / count as f64) as f32;
+                    out.end[i] = end as f32;
+                    out.swept[i] = swept as f32;
+                }
+            }
+        }
+        out
+    }
+
+    fn same(a: &[f32], b: &[f32]) -> bool {
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+    }
+
+    proptest::proptest! {
+        // Long plateaus of equal swing levels that are never swept force the tree path.
+        #[test]
+        fn equals_the_library_loops(
+            seed_levels in proptest::collection::vec(0u8..6, 1..300),
+            kinds in proptest::collection::vec(0u8..3, 1..300),
+            pct in proptest::sample::select(vec![0.0, 0.05, 0.2, 1.0]),
+        ) {
+            let n = seed_levels.len().min(kinds.len());
+            let high: Vec<f64> = seed_levels[..n].iter().map(|&v| f64::from(v) + 1.0).collect();
+            let low: Vec<f64> = seed_levels[..n].iter().map(|&v| f64::from(v)).collect();
+            let hl: Vec<f64> = kinds[..n]
+                .iter()
+                .map(|&k| match k { 0 => f64::NAN, 1 => 1.0, _ => -1.0 })
+                .collect();
+            let lv: Vec<f64> = (0..n)
+                .map(|i| if hl[i] == 1.0 { high[i] } else if hl[i] == -1.0 { low[i] } else { f64::NAN })
+                .collect();
+            let got = liquidity(&low, &high, &low, &low, SwingsView { high_low: &hl, level: &lv }, pct)
+                .unwrap();
+            let exp = reference(&high, &low, &hl, &lv, pct);
+            proptest::prop_assert!(same(&got.liquidity, &exp.liquidity));
+            proptest::prop_assert!(same(&got.level, &exp.level));
+            proptest::prop_assert!(same(&got.end, &exp.end));
+            proptest::prop_assert!(same(&got.swept, &exp.swept));
+        }
     }
 }
