@@ -33,9 +33,9 @@ pub fn swing_highs_lows(high: &[f64], low: &[f64], swing_length: usize) -> Resul
         for i in (2 * l - 1)..=(n - 1 - l) {
             // The window ending at i + L covers exactly [i-L+1, i+L]. Ties qualify; a row that
             // is both (an outside bar) is a high.
-            if maxes[i + l] == Some(high[i]) {
+            if maxes[i + l] == high[i] {
                 kind[i] = 1;
-            } else if mins[i + l] == Some(low[i]) {
+            } else if mins[i + l] == low[i] {
                 kind[i] = -1;
             }
         }
