@@ -28,11 +28,36 @@ pub fn fvg(
     let mut top = vec![f64::NAN; n];
     let mut bottom = vec![f64::NAN; n];
     // Rows 0 and n-1 lack a neighbour and stay NaN; a doji never qualifies; all strict.
-    for i in 1..n.saturating_sub(1) {
-        if close[i] > open[i] && high[i - 1] < low[i + 1] {
-            (dir[i], top[i], bottom[i]) = (1.0, low[i + 1], high[i - 1]);
-        } else if close[i] < open[i] && low[i - 1] > high[i + 1] {
-            (dir[i], top[i], bottom[i]) = (-1.0, low[i - 1], high[i + 1]);
+    // Written as selects rather than branches: on market data the test is a coin flip, and
+    // mispredicted branches cost more than computing both sides.
+    if n >= 3 {
+        let rows = (1..n - 1)
+            .zip(high.windows(3).zip(low.windows(3)))
+            .zip(open[1..n - 1].iter().zip(&close[1..n - 1]));
+        for ((i, (h, l)), (&o, &c)) in rows {
+            let bull = c > o && h[0] < l[2];
+            let bear = c < o && l[0] > h[2];
+            dir[i] = if bull {
+                1.0
+            } else if bear {
+                -1.0
+            } else {
+                f64::NAN
+            };
+            top[i] = if bull {
+                l[2]
+            } else if bear {
+                l[0]
+            } else {
+                f64::NAN
+            };
+            bottom[i] = if bull {
+                h[0]
+            } else if bear {
+                h[2]
+            } else {
+                f64::NAN
+            };
         }
     }
     if join_consecutive {

@@ -6,7 +6,7 @@
 //! subtree: a leader's group is "alive, level in [lo, hi], row < swept", found in
 //! O(log S) per member, and each candidate joins at most one group.
 
-use super::{f32_of, SwingsView};
+use super::{f32_of, split_swing_rows, SwingsView};
 use crate::algo::{max_of, min_of, Extreme, FirstMatch};
 use crate::candles::check_ohlc;
 use crate::error::Result;
@@ -82,19 +82,6 @@ pub fn liquidity(
         }
     }
     Ok(out)
-}
-
-/// Rows of swing highs (+1) and swing lows (-1), in one pass over the mostly-NaN column.
-fn split_swing_rows(high_low: &[f64]) -> (Vec<usize>, Vec<usize>) {
-    let (mut highs, mut lows) = (Vec::new(), Vec::new());
-    for (i, &t) in high_low.iter().enumerate() {
-        if t == 1.0 {
-            highs.push(i);
-        } else if t == -1.0 {
-            lows.push(i);
-        }
-    }
-    (highs, lows)
 }
 
 /// How many alive candidates a group search walks one by one before it switches to the

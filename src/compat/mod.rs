@@ -51,6 +51,19 @@ impl<'a> SwingsView<'a> {
     }
 }
 
+/// Rows of swing highs (+1) and swing lows (-1), in one pass over the mostly-NaN column.
+pub(crate) fn split_swing_rows(high_low: &[f64]) -> (Vec<usize>, Vec<usize>) {
+    let (mut highs, mut lows) = (Vec::new(), Vec::new());
+    for (i, &t) in high_low.iter().enumerate() {
+        if t == 1.0 {
+            highs.push(i);
+        } else if t == -1.0 {
+            lows.push(i);
+        }
+    }
+    (highs, lows)
+}
+
 /// Rounds to float32 the way numpy stores a float64 into a float32 array.
 #[inline]
 pub(crate) fn f32_of(x: f64) -> f32 {

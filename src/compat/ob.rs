@@ -7,7 +7,7 @@
 //! block and applied in pass order. Creation scans each swing's trigger window once; the
 //! windows are disjoint, so that part is O(n).
 
-use super::{f32_of, widened, SwingsView};
+use super::{f32_of, split_swing_rows, widened, SwingsView};
 use crate::algo::{Extreme, FirstMatch};
 use crate::candles::{check_finite, check_lengths, check_ohlc};
 use crate::error::Result;
@@ -31,7 +31,8 @@ struct State {
     bottom: Vec<f32>,
     volume: Vec<f32>,
     percentage: Vec<f32>,
-    mitigated: Vec<usize>,
+    /// Row of the mitigation as the library stores it (0 = none), kept as float64 output.
+    mitigated: Vec<f64>,
     breaker: Vec<bool>,
 }
 
@@ -43,7 +44,7 @@ impl State {
             bottom: vec![0.0; n],
             volume: vec![0.0; n],
             percentage: vec![0.0; n],
-            mitigated: vec![0; n],
+            mitigated: vec![0.0; n],
             breaker: vec![false; n],
         }
     }
@@ -55,7 +56,7 @@ impl State {
         self.bottom[k] = 0.0;
         self.volume[k] = 0.0;
         self.percentage[k] = 0.0;
-        self.mitigated[k] = 0;
+        self.mitigated[k] = 0.0;
     }
 }
 
@@ -97,19 +98,19 @@ pub fn ob(
     } else {
         (low, high)
     };
-    let rows_of = |t: f64| -> Vec<usize> { (0..n).filter(|&i| swings.high_low[i] == t).collect() };
+    let (swing_highs, swing_lows) = split_swing_rows(swings.high_low);
 
     let mut state = State::new(n);
     let passes = [
         Pass {
             bullish: true,
-            swings: rows_of(1.0),
+            swings: swing_highs,
             mitigate: FirstMatch::new(bull_mitigate, Extreme::Min),
             erase: FirstMatch::new(high, Extreme::Max),
         },
         Pass {
             bullish: false,
-            swings: rows_of(-1.0),
+            swings: swing_lows,
             mitigate: FirstMatch::new(bear_mitigate, Extreme::Max),
             erase: FirstMatch::new(low, Extreme::Min),
         },
@@ -118,23 +119,37 @@ pub fn ob(
         run_pass(pass, &mut state, high, low, close, volume);
     }
 
-    let mut out = OrderBlocks {
-        ob: vec![f64::NAN; n],
-        top: vec![f32::NAN; n],
-        bottom: vec![f32::NAN; n],
-        ob_volume: vec![f32::NAN; n],
-        mitigated_index: vec![f64::NAN; n],
-        percentage: vec![f32::NAN; n],
-    };
-    for k in (0..n).filter(|&k| state.kind[k] != 0) {
-        out.ob[k] = f64::from(state.kind[k]);
-        out.top[k] = state.top[k];
-        out.bottom[k] = state.bottom[k];
-        out.ob_volume[k] = state.volume[k];
-        out.mitigated_index[k] = state.mitigated[k] as f64;
-        out.percentage[k] = state.percentage[k];
+    // The state arrays become the output: blank every column where no block survived.
+    let State {
+        kind,
+        mut top,
+        mut bottom,
+        mut volume,
+        mut percentage,
+        mut mitigated,
+        ..
+    } = state;
+    let ob = kind
+        .iter()
+        .map(|&k| if k == 0 { f64::NAN } else { f64::from(k) })
+        .collect();
+    for (k, &t) in kind.iter().enumerate() {
+        if t == 0 {
+            top[k] = f32::NAN;
+            bottom[k] = f32::NAN;
+            volume[k] = f32::NAN;
+            percentage[k] = f32::NAN;
+            mitigated[k] = f64::NAN;
+        }
     }
-    Ok(out)
+    Ok(OrderBlocks {
+        ob,
+        top,
+        bottom,
+        ob_volume: volume,
+        mitigated_index: mitigated,
+        percentage,
+    })
 }
 
 fn run_pass(
@@ -228,7 +243,7 @@ fn settle(pass: &Pass<'_>, state: &mut State, k: usize, i: usize) {
         let Some(m) = mitigation else { return };
         state.breaker[k] = true;
         // QUIRK: bullish blocks record the candle before the mitigating one.
-        state.mitigated[k] = if pass.bullish { m - 1 } else { m };
+        state.mitigated[k] = (if pass.bullish { m - 1 } else { m }) as f64;
         erase_from = m + 1;
     }
     let erased = if pass.bullish {

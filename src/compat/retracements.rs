@@ -65,7 +65,7 @@ pub fn retracements(
         }
         // QUIRK: the bullish formula looks at the previous row's direction, which at row 0 is
         // the last row's (Python's index -1).
-        let prev = d[(i + n - 1) % n];
+        let prev = if i > 0 { d[i - 1] } else { d[n - 1] };
         if prev == 1 {
             let divisor = top - bottom;
             cur[i] = if divisor != 0.0 {

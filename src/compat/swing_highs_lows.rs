@@ -1,7 +1,7 @@
 //! `smc.swing_highs_lows` (spec §2.2): pivots over an asymmetric window, one survivor per run
 //! of same-type pivots, and the forced "bookend" rows 0 and n-1.
 
-use crate::algo::sliding::{rolling_max, rolling_min};
+use crate::algo::sliding::{for_each_window_extreme, larger, smaller};
 use crate::candles::check_finite;
 use crate::candles::check_lengths;
 use crate::error::Result;
@@ -22,40 +22,68 @@ pub fn swing_highs_lows(high: &[f64], low: &[f64], swing_length: usize) -> Resul
     check_finite("low", low)?;
     let n = high.len();
     let l = swing_length;
-    let mut kind = vec![0i8; n];
+    // Candidates as (row, +1 / -1), in row order.
+    let mut candidates: Vec<(usize, i8)> = Vec::new();
     // QUIRK: the window of row i is [i-L+1, i+L] (L-1 before, L after), and pandas' rolling
     // needs 2L values counted from row 0 of the shifted series, so only rows
     // 2L-1 ..= n-1-L are candidates. L = 0 yields no candidate at all.
     if l > 0 && n >= 3 * l {
         let window = 2 * l;
-        let maxes = rolling_max(high, window);
-        let mins = rolling_min(low, window);
-        for i in (2 * l - 1)..=(n - 1 - l) {
-            // The window ending at i + L covers exactly [i-L+1, i+L]. Ties qualify; a row that
-            // is both (an outside bar) is a high.
-            if maxes[i + l] == high[i] {
-                kind[i] = 1;
-            } else if mins[i + l] == low[i] {
-                kind[i] = -1;
+        let first = 2 * l - 1;
+        // The window ending at e = i + L covers exactly [i-L+1, i+L]. Ties qualify.
+        let mut highs = Vec::new();
+        for_each_window_extreme(high, window, larger, |e, max| {
+            if e >= first + l && high[e - l] == max {
+                highs.push(e - l);
+            }
+        });
+        let mut lows = Vec::new();
+        for_each_window_extreme(low, window, smaller, |e, min| {
+            if e >= first + l && low[e - l] == min {
+                lows.push(e - l);
+            }
+        });
+        // Merge by row; a row that is both (an outside bar) is a high.
+        candidates.reserve(highs.len() + lows.len());
+        let (mut h, mut lo) = (highs.iter().peekable(), lows.iter().peekable());
+        loop {
+            match (h.peek(), lo.peek()) {
+                (Some(&&a), Some(&&b)) if a <= b => {
+                    candidates.push((a, 1));
+                    h.next();
+                    if a == b {
+                        lo.next();
+                    }
+                }
+                (_, Some(&&b)) => {
+                    candidates.push((b, -1));
+                    lo.next();
+                }
+                (Some(&&a), None) => {
+                    candidates.push((a, 1));
+                    h.next();
+                }
+                (None, None) => break,
             }
         }
     }
-    keep_run_extremes(&mut kind, high, low);
-    let positions: Vec<usize> = (0..n).filter(|&i| kind[i] != 0).collect();
-    if let (Some(&first), Some(&last)) = (positions.first(), positions.last()) {
-        // QUIRK: bookends. Row 0 opposes the first swing, row n-1 the last (spec §2.2 step 5).
-        let (first_kind, last_kind) = (kind[first], kind[last]);
-        kind[0] = -first_kind;
-        kind[n - 1] = -last_kind;
-    }
+    let swings = keep_run_extremes(&candidates, high, low);
     let mut high_low = vec![f64::NAN; n];
     let mut level = vec![f64::NAN; n];
-    for i in 0..n {
-        match kind[i] {
-            1 => (high_low[i], level[i]) = (1.0, high[i]),
-            -1 => (high_low[i], level[i]) = (-1.0, low[i]),
-            _ => {}
+    let mut mark = |i: usize, kind: i8| {
+        if kind == 1 {
+            (high_low[i], level[i]) = (1.0, high[i]);
+        } else {
+            (high_low[i], level[i]) = (-1.0, low[i]);
         }
+    };
+    for &(i, kind) in &swings {
+        mark(i, kind);
+    }
+    if let (Some(&(_, first_kind)), Some(&(_, last_kind))) = (swings.first(), swings.last()) {
+        // QUIRK: bookends. Row 0 opposes the first swing, row n-1 the last (spec §2.2 step 5).
+        mark(0, -first_kind);
+        mark(n - 1, -last_kind);
     }
     Ok(Swings { high_low, level })
 }
@@ -63,33 +91,24 @@ pub fn swing_highs_lows(high: &[f64], low: &[f64], swing_length: usize) -> Resul
 /// Keeps one row per maximal run of same-type candidates: the first row holding the run's
 /// highest high (for highs) or lowest low (for lows). This is the fixed point of the
 /// library's repeated pairwise elimination.
-fn keep_run_extremes(kind: &mut [i8], high: &[f64], low: &[f64]) {
-    let positions: Vec<usize> = (0..kind.len()).filter(|&i| kind[i] != 0).collect();
-    let mut start = 0;
-    while start < positions.len() {
-        let run_kind = kind[positions[start]];
-        let mut end = start;
-        while end + 1 < positions.len() && kind[positions[end + 1]] == run_kind {
-            end += 1;
-        }
-        let mut best = positions[start];
-        for &p in &positions[start + 1..=end] {
-            let better = if run_kind == 1 {
-                high[p] > high[best]
-            } else {
-                low[p] < low[best]
-            };
-            if better {
-                best = p;
+fn keep_run_extremes(candidates: &[(usize, i8)], high: &[f64], low: &[f64]) -> Vec<(usize, i8)> {
+    let mut kept: Vec<(usize, i8)> = Vec::new();
+    for &(row, kind) in candidates {
+        match kept.last_mut() {
+            Some(last) if last.1 == kind => {
+                let better = if kind == 1 {
+                    high[row] > high[last.0]
+                } else {
+                    low[row] < low[last.0]
+                };
+                if better {
+                    last.0 = row;
+                }
             }
+            _ => kept.push((row, kind)),
         }
-        for &p in &positions[start..=end] {
-            if p != best {
-                kind[p] = 0;
-            }
-        }
-        start = end + 1;
     }
+    kept
 }
 
 #[cfg(test)]

@@ -1,0 +1,55 @@
+"""Benchmark workloads shared by ``bench_compat.py`` and the pytest-benchmark file.
+
+- W0: ``tests/data/smc-eurusd/EURUSD_15M.csv``, 24,423 real EURUSD 15-minute candles, with
+  ``Tickvol`` as volume.
+- ``generated(n)``: an n-candle 5-decimal FX random walk on a regular 15-minute index
+  (``ictcore.synthetic``, seed 42), the spec's synthetic set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ictcore.synthetic import synthetic_frame
+
+os.environ.setdefault("SMC_CREDIT", "0")
+
+ROOT = Path(__file__).resolve().parent.parent
+EURUSD = ROOT / "tests" / "data" / "smc-eurusd" / "EURUSD_15M.csv"
+
+
+def w0() -> pd.DataFrame:
+    raw = pd.read_csv(EURUSD)
+    frame = raw[["Open", "High", "Low", "Close", "Tickvol"]].rename(columns={"Tickvol": "volume"})
+    frame.index = pd.DatetimeIndex(pd.to_datetime(raw["Date"], format="%Y.%m.%d %H:%M:%S"))
+    return frame
+
+
+def generated(n: int) -> pd.DataFrame:
+    frame = synthetic_frame(42, n, "walk")
+    frame.index = pd.date_range("2020-01-01", periods=n, freq="15min")
+    return frame
+
+
+Call = Callable[[Any, pd.DataFrame, pd.DataFrame], pd.DataFrame]
+
+#: The eight functions with their default options, as the engine calls them. Swing-based ones
+#: get precomputed swings (L=5), so their time excludes the swing computation.
+CALLS: dict[str, Call] = {
+    "fvg": lambda m, f, s: m.fvg(f),
+    "swing_highs_lows": lambda m, f, s: m.swing_highs_lows(f, 5),
+    "bos_choch": lambda m, f, s: m.bos_choch(f, s),
+    "ob": lambda m, f, s: m.ob(f, s),
+    "liquidity": lambda m, f, s: m.liquidity(f, s),
+    "previous_high_low": lambda m, f, s: m.previous_high_low(f, "1D"),
+    "sessions": lambda m, f, s: m.sessions(f, "London"),
+    "retracements": lambda m, f, s: m.retracements(f, s),
+}
+
+#: Functions whose library implementation is quadratic (the >= 1000x target at 200k).
+QUADRATIC = ("fvg", "bos_choch", "ob", "liquidity")
