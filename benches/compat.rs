@@ -62,6 +62,15 @@ fn bench(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("retracements", n), |b| {
             b.iter(|| compat::retracements(black_box(&o), &h, &l, &cl, s))
         });
+        let time: Vec<i64> = (0..n as i64)
+            .map(|i| 1_600_000_000_000_000_000 + i * 900_000_000_000)
+            .collect();
+        g.bench_function(BenchmarkId::new("previous_high_low", n), |b| {
+            b.iter(|| compat::previous_high_low(black_box(&time), &h, &l, "1D"))
+        });
+        g.bench_function(BenchmarkId::new("sessions", n), |b| {
+            b.iter(|| compat::sessions(black_box(&time), &h, &l, 420, 960))
+        });
         g.finish();
     }
 }

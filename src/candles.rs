@@ -90,6 +90,16 @@ pub fn check_lengths(reference: &str, len: usize, others: &[(&str, usize)]) -> R
 
 /// Fails on the first NaN or infinite value, naming column and row.
 pub fn check_finite(column: &str, values: &[f64]) -> Result<()> {
+    // A branch-free scan of the exponent bits first (it vectorises); the row is looked for
+    // only when something is wrong.
+    const EXPONENT: u64 = 0x7ff0_0000_0000_0000;
+    let any_bad = values.chunks(256).any(|c| {
+        c.iter()
+            .fold(false, |bad, v| bad | (v.to_bits() & EXPONENT == EXPONENT))
+    });
+    if !any_bad {
+        return Ok(());
+    }
     match values.iter().position(|v| !v.is_finite()) {
         Some(row) => Err(IctError::NonFinite {
             column: column.to_string(),

@@ -24,9 +24,10 @@ impl Extreme {
     }
 
     fn combine(self, a: f64, b: f64) -> f64 {
+        // Inputs are NaN-free (the detectors check), so plain comparisons suffice.
         match self {
-            Extreme::Max => a.max(b),
-            Extreme::Min => a.min(b),
+            Extreme::Max => super::sliding::larger(a, b),
+            Extreme::Min => super::sliding::smaller(a, b),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::resample::{bin_labels, parse_rule};
 use super::widened;
+use crate::algo::sliding::{larger, smaller};
 use crate::candles::{check_finite, check_lengths, check_strictly_increasing};
 use crate::error::Result;
 
@@ -40,8 +41,8 @@ pub fn previous_high_low(
     for i in 0..n {
         match bins.last_mut() {
             Some(bin) if bin.0 == labels[i] => {
-                bin.1 = bin.1.max(high[i]);
-                bin.2 = bin.2.min(low[i]);
+                bin.1 = larger(bin.1, high[i]);
+                bin.2 = smaller(bin.2, low[i]);
             }
             _ => bins.push((labels[i], high[i], low[i])),
         }
@@ -68,8 +69,8 @@ pub fn previous_high_low(
             group = Some(k);
             (run_high, run_low) = (high[i], low[i]);
         } else {
-            run_high = run_high.max(high[i]);
-            run_low = run_low.min(low[i]);
+            run_high = larger(run_high, high[i]);
+            run_low = smaller(run_low, low[i]);
         }
         if k >= 2 {
             let (_, h, l) = bins[k - 2];

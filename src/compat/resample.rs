@@ -150,9 +150,18 @@ pub fn bin_labels(time: &[i64], rule: Rule) -> Result<Vec<i64>> {
     match rule {
         Rule::Tick { step } => {
             let origin = first - first.rem_euclid(DAY_NS);
+            // Consecutive candles mostly share a bin: divide (slow for a runtime step) only
+            // when a candle leaves the current one.
+            let (mut start, mut end) = (i64::MAX, i64::MIN);
             Ok(time
                 .iter()
-                .map(|&t| origin + (t - origin).div_euclid(step) * step)
+                .map(|&t| {
+                    if t < start || t >= end {
+                        start = origin + (t - origin).div_euclid(step) * step;
+                        end = start.saturating_add(step);
+                    }
+                    start
+                })
                 .collect())
         }
         _ => {

@@ -103,7 +103,7 @@ def datetime_index(frame: pd.DataFrame) -> pd.DatetimeIndex:
 def nanoseconds(index: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
     """int64 nanoseconds of a DatetimeIndex (its wall clock if tz-naive, UTC if aware)."""
     try:
-        values = index.as_unit("ns").asi8
+        values = index.asi8 if index.unit == "ns" else index.as_unit("ns").asi8
     except (OverflowError, ValueError) as exc:
         raise InvalidInputError(
             f"column 'index': times outside the nanosecond range ({exc})"
