@@ -9,6 +9,16 @@ mod errors;
 
 use pyo3::prelude::*;
 
+/// Test hook: panics inside `run_detached`, so the suite can check that a panic becomes
+/// `ictcore.IctError` naming the function instead of crashing or escaping as a bare panic.
+#[pyfunction]
+#[allow(clippy::panic, reason = "the hook exists to panic on purpose")]
+fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
+    detach::run_detached(py, "_panic_for_tests", || -> ictcore::Result<()> {
+        std::panic::panic_any("deliberate panic from the test hook")
+    })
+}
+
 #[pymodule]
 fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", ictcore::VERSION)?;
@@ -23,5 +33,6 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compat::compat_previous_high_low, m)?)?;
     m.add_function(wrap_pyfunction!(compat::compat_sessions, m)?)?;
     m.add_function(wrap_pyfunction!(compat::compat_session_table, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     Ok(())
 }

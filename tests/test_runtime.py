@@ -1,0 +1,56 @@
+"""Runtime guarantees of the bindings: no panic reaches Python, the GIL is released (threads
+run concurrently and give the serial results), and results never share state."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+import pytest
+
+import ictcore
+from ictcore import _ictcore
+from ictcore.compat import smc
+from ictcore.synthetic import synthetic_frame
+
+
+def test_a_panic_becomes_an_ict_error_naming_the_function() -> None:
+    with pytest.raises(ictcore.IctError, match="_panic_for_tests.*deliberate panic"):
+        _ictcore._panic_for_tests()
+    # The module keeps working afterwards.
+    assert len(smc.fvg(synthetic_frame(1, 50))) == 50
+
+
+def _all(frame: pd.DataFrame) -> list[pd.DataFrame]:
+    swings = smc.swing_highs_lows(frame, 5)
+    return [
+        smc.fvg(frame),
+        swings,
+        smc.bos_choch(frame, swings),
+        smc.ob(frame, swings),
+        smc.liquidity(frame, swings),
+        smc.retracements(frame, swings),
+        smc.previous_high_low(frame, "4h"),
+        smc.sessions(frame, "London"),
+    ]
+
+
+def test_threads_give_the_serial_results() -> None:
+    frames = [synthetic_frame(seed, 20_000, shape) for seed, shape in enumerate(
+        ["walk", "trend", "btc", "ties"] * 3
+    )]  # fmt: skip
+    serial = [_all(f) for f in frames]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(_all, frames))
+    for got, expected in zip(parallel, serial, strict=True):
+        for a, b in zip(got, expected, strict=True):
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_results_do_not_alias_each_other_or_the_input() -> None:
+    frame = synthetic_frame(3, 500)
+    first = smc.fvg(frame)
+    second = smc.fvg(frame)
+    first.loc[:, "Top"] = 0.0
+    assert not second["Top"].eq(0.0).all()
+    assert not frame["low"].eq(0.0).any()
