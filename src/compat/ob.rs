@@ -255,3 +255,61 @@ fn settle(pass: &Pass<'_>, state: &mut State, k: usize, i: usize) {
         state.erase(k);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // One swing high (row 2, high 5.0). The first close above it is row 5, so the block is the
+    // lowest-low candle strictly between: row 3 (high 4.0, low 2.5). Row 7's low 2.0 < 2.5
+    // mitigates it; bullish blocks record the candle before (6). Nothing later trades above
+    // the top (4.0), so it is not erased. Volumes: 30 + 20 + 10 = 60, and the percentage is
+    // min(10, 50) / max(10, 50) * 100 = 20.
+    const OPEN: [f64; 10] = [2.5, 3.5, 4.5, 3.0, 3.2, 4.0, 5.5, 3.0, 3.0, 3.0];
+    const HIGH: [f64; 10] = [3.0, 4.0, 5.0, 4.0, 3.5, 6.0, 6.0, 3.0, 3.9, 3.9];
+    const LOW: [f64; 10] = [2.0, 3.0, 4.0, 2.5, 3.0, 3.9, 5.0, 2.0, 2.8, 2.8];
+    const CLOSE: [f64; 10] = [3.0, 4.0, 4.8, 2.8, 3.4, 5.5, 5.6, 2.5, 3.5, 3.5];
+    const VOLUME: [f64; 10] = [10.0, 10.0, 10.0, 10.0, 20.0, 30.0, 10.0, 10.0, 10.0, 10.0];
+
+    fn swings() -> ([f64; 10], [f64; 10]) {
+        let mut hl = [f64::NAN; 10];
+        let mut lv = [f64::NAN; 10];
+        (hl[2], lv[2]) = (1.0, 5.0);
+        (hl, lv)
+    }
+
+    #[test]
+    fn bullish_block_mitigated_not_erased() {
+        let (hl, lv) = swings();
+        let s = SwingsView { high_low: &hl, level: &lv };
+        let out = ob(&OPEN, &HIGH, &LOW, &CLOSE, &VOLUME, s, false).unwrap();
+        assert_eq!(out.ob[3], 1.0);
+        assert_eq!((out.top[3], out.bottom[3]), (4.0, 2.5));
+        assert_eq!(out.ob_volume[3], 60.0);
+        assert_eq!(out.percentage[3], 20.0);
+        assert_eq!(out.mitigated_index[3], 6.0);
+        assert_eq!(out.ob.iter().filter(|v| !v.is_nan()).count(), 1);
+    }
+
+    #[test]
+    fn body_mitigation_needs_the_body_below_the_bottom() {
+        // With close_mitigation the test is min(open, close) < 2.5: row 7's body bottom is
+        // 2.5 (not below), so the block stays unmitigated (0).
+        let (hl, lv) = swings();
+        let s = SwingsView { high_low: &hl, level: &lv };
+        let out = ob(&OPEN, &HIGH, &LOW, &CLOSE, &VOLUME, s, true).unwrap();
+        assert_eq!(out.mitigated_index[3], 0.0);
+    }
+
+    #[test]
+    fn a_mitigated_block_traded_through_is_erased() {
+        // Row 9 trades above the top (4.5 > 4.0) after the mitigation: the library erases it.
+        let (hl, lv) = swings();
+        let mut high = HIGH;
+        high[9] = 4.5;
+        let s = SwingsView { high_low: &hl, level: &lv };
+        let out = ob(&OPEN, &high, &LOW, &CLOSE, &VOLUME, s, false).unwrap();
+        assert!(out.ob.iter().all(|v| v.is_nan()));
+        assert!(out.top.iter().all(|v| v.is_nan()));
+    }
+}

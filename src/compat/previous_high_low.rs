@@ -84,3 +84,46 @@ pub fn previous_high_low(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000_000_000;
+    const JAN_1_2024: i64 = 1_704_067_200_000_000_000;
+
+    // 72 hourly candles over three days; candle i has low i and high i + 1, so day 0 spans
+    // [0, 24] and day 1 spans [24, 48].
+    #[test]
+    fn daily_levels_with_the_two_labels_back_lookup() {
+        let time: Vec<i64> = (0..72).map(|i| JAN_1_2024 + i * HOUR).collect();
+        let low: Vec<f64> = (0..72).map(f64::from).collect();
+        let high: Vec<f64> = low.iter().map(|v| v + 1.0).collect();
+        let out = previous_high_low(&time, &high, &low, "1D").unwrap();
+        // Day 1 00:00: only day 0's label is strictly before it -> k = 1, no reference.
+        assert!(out.previous_high[24].is_nan());
+        // Day 1 01:00: labels of days 0 and 1 are before it -> reference day 0.
+        assert_eq!((out.previous_high[25], out.previous_low[25]), (24.0, 0.0));
+        // QUIRK: day 2 00:00 still refers to day 0 (one bin too far back).
+        assert_eq!(out.previous_high[48], 24.0);
+        assert_eq!(out.previous_high[49], 48.0);
+        // Day 1's rising highs break day 0's high at once, never its low.
+        assert_eq!((out.broken_high[25], out.broken_low[25]), (1, 0));
+        assert_eq!(out.broken_high[23], 0);
+    }
+
+    #[test]
+    fn fewer_than_two_bins_gives_no_levels() {
+        let time: Vec<i64> = (0..10).map(|i| JAN_1_2024 + i * HOUR).collect();
+        let v = vec![1.0; 10];
+        let out = previous_high_low(&time, &v, &v, "1D").unwrap();
+        assert!(out.previous_high.iter().all(|x| x.is_nan()));
+        assert!(out.broken_high.iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn unsorted_time_is_rejected() {
+        let err = previous_high_low(&[2, 1], &[1.0, 1.0], &[1.0, 1.0], "1h").unwrap_err();
+        assert!(err.to_string().contains("row 1"));
+    }
+}
