@@ -8,6 +8,7 @@
 
 pub mod algo;
 pub mod candles;
+pub mod columns;
 pub mod compat;
 pub mod error;
 

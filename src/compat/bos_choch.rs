@@ -4,6 +4,7 @@
 use super::{widened, SwingsView};
 use crate::algo::{Extreme, FirstMatch};
 use crate::candles::check_ohlc;
+use crate::columns::filled;
 use crate::error::Result;
 
 /// The columns of `smc.bos_choch`: BOS, CHOCH and BrokenIndex float64, Level float32.
@@ -61,10 +62,10 @@ pub fn bos_choch(
         .collect();
 
     let mut out = BosChoch {
-        bos: vec![f64::NAN; n],
-        choch: vec![f64::NAN; n],
-        level: vec![f32::NAN; n],
-        broken_index: vec![f64::NAN; n],
+        bos: filled(n, f64::NAN),
+        choch: filled(n, f64::NAN),
+        level: filled(n, f32::NAN),
+        broken_index: filled(n, f64::NAN),
     };
     // QUIRK: an event survives iff it was broken and no later event broke at or before it;
     // BrokenIndex is written for every broken event, survivors or not ("orphan" rows).

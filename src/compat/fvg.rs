@@ -3,6 +3,7 @@
 
 use crate::algo::{Extreme, FirstMatch};
 use crate::candles::check_ohlc;
+use crate::columns::filled;
 use crate::error::Result;
 
 /// The columns of `smc.fvg`, all float64 as in the library.
@@ -24,9 +25,9 @@ pub fn fvg(
 ) -> Result<Fvg> {
     check_ohlc(open, high, low, close)?;
     let n = open.len();
-    let mut dir = vec![f64::NAN; n];
-    let mut top = vec![f64::NAN; n];
-    let mut bottom = vec![f64::NAN; n];
+    let mut dir = filled(n, f64::NAN);
+    let mut top = filled(n, f64::NAN);
+    let mut bottom = filled(n, f64::NAN);
     // Rows 0 and n-1 lack a neighbour and stay NaN; a doji never qualifies; all strict.
     // Written as selects rather than branches: on market data the test is a coin flip, and
     // mispredicted branches cost more than computing both sides.

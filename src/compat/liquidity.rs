@@ -9,6 +9,7 @@
 use super::{f32_of, split_swing_rows, SwingsView};
 use crate::algo::{max_of, min_of, Extreme, FirstMatch};
 use crate::candles::check_ohlc;
+use crate::columns::filled;
 use crate::error::Result;
 
 /// The columns of `smc.liquidity`, all float32 as in the library.
@@ -34,10 +35,10 @@ pub fn liquidity(
     let n = open.len();
     let swings = SwingsView::checked(swings.high_low, swings.level, n)?;
     let mut out = Liquidity {
-        liquidity: vec![f32::NAN; n],
-        level: vec![f32::NAN; n],
-        end: vec![f32::NAN; n],
-        swept: vec![f32::NAN; n],
+        liquidity: filled(n, f32::NAN),
+        level: filled(n, f32::NAN),
+        end: filled(n, f32::NAN),
+        swept: filled(n, f32::NAN),
     };
     if n == 0 {
         return Ok(out);
@@ -259,10 +260,10 @@ mod tests {
     fn reference(high: &[f64], low: &[f64], hl: &[f64], lv: &[f64], pct: f64) -> Liquidity {
         let n = high.len();
         let mut out = Liquidity {
-            liquidity: vec![f32::NAN; n],
-            level: vec![f32::NAN; n],
-            end: vec![f32::NAN; n],
-            swept: vec![f32::NAN; n],
+            liquidity: filled(n, f32::NAN),
+            level: filled(n, f32::NAN),
+            end: filled(n, f32::NAN),
+            swept: filled(n, f32::NAN),
         };
         if n == 0 {
             return out;

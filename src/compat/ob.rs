@@ -10,6 +10,7 @@
 use super::{f32_of, split_swing_rows, widened, SwingsView};
 use crate::algo::{Extreme, FirstMatch};
 use crate::candles::{check_finite, check_lengths, check_ohlc};
+use crate::columns::filled;
 use crate::error::Result;
 
 /// The columns of `smc.ob`: OB and MitigatedIndex float64; Top, Bottom, OBVolume and
@@ -39,13 +40,13 @@ struct State {
 impl State {
     fn new(n: usize) -> Self {
         Self {
-            kind: vec![0; n],
-            top: vec![0.0; n],
-            bottom: vec![0.0; n],
-            volume: vec![0.0; n],
-            percentage: vec![0.0; n],
-            mitigated: vec![0.0; n],
-            breaker: vec![false; n],
+            kind: filled(n, 0),
+            top: filled(n, 0.0),
+            bottom: filled(n, 0.0),
+            volume: filled(n, 0.0),
+            percentage: filled(n, 0.0),
+            mitigated: filled(n, 0.0),
+            breaker: filled(n, false),
         }
     }
 
@@ -281,7 +282,10 @@ mod tests {
     #[test]
     fn bullish_block_mitigated_not_erased() {
         let (hl, lv) = swings();
-        let s = SwingsView { high_low: &hl, level: &lv };
+        let s = SwingsView {
+            high_low: &hl,
+            level: &lv,
+        };
         let out = ob(&OPEN, &HIGH, &LOW, &CLOSE, &VOLUME, s, false).unwrap();
         assert_eq!(out.ob[3], 1.0);
         assert_eq!((out.top[3], out.bottom[3]), (4.0, 2.5));
@@ -296,7 +300,10 @@ mod tests {
         // With close_mitigation the test is min(open, close) < 2.5: row 7's body bottom is
         // 2.5 (not below), so the block stays unmitigated (0).
         let (hl, lv) = swings();
-        let s = SwingsView { high_low: &hl, level: &lv };
+        let s = SwingsView {
+            high_low: &hl,
+            level: &lv,
+        };
         let out = ob(&OPEN, &HIGH, &LOW, &CLOSE, &VOLUME, s, true).unwrap();
         assert_eq!(out.mitigated_index[3], 0.0);
     }
@@ -307,7 +314,10 @@ mod tests {
         let (hl, lv) = swings();
         let mut high = HIGH;
         high[9] = 4.5;
-        let s = SwingsView { high_low: &hl, level: &lv };
+        let s = SwingsView {
+            high_low: &hl,
+            level: &lv,
+        };
         let out = ob(&OPEN, &high, &LOW, &CLOSE, &VOLUME, s, false).unwrap();
         assert!(out.ob.iter().all(|v| v.is_nan()));
         assert!(out.top.iter().all(|v| v.is_nan()));

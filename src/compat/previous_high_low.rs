@@ -5,6 +5,7 @@ use super::resample::{bin_labels, parse_rule};
 use super::widened;
 use crate::algo::sliding::{larger, smaller};
 use crate::candles::{check_finite, check_lengths, check_strictly_increasing};
+use crate::columns::filled;
 use crate::error::Result;
 
 /// The columns of `smc.previous_high_low`: float32 levels, int32 flags.
@@ -48,10 +49,10 @@ pub fn previous_high_low(
         }
     }
     let mut out = PreviousHighLow {
-        previous_high: vec![f32::NAN; n],
-        previous_low: vec![f32::NAN; n],
-        broken_high: vec![0; n],
-        broken_low: vec![0; n],
+        previous_high: filled(n, f32::NAN),
+        previous_low: filled(n, f32::NAN),
+        broken_high: filled(n, 0),
+        broken_low: filled(n, 0),
     };
     if bins.len() < 2 {
         return Ok(out);

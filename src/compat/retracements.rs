@@ -3,6 +3,7 @@
 
 use super::SwingsView;
 use crate::candles::check_ohlc;
+use crate::columns::filled;
 use crate::error::Result;
 
 /// The columns of `smc.retracements`: Direction int32, the two percentages float64.
@@ -48,9 +49,9 @@ pub fn retracements(
     check_ohlc(open, high, low, close)?;
     let n = open.len();
     let swings = SwingsView::checked(swings.high_low, swings.level, n)?;
-    let mut d = vec![0i32; n];
-    let mut cur = vec![0.0f64; n];
-    let mut deep = vec![0.0f64; n];
+    let mut d = filled(n, 0i32);
+    let mut cur = filled(n, 0.0f64);
+    let mut deep = filled(n, 0.0f64);
     let (mut top, mut bottom) = (0.0f64, 0.0f64);
     for i in 0..n {
         let hl = swings.high_low[i];

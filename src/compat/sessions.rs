@@ -7,6 +7,7 @@
 
 use super::f32_of;
 use crate::candles::{check_finite, check_lengths};
+use crate::columns::filled;
 use crate::error::{IctError, Result};
 
 /// The columns of `smc.sessions`: Active int32, High and Low float32 (0 when inactive).
@@ -105,9 +106,9 @@ pub fn sessions(
     let n = time.len();
     let (start, end) = (i64::from(start_minute), i64::from(end_minute));
     let mut out = Sessions {
-        active: vec![0; n],
-        high: vec![0.0; n],
-        low: vec![0.0; n],
+        active: filled(n, 0),
+        high: filled(n, 0.0),
+        low: filled(n, 0.0),
     };
     for i in 0..n {
         // Seconds are dropped: only HH:MM is compared.

@@ -4,6 +4,7 @@
 use crate::algo::sliding::{for_each_window_extreme, larger, smaller};
 use crate::candles::check_finite;
 use crate::candles::check_lengths;
+use crate::columns::filled;
 use crate::error::Result;
 
 /// The columns of `smc.swing_highs_lows`, both float64.
@@ -68,8 +69,8 @@ pub fn swing_highs_lows(high: &[f64], low: &[f64], swing_length: usize) -> Resul
         }
     }
     let swings = keep_run_extremes(&candidates, high, low);
-    let mut high_low = vec![f64::NAN; n];
-    let mut level = vec![f64::NAN; n];
+    let mut high_low = filled(n, f64::NAN);
+    let mut level = filled(n, f64::NAN);
     let mut mark = |i: usize, kind: i8| {
         if kind == 1 {
             (high_low[i], level[i]) = (1.0, high[i]);

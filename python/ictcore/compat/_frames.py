@@ -111,9 +111,12 @@ def nanoseconds(index: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
     return np.ascontiguousarray(values, dtype=np.int64)
 
 
-def check_increasing(index: pd.DatetimeIndex) -> None:
-    """Rejects a duplicate or out-of-order index, naming the first offending row."""
-    _ictcore.check_time_index(nanoseconds(index))
+def increasing_nanoseconds(index: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
+    """:func:`nanoseconds`, after rejecting a duplicate or out-of-order index (the error
+    names the first offending row)."""
+    nanos = nanoseconds(index)
+    _ictcore.check_time_index(nanos)
+    return nanos
 
 
 def frame(cols: Mapping[str, npt.NDArray[Any]]) -> pd.DataFrame:

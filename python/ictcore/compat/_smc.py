@@ -23,10 +23,10 @@ from pandas import DataFrame
 from .. import _ictcore
 from ..exceptions import InvalidInputError
 from ._frames import (
-    check_increasing,
     columns,
     datetime_index,
     frame,
+    increasing_nanoseconds,
     nanoseconds,
     swing_columns,
 )
@@ -193,9 +193,8 @@ class smc:
                 "supports tz-naive or UTC indexes here. Use df.tz_convert('UTC') or "
                 "df.tz_localize(None) first."
             )
-        check_increasing(index)
         ph, pl, bh, bl = _ictcore.compat_previous_high_low(
-            nanoseconds(index), c["high"], c["low"], time_frame
+            increasing_nanoseconds(index), c["high"], c["low"], time_frame
         )
         return frame({"PreviousHigh": ph, "PreviousLow": pl, "BrokenHigh": bh, "BrokenLow": bl})
 
@@ -225,15 +224,16 @@ class smc:
         """
         c = columns(ohlc)
         index = datetime_index(ohlc)
-        check_increasing(index)
+        nanos = increasing_nanoseconds(index)
         if time_zone != "UTC":
             # QUIRK (library): GMT/UTC offsets become POSIX Etc/GMT zones, whose sign is
             # inverted. Localisation is pandas' own, so zone rules and errors are identical.
             zone = time_zone.replace("GMT", "Etc/GMT").replace("UTC", "Etc/GMT")
             index = index.tz_localize(zone).tz_convert("UTC")
-        wall = index.tz_localize(None) if index.tz is not None else index
+        if index.tz is not None:  # HH:MM of the wall clock in the index's zone
+            nanos = nanoseconds(index.tz_localize(None))
         active, high, low = _ictcore.compat_sessions(
-            nanoseconds(wall), c["high"], c["low"], session, start_time, end_time
+            nanos, c["high"], c["low"], session, start_time, end_time
         )
         return frame({"Active": active, "High": high, "Low": low})
 
