@@ -36,8 +36,8 @@ pub fn fvg(
             .zip(high.windows(3).zip(low.windows(3)))
             .zip(open[1..n - 1].iter().zip(&close[1..n - 1]));
         for ((i, (h, l)), (&o, &c)) in rows {
-            let bull = c > o && h[0] < l[2];
-            let bear = c < o && l[0] > h[2];
+            let bull = (c > o) & (h[0] < l[2]);
+            let bear = (c < o) & (l[0] > h[2]);
             dir[i] = if bull {
                 1.0
             } else if bear {
