@@ -65,6 +65,14 @@ pub enum IctError {
         #[source]
         source: std::io::Error,
     },
+    /// Any of the above, for one (symbol, timeframe) series of a batch.
+    #[error("{symbol} {timeframe}: {source}")]
+    InSeries {
+        symbol: String,
+        timeframe: String,
+        #[source]
+        source: Box<IctError>,
+    },
     /// A bug: an invariant of ictcore itself did not hold (a caught panic ends up here too).
     #[error("internal error in {context}: {message}")]
     Internal { context: String, message: String },
@@ -79,10 +87,27 @@ impl IctError {
         }
     }
 
+    /// Adds the (symbol, timeframe) of the series the error happened in.
+    pub fn in_series(self, symbol: impl Into<String>, timeframe: impl Into<String>) -> Self {
+        Self::InSeries {
+            symbol: symbol.into(),
+            timeframe: timeframe.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// The error without its series context.
+    pub fn root(&self) -> &IctError {
+        match self {
+            Self::InSeries { source, .. } => source.root(),
+            other => other,
+        }
+    }
+
     /// True for errors caused by the caller's input (they map to Python's `ValueError`).
     pub fn is_invalid_input(&self) -> bool {
         matches!(
-            self,
+            self.root(),
             Self::LengthMismatch { .. }
                 | Self::NonFinite { .. }
                 | Self::NotIncreasing { .. }
@@ -97,4 +122,34 @@ impl IctError {
 pub fn format_nanos(nanos: i64) -> String {
     let dt = chrono::DateTime::from_timestamp_nanos(nanos);
     dt.format("%Y-%m-%dT%H:%M:%S%.f").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_context_prefixes_the_message_and_keeps_the_kind() {
+        let err = IctError::NonFinite {
+            column: "close".into(),
+            row: 7,
+            value: f64::NAN,
+        }
+        .in_series("EURUSD", "15m");
+        assert_eq!(
+            err.to_string(),
+            "EURUSD 15m: column 'close' has a non-finite value (NaN) at row 7"
+        );
+        assert!(err.is_invalid_input());
+        assert!(matches!(err.root(), IctError::NonFinite { row: 7, .. }));
+    }
+
+    #[test]
+    fn nanoseconds_format_as_utc_times() {
+        assert_eq!(format_nanos(0), "1970-01-01T00:00:00");
+        assert_eq!(
+            format_nanos(1_704_067_200_500_000_000),
+            "2024-01-01T00:00:00.500"
+        );
+    }
 }

@@ -22,7 +22,12 @@ pyo3::import_exception!(ictcore.exceptions, CorruptFileError);
 /// Converts a core error into the matching Python exception.
 pub fn to_pyerr(err: IctError) -> PyErr {
     let message = err.to_string();
-    match err {
+    // The exception class comes from the root cause; the message keeps the series context.
+    let mut root = err;
+    while let IctError::InSeries { source, .. } = root {
+        root = *source;
+    }
+    match root {
         IctError::LengthMismatch { .. }
         | IctError::NonFinite { .. }
         | IctError::NotIncreasing { .. }
@@ -36,10 +41,10 @@ pub fn to_pyerr(err: IctError) -> PyErr {
         )),
         IctError::Io { path, source } => PyOSError::new_err((
             source.raw_os_error().unwrap_or(0),
-            source.to_string(),
+            message,
             path.display().to_string(),
         )),
+        IctError::InSeries { .. } | IctError::Internal { .. } => PyIctErrorBase::new_err(message),
         IctError::Corrupt { .. } => CorruptFileError::new_err(message),
-        IctError::Internal { .. } => PyIctErrorBase::new_err(message),
     }
 }
