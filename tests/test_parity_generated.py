@@ -138,3 +138,30 @@ def test_long_series(shape: str) -> None:
     assert_same(compat.bos_choch(frame, got_sw), reference.bos_choch(frame, exp_sw))
     assert_same(compat.ob(frame, got_sw), reference.ob(frame, exp_sw))
     assert_same(compat.liquidity(frame, got_sw), reference.liquidity(frame, exp_sw))
+
+
+@st.composite
+def arbitrary_swings(draw: st.DrawFn, frame: pd.DataFrame) -> pd.DataFrame:
+    """A swing frame not made by swing_highs_lows: any HighLow values (NaN, +-1, 0, 2) and
+    levels that need not match the candles, as an engine with its own pivots may pass."""
+    n = len(frame)
+    kinds = draw(st.lists(st.sampled_from([np.nan] * 6 + [1.0, -1.0, 1.0, -1.0, 0.0, 2.0]),
+                          min_size=n, max_size=n))  # fmt: skip
+    use_prices = draw(st.booleans())
+    high, low = frame["high"].to_numpy(), frame["low"].to_numpy()
+    levels = []
+    for i, k in enumerate(kinds):
+        if use_prices:
+            levels.append(high[i] if k == 1 else low[i] if k == -1 else np.nan)
+        else:
+            levels.append(draw(st.sampled_from([np.nan, low[i], high[i], (low[i] + high[i]) / 2])))
+    return pd.DataFrame({"HighLow": np.array(kinds), "Level": np.array(levels, dtype=np.float64)})
+
+
+@given(data=st.data(), frame=ohlcv_frames(max_size=200))
+def test_swing_based_on_arbitrary_swing_frames(data: st.DataObject, frame: pd.DataFrame) -> None:
+    swings = data.draw(arbitrary_swings(frame))
+    assert_same(compat.bos_choch(frame, swings), reference.bos_choch(frame, swings))
+    assert_same(compat.ob(frame, swings), reference.ob(frame, swings))
+    assert_same(compat.liquidity(frame, swings), reference.liquidity(frame, swings))
+    assert_same(compat.retracements(frame, swings), reference.retracements(frame, swings))
