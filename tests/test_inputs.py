@@ -9,7 +9,7 @@ import pytest
 
 from ictcore.testing import synthetic_frame
 
-from parity import assert_same, compat, reference
+from parity import assert_same, compat, every_call, reference
 
 
 @pytest.fixture
@@ -17,37 +17,23 @@ def frame() -> pd.DataFrame:
     return synthetic_frame(9, 3000, "walk")
 
 
-def _all_calls(frame: pd.DataFrame) -> list[pd.DataFrame]:
-    swings = compat.swing_highs_lows(frame, 5)
-    return [
-        compat.fvg(frame, True),
-        swings,
-        compat.bos_choch(frame, swings),
-        compat.ob(frame, swings),
-        compat.liquidity(frame, swings),
-        compat.retracements(frame, swings),
-        compat.previous_high_low(frame, "4h"),
-        compat.sessions(frame, "London", time_zone="UTC+1"),
-    ]
-
-
 def test_caller_frame_is_never_modified(frame: pd.DataFrame) -> None:
     before = frame.copy(deep=True)
     index_before = frame.index.copy()
-    _all_calls(frame)
+    every_call(frame)
     pd.testing.assert_frame_equal(frame, before, check_exact=True)
     assert frame.index.equals(index_before) and frame.index.tz is None
 
 
 def test_read_only_and_strided_columns(frame: pd.DataFrame) -> None:
-    expected = _all_calls(frame)
+    expected = every_call(frame)
     # Strided views: every other row of a frame twice as long, made read-only.
     doubled = pd.DataFrame(
         {c: np.repeat(frame[c].to_numpy(), 2)[::2] for c in frame.columns}, index=frame.index
     )
     for c in doubled.columns:
         doubled[c].to_numpy().flags.writeable = False
-    for got, exp in zip(_all_calls(doubled), expected, strict=True):
+    for got, exp in zip(every_call(doubled), expected, strict=True):
         pd.testing.assert_frame_equal(got, exp, check_exact=True)
 
 
@@ -70,6 +56,6 @@ def test_swing_frame_with_datetime_index_is_read_by_position(frame: pd.DataFrame
 
 
 def test_output_has_a_fresh_range_index(frame: pd.DataFrame) -> None:
-    for out in _all_calls(frame):
+    for out in every_call(frame):
         assert isinstance(out.index, pd.RangeIndex)
         assert out.index.equals(pd.RangeIndex(len(frame)))

@@ -13,6 +13,8 @@ from ictcore import _ictcore
 from ictcore.compat import smc
 from ictcore.synthetic import synthetic_frame
 
+from parity import every_call
+
 
 def test_a_panic_becomes_an_ict_error_naming_the_function() -> None:
     with pytest.raises(ictcore.IctError, match="_panic_for_tests.*deliberate panic"):
@@ -21,27 +23,13 @@ def test_a_panic_becomes_an_ict_error_naming_the_function() -> None:
     assert len(smc.fvg(synthetic_frame(1, 50))) == 50
 
 
-def _all(frame: pd.DataFrame) -> list[pd.DataFrame]:
-    swings = smc.swing_highs_lows(frame, 5)
-    return [
-        smc.fvg(frame),
-        swings,
-        smc.bos_choch(frame, swings),
-        smc.ob(frame, swings),
-        smc.liquidity(frame, swings),
-        smc.retracements(frame, swings),
-        smc.previous_high_low(frame, "4h"),
-        smc.sessions(frame, "London"),
-    ]
-
-
 def test_threads_give_the_serial_results() -> None:
     frames = [synthetic_frame(seed, 20_000, shape) for seed, shape in enumerate(
         ["walk", "trend", "btc", "ties"] * 3
     )]  # fmt: skip
-    serial = [_all(f) for f in frames]
+    serial = [every_call(f) for f in frames]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        parallel = list(pool.map(_all, frames))
+        parallel = list(pool.map(every_call, frames))
     for got, expected in zip(parallel, serial, strict=True):
         for a, b in zip(got, expected, strict=True):
             pd.testing.assert_frame_equal(a, b, check_exact=True)

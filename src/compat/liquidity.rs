@@ -21,6 +21,18 @@ pub struct Liquidity {
     pub swept: Vec<f32>,
 }
 
+impl Liquidity {
+    /// n rows without any pool (all NaN).
+    fn empty(n: usize) -> Self {
+        Self {
+            liquidity: filled(n, f32::NAN),
+            level: filled(n, f32::NAN),
+            end: filled(n, f32::NAN),
+            swept: filled(n, f32::NAN),
+        }
+    }
+}
+
 /// Liquidity pools as `smc.liquidity(ohlc, swing_highs_lows, range_percent)` computes them.
 /// O(n + S log S).
 pub fn liquidity(
@@ -34,12 +46,7 @@ pub fn liquidity(
     check_ohlc(open, high, low, close)?;
     let n = open.len();
     let swings = SwingsView::checked(swings.high_low, swings.level, n)?;
-    let mut out = Liquidity {
-        liquidity: filled(n, f32::NAN),
-        level: filled(n, f32::NAN),
-        end: filled(n, f32::NAN),
-        swept: filled(n, f32::NAN),
-    };
+    let mut out = Liquidity::empty(n);
     if n == 0 {
         return Ok(out);
     }
@@ -259,12 +266,7 @@ mod tests {
     /// A plain transcription of the library's loops, the oracle for the fast version.
     fn reference(high: &[f64], low: &[f64], hl: &[f64], lv: &[f64], pct: f64) -> Liquidity {
         let n = high.len();
-        let mut out = Liquidity {
-            liquidity: filled(n, f32::NAN),
-            level: filled(n, f32::NAN),
-            end: filled(n, f32::NAN),
-            swept: filled(n, f32::NAN),
-        };
+        let mut out = Liquidity::empty(n);
         if n == 0 {
             return out;
         }
