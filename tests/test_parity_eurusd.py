@@ -6,6 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+import ictcore.compat
+
 from parity import SWING_LENGTHS, assert_same, compat, reference
 
 
@@ -74,10 +76,11 @@ def test_previous_high_low(eurusd_volume: pd.DataFrame, time_frame: str) -> None
     )
 
 
-SESSIONS = [
-    "Sydney", "Tokyo", "London", "New York", "Asian kill zone", "London open kill zone",
-    "New York kill zone", "london close kill zone",
-]  # fmt: skip
+SESSIONS = list(ictcore.compat.SESSIONS)
+
+
+def test_every_built_in_session_is_tested() -> None:
+    assert len(SESSIONS) == 8 and "london close kill zone" in SESSIONS
 
 
 @pytest.mark.parametrize("session", SESSIONS)

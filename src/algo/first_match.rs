@@ -79,11 +79,6 @@ impl<'a> FirstMatch<'a> {
         })
     }
 
-    /// The extreme this search was built for.
-    pub fn kind(&self) -> Extreme {
-        self.kind
-    }
-
     /// First `j >= start` with `pred(values[j])`, or `None`.
     ///
     /// `pred` must be closed in the direction of the tree's extreme: for [`Extreme::Max`], if

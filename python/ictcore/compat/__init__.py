@@ -6,7 +6,13 @@ DataFrames, bit for bit, computed in Rust.
 
 from __future__ import annotations
 
+from .. import _ictcore
 from ._smc import smc
+
+#: The library's built-in sessions: name -> (start, end), "HH:MM" in UTC as it writes them.
+SESSIONS: dict[str, tuple[str, str]] = {
+    name: (start, end) for name, start, end in _ictcore.compat_session_table()
+}
 
 #: Frequency aliases ``smc.previous_high_low`` accepts (``N`` = an optional positive integer).
 TIME_FRAME_ALIASES: tuple[str, ...] = (
@@ -37,4 +43,4 @@ TIME_FRAME_ALIASES: tuple[str, ...] = (
     "YS-<MON>",
 )
 
-__all__ = ["TIME_FRAME_ALIASES", "smc"]
+__all__ = ["SESSIONS", "TIME_FRAME_ALIASES", "smc"]
