@@ -5,12 +5,14 @@
 //! - [`candles`]: the borrowed OHLCV view and the input checks every entry point shares.
 //! - [`algo`]: threshold searches and sliding extremes the detectors are built from.
 //! - [`error`]: the single error type, with context for every failure.
+//! - [`recycle`]: the extension's allocator, which reuses large freed result columns.
 
 pub mod algo;
 pub mod candles;
 pub mod columns;
 pub mod compat;
 pub mod error;
+pub mod recycle;
 
 pub use candles::Candles;
 pub use error::{IctError, Result};

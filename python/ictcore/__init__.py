@@ -3,12 +3,17 @@
 - ``ictcore.compat.smc``: a drop-in for ``smartmoneyconcepts`` 0.0.27, bit for bit, much faster.
 - ``ictcore.Candles``: one validated OHLCV series, the native input type.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
+
+Memory: result columns of long series (>= 1 MiB each) are kept after they are freed, up to
+192 MiB, and reused by later calls of the same length, which spares the kernel's page faults
+and zeroing (a quarter of the run time on 1M candles). ``ictcore.kept_memory()`` tells how
+much is kept; ``ictcore.release_memory()`` returns it to the system.
 """
 
 from __future__ import annotations
 
 from . import compat, exceptions
-from ._ictcore import __version__
+from ._ictcore import __version__, kept_memory, release_memory
 from .candles import Candles
 from .exceptions import (
     CorruptFileError,
@@ -28,4 +33,6 @@ __all__ = [
     "__version__",
     "compat",
     "exceptions",
+    "kept_memory",
+    "release_memory",
 ]

@@ -9,6 +9,9 @@ mod errors;
 
 use pyo3::prelude::*;
 
+#[global_allocator]
+static ALLOCATOR: ictcore::recycle::Recycling = ictcore::recycle::Recycling;
+
 /// Test hook: panics inside `run_detached`, so the suite can check that a panic becomes
 /// `ictcore.IctError` naming the function instead of crashing or escaping as a bare panic.
 #[pyfunction]
@@ -17,6 +20,18 @@ fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
     detach::run_detached(py, "_panic_for_tests", || -> ictcore::Result<()> {
         std::panic::panic_any("deliberate panic from the test hook")
     })
+}
+
+/// Returns the memory kept for reuse by the allocator to the system; the bytes released.
+#[pyfunction]
+fn release_memory() -> usize {
+    ictcore::recycle::release()
+}
+
+/// Bytes of freed result columns kept for reuse (at most 192 MiB).
+#[pyfunction]
+fn kept_memory() -> usize {
+    ictcore::recycle::kept_bytes()
 }
 
 #[pymodule]
@@ -34,5 +49,7 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compat::compat_sessions, m)?)?;
     m.add_function(wrap_pyfunction!(compat::compat_session_table, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    m.add_function(wrap_pyfunction!(release_memory, m)?)?;
+    m.add_function(wrap_pyfunction!(kept_memory, m)?)?;
     Ok(())
 }

@@ -1,0 +1,224 @@
+//! `Recycling`: a global allocator for the Python extension. It is the system allocator,
+//! except that large blocks (result columns of long series) are kept after they are freed and
+//! handed out again for an allocation of exactly the same size and alignment.
+//!
+//! Why: glibc returns large blocks to the kernel at once, so every call on a long series got
+//! fresh pages that the kernel had to fault in and zero: about a quarter of the run time of
+//! the compat functions on 1M candles (`benches/bench_compat.py`, with and without). Repeated
+//! calls on series of one length, the normal case, now reuse memory instead.
+//!
+//! Bounds: at most [`SLOTS`] blocks and [`MAX_BYTES`] bytes are kept; a block that does not
+//! fit goes back to the system, and [`release`] hands every kept block back. Blocks below
+//! [`MIN_BYTES`] never enter the cache.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Mutex;
+
+/// Blocks smaller than this go straight to the system allocator.
+pub const MIN_BYTES: usize = 1 << 20;
+/// Most bytes kept in freed blocks.
+pub const MAX_BYTES: usize = 192 << 20;
+/// Most freed blocks kept.
+pub const SLOTS: usize = 48;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Block {
+    addr: usize,
+    size: usize,
+    align: usize,
+}
+
+/// Freed blocks by exact (size, align). Fixed-size storage: the cache must never allocate,
+/// since it runs inside the allocator.
+#[derive(Debug)]
+struct BlockCache {
+    blocks: [Option<Block>; SLOTS],
+    bytes: usize,
+}
+
+impl BlockCache {
+    const fn new() -> Self {
+        Self {
+            blocks: [None; SLOTS],
+            bytes: 0,
+        }
+    }
+
+    fn take(&mut self, size: usize, align: usize) -> Option<usize> {
+        let slot = self
+            .blocks
+            .iter()
+            .position(|b| b.is_some_and(|b| b.size == size && b.align == align))?;
+        let block = self.blocks[slot].take()?;
+        self.bytes -= block.size;
+        Some(block.addr)
+    }
+
+    /// Keeps the block if it fits the bounds; false means the caller must free it.
+    fn keep(&mut self, addr: usize, size: usize, align: usize) -> bool {
+        if self.bytes + size > MAX_BYTES {
+            return false;
+        }
+        let Some(slot) = self.blocks.iter().position(Option::is_none) else {
+            return false;
+        };
+        self.blocks[slot] = Some(Block { addr, size, align });
+        self.bytes += size;
+        true
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = Block> + '_ {
+        self.bytes = 0;
+        self.blocks.iter_mut().filter_map(Option::take)
+    }
+}
+
+static CACHE: Mutex<BlockCache> = Mutex::new(BlockCache::new());
+
+/// See the module documentation. Install with
+/// `#[global_allocator] static A: ictcore::recycle::Recycling = ictcore::recycle::Recycling;`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Recycling;
+
+fn take(layout: Layout) -> Option<*mut u8> {
+    let addr = CACHE.lock().ok()?.take(layout.size(), layout.align())?;
+    Some(addr as *mut u8)
+}
+
+fn keep(ptr: *mut u8, layout: Layout) -> bool {
+    CACHE
+        .lock()
+        .is_ok_and(|mut c| c.keep(ptr as usize, layout.size(), layout.align()))
+}
+
+/// Returns every kept block to the system; the number of bytes released.
+pub fn release() -> usize {
+    let Ok(mut cache) = CACHE.lock() else {
+        return 0;
+    };
+    let mut released = 0;
+    for block in cache.drain() {
+        released += block.size;
+        // SAFETY: kept blocks came from `System` with exactly this size and alignment
+        // (`Layout` was valid when they were allocated) and nobody else owns them.
+        unsafe {
+            System.dealloc(
+                block.addr as *mut u8,
+                Layout::from_size_align_unchecked(block.size, block.align),
+            );
+        }
+    }
+    released
+}
+
+/// Bytes currently kept for reuse.
+pub fn kept_bytes() -> usize {
+    CACHE.lock().map_or(0, |c| c.bytes)
+}
+
+// SAFETY: every pointer handed out was obtained from `System` for exactly the size and
+// alignment it is handed out for (blocks are matched exactly); a block is either in the cache
+// or owned by one caller, never both; the cache's lock and storage never allocate.
+unsafe impl GlobalAlloc for Recycling {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.size() >= MIN_BYTES {
+            if let Some(ptr) = take(layout) {
+                return ptr;
+            }
+        }
+        // SAFETY: forwarded with the caller's (valid, non-zero) layout.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if layout.size() >= MIN_BYTES {
+            if let Some(ptr) = take(layout) {
+                // SAFETY: the block is ours and `layout.size()` bytes long.
+                unsafe { std::ptr::write_bytes(ptr, 0, layout.size()) };
+                return ptr;
+            }
+        }
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if layout.size() >= MIN_BYTES && keep(ptr, layout) {
+            return;
+        }
+        // SAFETY: `ptr` came from `System` with this layout (see the impl's safety note).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if layout.size() < MIN_BYTES && new_size < MIN_BYTES {
+            // Small blocks never touch the cache: let the system grow them in place.
+            // SAFETY: forwarded with the caller's arguments; the block is a System block.
+            return unsafe { System.realloc(ptr, layout, new_size) };
+        }
+        // SAFETY: the caller guarantees `new_size`, rounded up to `layout.align()`, does not
+        // overflow, so this layout is valid.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: as for `alloc`, `copy_nonoverlapping` and `dealloc` on blocks we own.
+        unsafe {
+            let new = self.alloc(new_layout);
+            if !new.is_null() {
+                std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+            new
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_matches_exactly_and_keeps_its_bounds() {
+        let mut cache = BlockCache::new();
+        assert!(cache.keep(0x1000, MIN_BYTES, 8));
+        assert_eq!(cache.take(MIN_BYTES, 16), None); // other alignment
+        assert_eq!(cache.take(MIN_BYTES + 8, 8), None); // other size
+        assert_eq!(cache.take(MIN_BYTES, 8), Some(0x1000));
+        assert_eq!(cache.take(MIN_BYTES, 8), None);
+        assert_eq!(cache.bytes, 0);
+        // Byte bound.
+        assert!(cache.keep(0x2000, MAX_BYTES, 8));
+        assert!(!cache.keep(0x3000, MIN_BYTES, 8));
+        assert_eq!(cache.drain().count(), 1);
+        // Slot bound.
+        for i in 0..SLOTS {
+            assert!(cache.keep(i + 1, MIN_BYTES, 8));
+        }
+        assert!(!cache.keep(SLOTS + 1, MIN_BYTES, 8));
+        assert_eq!(cache.drain().count(), SLOTS);
+        assert_eq!(cache.bytes, 0);
+    }
+
+    #[test]
+    fn blocks_round_trip_through_the_allocator() {
+        let a = Recycling;
+        let layout = Layout::from_size_align(3 * MIN_BYTES, 8).unwrap();
+        unsafe {
+            let p = a.alloc(layout);
+            assert!(!p.is_null());
+            p.write_bytes(0xAB, layout.size());
+            a.dealloc(p, layout);
+            let z = a.alloc_zeroed(layout);
+            assert!(!z.is_null());
+            assert!(std::slice::from_raw_parts(z, layout.size())
+                .iter()
+                .all(|&b| b == 0));
+            let grown = a.realloc(z, layout, 4 * MIN_BYTES);
+            assert!(!grown.is_null());
+            a.dealloc(grown, Layout::from_size_align(4 * MIN_BYTES, 8).unwrap());
+            let small = a.alloc(Layout::from_size_align(64, 8).unwrap());
+            let small = a.realloc(small, Layout::from_size_align(64, 8).unwrap(), 128);
+            a.dealloc(small, Layout::from_size_align(128, 8).unwrap());
+        }
+        assert!(release() >= 3 * MIN_BYTES);
+        assert_eq!(kept_bytes(), 0);
+    }
+}
