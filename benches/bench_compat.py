@@ -151,7 +151,10 @@ def main() -> None:
         f"Machine: {machine()}.",
         "",
         "Each ictcore time is the best of repeated calls through the public DataFrame API "
-        "(`ictcore.compat.smc`, conversions included); each smc time the best of "
+        "(`ictcore.compat.smc`, conversions included), so it is the steady state in which "
+        "repeated calls on one series length reuse their freed result memory "
+        "(`ictcore.kept_memory()`); a first call on a new length also pays the kernel's page "
+        "faults. Each smc time is the best of "
         f"{args.smc_repeat} calls on W0 and of one call on generated data. Swing-based "
         "functions get precomputed swings (L=5). Every ictcore result was checked equal to "
         "smc's (`assert_frame_equal(check_exact=True)`) during the run. The machine is a noisy "

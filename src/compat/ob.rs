@@ -25,39 +25,30 @@ pub struct OrderBlocks {
     pub percentage: Vec<f32>,
 }
 
-/// The library's per-row arrays, shared by both passes and never reset between them.
-struct State {
-    kind: Vec<i8>,
-    top: Vec<f32>,
-    bottom: Vec<f32>,
-    volume: Vec<f32>,
-    percentage: Vec<f32>,
-    /// Row of the mitigation as the library stores it (0 = none), kept as float64 output.
-    mitigated: Vec<f64>,
-    breaker: Vec<bool>,
+/// One block in the library's per-row state. Blocks are few, so they are kept as a list per
+/// pass rather than as the library's dense arrays.
+#[derive(Debug, Clone, Copy, Default)]
+struct Block {
+    row: usize,
+    kind: i8,
+    top: f32,
+    bottom: f32,
+    volume: f32,
+    percentage: f32,
+    /// The mitigation row as the library stores it (0 = none).
+    mitigated: f64,
+    breaker: bool,
 }
 
-impl State {
-    fn new(n: usize) -> Self {
-        Self {
-            kind: filled(n, 0),
-            top: filled(n, 0.0),
-            bottom: filled(n, 0.0),
-            volume: filled(n, 0.0),
-            percentage: filled(n, 0.0),
-            mitigated: filled(n, 0.0),
-            breaker: filled(n, false),
-        }
-    }
-
+impl Block {
     /// QUIRK: erasing zeroes every field but leaves `breaker` set.
-    fn erase(&mut self, k: usize) {
-        self.kind[k] = 0;
-        self.top[k] = 0.0;
-        self.bottom[k] = 0.0;
-        self.volume[k] = 0.0;
-        self.percentage[k] = 0.0;
-        self.mitigated[k] = 0.0;
+    fn erase(&mut self) {
+        self.kind = 0;
+        self.top = 0.0;
+        self.bottom = 0.0;
+        self.volume = 0.0;
+        self.percentage = 0.0;
+        self.mitigated = 0.0;
     }
 }
 
@@ -101,67 +92,65 @@ pub fn ob(
     };
     let (swing_highs, swing_lows) = split_swing_rows(swings.high_low);
 
-    let mut state = State::new(n);
-    let passes = [
-        Pass {
-            bullish: true,
-            swings: swing_highs,
-            mitigate: FirstMatch::new(bull_mitigate, Extreme::Min),
-            erase: FirstMatch::new(high, Extreme::Max),
-        },
-        Pass {
-            bullish: false,
-            swings: swing_lows,
-            mitigate: FirstMatch::new(bear_mitigate, Extreme::Max),
-            erase: FirstMatch::new(low, Extreme::Min),
-        },
-    ];
-    for pass in &passes {
-        run_pass(pass, &mut state, high, low, close, volume);
-    }
+    let bullish = Pass {
+        bullish: true,
+        swings: swing_highs,
+        mitigate: FirstMatch::new(bull_mitigate, Extreme::Min),
+        erase: FirstMatch::new(high, Extreme::Max),
+    };
+    let bearish = Pass {
+        bullish: false,
+        swings: swing_lows,
+        mitigate: FirstMatch::new(bear_mitigate, Extreme::Max),
+        erase: FirstMatch::new(low, Extreme::Min),
+    };
+    let bull_blocks = run_pass(&bullish, &[], high, low, close, volume);
+    let bear_blocks = run_pass(&bearish, &bull_blocks, high, low, close, volume);
 
-    // The state arrays become the output: blank every column where no block survived.
-    let State {
-        kind,
-        mut top,
-        mut bottom,
-        mut volume,
-        mut percentage,
-        mut mitigated,
-        ..
-    } = state;
-    let ob = kind
-        .iter()
-        .map(|&k| if k == 0 { f64::NAN } else { f64::from(k) })
-        .collect();
-    for (k, &t) in kind.iter().enumerate() {
-        if t == 0 {
-            top[k] = f32::NAN;
-            bottom[k] = f32::NAN;
-            volume[k] = f32::NAN;
-            percentage[k] = f32::NAN;
-            mitigated[k] = f64::NAN;
+    let mut out = OrderBlocks {
+        ob: filled(n, f64::NAN),
+        top: filled(n, f32::NAN),
+        bottom: filled(n, f32::NAN),
+        ob_volume: filled(n, f32::NAN),
+        mitigated_index: filled(n, f64::NAN),
+        percentage: filled(n, f32::NAN),
+    };
+    // The bearish pass ran after the bullish one: where both wrote a row, its state is final,
+    // an erased block included (which blanks the row).
+    for b in bull_blocks.iter().chain(&bear_blocks) {
+        let k = b.row;
+        if b.kind == 0 {
+            out.ob[k] = f64::NAN;
+            out.top[k] = f32::NAN;
+            out.bottom[k] = f32::NAN;
+            out.ob_volume[k] = f32::NAN;
+            out.mitigated_index[k] = f64::NAN;
+            out.percentage[k] = f32::NAN;
+        } else {
+            out.ob[k] = f64::from(b.kind);
+            out.top[k] = b.top;
+            out.bottom[k] = b.bottom;
+            out.ob_volume[k] = b.volume;
+            out.mitigated_index[k] = b.mitigated;
+            out.percentage[k] = b.percentage;
         }
     }
-    Ok(OrderBlocks {
-        ob,
-        top,
-        bottom,
-        ob_volume: volume,
-        mitigated_index: mitigated,
-        percentage,
-    })
+    Ok(out)
 }
 
+/// Runs one pass; `earlier` are the previous pass's blocks (by row), whose `mitigated` and
+/// `breaker` a block created on the same row inherits. Returns this pass's blocks by row.
 fn run_pass(
     pass: &Pass<'_>,
-    state: &mut State,
+    earlier: &[Block],
     high: &[f64],
     low: &[f64],
     close: &[f64],
     volume: &[f64],
-) {
+) -> Vec<Block> {
     let n = close.len();
+    let mut blocks = Vec::new();
+    let mut p = 0; // first earlier block whose row is not below the current one
     for (w, &s) in pass.swings.iter().enumerate() {
         // The swing is "the last swing before i" for i in (s, next swing of its type].
         let window_end = pass.swings.get(w + 1).copied().unwrap_or(n - 1);
@@ -173,21 +162,24 @@ fn run_pass(
             }
         });
         let Some(i) = crossing else { continue };
-        let k = create(pass.bullish, state, s, i, high, low, volume);
-        settle(pass, state, k, i);
+        let mut block = create(pass.bullish, s, i, high, low, volume);
+        // Blocks of a pass have increasing rows, so one forward pointer finds the earlier
+        // pass's block on the same row.
+        while earlier.get(p).is_some_and(|e| e.row < block.row) {
+            p += 1;
+        }
+        if let Some(e) = earlier.get(p).filter(|e| e.row == block.row) {
+            // QUIRK: mitigated and breaker are not reset, so a row inherits them across passes.
+            (block.mitigated, block.breaker) = (e.mitigated, e.breaker);
+        }
+        settle(pass, &mut block, i);
+        blocks.push(block);
     }
+    blocks
 }
 
-/// Writes the block triggered at candle `i` by swing `s`; returns its row.
-fn create(
-    bullish: bool,
-    state: &mut State,
-    s: usize,
-    i: usize,
-    high: &[f64],
-    low: &[f64],
-    volume: &[f64],
-) -> usize {
+/// The block triggered at candle `i` by swing `s` (not yet mitigated).
+fn create(bullish: bool, s: usize, i: usize, high: &[f64], low: &[f64], volume: &[f64]) -> Block {
     let (k, top, bottom) = if i - s > 1 {
         // QUIRK: the extreme candle strictly between swing and crossing, last one on ties.
         let mut k = s + 1;
@@ -220,31 +212,34 @@ fn create(
     };
     // QUIRK: the percentage is computed in float32 arithmetic.
     let percentage = if hi != 0.0 { lo / hi * 100.0 } else { 100.0 };
-    // QUIRK: mitigated and breaker are not reset, so a row inherits them across passes.
-    state.kind[k] = if bullish { 1 } else { -1 };
-    state.top[k] = f32_of(top);
-    state.bottom[k] = f32_of(bottom);
-    state.volume[k] = f32_of((v0 + v1) + v2);
-    state.percentage[k] = percentage;
-    k
+    Block {
+        row: k,
+        kind: if bullish { 1 } else { -1 },
+        top: f32_of(top),
+        bottom: f32_of(bottom),
+        volume: f32_of((v0 + v1) + v2),
+        percentage,
+        mitigated: 0.0,
+        breaker: false,
+    }
 }
 
 /// Applies what happens to block `k` after its creation at candle `i`: mitigation (unless it
 /// inherited the breaker flag) and then erasure.
-fn settle(pass: &Pass<'_>, state: &mut State, k: usize, i: usize) {
-    let top = widened(f64::from(state.top[k]));
-    let bottom = widened(f64::from(state.bottom[k]));
+fn settle(pass: &Pass<'_>, block: &mut Block, i: usize) {
+    let top = widened(f64::from(block.top));
+    let bottom = widened(f64::from(block.bottom));
     let mut erase_from = i + 1;
-    if !state.breaker[k] {
+    if !block.breaker {
         let mitigation = if pass.bullish {
             pass.mitigate.first_from(i + 1, |v| v < bottom)
         } else {
             pass.mitigate.first_from(i + 1, |v| v > top)
         };
         let Some(m) = mitigation else { return };
-        state.breaker[k] = true;
+        block.breaker = true;
         // QUIRK: bullish blocks record the candle before the mitigating one.
-        state.mitigated[k] = (if pass.bullish { m - 1 } else { m }) as f64;
+        block.mitigated = (if pass.bullish { m - 1 } else { m }) as f64;
         erase_from = m + 1;
     }
     let erased = if pass.bullish {
@@ -253,7 +248,7 @@ fn settle(pass: &Pass<'_>, state: &mut State, k: usize, i: usize) {
         pass.erase.first_from(erase_from, |v| v < bottom)
     };
     if erased.is_some() {
-        state.erase(k);
+        block.erase();
     }
 }
 
