@@ -53,12 +53,16 @@ impl<'a> SwingsView<'a> {
 
 /// Rows of swing highs (+1) and swing lows (-1), in one pass over the mostly-NaN column.
 pub(crate) fn split_swing_rows(high_low: &[f64]) -> (Vec<usize>, Vec<usize>) {
+    // Exact bit patterns: the same test as `== 1.0` / `== -1.0` (no other value compares
+    // equal), as cheap integer compares.
+    const UP: u64 = 0x3ff0_0000_0000_0000;
+    const DOWN: u64 = 0xbff0_0000_0000_0000;
     let (mut highs, mut lows) = (Vec::new(), Vec::new());
     for (i, &t) in high_low.iter().enumerate() {
-        if t == 1.0 {
-            highs.push(i);
-        } else if t == -1.0 {
-            lows.push(i);
+        match t.to_bits() {
+            UP => highs.push(i),
+            DOWN => lows.push(i),
+            _ => {}
         }
     }
     (highs, lows)

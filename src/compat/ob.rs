@@ -116,23 +116,24 @@ pub fn ob(
         percentage: filled(n, f32::NAN),
     };
     // The bearish pass ran after the bullish one: where both wrote a row, its state is final,
-    // an erased block included (which blanks the row).
+    // an erased block included (it blanks a row the bullish pass left filled). Most blocks are
+    // erased and their rows are already blank, so only live blocks cost six writes.
     for b in bull_blocks.iter().chain(&bear_blocks) {
         let k = b.row;
-        if b.kind == 0 {
-            out.ob[k] = f64::NAN;
-            out.top[k] = f32::NAN;
-            out.bottom[k] = f32::NAN;
-            out.ob_volume[k] = f32::NAN;
-            out.mitigated_index[k] = f64::NAN;
-            out.percentage[k] = f32::NAN;
-        } else {
+        if b.kind != 0 {
             out.ob[k] = f64::from(b.kind);
             out.top[k] = b.top;
             out.bottom[k] = b.bottom;
             out.ob_volume[k] = b.volume;
             out.mitigated_index[k] = b.mitigated;
             out.percentage[k] = b.percentage;
+        } else if !out.ob[k].is_nan() {
+            out.ob[k] = f64::NAN;
+            out.top[k] = f32::NAN;
+            out.bottom[k] = f32::NAN;
+            out.ob_volume[k] = f32::NAN;
+            out.mitigated_index[k] = f64::NAN;
+            out.percentage[k] = f32::NAN;
         }
     }
     Ok(out)
