@@ -7,9 +7,10 @@
 //! the compat functions on 1M candles (`benches/bench_compat.py`, with and without). Repeated
 //! calls on series of one length, the normal case, now reuse memory instead.
 //!
-//! Bounds: at most [`SLOTS`] blocks and [`MAX_BYTES`] bytes are kept; a block that does not
-//! fit goes back to the system, and [`release`] hands every kept block back. Blocks below
-//! [`MIN_BYTES`] never enter the cache.
+//! Bounds: at most [`SLOTS`] blocks and [`MAX_BYTES`] bytes are kept; to make room for a
+//! newly freed block the oldest kept ones go back to the system (so sizes that stop being
+//! used age out), and [`release`] hands every kept block back. Blocks below [`MIN_BYTES`]
+//! never enter the cache.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
@@ -26,6 +27,18 @@ struct Block {
     addr: usize,
     size: usize,
     align: usize,
+    /// When it was kept: the smallest is evicted first.
+    stamp: u64,
+}
+
+/// What [`BlockCache::keep`] did with a freed block.
+#[derive(Debug, PartialEq, Eq)]
+enum Kept {
+    Yes,
+    /// Too large to keep: free it.
+    No,
+    /// Not kept yet: free this older block, then try again.
+    Evict(Block),
 }
 
 /// Freed blocks by exact (size, align). Fixed-size storage: the cache must never allocate,
@@ -34,6 +47,7 @@ struct Block {
 struct BlockCache {
     blocks: [Option<Block>; SLOTS],
     bytes: usize,
+    clock: u64,
 }
 
 impl BlockCache {
@@ -41,6 +55,7 @@ impl BlockCache {
         Self {
             blocks: [None; SLOTS],
             bytes: 0,
+            clock: 0,
         }
     }
 
@@ -54,17 +69,40 @@ impl BlockCache {
         Some(block.addr)
     }
 
-    /// Keeps the block if it fits the bounds; false means the caller must free it.
-    fn keep(&mut self, addr: usize, size: usize, align: usize) -> bool {
-        if self.bytes + size > MAX_BYTES {
-            return false;
+    /// Keeps a freed block, or says which older block must go first, or refuses it.
+    fn keep(&mut self, addr: usize, size: usize, align: usize) -> Kept {
+        if size > MAX_BYTES {
+            return Kept::No;
         }
-        let Some(slot) = self.blocks.iter().position(Option::is_none) else {
-            return false;
-        };
-        self.blocks[slot] = Some(Block { addr, size, align });
-        self.bytes += size;
-        true
+        let free_slot = self.blocks.iter().position(Option::is_none);
+        match free_slot {
+            Some(slot) if self.bytes + size <= MAX_BYTES => {
+                self.clock += 1;
+                self.blocks[slot] = Some(Block {
+                    addr,
+                    size,
+                    align,
+                    stamp: self.clock,
+                });
+                self.bytes += size;
+                Kept::Yes
+            }
+            _ => {
+                let oldest = self
+                    .blocks
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, b)| b.map(|b| (b.stamp, i)))
+                    .min();
+                match oldest.and_then(|(_, i)| self.blocks[i].take()) {
+                    Some(block) => {
+                        self.bytes -= block.size;
+                        Kept::Evict(block)
+                    }
+                    None => Kept::No,
+                }
+            }
+        }
     }
 
     fn drain(&mut self) -> impl Iterator<Item = Block> + '_ {
@@ -86,9 +124,30 @@ fn take(layout: Layout) -> Option<*mut u8> {
 }
 
 fn keep(ptr: *mut u8, layout: Layout) -> bool {
-    CACHE
-        .lock()
-        .is_ok_and(|mut c| c.keep(ptr as usize, layout.size(), layout.align()))
+    loop {
+        let Ok(mut cache) = CACHE.lock() else {
+            return false;
+        };
+        match cache.keep(ptr as usize, layout.size(), layout.align()) {
+            Kept::Yes => return true,
+            Kept::No => return false,
+            Kept::Evict(old) => {
+                drop(cache);
+                free_block(old);
+            }
+        }
+    }
+}
+
+fn free_block(block: Block) {
+    // SAFETY: kept blocks came from `System` with exactly this size and alignment (`Layout`
+    // was valid when they were allocated) and nobody else owns them.
+    unsafe {
+        System.dealloc(
+            block.addr as *mut u8,
+            Layout::from_size_align_unchecked(block.size, block.align),
+        );
+    }
 }
 
 /// Returns every kept block to the system; the number of bytes released.
@@ -96,17 +155,16 @@ pub fn release() -> usize {
     let Ok(mut cache) = CACHE.lock() else {
         return 0;
     };
+    // Collect under the lock (no allocation: a fixed array), free after it.
+    let mut drained = [None; SLOTS];
+    for (slot, block) in drained.iter_mut().zip(cache.drain()) {
+        *slot = Some(block);
+    }
+    drop(cache);
     let mut released = 0;
-    for block in cache.drain() {
+    for block in drained.into_iter().flatten() {
         released += block.size;
-        // SAFETY: kept blocks came from `System` with exactly this size and alignment
-        // (`Layout` was valid when they were allocated) and nobody else owns them.
-        unsafe {
-            System.dealloc(
-                block.addr as *mut u8,
-                Layout::from_size_align_unchecked(block.size, block.align),
-            );
-        }
+        free_block(block);
     }
     released
 }
@@ -178,22 +236,30 @@ mod tests {
     #[test]
     fn the_cache_matches_exactly_and_keeps_its_bounds() {
         let mut cache = BlockCache::new();
-        assert!(cache.keep(0x1000, MIN_BYTES, 8));
+        assert_eq!(cache.keep(0x1000, MIN_BYTES, 8), Kept::Yes);
         assert_eq!(cache.take(MIN_BYTES, 16), None); // other alignment
         assert_eq!(cache.take(MIN_BYTES + 8, 8), None); // other size
         assert_eq!(cache.take(MIN_BYTES, 8), Some(0x1000));
         assert_eq!(cache.take(MIN_BYTES, 8), None);
         assert_eq!(cache.bytes, 0);
-        // Byte bound.
-        assert!(cache.keep(0x2000, MAX_BYTES, 8));
-        assert!(!cache.keep(0x3000, MIN_BYTES, 8));
-        assert_eq!(cache.drain().count(), 1);
-        // Slot bound.
-        for i in 0..SLOTS {
-            assert!(cache.keep(i + 1, MIN_BYTES, 8));
+        assert_eq!(cache.keep(0x9000, MAX_BYTES + 1, 8), Kept::No);
+        // Byte bound: the oldest block makes room.
+        assert_eq!(cache.keep(0x2000, MAX_BYTES, 8), Kept::Yes);
+        match cache.keep(0x3000, MIN_BYTES, 8) {
+            Kept::Evict(old) => assert_eq!(old.addr, 0x2000),
+            other => panic!("expected an eviction, got {other:?}"),
         }
-        assert!(!cache.keep(SLOTS + 1, MIN_BYTES, 8));
-        assert_eq!(cache.drain().count(), SLOTS);
+        assert_eq!(cache.keep(0x3000, MIN_BYTES, 8), Kept::Yes);
+        assert_eq!(cache.drain().count(), 1);
+        // Slot bound: oldest first.
+        for i in 0..SLOTS {
+            assert_eq!(cache.keep(i + 1, MIN_BYTES, 8), Kept::Yes);
+        }
+        match cache.keep(SLOTS + 1, MIN_BYTES, 8) {
+            Kept::Evict(old) => assert_eq!(old.addr, 1),
+            other => panic!("expected an eviction, got {other:?}"),
+        }
+        assert_eq!(cache.drain().count(), SLOTS - 1);
         assert_eq!(cache.bytes, 0);
     }
 
