@@ -7,6 +7,10 @@
 //! the compat functions on 1M candles (`benches/bench_compat.py`, with and without). Repeated
 //! calls on series of one length, the normal case, now reuse memory instead.
 //!
+//! Never blocks: the cache is only ever `try_lock`ed, and an allocation that finds it busy
+//! simply goes to the system. So a lock held at `fork()` by another thread (the engine uses
+//! multiprocessing) can never deadlock the child; it only bypasses the cache there.
+//!
 //! Bounds: at most [`SLOTS`] blocks and [`MAX_BYTES`] bytes are kept; to make room for a
 //! newly freed block the oldest kept ones go back to the system (so sizes that stop being
 //! used age out), and [`release`] hands every kept block back. Blocks below [`MIN_BYTES`]
@@ -119,13 +123,13 @@ static CACHE: Mutex<BlockCache> = Mutex::new(BlockCache::new());
 pub struct Recycling;
 
 fn take(layout: Layout) -> Option<*mut u8> {
-    let addr = CACHE.lock().ok()?.take(layout.size(), layout.align())?;
+    let addr = CACHE.try_lock().ok()?.take(layout.size(), layout.align())?;
     Some(addr as *mut u8)
 }
 
 fn keep(ptr: *mut u8, layout: Layout) -> bool {
     loop {
-        let Ok(mut cache) = CACHE.lock() else {
+        let Ok(mut cache) = CACHE.try_lock() else {
             return false;
         };
         match cache.keep(ptr as usize, layout.size(), layout.align()) {
@@ -150,9 +154,10 @@ fn free_block(block: Block) {
     }
 }
 
-/// Returns every kept block to the system; the number of bytes released.
+/// Returns every kept block to the system; the number of bytes released (0 if another
+/// thread holds the cache at this instant).
 pub fn release() -> usize {
-    let Ok(mut cache) = CACHE.lock() else {
+    let Ok(mut cache) = CACHE.try_lock() else {
         return 0;
     };
     // Collect under the lock (no allocation: a fixed array), free after it.
@@ -171,7 +176,7 @@ pub fn release() -> usize {
 
 /// Bytes currently kept for reuse.
 pub fn kept_bytes() -> usize {
-    CACHE.lock().map_or(0, |c| c.bytes)
+    CACHE.try_lock().map_or(0, |c| c.bytes)
 }
 
 // SAFETY: every pointer handed out was obtained from `System` for exactly the size and

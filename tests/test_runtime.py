@@ -55,3 +55,17 @@ def test_long_results_are_recycled_and_can_be_released() -> None:
     pd.testing.assert_frame_equal(second, smc.fvg(frame), check_exact=True)
     released = ictcore.release_memory()
     assert released > 0 and ictcore.kept_memory() == 0
+
+
+def _fvg_rows(seed: int) -> int:
+    return int(smc.fvg(synthetic_frame(seed, 300_000))["FVG"].notna().sum())
+
+
+def test_forked_workers_work_like_the_parent() -> None:
+    """The engine's multiprocessing path: fork after ictcore has run (and kept memory)."""
+    import multiprocessing
+
+    smc.fvg(synthetic_frame(0, 300_000))  # leaves recycled blocks behind in the parent
+    expected = [_fvg_rows(seed) for seed in range(4)]
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        assert pool.map(_fvg_rows, range(4)) == expected
