@@ -184,7 +184,8 @@ impl LevelTree {
             .filter(|&c| alive[c] && !levels[c].is_nan())
             .map(|c| (levels[c], c))
             .collect();
-        by_level.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        // (level, candidate) pairs are distinct, so an unstable sort is deterministic.
+        by_level.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let leaves = by_level.len().next_power_of_two().max(1);
         let mut tree = vec![usize::MAX; 2 * leaves];
         let mut leaf_of = vec![None; levels.len()];
@@ -211,7 +212,11 @@ impl LevelTree {
         self.tree[node] = usize::MAX;
         while node > 1 {
             node >>= 1;
-            self.tree[node] = self.tree[2 * node].min(self.tree[2 * node + 1]);
+            let min = self.tree[2 * node].min(self.tree[2 * node + 1]);
+            if self.tree[node] == min {
+                break; // unchanged here, so unchanged above
+            }
+            self.tree[node] = min;
         }
     }
 
