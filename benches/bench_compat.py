@@ -145,7 +145,8 @@ def main() -> None:
     text = [
         "# Benchmarks",
         "",
-        "Release build (`pip install '.[bench]'`), single thread, one run of "
+        "Release build of the extension (`pip install '.[bench]'` or `maturin develop --release`), "
+        "single thread, one run of "
         f"`{command.strip()}` on {time.strftime('%Y-%m-%d')}.",
         "",
         f"Machine: {machine()}.",

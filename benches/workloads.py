@@ -1,6 +1,6 @@
 """Benchmark workloads shared by ``bench_compat.py`` and the pytest-benchmark file.
 
-- W0: ``tests/data/smc-eurusd/EURUSD_15M.csv``, 24,423 real EURUSD 15-minute candles, with
+- W0: ``tests/data/smc-eurusd/EURUSD_15M.csv``, 24,424 real EURUSD 15-minute candles, with
   ``Tickvol`` as volume.
 - ``generated(n)``: an n-candle 5-decimal FX random walk on a regular 15-minute index
   (``ictcore.synthetic``, seed 42), the spec's synthetic set.
