@@ -5,6 +5,7 @@
 //! - [`candles`]: the borrowed OHLCV view and the input checks every entry point shares.
 //! - [`algo`]: threshold searches and sliding extremes the detectors are built from.
 //! - [`error`]: the single error type, with context for every failure.
+//! - [`store`]: the candle store's file format (in progress: header slots).
 //! - [`recycle`]: the extension's allocator, which reuses large freed result columns.
 
 pub mod algo;
@@ -13,6 +14,7 @@ pub mod columns;
 pub mod compat;
 pub mod error;
 pub mod recycle;
+pub mod store;
 
 pub use candles::Candles;
 pub use error::{IctError, Result};
