@@ -1,10 +1,13 @@
 //! The candle store: one memory-mappable file per (symbol, timeframe).
 //!
-//! Format and protocol follow `storage-and-cache.md` §2.1-2.3. This module so far holds the
-//! on-disk header: two checksummed slots (A at 0, B at 4096) of which a reader trusts the
-//! valid one with the higher sequence number, so a torn header write can never be read as a
-//! commit.
+//! Format and protocol follow `storage-and-cache.md` §2.1-2.3: [`header`] is the on-disk
+//! header (two checksummed slots; the valid one with the higher sequence number is trusted,
+//! so a torn header write can never be read as a commit), [`series`] one file's writer and
+//! readers. The directory layer (naming, writer locks, batch loads, CSV import) and the
+//! Python bindings come next.
 
 pub mod header;
+pub mod series;
 
 pub use header::{choose_slot, Header, SlotError};
+pub use series::{Damage, Durability, SeriesReader, SeriesWriter};
