@@ -3,11 +3,13 @@
 //! Format and protocol follow `storage-and-cache.md` §2.1-2.3: [`header`] is the on-disk
 //! header (two checksummed slots; the valid one with the higher sequence number is trusted,
 //! so a torn header write can never be read as a commit), [`series`] one file's writer and
-//! readers. The directory layer (naming, writer locks, batch loads, CSV import) and the
-//! Python bindings come next.
+//! readers, [`directory`] the store: naming, one writer per series (lock file), listing and
+//! verification. Batch loads, CSV import and the Python bindings come next.
 
+pub mod directory;
 pub mod header;
 pub mod series;
 
+pub use directory::{timeframe_seconds, SeriesInfo, Store};
 pub use header::{choose_slot, Header, SlotError};
 pub use series::{Damage, Durability, SeriesReader, SeriesWriter};

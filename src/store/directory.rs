@@ -1,0 +1,384 @@
+//! `Store`: a directory of series files, one per (symbol, timeframe), with one writer per
+//! series enforced by a lock file.
+//!
+//! Layout: `<root>/<symbol>/<timeframe>.ictc`, the symbol percent-encoded where it holds
+//! characters that are unsafe in file names (so "EUR/USD" and "EURUSD" never collide), and
+//! `<timeframe>.ictc.lock` beside each file while a writer works on it. Writers take an
+//! exclusive lock on that file (`flock`, released by the kernel if the process dies) and
+//! record their pid in it, so a second writer is refused with the holder's pid. Readers take
+//! no lock.
+
+use super::series::{Damage, Durability, SeriesReader, SeriesWriter};
+use crate::candles::Candles;
+use crate::error::{IctError, Result};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// File name extension of series files.
+pub const EXTENSION: &str = "ictc";
+
+/// A directory of series files.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// What `Store::series` lists for one stored series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesInfo {
+    pub symbol: String,
+    pub timeframe: String,
+    pub rows: u64,
+    pub first_ts: Option<i64>,
+    pub last_ts: Option<i64>,
+    pub path: PathBuf,
+}
+
+/// Seconds of a timeframe name: a count and a unit `s`, `m`/`min`, `h`, `d` or `w`
+/// ("15m", "1h", "4h", "1d"). Month names are refused (months have no fixed length).
+pub fn timeframe_seconds(timeframe: &str) -> Result<u64> {
+    let bad = || {
+        IctError::parameter(
+            "timeframe",
+            format!(
+                "'{timeframe}': expected a count and a unit s, m, min, h, d or w (\"15m\", \"4h\")"
+            ),
+        )
+    };
+    let digits = timeframe.bytes().take_while(u8::is_ascii_digit).count();
+    let (count, unit) = timeframe.split_at(digits);
+    let count: u64 = count.parse().map_err(|_| bad())?;
+    let unit_seconds = match unit {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" | "H" => 3_600,
+        "d" | "D" => 86_400,
+        "w" | "W" => 604_800,
+        _ => return Err(bad()),
+    };
+    match count.checked_mul(unit_seconds) {
+        Some(s) if s > 0 => Ok(s),
+        _ => Err(bad()),
+    }
+}
+
+/// A file-name-safe form of a symbol: ASCII letters, digits, '-', '_' and '.' stay, every
+/// other byte becomes `%XX`. Reversible, so listing recovers the symbol.
+fn encode_symbol(symbol: &str) -> Result<String> {
+    if symbol.is_empty() || symbol == "." || symbol == ".." {
+        return Err(IctError::parameter(
+            "symbol",
+            format!("'{symbol}' is not a usable symbol"),
+        ));
+    }
+    Ok(symbol
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect())
+}
+
+fn decode_symbol(name: &str) -> Option<String> {
+    let bytes = name.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = name.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// An exclusive writer lock on one series, released on drop (or by the kernel if the
+/// process dies).
+#[derive(Debug)]
+pub struct WriterLock {
+    file: File,
+}
+
+impl Drop for WriterLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+impl WriterLock {
+    fn acquire(lock_path: &Path, symbol: &str, timeframe: &str) -> Result<Self> {
+        let io = |source| IctError::Io {
+            path: lock_path.to_path_buf(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(lock_path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let who = if holder.is_empty() {
+                    "another writer"
+                } else {
+                    holder
+                };
+                return Err(IctError::parameter(
+                    "writer",
+                    format!(
+                        "{symbol} {timeframe} is being written by {who} (lock {})",
+                        lock_path.display()
+                    ),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0).map_err(io)?;
+        file.write_all(format!("pid {}", std::process::id()).as_bytes())
+            .map_err(io)?;
+        Ok(Self { file })
+    }
+}
+
+impl Store {
+    /// Opens (and with `create`, makes) a store directory.
+    pub fn open(root: &Path, create: bool) -> Result<Self> {
+        if create {
+            std::fs::create_dir_all(root).map_err(|source| IctError::Io {
+                path: root.to_path_buf(),
+                source,
+            })?;
+        } else if !root.is_dir() {
+            return Err(IctError::NotFound {
+                path: root.to_path_buf(),
+            });
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// The store's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Path of a series file (whether or not it exists).
+    pub fn series_path(&self, symbol: &str, timeframe: &str) -> Result<PathBuf> {
+        timeframe_seconds(timeframe)?;
+        Ok(self
+            .root
+            .join(encode_symbol(symbol)?)
+            .join(format!("{timeframe}.{EXTENSION}")))
+    }
+
+    fn lock(&self, symbol: &str, timeframe: &str) -> Result<(PathBuf, WriterLock)> {
+        let path = self.series_path(symbol, timeframe)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| IctError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let lock = WriterLock::acquire(&path.with_extension("ictc.lock"), symbol, timeframe)?;
+        Ok((path, lock))
+    }
+
+    /// Appends a batch to a series, creating it if needed. Atomic: all rows or none.
+    pub fn append(
+        &self,
+        symbol: &str,
+        timeframe: &str,
+        candles: &Candles<'_>,
+        durability: Durability,
+    ) -> Result<()> {
+        let (path, _lock) = self.lock(symbol, timeframe)?;
+        let mut writer = if path.exists() {
+            SeriesWriter::open(&path)
+        } else {
+            SeriesWriter::create(
+                &path,
+                symbol,
+                timeframe_seconds(timeframe)?,
+                (candles.len() as u64).max(1024),
+            )
+        }
+        .map_err(|e| e.in_series(symbol, timeframe))?;
+        writer
+            .append(candles, durability)
+            .map_err(|e| e.in_series(symbol, timeframe))
+    }
+
+    /// Writes a series anew (replacing any stored one): a new file, renamed over the old.
+    pub fn write(&self, symbol: &str, timeframe: &str, candles: &Candles<'_>) -> Result<()> {
+        let (path, _lock) = self.lock(symbol, timeframe)?;
+        let tmp = path.with_extension("ictc.write.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let result = (|| {
+            let seconds = timeframe_seconds(timeframe)?;
+            let mut writer =
+                SeriesWriter::create(&tmp, symbol, seconds, (candles.len() as u64).max(1024))?;
+            writer.append(candles, Durability::Full)?;
+            std::fs::rename(&tmp, &path).map_err(|source| IctError::Io {
+                path: path.clone(),
+                source,
+            })
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result.map_err(|e| e.in_series(symbol, timeframe))
+    }
+
+    /// Maps a stored series read-only (no lock).
+    pub fn read(&self, symbol: &str, timeframe: &str) -> Result<SeriesReader> {
+        let path = self.series_path(symbol, timeframe)?;
+        SeriesReader::open(&path).map_err(|e| e.in_series(symbol, timeframe))
+    }
+
+    /// Every stored series, sorted by symbol then timeframe. A file whose header cannot be
+    /// read is listed with an error instead of failing the listing.
+    pub fn series(&self) -> Result<Vec<std::result::Result<SeriesInfo, IctError>>> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| IctError::Io { path, source }
+        };
+        let mut out = Vec::new();
+        for dir in std::fs::read_dir(&self.root).map_err(io(&self.root))? {
+            let dir = dir.map_err(io(&self.root))?;
+            let Some(symbol) = dir.file_name().to_str().and_then(decode_symbol) else {
+                continue;
+            };
+            if !dir.path().is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(dir.path()).map_err(io(&dir.path()))? {
+                let path = file.map_err(io(&dir.path()))?.path();
+                if path.extension().and_then(|e| e.to_str()) != Some(EXTENSION) {
+                    continue;
+                }
+                let Some(timeframe) = path.file_stem().and_then(|s| s.to_str()) else {
+                    continue;
+                };
+                let timeframe = timeframe.to_string();
+                out.push(SeriesReader::open(&path).map(|r| {
+                    let h = r.header();
+                    let any = h.committed_rows > 0;
+                    SeriesInfo {
+                        symbol: symbol.clone(),
+                        timeframe: timeframe.clone(),
+                        rows: h.committed_rows,
+                        first_ts: any.then_some(h.first_ts),
+                        last_ts: any.then_some(h.last_ts),
+                        path: path.clone(),
+                    }
+                }));
+            }
+        }
+        out.sort_by(|a, b| match (a, b) {
+            (Ok(a), Ok(b)) => (&a.symbol, &a.timeframe).cmp(&(&b.symbol, &b.timeframe)),
+            (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+            (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+            (Err(a), Err(b)) => a.to_string().cmp(&b.to_string()),
+        });
+        Ok(out)
+    }
+
+    /// Verifies one series: the damaged regions (empty when it checks out), or the error
+    /// that kept it from being opened.
+    pub fn verify(&self, symbol: &str, timeframe: &str) -> Result<Vec<Damage>> {
+        self.read(symbol, timeframe)?
+            .verify()
+            .map_err(|e| e.in_series(symbol, timeframe))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "ictcore-store-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        d
+    }
+
+    #[test]
+    fn timeframes_and_symbols() {
+        assert_eq!(timeframe_seconds("15m").unwrap(), 900);
+        assert_eq!(timeframe_seconds("4h").unwrap(), 14_400);
+        assert_eq!(timeframe_seconds("1d").unwrap(), 86_400);
+        for bad in ["", "m", "0m", "1M", "1y", "x1m"] {
+            assert!(timeframe_seconds(bad).is_err(), "{bad}");
+        }
+        assert_eq!(encode_symbol("EUR/USD").unwrap(), "EUR%2FUSD");
+        assert_eq!(decode_symbol("EUR%2FUSD").unwrap(), "EUR/USD");
+        assert!(encode_symbol("..").is_err());
+    }
+
+    #[test]
+    fn append_write_read_list_verify() {
+        let root = root();
+        let store = Store::open(&root, true).unwrap();
+        let t: Vec<i64> = (0..10).map(|i| i * 60_000_000_000).collect();
+        let p: Vec<f64> = (0..10).map(|i| 1.0 + f64::from(i)).collect();
+        let c = Candles::new(&t[..5], &p[..5], &p[..5], &p[..5], &p[..5], &p[..5]).unwrap();
+        store.append("EUR/USD", "1m", &c, Durability::Os).unwrap();
+        let c2 = Candles::new(&t[5..], &p[5..], &p[5..], &p[5..], &p[5..], &p[5..]).unwrap();
+        store
+            .append("EUR/USD", "1m", &c2, Durability::Full)
+            .unwrap();
+        assert_eq!(store.read("EUR/USD", "1m").unwrap().time().unwrap(), &t[..]);
+        store.write("BTC", "1h", &c).unwrap();
+        store.write("BTC", "1h", &c2).unwrap(); // replaces
+        assert_eq!(store.read("BTC", "1h").unwrap().time().unwrap(), &t[5..]);
+        let listed: Vec<(String, String, u64)> = store
+            .series()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.map(|s| (s.symbol, s.timeframe, s.rows)).unwrap())
+            .collect();
+        assert_eq!(
+            listed,
+            vec![
+                ("BTC".into(), "1h".into(), 5),
+                ("EUR/USD".into(), "1m".into(), 10)
+            ]
+        );
+        assert!(store.verify("BTC", "1h").unwrap().is_empty());
+        let err = store.read("ETH", "1m").unwrap_err();
+        assert!(err.to_string().starts_with("ETH 1m: no such file"), "{err}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_with_the_holders_pid() {
+        let root = root();
+        let store = Store::open(&root, true).unwrap();
+        let (_, held) = store.lock("EURUSD", "1m").unwrap();
+        let err = store.lock("EURUSD", "1m").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        drop(held);
+        assert!(store.lock("EURUSD", "1m").is_ok());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}
