@@ -2,6 +2,8 @@
 
 - ``ictcore.compat.smc``: a drop-in for ``smartmoneyconcepts`` 0.0.27, bit for bit, much faster.
 - ``ictcore.Candles``: one validated OHLCV series, the native input type.
+- ``ictcore.CandleStore``: memory-mapped candle files with zero-copy reads and atomic appends
+  (in progress: CSV import, batch loads and the command line come next).
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
 
 Memory: result columns of long series (>= 1 MiB each) are kept after they are freed, up to
@@ -22,8 +24,10 @@ from .exceptions import (
     MissingColumnError,
     UnknownNameError,
 )
+from .store import CandleStore
 
 __all__ = [
+    "CandleStore",
     "Candles",
     "CorruptFileError",
     "IctError",

@@ -1,9 +1,14 @@
 # Hand-written stub of the native module (checked by `python -m mypy.stubtest ictcore._ictcore`).
+from pathlib import Path
+from typing import Any, final
+
 import numpy as np
 import numpy.typing as npt
 
 __version__: str
 __all__ = [
+    "Mapping",
+    "Store",
     "__version__",
     "_panic_for_tests",
     "check_time_index",
@@ -75,3 +80,40 @@ def check_time_index(time: _I64) -> None: ...
 def _panic_for_tests() -> None: ...
 def release_memory() -> int: ...
 def kept_memory() -> int: ...
+
+@final
+class Mapping:
+    """Owner of a read-only file mapping (the base object of zero-copy views)."""
+
+@final
+class Store:
+    def __new__(cls, root: str, create: bool = True) -> Store: ...
+    @property
+    def root(self) -> Path: ...
+    def append(
+        self,
+        symbol: str,
+        timeframe: str,
+        time: _I64,
+        open: _F64,
+        high: _F64,
+        low: _F64,
+        close: _F64,
+        volume: _F64,
+        durability: str = "full",
+    ) -> None: ...
+    def write(
+        self,
+        symbol: str,
+        timeframe: str,
+        time: _I64,
+        open: _F64,
+        high: _F64,
+        low: _F64,
+        close: _F64,
+        volume: _F64,
+    ) -> None: ...
+    def read(self, symbol: str, timeframe: str) -> tuple[_I64, _F64, _F64, _F64, _F64, _F64]: ...
+    def series(self) -> list[dict[str, Any]]: ...
+    def verify(self, symbol: str, timeframe: str) -> list[tuple[str, int | None, int, int]]: ...
+    def path(self, symbol: str, timeframe: str) -> Path: ...

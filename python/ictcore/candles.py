@@ -75,6 +75,32 @@ class Candles:
         )
 
     @classmethod
+    def _trusted(
+        cls,
+        time: npt.NDArray[np.int64],
+        open: npt.NDArray[np.float64],
+        high: npt.NDArray[np.float64],
+        low: npt.NDArray[np.float64],
+        close: npt.NDArray[np.float64],
+        volume: npt.NDArray[np.float64],
+    ) -> Candles:
+        """Wraps arrays that were validated when they were stored (no copy, no checks)."""
+        candles = object.__new__(cls)
+        candles.time, candles.open, candles.high = time, open, high
+        candles.low, candles.close, candles.volume = low, close, volume
+        return candles
+
+    def _slice(self, lo: int, hi: int) -> Candles:
+        return Candles._trusted(
+            self.time[lo:hi],
+            self.open[lo:hi],
+            self.high[lo:hi],
+            self.low[lo:hi],
+            self.close[lo:hi],
+            self.volume[lo:hi],
+        )
+
+    @classmethod
     def from_numpy(
         cls,
         time: Any,

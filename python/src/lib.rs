@@ -6,6 +6,7 @@ mod candles;
 mod compat;
 mod detach;
 mod errors;
+mod store;
 
 use pyo3::prelude::*;
 
@@ -50,6 +51,8 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compat::compat_session_table, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(release_memory, m)?)?;
+    m.add_class::<store::PyStore>()?;
+    m.add_class::<store::Mapping>()?;
     m.add_function(wrap_pyfunction!(kept_memory, m)?)?;
     Ok(())
 }

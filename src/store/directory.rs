@@ -11,9 +11,11 @@
 use super::series::{Damage, Durability, SeriesReader, SeriesWriter};
 use crate::candles::Candles;
 use crate::error::{IctError, Result};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// File name extension of series files.
 pub const EXTENSION: &str = "ictc";
@@ -22,6 +24,9 @@ pub const EXTENSION: &str = "ictc";
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// The latest reader of each series read so far: later reads of an unchanged file reuse
+    /// its mapping, so their views share memory.
+    readers: Arc<Mutex<HashMap<PathBuf, SeriesReader>>>,
 }
 
 /// What `Store::series` lists for one stored series.
@@ -33,6 +38,13 @@ pub struct SeriesInfo {
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
     pub path: PathBuf,
+}
+
+/// Room for a new series: its rows plus a quarter (so a live feed's first appends do not
+/// rewrite the file), at least 1024 rows.
+fn initial_capacity(rows: usize) -> u64 {
+    let rows = rows as u64;
+    rows.saturating_add(rows / 4).max(1024)
 }
 
 /// Seconds of a timeframe name: a count and a unit `s`, `m`/`min`, `h`, `d` or `w`
@@ -167,6 +179,7 @@ impl Store {
         }
         Ok(Self {
             root: root.to_path_buf(),
+            readers: Arc::default(),
         })
     }
 
@@ -212,7 +225,7 @@ impl Store {
                 &path,
                 symbol,
                 timeframe_seconds(timeframe)?,
-                (candles.len() as u64).max(1024),
+                initial_capacity(candles.len()),
             )
         }
         .map_err(|e| e.in_series(symbol, timeframe))?;
@@ -229,7 +242,7 @@ impl Store {
         let result = (|| {
             let seconds = timeframe_seconds(timeframe)?;
             let mut writer =
-                SeriesWriter::create(&tmp, symbol, seconds, (candles.len() as u64).max(1024))?;
+                SeriesWriter::create(&tmp, symbol, seconds, initial_capacity(candles.len()))?;
             writer.append(candles, Durability::Full)?;
             std::fs::rename(&tmp, &path).map_err(|source| IctError::Io {
                 path: path.clone(),
@@ -242,10 +255,26 @@ impl Store {
         result.map_err(|e| e.in_series(symbol, timeframe))
     }
 
-    /// Maps a stored series read-only (no lock).
+    /// Maps a stored series read-only (no lock), reusing the mapping of an earlier read
+    /// while the file is unchanged.
     pub fn read(&self, symbol: &str, timeframe: &str) -> Result<SeriesReader> {
         let path = self.series_path(symbol, timeframe)?;
-        SeriesReader::open(&path).map_err(|e| e.in_series(symbol, timeframe))
+        let known = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&path)
+            .cloned();
+        let reader = match known {
+            Some(reader) => reader.refreshed(),
+            None => SeriesReader::open(&path),
+        }
+        .map_err(|e| e.in_series(symbol, timeframe))?;
+        self.readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(path, reader.clone());
+        Ok(reader)
     }
 
     /// Every stored series, sorted by symbol then timeframe. A file whose header cannot be

@@ -368,6 +368,14 @@ pub struct SeriesReader {
     path: PathBuf,
     map: Arc<memmap2::Mmap>,
     header: Header,
+    /// (device, inode, length) of the mapped file: a growth or rewrite replaces the inode.
+    identity: (u64, u64, u64),
+}
+
+fn identity(file: &File, path: &Path) -> Result<(u64, u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata().map_err(io(path))?;
+    Ok((m.dev(), m.ino(), m.len()))
 }
 
 impl SeriesReader {
@@ -384,6 +392,28 @@ impl SeriesReader {
             path: path.to_path_buf(),
             map: Arc::new(map),
             header,
+            identity: identity(&file, path)?,
+        })
+    }
+
+    /// The series as it is now: re-reads the header, and keeps the existing mapping when the
+    /// file is the same (appends within capacity do not change its length or inode), so views
+    /// of one series share memory. A grown or rewritten file is mapped anew.
+    pub fn refreshed(&self) -> Result<Self> {
+        let file = File::open(&self.path).map_err(io(&self.path))?;
+        if identity(&file, &self.path)? != self.identity {
+            return Self::open(&self.path);
+        }
+        let (_, header) = read_header(&file, &self.path)?;
+        let needed = header.file_len().map_err(slot_error(&self.path))?;
+        if needed > self.map.len() as u64 {
+            return Self::open(&self.path);
+        }
+        Ok(Self {
+            path: self.path.clone(),
+            map: Arc::clone(&self.map),
+            header,
+            identity: self.identity,
         })
     }
 

@@ -1,0 +1,191 @@
+"""``CandleStore``: a directory of memory-mapped candle files, one per (symbol, timeframe).
+
+Reads are zero-copy: ``read`` returns :class:`~ictcore.Candles` whose numpy columns are
+read-only views into the file mapping, valid after the store is closed or the file replaced
+by a later growth. Appends are atomic (all rows of a batch or none, also across a crash) and
+validated (time strictly after the stored last time, finite values, high >= max(open, close)
+and low <= min(open, close)); one writer per series at a time, readers never lock.
+
+Files must not be modified by anything but ictcore: truncating a mapped file from outside
+kills readers (SIGBUS), a limit of every memory-mapped format. Use local file systems.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import _ictcore
+from .candles import Candles
+from .exceptions import IctError
+
+__all__ = ["CandleStore", "Problem", "SeriesInfo", "VerifyReport"]
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """One stored series."""
+
+    symbol: str
+    timeframe: str
+    rows: int
+    first: pd.Timestamp | None
+    last: pd.Timestamp | None
+    path: Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem ``verify`` found: the file, and where known the column, block and rows."""
+
+    file: Path
+    detail: str
+    column: str | None = None
+    block: int | None = None
+    rows: tuple[int, int] | None = None
+
+    def __str__(self) -> str:
+        where = f" column {self.column!r}" if self.column else ""
+        where += f" block {self.block}" if self.block is not None else ""
+        where += f" rows {self.rows[0]}..{self.rows[1]}" if self.rows else ""
+        return f"{self.file}:{where} {self.detail}"
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify`` checked; truthy when everything checks out."""
+
+    checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        if not self.problems:
+            return f"{self.checked} series verified, no problem"
+        lines = [f"{len(self.problems)} problem(s) in {self.checked} series:"]
+        return "\n".join([*lines, *(f"  {p}" for p in self.problems)])
+
+
+def _timestamp(value: Any) -> int:
+    """int64 ns UTC of a time bound (naive times are UTC)."""
+    if isinstance(value, int | np.integer):
+        return int(value)
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return int(ts.as_unit("ns").value)
+
+
+def _candles(data: Candles | pd.DataFrame) -> Candles:
+    if isinstance(data, Candles):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return Candles.from_pandas(data)
+    raise TypeError(f"expected ictcore.Candles or a pandas DataFrame, got {type(data).__name__}")
+
+
+class CandleStore:
+    """A directory of candle files. See the module documentation.
+
+    Parameters:
+        path: the store directory.
+        create: make the directory if it does not exist (else ``FileNotFoundError``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], create: bool = True) -> None:
+        self._store = _ictcore.Store(os.fspath(path), create)
+
+    @property
+    def path(self) -> Path:
+        return Path(self._store.root)
+
+    def __repr__(self) -> str:
+        return f"CandleStore({str(self.path)!r})"
+
+    def write(self, symbol: str, timeframe: str, candles: Candles | pd.DataFrame) -> None:
+        """Stores a series anew, replacing any stored one (a new file renamed over the old)."""
+        c = _candles(candles)
+        self._store.write(symbol, timeframe, c.time, c.open, c.high, c.low, c.close, c.volume)
+
+    def append(
+        self,
+        symbol: str,
+        timeframe: str,
+        candles: Candles | pd.DataFrame,
+        durability: str = "full",
+    ) -> None:
+        """Appends a batch atomically, creating the series if needed.
+
+        ``durability="full"`` syncs to disk before returning (survives power loss);
+        ``"os"`` does not (survives a crash of the process). A batch that breaks the rules
+        raises ``ValueError`` naming the row, and nothing of it is stored.
+        """
+        c = _candles(candles)
+        self._store.append(
+            symbol, timeframe, c.time, c.open, c.high, c.low, c.close, c.volume, durability
+        )
+
+    def read(self, symbol: str, timeframe: str, start: Any = None, end: Any = None) -> Candles:
+        """The stored candles with ``start <= time < end`` (either bound optional), as
+        read-only zero-copy views into the file."""
+        candles = Candles._trusted(*self._store.read(symbol, timeframe))
+        lo = 0 if start is None else int(np.searchsorted(candles.time, _timestamp(start)))
+        hi = len(candles) if end is None else int(np.searchsorted(candles.time, _timestamp(end)))
+        return candles if (lo, hi) == (0, len(candles)) else candles._slice(lo, hi)
+
+    def series(self) -> list[SeriesInfo]:
+        """What is stored, sorted by symbol and timeframe (unreadable files are skipped here
+        and reported by :meth:`verify`)."""
+        out = []
+        for item in self._store.series():
+            if "error" in item:
+                continue
+            out.append(
+                SeriesInfo(
+                    symbol=item["symbol"],
+                    timeframe=item["timeframe"],
+                    rows=item["rows"],
+                    first=None if item["first"] is None else pd.Timestamp(item["first"], tz="UTC"),
+                    last=None if item["last"] is None else pd.Timestamp(item["last"], tz="UTC"),
+                    path=Path(item["path"]),
+                )
+            )
+        return out
+
+    def verify(self, symbol: str | None = None, timeframe: str | None = None) -> VerifyReport:
+        """Checks headers and every block checksum of the stored series (or of those matching
+        ``symbol`` / ``timeframe``); the report lists file, column, block and rows of damage."""
+        report = VerifyReport()
+        for item in self._store.series():
+            if "error" in item:
+                if symbol is None and timeframe is None:
+                    report.checked += 1
+                    report.problems.append(Problem(file=self.path, detail=item["error"]))
+                continue
+            if symbol not in (None, item["symbol"]) or timeframe not in (None, item["timeframe"]):
+                continue
+            report.checked += 1
+            path = Path(item["path"])
+            try:
+                damage = self._store.verify(item["symbol"], item["timeframe"])
+            except (OSError, IctError) as exc:
+                report.problems.append(Problem(file=path, detail=str(exc)))
+                continue
+            for column, block, first, end in damage:
+                report.problems.append(
+                    Problem(
+                        file=path,
+                        detail="checksum mismatch",
+                        column=column,
+                        block=block,
+                        rows=(first, end),
+                    )
+                )
+        return report

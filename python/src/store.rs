@@ -1,0 +1,211 @@
+//! Bindings of `ictcore::store`: the `Store` handle and zero-copy, read-only numpy views of
+//! stored series. Each view's base object owns the mapping (an `Arc`), so views stay valid
+//! after the store is dropped or the file is replaced by growth.
+
+use crate::arrays::{column, slice};
+use crate::detach::run_detached;
+use crate::errors::to_pyerr;
+use ictcore::store::{Durability, SeriesReader, Store};
+use ictcore::Candles;
+use numpy::ndarray::ArrayView1;
+use numpy::{Element, PyArray1, PyArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Owner of a read-only file mapping; the base object of every array viewing it.
+#[pyclass(frozen, module = "ictcore._ictcore")]
+pub struct Mapping {
+    _map: Arc<memmap2::Mmap>,
+}
+
+/// A read-only numpy view of `values` (which lie inside `owner`'s mapping).
+fn view<'py, T: Element>(
+    owner: &Bound<'py, Mapping>,
+    values: &[T],
+) -> PyResult<Bound<'py, PyArray1<T>>> {
+    let view = ArrayView1::from(values);
+    // SAFETY: `values` lies in the mapping that `owner` keeps alive (an `Arc<Mmap>` never
+    // remapped or unmapped while referenced), and `owner` becomes the array's base, so the
+    // memory outlives the array. The array is made read-only before it is returned.
+    let array = unsafe { PyArray1::borrow_from_array(&view, owner.clone().into_any()) };
+    drop(array.readwrite().make_nonwriteable());
+    Ok(array)
+}
+
+fn durability(text: &str) -> PyResult<Durability> {
+    match text {
+        "full" => Ok(Durability::Full),
+        "os" => Ok(Durability::Os),
+        other => Err(PyValueError::new_err(format!(
+            "durability must be \"full\" or \"os\", got {other:?}"
+        ))),
+    }
+}
+
+type Columns<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+);
+
+/// One damaged region: (column, block or None, first row, end row).
+type DamageRow = (String, Option<u64>, u64, u64);
+
+/// A candle store directory (see `ictcore.CandleStore`).
+#[pyclass(frozen, module = "ictcore._ictcore", name = "Store")]
+pub struct PyStore {
+    store: Store,
+}
+
+#[pymethods]
+impl PyStore {
+    #[new]
+    #[pyo3(signature = (root, create = true))]
+    fn new(root: PathBuf, create: bool) -> PyResult<Self> {
+        Store::open(&root, create)
+            .map(|store| Self { store })
+            .map_err(to_pyerr)
+    }
+
+    /// The store directory.
+    #[getter]
+    fn root(&self) -> PathBuf {
+        self.store.root().to_path_buf()
+    }
+
+    /// Appends a validated batch atomically (all rows or none).
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (symbol, timeframe, time, open, high, low, close, volume, durability = "full"))]
+    fn append<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: &str,
+        timeframe: &str,
+        time: &Bound<'py, PyAny>,
+        open: &Bound<'py, PyAny>,
+        high: &Bound<'py, PyAny>,
+        low: &Bound<'py, PyAny>,
+        close: &Bound<'py, PyAny>,
+        volume: &Bound<'py, PyAny>,
+        durability: &str,
+    ) -> PyResult<()> {
+        let mode = self::durability(durability)?;
+        self.with_candles(py, [time, open, high, low, close, volume], |c| {
+            self.store.append(symbol, timeframe, c, mode)
+        })
+    }
+
+    /// Writes a series anew, replacing a stored one (new file, then rename).
+    #[allow(clippy::too_many_arguments)]
+    fn write<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: &str,
+        timeframe: &str,
+        time: &Bound<'py, PyAny>,
+        open: &Bound<'py, PyAny>,
+        high: &Bound<'py, PyAny>,
+        low: &Bound<'py, PyAny>,
+        close: &Bound<'py, PyAny>,
+        volume: &Bound<'py, PyAny>,
+    ) -> PyResult<()> {
+        self.with_candles(py, [time, open, high, low, close, volume], |c| {
+            self.store.write(symbol, timeframe, c)
+        })
+    }
+
+    /// Zero-copy, read-only views (time, open, high, low, close, volume) of a stored series.
+    fn read<'py>(&self, py: Python<'py>, symbol: &str, timeframe: &str) -> PyResult<Columns<'py>> {
+        let reader: SeriesReader = run_detached(py, "CandleStore.read", || {
+            self.store.read(symbol, timeframe)
+        })?;
+        let owner = Bound::new(
+            py,
+            Mapping {
+                _map: Arc::clone(reader.mapping()),
+            },
+        )?;
+        let values = |c: usize| reader.values(c).map_err(to_pyerr);
+        Ok((
+            view(&owner, reader.time().map_err(to_pyerr)?)?,
+            view(&owner, values(1)?)?,
+            view(&owner, values(2)?)?,
+            view(&owner, values(3)?)?,
+            view(&owner, values(4)?)?,
+            view(&owner, values(5)?)?,
+        ))
+    }
+
+    /// Stored series as dicts (symbol, timeframe, rows, first, last, path), or the error of a
+    /// file that could not be read (as a dict with "error").
+    fn series<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let listed = run_detached(py, "CandleStore.series", || self.store.series())?;
+        listed
+            .into_iter()
+            .map(|item| {
+                let d = PyDict::new(py);
+                match item {
+                    Ok(s) => {
+                        d.set_item("symbol", s.symbol)?;
+                        d.set_item("timeframe", s.timeframe)?;
+                        d.set_item("rows", s.rows)?;
+                        d.set_item("first", s.first_ts)?;
+                        d.set_item("last", s.last_ts)?;
+                        d.set_item("path", s.path)?;
+                    }
+                    Err(e) => d.set_item("error", e.to_string())?,
+                }
+                Ok(d)
+            })
+            .collect()
+    }
+
+    /// Damaged regions of a series as (column, block or None, first row, end row).
+    fn verify(&self, py: Python<'_>, symbol: &str, timeframe: &str) -> PyResult<Vec<DamageRow>> {
+        let damage = run_detached(py, "CandleStore.verify", || {
+            self.store.verify(symbol, timeframe)
+        })?;
+        Ok(damage
+            .into_iter()
+            .map(|d| (d.column.to_string(), d.block, d.rows.0, d.rows.1))
+            .collect())
+    }
+
+    /// The file of a series (whether or not it exists).
+    fn path(&self, symbol: &str, timeframe: &str) -> PyResult<PathBuf> {
+        self.store.series_path(symbol, timeframe).map_err(to_pyerr)
+    }
+}
+
+impl PyStore {
+    fn with_candles<'py>(
+        &self,
+        py: Python<'py>,
+        cols: [&Bound<'py, PyAny>; 6],
+        work: impl FnOnce(&Candles<'_>) -> ictcore::Result<()> + Send,
+    ) -> PyResult<()> {
+        let t = column::<i64>(cols[0], "time")?;
+        let names = ["open", "high", "low", "close", "volume"];
+        let arrays = names
+            .iter()
+            .zip(&cols[1..])
+            .map(|(n, c)| column::<f64>(c, n))
+            .collect::<PyResult<Vec<_>>>()?;
+        let ts = slice(&t, "time")?;
+        let s = arrays
+            .iter()
+            .zip(names)
+            .map(|(a, n)| slice(a, n))
+            .collect::<PyResult<Vec<_>>>()?;
+        run_detached(py, "CandleStore", || {
+            let candles = Candles::new(ts, s[0], s[1], s[2], s[3], s[4])?;
+            work(&candles)
+        })
+    }
+}

@@ -1,0 +1,125 @@
+"""CandleStore (issue 4, first part): round trip, append rules, zero-copy read-only views that
+outlive the store and a growth, damage located by verify, bad files refused."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ictcore
+from ictcore import Candles, CandleStore
+from ictcore.synthetic import synthetic_frame
+
+
+def frame(seed: int, n: int) -> pd.DataFrame:
+    return synthetic_frame(seed, n, "walk")
+
+
+def test_write_read_round_trip(tmp_path: Path) -> None:
+    store = CandleStore(tmp_path / "store")
+    data = frame(1, 5000)
+    store.write("EUR/USD", "15m", data)
+    got = store.read("EUR/USD", "15m")
+    expected = Candles.from_pandas(data)
+    for name in ("time", "open", "high", "low", "close", "volume"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
+    pd.testing.assert_frame_equal(got.to_pandas(), expected.to_pandas(), check_exact=True)
+    [info] = store.series()
+    assert (info.symbol, info.timeframe, info.rows) == ("EUR/USD", "15m", 5000)
+    assert info.first == pd.Timestamp(data.index[0], tz="UTC")
+
+
+def test_appends_extend_and_bad_batches_store_nothing(tmp_path: Path) -> None:
+    store = CandleStore(tmp_path)
+    data = frame(2, 3000)
+    store.append("X", "1m", data.iloc[:1000], durability="os")
+    store.append("X", "1m", data.iloc[1000:2000])
+    with pytest.raises(ValueError, match="duplicate"):
+        store.append("X", "1m", data.iloc[1999:2500])
+    with pytest.raises(ValueError, match="earlier"):
+        store.append("X", "1m", data.iloc[10:20])
+    bad = data.iloc[2000:2100].copy()
+    bad.iloc[37, bad.columns.get_loc("high")] = bad["low"].iloc[37] - 1
+    with pytest.raises(ValueError, match="row 37: high"):
+        store.append("X", "1m", bad)
+    with pytest.raises(ValueError, match="durability"):
+        store.append("X", "1m", data.iloc[2000:], durability="sometimes")
+    assert len(store.read("X", "1m")) == 2000
+    store.append("X", "1m", data.iloc[2000:])
+    np.testing.assert_array_equal(store.read("X", "1m").close, data["close"].to_numpy())
+
+
+def test_reads_are_zero_copy_read_only_and_outlive_store_and_growth(tmp_path: Path) -> None:
+    store = CandleStore(tmp_path)
+    data = frame(3, 2000)
+    store.append("X", "1h", data.iloc[:500])  # room for 1024 rows
+    a = store.read("X", "1h")
+    b = store.read("X", "1h")
+    assert np.shares_memory(a.close, b.close)
+    assert not a.close.flags.writeable and not a.close.flags.owndata
+    with pytest.raises(ValueError, match="read-only"):
+        a.close[0] = 0.0
+    before = a.close.copy()
+    # An append within capacity is seen by the next read, through the same mapping.
+    store.append("X", "1h", data.iloc[500:510])
+    c = store.read("X", "1h")
+    assert len(c) == 510 and np.shares_memory(a.close, c.close)
+    # Growth: the file's capacity is exceeded, so it is rewritten and renamed.
+    store.append("X", "1h", data.iloc[510:])
+    del store, b, c
+    gc.collect()
+    np.testing.assert_array_equal(a.close, before)  # the old mapping is still valid
+    assert len(CandleStore(tmp_path).read("X", "1h")) == 2000
+
+
+def test_time_range_reads(tmp_path: Path) -> None:
+    store = CandleStore(tmp_path)
+    data = frame(4, 500)
+    store.write("X", "5m", data)
+    start, end = data.index[100], data.index[200]
+    part = store.read("X", "5m", start=start, end=end)
+    assert len(part) == 100
+    assert part.time[0] == start.value
+    assert len(store.read("X", "5m", start=data.index[-1] + pd.Timedelta("1D"))) == 0
+
+
+def test_verify_locates_damage(tmp_path: Path) -> None:
+    store = CandleStore(tmp_path)
+    data = frame(5, 3000)
+    store.write("X", "1m", data)
+    assert store.verify()
+    path = store._store.path("X", "1m")
+    raw = bytearray(path.read_bytes())
+    # Damage the stored time of row 1234 (its bytes are unique in the file).
+    at = raw.find(np.int64(Candles.from_pandas(data).time[1234]).tobytes())
+    assert at > 0
+    raw[at] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    report = store.verify()
+    assert not report
+    [problem] = report.problems
+    assert problem.file == path
+    assert (problem.column, problem.block, problem.rows) == ("time", 0, (0, 3000))
+
+
+def test_bad_files_raise_corrupt_file_error_with_the_path(tmp_path: Path) -> None:
+    store = CandleStore(tmp_path)
+    store.write("X", "1m", frame(6, 100))
+    path = store._store.path("X", "1m")
+    path.write_bytes(b"not a candle file" * 1000)
+    with pytest.raises(ictcore.CorruptFileError, match="bad magic") as info:
+        store.read("X", "1m")
+    assert str(path) in str(info.value)
+    path.write_bytes(b"short")
+    with pytest.raises(ictcore.CorruptFileError, match="shorter than its header"):
+        store.read("X", "1m")
+    with pytest.raises(FileNotFoundError):
+        store.read("Y", "1m")
+    with pytest.raises(FileNotFoundError):
+        CandleStore(tmp_path / "missing", create=False)
+    with pytest.raises(ValueError, match="timeframe"):
+        store.read("X", "1M")
