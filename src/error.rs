@@ -39,6 +39,13 @@ pub enum IctError {
         previous: i64,
         relation: &'static str,
     },
+    /// An append whose first time does not come after the stored last time.
+    #[error(
+        "column 'time': row {row} ({}) does not come after the stored last time ({}); appended rows must continue the series (write() replaces it)",
+        format_nanos(*value),
+        format_nanos(*last)
+    )]
+    Overlap { row: usize, value: i64, last: i64 },
     /// A parameter value is out of its domain (bad alias, unknown session, NaN, ...).
     #[error("invalid parameter '{name}': {message}")]
     InvalidParameter { name: String, message: String },
@@ -52,6 +59,13 @@ pub enum IctError {
     /// A required input column is absent.
     #[error("missing column '{column}': {message}")]
     MissingColumn { column: String, message: String },
+    /// A line of a text file (CSV) that cannot be read as candles.
+    #[error("{}, line {line}: {message}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
     /// A file or directory that should exist does not.
     #[error("no such file or directory: {}", path.display())]
     NotFound { path: PathBuf },
@@ -89,6 +103,9 @@ impl IctError {
 
     /// Adds the (symbol, timeframe) of the series the error happened in.
     pub fn in_series(self, symbol: impl Into<String>, timeframe: impl Into<String>) -> Self {
+        if matches!(self, Self::InSeries { .. }) {
+            return self; // the innermost series is the one that failed
+        }
         Self::InSeries {
             symbol: symbol.into(),
             timeframe: timeframe.into(),
@@ -111,8 +128,10 @@ impl IctError {
             Self::LengthMismatch { .. }
                 | Self::NonFinite { .. }
                 | Self::NotIncreasing { .. }
+                | Self::Overlap { .. }
                 | Self::InvalidParameter { .. }
                 | Self::UnknownName { .. }
+                | Self::Parse { .. }
         )
     }
 }

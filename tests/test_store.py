@@ -38,9 +38,9 @@ def test_appends_extend_and_bad_batches_store_nothing(tmp_path: Path) -> None:
     data = frame(2, 3000)
     store.append("X", "1m", data.iloc[:1000], durability="os")
     store.append("X", "1m", data.iloc[1000:2000])
-    with pytest.raises(ValueError, match="duplicate"):
+    with pytest.raises(ValueError, match="does not come after the stored last time"):
         store.append("X", "1m", data.iloc[1999:2500])
-    with pytest.raises(ValueError, match="earlier"):
+    with pytest.raises(ValueError, match="does not come after"):
         store.append("X", "1m", data.iloc[10:20])
     bad = data.iloc[2000:2100].copy()
     bad.iloc[37, bad.columns.get_loc("high")] = bad["low"].iloc[37] - 1
@@ -123,3 +123,51 @@ def test_bad_files_raise_corrupt_file_error_with_the_path(tmp_path: Path) -> Non
         CandleStore(tmp_path / "missing", create=False)
     with pytest.raises(ValueError, match="timeframe"):
         store.read("X", "1M")
+
+
+DATA = Path(__file__).parent / "data" / "smc-eurusd" / "EURUSD_15M.csv"
+
+
+def test_import_mt5_export_equals_pandas(tmp_path: Path) -> None:
+    store = CandleStore(tmp_path)
+    [done] = store.import_csv(DATA)
+    assert (done.symbol, done.timeframe, done.volume_column) == ("EURUSD", "15m", "tickvol")
+    raw = pd.read_csv(DATA)
+    got = store.read("EURUSD", "15m")
+    assert done.rows == len(raw) == len(got)
+    parsed = pd.to_datetime(raw["Date"], format="%Y.%m.%d %H:%M:%S")
+    expected_time = parsed.dt.as_unit("ns").astype("int64")
+    np.testing.assert_array_equal(got.time, expected_time.to_numpy())
+    for ours, theirs in [("open", "Open"), ("high", "High"), ("low", "Low"), ("close", "Close")]:
+        np.testing.assert_array_equal(getattr(got, ours), raw[theirs].to_numpy())
+    np.testing.assert_array_equal(got.volume, raw["Tickvol"].to_numpy(dtype=np.float64))
+    # Importing the same file again cannot append overlapping rows; replace can.
+    with pytest.raises(ValueError, match="^EURUSD 15m: column 'time': row 0 .* does not come"):
+        store.import_csv(DATA)
+    store.import_csv(DATA, if_exists="replace", volume="none")
+    assert not store.read("EURUSD", "15m").volume.any()
+
+
+def test_a_bad_line_is_named_and_nothing_is_stored(tmp_path: Path) -> None:
+    text = DATA.read_text().splitlines()
+    text[101] = text[101].replace(",", ",x", 1)  # line 102 of the file
+    bad = tmp_path / "EURUSD_M15.csv"
+    bad.write_text("\n".join(text))
+    store = CandleStore(tmp_path / "store")
+    with pytest.raises(ValueError, match=r"EURUSD_M15\.csv, line 102: open"):
+        store.import_csv(bad)
+    assert store.series() == []
+
+
+def test_import_a_directory_of_generic_csvs(tmp_path: Path) -> None:
+    src = tmp_path / "csv"
+    src.mkdir()
+    for name, seed in [("BTC-USD_1h.csv", 1), ("ETH-USD_H4.csv", 2)]:
+        frame(seed, 300).rename_axis("timestamp").to_csv(src / name)
+    store = CandleStore(tmp_path / "store")
+    done = store.import_csv(src, format="ohlcv")
+    assert [(d.symbol, d.timeframe, d.rows) for d in done] == [
+        ("BTC-USD", "1h", 300),
+        ("ETH-USD", "4h", 300),
+    ]
+    np.testing.assert_array_equal(store.read("BTC-USD", "1h").close, frame(1, 300)["close"])

@@ -13,6 +13,7 @@ kills readers (SIGBUS), a limit of every memory-mapped format. Use local file sy
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from . import _ictcore
 from .candles import Candles
 from .exceptions import IctError
 
-__all__ = ["CandleStore", "Problem", "SeriesInfo", "VerifyReport"]
+__all__ = ["CandleStore", "Imported", "Problem", "SeriesInfo", "VerifyReport"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,41 @@ class VerifyReport:
             return f"{self.checked} series verified, no problem"
         lines = [f"{len(self.problems)} problem(s) in {self.checked} series:"]
         return "\n".join([*lines, *(f"  {p}" for p in self.problems)])
+
+
+@dataclass(frozen=True)
+class Imported:
+    """One imported CSV file."""
+
+    path: Path
+    symbol: str
+    timeframe: str
+    rows: int
+    volume_column: str | None
+
+
+_UNITS = {"m": "m", "min": "m", "h": "h", "d": "d", "w": "w"}
+
+
+def infer_series(path: Path) -> tuple[str, str]:
+    """(symbol, timeframe) from a file name like ``EURUSD_15M.csv``, ``EURUSD_M15.csv`` or
+    ``BTC-USD_1h.csv`` (the part after the last ``_`` is the timeframe; MT5's ``M15``/``H1``/
+    ``D1`` and ``15M``/``1H`` both work; ``M`` means minutes here)."""
+    stem = path.stem
+    if "_" not in stem:
+        raise ValueError(
+            f"cannot infer symbol and timeframe from {path.name!r}: name it SYMBOL_TIMEFRAME.csv "
+            "or pass symbol= and timeframe="
+        )
+    symbol, tf = stem.rsplit("_", 1)
+    match = re.fullmatch(r"(\d+)([A-Za-z]+)|([A-Za-z]+)(\d+)", tf)
+    if not match:
+        raise ValueError(f"cannot read the timeframe {tf!r} of {path.name!r}")
+    count, unit = (match[1], match[2]) if match[1] else (match[4], match[3])
+    unit = _UNITS.get(unit.lower())
+    if unit is None:
+        raise ValueError(f"unknown timeframe unit in {tf!r} of {path.name!r}")
+    return symbol, f"{int(count)}{unit}"
 
 
 def _timestamp(value: Any) -> int:
@@ -131,6 +167,54 @@ class CandleStore:
         self._store.append(
             symbol, timeframe, c.time, c.open, c.high, c.low, c.close, c.volume, durability
         )
+
+    def import_csv(
+        self,
+        source: str | os.PathLike[str],
+        symbol: str | None = None,
+        timeframe: str | None = None,
+        format: str = "auto",
+        volume: str | None = None,
+        if_exists: str = "append",
+    ) -> list[Imported]:
+        """Imports a CSV file, or every ``*.csv`` in a directory, in name order.
+
+        Reads MT5 exports (``Date`` as ``YYYY.MM.DD HH:MM:SS`` or separate ``<DATE>``/
+        ``<TIME>``, ``Tickvol``/``Volume``) and OHLCV files with a time column (ISO dates,
+        naive times are UTC); delimiter detected. Each file is parsed and checked whole,
+        then stored in one atomic write or append: a bad line raises ``ValueError`` naming
+        file and line, and nothing of that file is stored.
+
+        Parameters:
+            source: a file or a directory.
+            symbol, timeframe: default from the file name (``EURUSD_15M.csv``).
+            format: ``"auto"``, ``"mt5"`` (volume defaults to the tick volume) or
+                ``"ohlcv"`` (volume defaults to a ``volume`` column, else zeros).
+            volume: the column to use as volume, or ``"none"`` for zeros; by default
+                ``volume`` when present and not all zero, else the tick volume.
+            if_exists: ``"append"`` (rows must follow the stored ones), ``"replace"`` or
+                ``"error"`` when the series is already stored.
+        """
+        if format not in ("auto", "mt5", "ohlcv"):
+            raise ValueError(f'format must be "auto", "mt5" or "ohlcv", got {format!r}')
+        if volume is None:
+            volume = {"auto": "auto", "mt5": "tickvol", "ohlcv": "auto"}[format]
+        root = Path(source)
+        if root.is_dir():
+            files = sorted(root.glob("*.csv"))
+            if not files:
+                raise FileNotFoundError(f"no *.csv file in {root}")
+        else:
+            files = [root]
+        done = []
+        for path in files:
+            sym, tf = symbol, timeframe
+            if sym is None or tf is None:
+                inferred = infer_series(path)
+                sym, tf = sym or inferred[0], tf or inferred[1]
+            rows, column = self._store.import_csv(os.fspath(path), sym, tf, volume, if_exists)
+            done.append(Imported(path, sym, tf, rows, column))
+        return done
 
     def read(self, symbol: str, timeframe: str, start: Any = None, end: Any = None) -> Candles:
         """The stored candles with ``start <= time < end`` (either bound optional), as

@@ -31,7 +31,9 @@ pub fn to_pyerr(err: IctError) -> PyErr {
         IctError::LengthMismatch { .. }
         | IctError::NonFinite { .. }
         | IctError::NotIncreasing { .. }
-        | IctError::InvalidParameter { .. } => InvalidInputError::new_err(message),
+        | IctError::Overlap { .. }
+        | IctError::InvalidParameter { .. }
+        | IctError::Parse { .. } => InvalidInputError::new_err(message),
         IctError::UnknownName { .. } => UnknownNameError::new_err(message),
         IctError::MissingColumn { .. } => MissingColumnError::new_err(message),
         IctError::NotFound { path } => PyFileNotFoundError::new_err((

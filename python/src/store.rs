@@ -5,7 +5,7 @@
 use crate::arrays::{column, slice};
 use crate::detach::run_detached;
 use crate::errors::to_pyerr;
-use ictcore::store::{Durability, SeriesReader, Store};
+use ictcore::store::{Durability, IfExists, SeriesReader, Store, VolumeColumn};
 use ictcore::Candles;
 use numpy::ndarray::ArrayView1;
 use numpy::{Element, PyArray1, PyArrayMethods};
@@ -175,6 +175,40 @@ impl PyStore {
             .into_iter()
             .map(|d| (d.column.to_string(), d.block, d.rows.0, d.rows.1))
             .collect())
+    }
+
+    /// Imports one CSV file; returns (rows, volume column or None).
+    #[pyo3(signature = (csv, symbol, timeframe, volume = "auto", if_exists = "append"))]
+    fn import_csv(
+        &self,
+        py: Python<'_>,
+        csv: PathBuf,
+        symbol: &str,
+        timeframe: &str,
+        volume: &str,
+        if_exists: &str,
+    ) -> PyResult<(u64, Option<String>)> {
+        let volume = match volume {
+            "auto" => VolumeColumn::Auto,
+            "none" => VolumeColumn::Zero,
+            name => VolumeColumn::Named(name.to_string()),
+        };
+        let if_exists = match if_exists {
+            "append" => IfExists::Append,
+            "replace" => IfExists::Replace,
+            "error" => IfExists::Error,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "if_exists must be \"append\", \"replace\" or \"error\", got {other:?}"
+                )))
+            }
+        };
+        let imported = run_detached(py, "CandleStore.import_csv", || {
+            self.store
+                .import_csv(&csv, symbol, timeframe, &volume, if_exists)
+                .map_err(|e| e.in_series(symbol, timeframe))
+        })?;
+        Ok((imported.rows, imported.volume_column))
     }
 
     /// The file of a series (whether or not it exists).

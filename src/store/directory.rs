@@ -8,6 +8,7 @@
 //! record their pid in it, so a second writer is refused with the holder's pid. Readers take
 //! no lock.
 
+use super::csv_import::{parse_csv, VolumeColumn};
 use super::series::{Damage, Durability, SeriesReader, SeriesWriter};
 use crate::candles::Candles;
 use crate::error::{IctError, Result};
@@ -27,6 +28,25 @@ pub struct Store {
     /// The latest reader of each series read so far: later reads of an unchanged file reuse
     /// its mapping, so their views share memory.
     readers: Arc<Mutex<HashMap<PathBuf, SeriesReader>>>,
+}
+
+/// What `Store::import_csv` does when the series is already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfExists {
+    /// Append the file's rows (they must come after the stored ones).
+    Append,
+    /// Replace the stored series.
+    Replace,
+    /// Refuse.
+    Error,
+}
+
+/// What one CSV import stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    pub rows: u64,
+    /// The CSV column used as volume (None: zeros).
+    pub volume_column: Option<String>,
 }
 
 /// What `Store::series` lists for one stored series.
@@ -253,6 +273,42 @@ impl Store {
             let _ = std::fs::remove_file(&tmp);
         }
         result.map_err(|e| e.in_series(symbol, timeframe))
+    }
+
+    /// Imports one CSV file into a series: the whole file is parsed and checked first, then
+    /// stored in one atomic write or append, so a bad line stores nothing.
+    pub fn import_csv(
+        &self,
+        csv: &Path,
+        symbol: &str,
+        timeframe: &str,
+        volume: &VolumeColumn,
+        if_exists: IfExists,
+    ) -> Result<Imported> {
+        let parsed = parse_csv(csv, volume)?;
+        let candles = Candles::new(
+            &parsed.time,
+            &parsed.open,
+            &parsed.high,
+            &parsed.low,
+            &parsed.close,
+            &parsed.volume,
+        )?;
+        let exists = self.series_path(symbol, timeframe)?.exists();
+        match (exists, if_exists) {
+            (true, IfExists::Error) => {
+                return Err(IctError::parameter(
+                    "if_exists",
+                    format!("{symbol} {timeframe} is already stored (use if_exists=\"append\" or \"replace\")"),
+                ))
+            }
+            (true, IfExists::Append) => self.append(symbol, timeframe, &candles, Durability::Full)?,
+            _ => self.write(symbol, timeframe, &candles)?,
+        }
+        Ok(Imported {
+            rows: candles.len() as u64,
+            volume_column: parsed.volume_column,
+        })
     }
 
     /// Maps a stored series read-only (no lock), reusing the mapping of an earlier read

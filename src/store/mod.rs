@@ -4,12 +4,14 @@
 //! header (two checksummed slots; the valid one with the higher sequence number is trusted,
 //! so a torn header write can never be read as a commit), [`series`] one file's writer and
 //! readers, [`directory`] the store: naming, one writer per series (lock file), listing and
-//! verification. Batch loads, CSV import and the Python bindings come next.
+//! verification, [`csv_import`] CSV parsing. Batch loads and the command line come next.
 
+pub mod csv_import;
 pub mod directory;
 pub mod header;
 pub mod series;
 
-pub use directory::{timeframe_seconds, SeriesInfo, Store};
+pub use csv_import::{parse_csv, ParsedCsv, VolumeColumn};
+pub use directory::{timeframe_seconds, IfExists, Imported, SeriesInfo, Store};
 pub use header::{choose_slot, Header, SlotError};
 pub use series::{Damage, Durability, SeriesReader, SeriesWriter};

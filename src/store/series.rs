@@ -330,17 +330,10 @@ fn validate_batch(batch: &Candles<'_>, committed: u64, last_ts: i64) -> Result<(
     if committed > 0 {
         if let Some(&first) = batch.time.first() {
             if first <= last_ts {
-                return Err(IctError::NotIncreasing {
-                    column: "time".into(),
+                return Err(IctError::Overlap {
                     row: 0,
-                    previous_row: 0,
                     value: first,
-                    previous: last_ts,
-                    relation: if first == last_ts {
-                        "a duplicate of the stored last time, stored"
-                    } else {
-                        "earlier than the stored last time, stored"
-                    },
+                    last: last_ts,
                 });
             }
         }
@@ -589,11 +582,11 @@ mod tests {
         let err = w
             .append(&candles(&batch(14, 3)), Durability::Os)
             .unwrap_err();
-        assert!(err.to_string().contains("duplicate"), "{err}");
+        assert!(err.to_string().contains("does not come after"), "{err}");
         let err = w
             .append(&candles(&batch(2, 3)), Durability::Os)
             .unwrap_err();
-        assert!(err.to_string().contains("earlier"), "{err}");
+        assert!(matches!(err, IctError::Overlap { row: 0, .. }), "{err}");
         let t = [100 * 60_000_000_000i64];
         let (o, h, l, c) = ([1.0], [0.5], [0.4], [1.0]);
         let bad = Candles::new(&t, &o, &h, &l, &c, &c).unwrap();
