@@ -11,6 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from ictcore import CandleStore
 from ictcore.cli import demo, main
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -61,3 +62,29 @@ def test_console_entry_points() -> None:
     assert "all eight" in done.stdout
     with pytest.raises(SystemExit):
         main(["demo", "--candles", "0"])
+
+
+def test_import_and_verify_commands(tmp_path: Path) -> None:
+    data = Path(__file__).parent / "data" / "smc-eurusd" / "EURUSD_15M.csv"
+    store = tmp_path / "store"
+    done = subprocess.run(
+        [sys.executable, "-m", "ictcore", "import", str(data), str(store)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "EURUSD 15m: 24,424 rows (volume: tickvol)" in done.stdout
+    ok = subprocess.run(
+        [sys.executable, "-m", "ictcore", "verify", str(store)], capture_output=True, text=True
+    )
+    assert ok.returncode == 0 and "1 series verified, no problem" in ok.stdout
+    # Damage one stored value: verify names the file and fails.
+    path = next(store.rglob("*.ictc"))
+    stamp = int(CandleStore(store).read("EURUSD", "15m").time[1234])
+    raw = bytearray(path.read_bytes())
+    raw[raw.find(stamp.to_bytes(8, "little"))] ^= 0x01
+    path.write_bytes(bytes(raw))
+    bad = subprocess.run(
+        [sys.executable, "-m", "ictcore", "verify", str(store)], capture_output=True, text=True
+    )
+    assert bad.returncode == 1 and str(path) in bad.stdout

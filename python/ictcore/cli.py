@@ -1,4 +1,5 @@
-"""Command line: ``ictcore demo`` (also ``python -m ictcore demo``).
+"""Command line: ``ictcore demo``, ``ictcore import SRC STORE``, ``ictcore verify STORE``
+(also ``python -m ictcore ...``).
 
 ``demo`` runs the eight ``ictcore.compat.smc`` functions on generated candles (no network,
 no data files), prints the events each found and its throughput and, where
@@ -15,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -116,6 +118,42 @@ def _identical(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     return True
 
 
+def import_command(source: Path, store_path: Path, fmt: str, if_exists: str, out: Any) -> int:
+    """Imports a CSV file or directory into a store, with a progress bar over the files."""
+    from tqdm import tqdm
+
+    from .store import CandleStore
+
+    files = sorted(source.glob("*.csv")) if source.is_dir() else [source]
+    if not files:
+        print(f"no *.csv file in {source}", file=sys.stderr)
+        return 1
+    store = CandleStore(store_path)
+    total = 0
+    failed = 0
+    for path in tqdm(files, desc="import", unit="file", disable=len(files) < 2):
+        try:
+            [done] = store.import_csv(path, format=fmt, if_exists=if_exists)
+        except (OSError, ValueError) as exc:
+            failed += 1
+            print(f"FAILED {path}: {exc}", file=out)
+            continue
+        total += done.rows
+        volume = done.volume_column or "zeros"
+        print(f"{done.symbol} {done.timeframe}: {done.rows:,} rows (volume: {volume})", file=out)
+    print(f"imported {total:,} rows from {len(files) - failed} file(s) into {store_path}", file=out)
+    return 1 if failed else 0
+
+
+def verify_command(store_path: Path, out: Any) -> int:
+    """Verifies every series of a store; exit status 1 when anything is damaged."""
+    from .store import CandleStore
+
+    report = CandleStore(store_path, create=False).verify()
+    print(report, file=out)
+    return 0 if report else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ictcore", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"ictcore {__version__}")
@@ -127,7 +165,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_demo.add_argument(
         "--no-compare", action="store_true", help="skip the smartmoneyconcepts comparison"
     )
+    p_import = sub.add_parser("import", help="import CSV candles (a file or a directory)")
+    p_import.add_argument("source", type=Path, help="a CSV file or a directory of *.csv")
+    p_import.add_argument("store", type=Path, help="the store directory (created if needed)")
+    p_import.add_argument("--format", choices=("auto", "mt5", "ohlcv"), default="auto")
+    p_import.add_argument("--if-exists", choices=("append", "replace", "error"), default="append")
+    p_verify = sub.add_parser("verify", help="check every file and block checksum of a store")
+    p_verify.add_argument("store", type=Path)
     args = parser.parse_args(argv)
+    if args.command == "import":
+        return import_command(args.source, args.store, args.format, args.if_exists, sys.stdout)
+    if args.command == "verify":
+        return verify_command(args.store, sys.stdout)
     if args.command == "demo":
         if args.candles < 1:
             parser.error("--candles must be at least 1")
