@@ -171,3 +171,25 @@ def test_import_a_directory_of_generic_csvs(tmp_path: Path) -> None:
         ("ETH-USD", "4h", 300),
     ]
     np.testing.assert_array_equal(store.read("BTC-USD", "1h").close, frame(1, 300)["close"])
+
+
+def test_load_batch_in_order_with_per_request_errors(tmp_path: Path) -> None:
+    store = CandleStore(tmp_path)
+    frames = {(f"S{i}", tf): frame(i, 200 + i) for i in range(3) for tf in ("1m", "1h")}
+    for (symbol, tf), data in frames.items():
+        store.write(symbol, tf, data)
+    requests = [("S2", "1h"), ("S0", "1m"), ("S1", "1h", frames["S1", "1h"].index[10], None)]
+    got = store.load_batch(requests)
+    assert [len(c) for c in got] == [202, 200, 191]
+    np.testing.assert_array_equal(got[1].close, frames["S0", "1m"]["close"])
+    # A missing and a damaged series fail alone.
+    store._store.path("S0", "1h").write_bytes(b"garbage" * 2000)
+    mixed = [("S0", "1m"), ("NOPE", "1m"), ("S0", "1h")]
+    with pytest.raises(ictcore.BatchError) as info:
+        store.load_batch(mixed)
+    assert set(info.value.errors) == {("NOPE", "1m"), ("S0", "1h")}
+    assert "NOPE" in str(info.value) and "bad magic" in str(info.value)
+    out = store.load_batch(mixed, on_error="return")
+    assert isinstance(out[0], Candles) and len(out[0]) == 200
+    assert isinstance(out[1], FileNotFoundError)
+    assert isinstance(out[2], ictcore.CorruptFileError)

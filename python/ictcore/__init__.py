@@ -18,6 +18,7 @@ from . import compat, exceptions
 from ._ictcore import __version__, kept_memory, release_memory
 from .candles import Candles
 from .exceptions import (
+    BatchError,
     CorruptFileError,
     IctError,
     InvalidInputError,
@@ -27,6 +28,7 @@ from .exceptions import (
 from .store import CandleStore
 
 __all__ = [
+    "BatchError",
     "CandleStore",
     "Candles",
     "CorruptFileError",

@@ -8,6 +8,7 @@ existing code catches, the class derives from it as well, so ``except ValueError
 from __future__ import annotations
 
 __all__ = [
+    "BatchError",
     "CorruptFileError",
     "IctError",
     "InvalidInputError",
@@ -47,3 +48,14 @@ class UnknownNameError(_PlainMessage, InvalidInputError, KeyError):
 
 class CorruptFileError(IctError):
     """A file exists but is damaged, truncated, foreign or of a future format version."""
+
+
+class BatchError(IctError):
+    """Some requests of a batch failed; ``errors`` maps each failed request to its exception
+    (the others succeeded and are not lost: ask with ``on_error="return"`` to get them)."""
+
+    def __init__(self, errors: dict[tuple[object, ...], BaseException]) -> None:
+        self.errors = errors
+        lines = [f"{len(errors)} request(s) of the batch failed:"]
+        lines += [f"  {request}: {error}" for request, error in errors.items()]
+        super().__init__("\n".join(lines))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import pandas as pd
 
 from . import _ictcore
 from .candles import Candles
-from .exceptions import IctError
+from .exceptions import BatchError, IctError
 
 __all__ = ["CandleStore", "Imported", "Problem", "SeriesInfo", "VerifyReport"]
 
@@ -117,6 +118,13 @@ def _timestamp(value: Any) -> int:
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return int(ts.as_unit("ns").value)
+
+
+def _in_range(candles: Candles, start: Any = None, end: Any = None) -> Candles:
+    """The rows with start <= time < end (views, no copy)."""
+    lo = 0 if start is None else int(np.searchsorted(candles.time, _timestamp(start)))
+    hi = len(candles) if end is None else int(np.searchsorted(candles.time, _timestamp(end)))
+    return candles if (lo, hi) == (0, len(candles)) else candles._slice(lo, hi)
 
 
 def _candles(data: Candles | pd.DataFrame) -> Candles:
@@ -219,10 +227,40 @@ class CandleStore:
     def read(self, symbol: str, timeframe: str, start: Any = None, end: Any = None) -> Candles:
         """The stored candles with ``start <= time < end`` (either bound optional), as
         read-only zero-copy views into the file."""
-        candles = Candles._trusted(*self._store.read(symbol, timeframe))
-        lo = 0 if start is None else int(np.searchsorted(candles.time, _timestamp(start)))
-        hi = len(candles) if end is None else int(np.searchsorted(candles.time, _timestamp(end)))
-        return candles if (lo, hi) == (0, len(candles)) else candles._slice(lo, hi)
+        return _in_range(Candles._trusted(*self._store.read(symbol, timeframe)), start, end)
+
+    def load_batch(self, requests: Iterable[Sequence[Any]], on_error: str = "raise") -> list[Any]:
+        """Many series at once, in request order: each request is ``(symbol, timeframe)`` or
+        ``(symbol, timeframe, start, end)``. Every file is mapped and the kernel asked to
+        prefetch it, so later series page in while earlier ones are used.
+
+        A missing or damaged series fails only its own request. With ``on_error="raise"``
+        (default) a :class:`~ictcore.exceptions.BatchError` naming every failed request is
+        raised after all were tried; with ``"return"`` the failed slots hold their exception
+        and the list has one entry per request.
+        """
+        if on_error not in ("raise", "return"):
+            raise ValueError(f'on_error must be "raise" or "return", got {on_error!r}')
+        reqs = [tuple(r) for r in requests]
+        for r in reqs:
+            if len(r) not in (2, 4):
+                raise ValueError(
+                    "a request is (symbol, timeframe) or (symbol, timeframe, start, end), "
+                    f"got {r!r}"
+                )
+        results = self._store.load_batch([(str(r[0]), str(r[1])) for r in reqs])
+        out: list[Any] = []
+        errors: dict[tuple[Any, ...], BaseException] = {}
+        for request, result in zip(reqs, results, strict=True):
+            if isinstance(result, BaseException):
+                errors[request] = result
+                out.append(result)
+                continue
+            candles = Candles._trusted(*result)
+            out.append(_in_range(candles, *request[2:]) if len(request) == 4 else candles)
+        if errors and on_error == "raise":
+            raise BatchError(errors)
+        return out
 
     def series(self) -> list[SeriesInfo]:
         """What is stored, sorted by symbol and timeframe (unreadable files are skipped here

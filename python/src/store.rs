@@ -35,6 +35,25 @@ fn view<'py, T: Element>(
     Ok(array)
 }
 
+/// The six column views of a reader, sharing one owner of its mapping.
+fn views<'py>(py: Python<'py>, reader: &SeriesReader) -> PyResult<Columns<'py>> {
+    let owner = Bound::new(
+        py,
+        Mapping {
+            _map: Arc::clone(reader.mapping()),
+        },
+    )?;
+    let values = |c: usize| reader.values(c).map_err(to_pyerr);
+    Ok((
+        view(&owner, reader.time().map_err(to_pyerr)?)?,
+        view(&owner, values(1)?)?,
+        view(&owner, values(2)?)?,
+        view(&owner, values(3)?)?,
+        view(&owner, values(4)?)?,
+        view(&owner, values(5)?)?,
+    ))
+}
+
 fn durability(text: &str) -> PyResult<Durability> {
     match text {
         "full" => Ok(Durability::Full),
@@ -125,21 +144,25 @@ impl PyStore {
         let reader: SeriesReader = run_detached(py, "CandleStore.read", || {
             self.store.read(symbol, timeframe)
         })?;
-        let owner = Bound::new(
-            py,
-            Mapping {
-                _map: Arc::clone(reader.mapping()),
-            },
-        )?;
-        let values = |c: usize| reader.values(c).map_err(to_pyerr);
-        Ok((
-            view(&owner, reader.time().map_err(to_pyerr)?)?,
-            view(&owner, values(1)?)?,
-            view(&owner, values(2)?)?,
-            view(&owner, values(3)?)?,
-            view(&owner, values(4)?)?,
-            view(&owner, values(5)?)?,
-        ))
+        views(py, &reader)
+    }
+
+    /// Views of many series in request order; a failed request holds its exception instead.
+    fn load_batch<'py>(
+        &self,
+        py: Python<'py>,
+        requests: Vec<(String, String)>,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let readers = run_detached(py, "CandleStore.load_batch", || {
+            Ok(self.store.load_batch(&requests))
+        })?;
+        readers
+            .into_iter()
+            .map(|reader| match reader {
+                Ok(reader) => Ok(views(py, &reader)?.into_pyobject(py)?.into_any()),
+                Err(e) => Ok(to_pyerr(e).into_value(py).into_bound(py).into_any()),
+            })
+            .collect()
     }
 
     /// Stored series as dicts (symbol, timeframe, rows, first, last, path), or the error of a

@@ -333,6 +333,19 @@ impl Store {
         Ok(reader)
     }
 
+    /// Maps many series at once, in request order, and asks the kernel to prefetch each; a
+    /// missing or damaged series is an error in its own slot and does not stop the others.
+    pub fn load_batch(&self, requests: &[(String, String)]) -> Vec<Result<SeriesReader>> {
+        requests
+            .iter()
+            .map(|(symbol, timeframe)| {
+                let reader = self.read(symbol, timeframe)?;
+                reader.prefetch();
+                Ok(reader)
+            })
+            .collect()
+    }
+
     /// Every stored series, sorted by symbol then timeframe. A file whose header cannot be
     /// read is listed with an error instead of failing the listing.
     pub fn series(&self) -> Result<Vec<std::result::Result<SeriesInfo, IctError>>> {
