@@ -121,6 +121,8 @@ impl SeriesWriter {
             slot: 1,
             tail: std::array::from_fn(|_| Xxh3::new()),
         };
+        // Both slots start valid, so verify() can report any slot that later goes bad.
+        writer.commit(Durability::Os)?;
         writer.commit(Durability::Full)?;
         Ok(writer)
     }
@@ -463,11 +465,30 @@ impl SeriesReader {
             .map_err(|e| corrupt(&self.path, format!("column '{}': {e}", COLUMNS[column].0)))
     }
 
-    /// Checks every sealed block and the tail against their checksums; one entry per damaged
-    /// (column, block) naming the row range.
+    /// Checks both header slots, every sealed block and the tail against their checksums; one
+    /// entry per damaged slot or (column, block), naming the row range.
     pub fn verify(&self) -> Result<Vec<Damage>> {
         let h = &self.header;
         let mut damage = Vec::new();
+        // A slot that fails to decode is damage too, even though the other one is in charge
+        // (an interrupted commit leaves the inactive slot torn until the next commit).
+        for (name, offset) in [
+            ("header slot A", SLOT_OFFSETS[0]),
+            ("header slot B", SLOT_OFFSETS[1]),
+        ] {
+            let start = offset as usize;
+            let bad = self
+                .map
+                .get(start..start + SLOT_SIZE)
+                .is_none_or(|slot| Header::decode(slot).is_err());
+            if bad {
+                damage.push(Damage {
+                    column: name,
+                    block: None,
+                    rows: (0, 0),
+                });
+            }
+        }
         let table_len = (h.sealed_blocks * 48) as usize;
         let table = self
             .map
@@ -627,7 +648,9 @@ mod tests {
         f.write_all_at(&[0xFF; 16], newest + 100).unwrap();
         let r = SeriesReader::open(&path).unwrap();
         assert_eq!(r.header().committed_rows, 10);
-        assert!(r.verify().unwrap().is_empty());
+        let damage = r.verify().unwrap();
+        assert_eq!(damage.len(), 1, "{damage:?}");
+        assert!(damage[0].column.starts_with("header slot"));
         std::fs::remove_dir_all(d).unwrap();
     }
 
