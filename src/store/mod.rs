@@ -8,6 +8,7 @@
 
 pub mod csv_import;
 pub mod directory;
+pub mod fs_kind;
 pub mod header;
 pub mod series;
 
