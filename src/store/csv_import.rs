@@ -128,9 +128,9 @@ pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
         .into_iter()
         .max_by_key(|d| first_line.iter().filter(|b| *b == d).count())
         .unwrap_or(b',');
+    // No csv-level trimming (it copies every record); fields are trimmed as &str below.
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
-        .trim(csv::Trim::All)
         .from_reader(bytes.as_slice());
     let headers: Vec<String> = reader
         .headers()
@@ -188,9 +188,10 @@ pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
     let mut volumes: Vec<f64> = Vec::new();
     let mut ticks: Vec<f64> = Vec::new();
     let mut lines: Vec<u64> = Vec::new();
-    let mut record = csv::StringRecord::new();
+    let mut record = csv::ByteRecord::new();
+    let mut stamp = String::new();
     loop {
-        let more = reader.read_record(&mut record).map_err(|e| {
+        let more = reader.read_byte_record(&mut record).map_err(|e| {
             parse_error(
                 path,
                 e.position().map_or(0, csv::Position::line),
@@ -201,10 +202,13 @@ pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
             break;
         }
         let line = record.position().map_or(0, csv::Position::line);
-        let field = |at: usize, name: &str| {
-            record
+        let field = |at: usize, name: &str| -> Result<&str> {
+            let raw = record
                 .get(at)
-                .ok_or_else(|| parse_error(path, line, format!("missing field '{name}'")))
+                .ok_or_else(|| parse_error(path, line, format!("missing field '{name}'")))?;
+            std::str::from_utf8(raw)
+                .map(str::trim)
+                .map_err(|_| parse_error(path, line, format!("field '{name}' is not UTF-8")))
         };
         let number = |at: usize, name: &str| -> Result<f64> {
             let text = field(at, name)?;
@@ -219,12 +223,18 @@ pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
                     )
                 })
         };
-        let stamp = match clock_at {
-            Some(c) => format!("{} {}", field(time_at, "date")?, field(c, "time")?),
-            None => field(time_at, "time")?.to_string(),
+        let text = match clock_at {
+            Some(c) => {
+                stamp.clear();
+                stamp.push_str(field(time_at, "date")?);
+                stamp.push(' ');
+                stamp.push_str(field(c, "time")?);
+                stamp.as_str()
+            }
+            None => field(time_at, "time")?,
         };
-        let t = parse_datetime(&stamp)
-            .ok_or_else(|| parse_error(path, line, format!("time {stamp:?} is not a date-time")))?;
+        let t = parse_datetime(text)
+            .ok_or_else(|| parse_error(path, line, format!("time {text:?} is not a date-time")))?;
         out.time.push(t);
         out.open.push(number(open_at, "open")?);
         out.high.push(number(high_at, "high")?);
