@@ -42,3 +42,23 @@ def test_from_pandas_with_a_time_column_and_tz() -> None:
 def test_empty() -> None:
     c = ictcore.Candles.from_numpy(np.array([], dtype=np.int64), [], [], [], [])
     assert len(c) == 0 and repr(c) == "Candles(0 rows)"
+
+
+def test_portfolio_generator_is_deterministic_and_well_formed() -> None:
+    from ictcore.synthetic import TIMEFRAMES, portfolio
+
+    first = list(portfolio(days=14, symbols=2, seed=3))
+    again = list(portfolio(days=14, symbols=2, seed=3))
+    assert [(s, tf) for s, tf, _ in first] == [
+        (f"SYM00{k}", tf) for k in range(2) for tf in TIMEFRAMES
+    ]
+    for (s, tf, cols), (_, _, same) in zip(first, again, strict=True):
+        for name in cols:
+            np.testing.assert_array_equal(cols[name], same[name])
+        c = ictcore.Candles(**cols)  # validates lengths, finiteness, increasing time
+        assert np.all(c.high >= np.maximum(c.open, c.close))
+        assert np.all(c.low <= np.minimum(c.open, c.close))
+        weekday = (c.time // 86_400_000_000_000 + 3) % 7
+        assert np.all(weekday < 5), (s, tf)
+    lengths = {tf: len(cols["time"]) for s, tf, cols in first if s == "SYM000"}
+    assert lengths == {"1m": 14_400, "5m": 2_880, "15m": 960, "1h": 240, "4h": 60, "1d": 10}
