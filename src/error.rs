@@ -136,6 +136,23 @@ impl IctError {
     }
 }
 
+/// Maps an `std::io::Error` on `path`: a missing file is [`IctError::NotFound`] (the path
+/// kept, which std's own conversion loses), anything else [`IctError::Io`].
+pub fn io_error(path: &std::path::Path) -> impl Fn(std::io::Error) -> IctError + '_ {
+    move |source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            IctError::NotFound {
+                path: path.to_path_buf(),
+            }
+        } else {
+            IctError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
+}
+
 /// Formats int64 nanoseconds since the epoch as an ISO-8601 UTC time for error messages
 /// (falling back to the raw number outside chrono's range).
 pub fn format_nanos(nanos: i64) -> String {

@@ -30,3 +30,44 @@ pub fn slice<'a, T: Element>(array: &'a PyReadonlyArray1<'_, T>, name: &str) -> 
         .as_slice()
         .map_err(|e| InvalidInputError::new_err(format!("column '{name}': {e}")))
 }
+
+/// The six columns of one series, borrowed read-only: time (int64 ns) and float64 OHLCV.
+pub struct CandleColumns<'py> {
+    time: PyReadonlyArray1<'py, i64>,
+    values: [PyReadonlyArray1<'py, f64>; 5],
+}
+
+/// Names of the five float64 columns, in `CandleColumns` order.
+const VALUE_NAMES: [&str; 5] = ["open", "high", "low", "close", "volume"];
+
+impl<'py> CandleColumns<'py> {
+    /// Borrows (time, open, high, low, close, volume); errors name the column.
+    pub fn borrow(cols: [&Bound<'py, PyAny>; 6]) -> PyResult<Self> {
+        let [time, open, high, low, close, volume] = cols;
+        Ok(Self {
+            time: column(time, "time")?,
+            values: [
+                column(open, "open")?,
+                column(high, "high")?,
+                column(low, "low")?,
+                column(close, "close")?,
+                column(volume, "volume")?,
+            ],
+        })
+    }
+
+    /// The slices: (time, [open, high, low, close, volume]).
+    pub fn slices(&self) -> PyResult<(&[i64], [&[f64]; 5])> {
+        let v = &self.values;
+        Ok((
+            slice(&self.time, "time")?,
+            [
+                slice(&v[0], VALUE_NAMES[0])?,
+                slice(&v[1], VALUE_NAMES[1])?,
+                slice(&v[2], VALUE_NAMES[2])?,
+                slice(&v[3], VALUE_NAMES[3])?,
+                slice(&v[4], VALUE_NAMES[4])?,
+            ],
+        ))
+    }
+}

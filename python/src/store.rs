@@ -2,7 +2,7 @@
 //! stored series. Each view's base object owns the mapping (an `Arc`), so views stay valid
 //! after the store is dropped or the file is replaced by growth.
 
-use crate::arrays::{column, slice};
+use crate::arrays::CandleColumns;
 use crate::detach::run_detached;
 use crate::errors::to_pyerr;
 use ictcore::store::{Durability, IfExists, SeriesReader, Store, VolumeColumn};
@@ -247,21 +247,10 @@ impl PyStore {
         cols: [&Bound<'py, PyAny>; 6],
         work: impl FnOnce(&Candles<'_>) -> ictcore::Result<()> + Send,
     ) -> PyResult<()> {
-        let t = column::<i64>(cols[0], "time")?;
-        let names = ["open", "high", "low", "close", "volume"];
-        let arrays = names
-            .iter()
-            .zip(&cols[1..])
-            .map(|(n, c)| column::<f64>(c, n))
-            .collect::<PyResult<Vec<_>>>()?;
-        let ts = slice(&t, "time")?;
-        let s = arrays
-            .iter()
-            .zip(names)
-            .map(|(a, n)| slice(a, n))
-            .collect::<PyResult<Vec<_>>>()?;
+        let cols = CandleColumns::borrow(cols)?;
+        let (t, [o, h, l, c, v]) = cols.slices()?;
         run_detached(py, "CandleStore", || {
-            let candles = Candles::new(ts, s[0], s[1], s[2], s[3], s[4])?;
+            let candles = Candles::new(t, o, h, l, c, v)?;
             work(&candles)
         })
     }

@@ -3,7 +3,7 @@
 //! `csv` crate. The whole file is parsed and checked before anything is stored, and every
 //! error names the file and line.
 
-use crate::error::{IctError, Result};
+use crate::error::{io_error, IctError, Result};
 use chrono::NaiveDate;
 use std::path::Path;
 
@@ -111,18 +111,7 @@ fn normalize(name: &str) -> String {
 
 /// Parses a CSV file of candles; see the module documentation.
 pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
-    let bytes = std::fs::read(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            IctError::NotFound {
-                path: path.to_path_buf(),
-            }
-        } else {
-            IctError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        }
-    })?;
+    let bytes = std::fs::read(path).map_err(io_error(path))?;
     let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let delimiter = [b',', b'\t', b';']
         .into_iter()

@@ -11,7 +11,7 @@
 use super::csv_import::{parse_csv, VolumeColumn};
 use super::series::{Damage, Durability, SeriesReader, SeriesWriter};
 use crate::candles::Candles;
-use crate::error::{IctError, Result};
+use crate::error::{io_error, IctError, Result};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -188,10 +188,7 @@ impl Store {
     /// Opens (and with `create`, makes) a store directory.
     pub fn open(root: &Path, create: bool) -> Result<Self> {
         if create {
-            std::fs::create_dir_all(root).map_err(|source| IctError::Io {
-                path: root.to_path_buf(),
-                source,
-            })?;
+            std::fs::create_dir_all(root).map_err(io_error(root))?;
         } else if !root.is_dir() {
             return Err(IctError::NotFound {
                 path: root.to_path_buf(),
@@ -221,10 +218,7 @@ impl Store {
         super::fs_kind::check_local(&self.root)?;
         let path = self.series_path(symbol, timeframe)?;
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| IctError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         }
         let lock = WriterLock::acquire(&path.with_extension("ictc.lock"), symbol, timeframe)?;
         Ok((path, lock))
@@ -265,10 +259,7 @@ impl Store {
             let mut writer =
                 SeriesWriter::create(&tmp, symbol, seconds, initial_capacity(candles.len()))?;
             writer.append(candles, Durability::Full)?;
-            std::fs::rename(&tmp, &path).map_err(|source| IctError::Io {
-                path: path.clone(),
-                source,
-            })
+            std::fs::rename(&tmp, &path).map_err(io_error(&path))
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
@@ -350,21 +341,18 @@ impl Store {
     /// Every stored series, sorted by symbol then timeframe. A file whose header cannot be
     /// read is listed with an error instead of failing the listing.
     pub fn series(&self) -> Result<Vec<std::result::Result<SeriesInfo, IctError>>> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| IctError::Io { path, source }
-        };
         let mut out = Vec::new();
-        for dir in std::fs::read_dir(&self.root).map_err(io(&self.root))? {
-            let dir = dir.map_err(io(&self.root))?;
+        for dir in std::fs::read_dir(&self.root).map_err(io_error(&self.root))? {
+            let dir = dir.map_err(io_error(&self.root))?;
             let Some(symbol) = dir.file_name().to_str().and_then(decode_symbol) else {
                 continue;
             };
             if !dir.path().is_dir() {
                 continue;
             }
-            for file in std::fs::read_dir(dir.path()).map_err(io(&dir.path()))? {
-                let path = file.map_err(io(&dir.path()))?.path();
+            let dir_path = dir.path();
+            for file in std::fs::read_dir(&dir_path).map_err(io_error(&dir_path))? {
+                let path = file.map_err(io_error(&dir_path))?.path();
                 if path.extension().and_then(|e| e.to_str()) != Some(EXTENSION) {
                     continue;
                 }

@@ -30,20 +30,7 @@ pub enum Durability {
     Os,
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> IctError + '_ {
-    move |source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            IctError::NotFound {
-                path: path.to_path_buf(),
-            }
-        } else {
-            IctError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        }
-    }
-}
+use crate::error::io_error as io;
 
 fn corrupt(path: &Path, detail: impl Into<String>) -> IctError {
     IctError::Corrupt {
