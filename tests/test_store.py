@@ -148,6 +148,26 @@ def test_import_mt5_export_equals_pandas(tmp_path: Path) -> None:
     assert not store.read("EURUSD", "15m").volume.any()
 
 
+def test_read_csv_parses_what_pandas_parses(tmp_path: Path) -> None:
+    raw = pd.read_csv(DATA)
+    got = ictcore.read_csv(DATA)
+    parsed = pd.to_datetime(raw["Date"], format="%Y.%m.%d %H:%M:%S")
+    np.testing.assert_array_equal(got.time, parsed.dt.as_unit("ns").astype("int64").to_numpy())
+    np.testing.assert_array_equal(got.close, raw["Close"].to_numpy())
+    np.testing.assert_array_equal(got.volume, raw["Tickvol"].to_numpy(dtype=np.float64))
+    # A file large enough to be parsed in parallel chunks, CRLF line ends, ISO times.
+    data = frame(11, 150_000)
+    path = tmp_path / "big.csv"
+    data.rename_axis("time").to_csv(path, lineterminator="\r\n", date_format="%Y-%m-%dT%H:%M:%S")
+    big = ictcore.read_csv(path, format="ohlcv")
+    back = big.to_pandas()
+    np.testing.assert_array_equal(back.index.asi8, data.index.as_unit("ns").asi8)
+    for name in ("open", "high", "low", "close", "volume"):
+        np.testing.assert_array_equal(back[name].to_numpy(), data[name].to_numpy(), err_msg=name)
+    with pytest.raises(ValueError, match="format must be"):
+        ictcore.read_csv(path, format="xlsx")
+
+
 def test_a_bad_line_is_named_and_nothing_is_stored(tmp_path: Path) -> None:
     text = DATA.read_text().splitlines()
     text[101] = text[101].replace(",", ",x", 1)  # line 102 of the file

@@ -2,8 +2,9 @@
 
 - ``ictcore.compat.smc``: a drop-in for ``smartmoneyconcepts`` 0.0.27, bit for bit, much faster.
 - ``ictcore.Candles``: one validated OHLCV series, the native input type.
-- ``ictcore.CandleStore``: memory-mapped candle files with zero-copy reads and atomic appends
-  (in progress: CSV import, batch loads and the command line come next).
+- ``ictcore.CandleStore``: memory-mapped candle files with zero-copy batch reads, atomic
+  crash-safe appends, verification and CSV import; ``ictcore.read_csv`` parses a candle
+  CSV (MT5 or OHLCV) without storing it.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
 
 Memory: result columns of long series (>= 1 MiB each) are kept after they are freed, up to
@@ -25,7 +26,7 @@ from .exceptions import (
     MissingColumnError,
     UnknownNameError,
 )
-from .store import CandleStore
+from .store import CandleStore, read_csv
 
 __all__ = [
     "BatchError",
@@ -40,5 +41,6 @@ __all__ = [
     "compat",
     "exceptions",
     "kept_memory",
+    "read_csv",
     "release_memory",
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "compat_sessions",
     "compat_swing_highs_lows",
     "kept_memory",
+    "read_csv",
     "release_memory",
     "validate_candles",
 ]
@@ -128,3 +129,7 @@ class Store:
         if_exists: str = "append",
     ) -> tuple[int, str | None]: ...
     def path(self, symbol: str, timeframe: str) -> Path: ...
+
+def read_csv(
+    csv: str, volume: str = "auto"
+) -> tuple[_I64, tuple[_F64, _F64, _F64, _F64, _F64], str | None]: ...

@@ -26,7 +26,7 @@ from . import _ictcore
 from .candles import Candles
 from .exceptions import BatchError, IctError
 
-__all__ = ["CandleStore", "Imported", "Problem", "SeriesInfo", "VerifyReport"]
+__all__ = ["CandleStore", "Imported", "Problem", "SeriesInfo", "VerifyReport", "read_csv"]
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,35 @@ def _candles(data: Candles | pd.DataFrame) -> Candles:
     raise TypeError(f"expected ictcore.Candles or a pandas DataFrame, got {type(data).__name__}")
 
 
+def _volume_for(format: str, volume: str | None) -> str:
+    """The volume column to read for a CSV ``format``, unless one is named."""
+    if format not in ("auto", "mt5", "ohlcv"):
+        raise ValueError(f'format must be "auto", "mt5" or "ohlcv", got {format!r}')
+    if volume is not None:
+        return volume
+    return {"auto": "auto", "mt5": "tickvol", "ohlcv": "auto"}[format]
+
+
+def read_csv(
+    path: str | os.PathLike[str], format: str = "auto", volume: str | None = None
+) -> Candles:
+    """Parses a CSV file of candles into :class:`~ictcore.Candles` without storing it.
+
+    The same parser and checks as :meth:`CandleStore.import_csv` (MT5 exports and OHLCV
+    files with a time column; naive times are UTC; time strictly increasing, finite
+    prices, high/low containing open/close): a bad line raises ``ValueError`` naming file
+    and line. Large files are parsed on all cores.
+
+    Parameters:
+        path: the CSV file.
+        format: ``"auto"``, ``"mt5"`` (volume defaults to the tick volume) or ``"ohlcv"``.
+        volume: the column to use as volume, or ``"none"`` for zeros; by default
+            ``volume`` when present and not all zero, else the tick volume.
+    """
+    time, prices, _ = _ictcore.read_csv(os.fspath(path), _volume_for(format, volume))
+    return Candles._trusted(time, *prices)
+
+
 class CandleStore:
     """A directory of candle files. See the module documentation.
 
@@ -203,10 +232,7 @@ class CandleStore:
             if_exists: ``"append"`` (rows must follow the stored ones), ``"replace"`` or
                 ``"error"`` when the series is already stored.
         """
-        if format not in ("auto", "mt5", "ohlcv"):
-            raise ValueError(f'format must be "auto", "mt5" or "ohlcv", got {format!r}')
-        if volume is None:
-            volume = {"auto": "auto", "mt5": "tickvol", "ohlcv": "auto"}[format]
+        volume = _volume_for(format, volume)
         root = Path(source)
         if root.is_dir():
             files = sorted(root.glob("*.csv"))

@@ -54,5 +54,6 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::PyStore>()?;
     m.add_class::<store::Mapping>()?;
     m.add_function(wrap_pyfunction!(kept_memory, m)?)?;
+    m.add_function(wrap_pyfunction!(store::read_csv, m)?)?;
     Ok(())
 }

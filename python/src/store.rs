@@ -5,10 +5,10 @@
 use crate::arrays::CandleColumns;
 use crate::detach::run_detached;
 use crate::errors::to_pyerr;
-use ictcore::store::{Durability, IfExists, SeriesReader, Store, VolumeColumn};
+use ictcore::store::{parse_csv, Durability, IfExists, SeriesReader, Store, VolumeColumn};
 use ictcore::Candles;
 use numpy::ndarray::ArrayView1;
-use numpy::{Element, PyArray1, PyArrayMethods};
+use numpy::{Element, IntoPyArray, PyArray1, PyArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -211,11 +211,7 @@ impl PyStore {
         volume: &str,
         if_exists: &str,
     ) -> PyResult<(u64, Option<String>)> {
-        let volume = match volume {
-            "auto" => VolumeColumn::Auto,
-            "none" => VolumeColumn::Zero,
-            name => VolumeColumn::Named(name.to_string()),
-        };
+        let volume = volume_column(volume);
         let if_exists = match if_exists {
             "append" => IfExists::Append,
             "replace" => IfExists::Replace,
@@ -238,6 +234,47 @@ impl PyStore {
     fn path(&self, symbol: &str, timeframe: &str) -> PyResult<PathBuf> {
         self.store.series_path(symbol, timeframe).map_err(to_pyerr)
     }
+}
+
+fn volume_column(name: &str) -> VolumeColumn {
+    match name {
+        "auto" => VolumeColumn::Auto,
+        "none" => VolumeColumn::Zero,
+        name => VolumeColumn::Named(name.to_string()),
+    }
+}
+
+/// The six columns of a parsed candle file.
+type ParsedColumns<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    (
+        Bound<'py, PyArray1<f64>>,
+        Bound<'py, PyArray1<f64>>,
+        Bound<'py, PyArray1<f64>>,
+        Bound<'py, PyArray1<f64>>,
+        Bound<'py, PyArray1<f64>>,
+    ),
+    Option<String>,
+);
+
+/// Parses and checks one CSV file of candles (as `import_csv` does, without storing it);
+/// returns the columns (owned arrays) and the volume column used.
+#[pyfunction]
+#[pyo3(signature = (csv, volume = "auto"))]
+pub fn read_csv<'py>(py: Python<'py>, csv: PathBuf, volume: &str) -> PyResult<ParsedColumns<'py>> {
+    let volume = volume_column(volume);
+    let parsed = run_detached(py, "read_csv", || parse_csv(&csv, &volume))?;
+    Ok((
+        parsed.time.into_pyarray(py),
+        (
+            parsed.open.into_pyarray(py),
+            parsed.high.into_pyarray(py),
+            parsed.low.into_pyarray(py),
+            parsed.close.into_pyarray(py),
+            parsed.volume.into_pyarray(py),
+        ),
+        parsed.volume_column,
+    ))
 }
 
 impl PyStore {

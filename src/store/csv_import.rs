@@ -1,10 +1,15 @@
 //! CSV import: MT5 exports (`Date` as `YYYY.MM.DD HH:MM:SS` or separate `<DATE>`/`<TIME>`
 //! columns, `Tickvol`/`Volume`) and generic OHLCV files with a time column, parsed with the
-//! `csv` crate. The whole file is parsed and checked before anything is stored, and every
-//! error names the file and line.
+//! `csv` crate (floats with `fast-float2`). The whole file is parsed and checked before
+//! anything is stored, and every error names the file and line.
+//!
+//! Speed: a file without quote characters cannot have a record spanning lines, so it is cut
+//! at line ends into one chunk per core and the chunks are parsed in parallel (each with its
+//! own `csv` reader and its first line number); a file with quotes is parsed in one piece.
 
 use crate::error::{io_error, IctError, Result};
 use chrono::NaiveDate;
+use std::ops::Range;
 use std::path::Path;
 
 /// Which volume column to use.
@@ -109,6 +114,43 @@ fn normalize(name: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// Below this many bytes per chunk, threads cost more than they save.
+const MIN_CHUNK_BYTES: usize = 1 << 20;
+
+/// Where each field is, found from the header.
+struct Layout {
+    delimiter: u8,
+    /// Fields in the header: every record must have as many.
+    fields: usize,
+    time_at: usize,
+    /// MT5's separate `<TIME>` column, joined to `<DATE>` with a space.
+    clock_at: Option<usize>,
+    open_at: usize,
+    high_at: usize,
+    low_at: usize,
+    close_at: usize,
+    /// The column read as volume (`volume`, or the one named by the caller).
+    volume_at: Option<usize>,
+    /// A tick volume column, read when no volume column was named.
+    tick_at: Option<usize>,
+}
+
+/// The rows of one chunk, already checked row by row.
+#[derive(Default)]
+struct Chunk {
+    time: Vec<i64>,
+    open: Vec<f64>,
+    high: Vec<f64>,
+    low: Vec<f64>,
+    close: Vec<f64>,
+    volumes: Vec<f64>,
+    ticks: Vec<f64>,
+    /// Where the first and last record start (bytes into the body), for the check across
+    /// chunk boundaries; their lines are counted only if it fails.
+    first_start: u64,
+    last_start: u64,
+}
+
 /// Parses a CSV file of candles; see the module documentation.
 pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
     let bytes = std::fs::read(path).map_err(io_error(path))?;
@@ -117,7 +159,6 @@ pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
         .into_iter()
         .max_by_key(|d| first_line.iter().filter(|b| *b == d).count())
         .unwrap_or(b',');
-    // No csv-level trimming (it copies every record); fields are trimmed as &str below.
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .from_reader(bytes.as_slice());
@@ -127,6 +168,53 @@ pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
         .iter()
         .map(normalize)
         .collect();
+    // After the header: where the records start, in bytes and lines.
+    let body_at = record_start(&bytes, reader.position().byte());
+    let body_line = line_of(&bytes, 1, reader.position().byte());
+    let body = bytes.get(body_at..).unwrap_or_default();
+    let layout = layout(path, &headers, delimiter, volume)?;
+
+    let pieces = split(body);
+    let parse = |range: &Range<usize>| parse_chunk(path, &layout, body, range.clone(), body_line);
+    let parsed: Vec<Result<Chunk>> = if pieces.len() == 1 {
+        pieces.iter().map(parse).collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = pieces
+                .iter()
+                .map(|range| scope.spawn(|| parse(range)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(IctError::Internal {
+                            context: format!("import of {}", path.display()),
+                            message: "a CSV parsing thread panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        })
+    };
+    let chunks = parsed.into_iter().collect::<Result<Vec<Chunk>>>()?;
+    // Each chunk checked its own rows; time must also increase across the cuts.
+    for pair in chunks.windows(2) {
+        if let (Some(&before), Some(&after)) = (pair[0].time.last(), pair[1].time.first()) {
+            if after <= before {
+                return Err(order_error(
+                    path,
+                    after == before,
+                    line_of(body, body_line, pair[1].first_start),
+                    line_of(body, body_line, pair[0].last_start),
+                ));
+            }
+        }
+    }
+    Ok(merge(chunks, &headers, &layout, volume))
+}
+
+fn layout(path: &Path, headers: &[String], delimiter: u8, volume: &VolumeColumn) -> Result<Layout> {
     let find = |names: &[&str]| {
         names
             .iter()
@@ -155,135 +243,319 @@ pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
             None,
         ),
     };
-    let (open_at, high_at, low_at, close_at) =
-        (need("open")?, need("high")?, need("low")?, need("close")?);
-    let tick_names = ["tickvol", "tick_volume", "tickvolume", "vol"];
-
-    let mut out = ParsedCsv {
-        time: Vec::new(),
-        open: Vec::new(),
-        high: Vec::new(),
-        low: Vec::new(),
-        close: Vec::new(),
-        volume: Vec::new(),
-        volume_column: None,
-    };
     let named_volume = match volume {
         VolumeColumn::Named(name) => Some(need(&normalize(name))?),
         _ => None,
     };
-    let volume_at = find(&["volume"]);
-    let tick_at = find(&tick_names);
-    let mut volumes: Vec<f64> = Vec::new();
-    let mut ticks: Vec<f64> = Vec::new();
-    let mut lines: Vec<u64> = Vec::new();
+    Ok(Layout {
+        delimiter,
+        fields: headers.len(),
+        time_at,
+        clock_at,
+        open_at: need("open")?,
+        high_at: need("high")?,
+        low_at: need("low")?,
+        close_at: need("close")?,
+        volume_at: named_volume.or(find(&["volume"])),
+        tick_at: find(&["tickvol", "tick_volume", "tickvolume", "vol"])
+            .filter(|_| named_volume.is_none()),
+    })
+}
+
+/// Cuts the records into one byte range per core at line ends; one range when the text is
+/// small or has quotes (a quoted field may hold a line end).
+fn split(body: &[u8]) -> Vec<Range<usize>> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let pieces = cores.min(body.len() / MIN_CHUNK_BYTES).max(1);
+    if pieces == 1 || memchr::memchr(b'"', body).is_some() {
+        return std::iter::once(0..body.len()).collect();
+    }
+    let mut out = Vec::with_capacity(pieces);
+    let mut from = 0;
+    for k in 1..=pieces {
+        let to = if k == pieces {
+            body.len()
+        } else {
+            let target = body.len() / pieces * k;
+            body.get(target..)
+                .and_then(|rest| memchr::memchr(b'\n', rest))
+                .map_or(body.len(), |at| target + at + 1)
+                .max(from)
+        };
+        out.push(from..to);
+        from = to;
+    }
+    out
+}
+
+/// The file line of the record whose reading started at `byte` of `text` (whose first
+/// line is `first_line`). Counted from the bytes rather than taken from `csv::Position`,
+/// whose line lags by one after a CRLF line end (a record's recorded start is then the
+/// `\n` of the line before); only called for errors and chunk ends, so it may rescan.
+fn line_of(text: &[u8], first_line: u64, byte: u64) -> u64 {
+    let before = text.get(..record_start(text, byte)).unwrap_or_default();
+    first_line + memchr::memchr_iter(b'\n', before).count() as u64
+}
+
+/// Where the record whose reading started at `byte` really starts: the csv reader skips
+/// empty lines (and the `\n` of a CRLF) before a record.
+fn record_start(text: &[u8], byte: u64) -> usize {
+    let mut start = usize::try_from(byte).unwrap_or(text.len()).min(text.len());
+    while matches!(text.get(start), Some(b'\r' | b'\n')) {
+        start += 1;
+    }
+    start
+}
+
+fn order_error(path: &Path, repeats: bool, line: u64, previous: u64) -> IctError {
+    let what = if repeats { "repeats" } else { "goes back from" };
+    parse_error(
+        path,
+        line,
+        format!("time {what} the previous line's (line {previous})"),
+    )
+}
+
+/// Parses and checks the records of `body[range]`; `body_line` is the file line of the
+/// body's first byte (lines are counted from there, only for errors).
+fn parse_chunk(
+    path: &Path,
+    layout: &Layout,
+    body: &[u8],
+    range: Range<usize>,
+    body_line: u64,
+) -> Result<Chunk> {
+    let offset = range.start as u64;
+    let text = body.get(range).unwrap_or_default();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(layout.delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text);
+    // Enough room for the whole chunk at ~40 bytes a row, so pushes rarely reallocate.
+    let guess = text.len() / 40;
+    let mut out = Chunk {
+        time: Vec::with_capacity(guess),
+        open: Vec::with_capacity(guess),
+        high: Vec::with_capacity(guess),
+        low: Vec::with_capacity(guess),
+        close: Vec::with_capacity(guess),
+        ..Chunk::default()
+    };
     let mut record = csv::ByteRecord::new();
-    let mut stamp = String::new();
+    let mut stamp: Vec<u8> = Vec::new();
+    // (time, start byte) of the previous record; line numbers are worked out only for
+    // errors and the chunk's ends (counting them per record costs ~10% of the parse).
+    let mut previous: Option<(i64, u64)> = None;
     loop {
-        let more = reader.read_byte_record(&mut record).map_err(|e| {
-            parse_error(
-                path,
-                e.position().map_or(0, csv::Position::line),
-                e.to_string(),
-            )
-        })?;
+        let start = offset + reader.position().byte();
+        let line = || line_of(body, body_line, start);
+        let more = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| parse_error(path, line(), e.to_string()))?;
         if !more {
             break;
         }
-        let line = record.position().map_or(0, csv::Position::line);
-        let field = |at: usize, name: &str| -> Result<&str> {
-            let raw = record
+        if record.len() != layout.fields {
+            return Err(parse_error(
+                path,
+                line(),
+                format!(
+                    "{} fields where the header has {}",
+                    record.len(),
+                    layout.fields
+                ),
+            ));
+        }
+        let field = |at: usize, name: &str| -> Result<&[u8]> {
+            record
                 .get(at)
-                .ok_or_else(|| parse_error(path, line, format!("missing field '{name}'")))?;
-            std::str::from_utf8(raw)
-                .map(str::trim)
-                .map_err(|_| parse_error(path, line, format!("field '{name}' is not UTF-8")))
+                .map(<[u8]>::trim_ascii)
+                .ok_or_else(|| parse_error(path, line(), format!("missing field '{name}'")))
         };
         let number = |at: usize, name: &str| -> Result<f64> {
             let text = field(at, name)?;
-            text.parse::<f64>()
+            fast_float2::parse::<f64, _>(text)
                 .ok()
                 .filter(|v| v.is_finite())
                 .ok_or_else(|| {
                     parse_error(
                         path,
-                        line,
-                        format!("{name} {text:?} is not a finite number"),
+                        line(),
+                        format!(
+                            "{name} {:?} is not a finite number",
+                            String::from_utf8_lossy(text)
+                        ),
                     )
                 })
         };
-        let text = match clock_at {
+        let text = match layout.clock_at {
             Some(c) => {
                 stamp.clear();
-                stamp.push_str(field(time_at, "date")?);
-                stamp.push(' ');
-                stamp.push_str(field(c, "time")?);
-                stamp.as_str()
+                stamp.extend_from_slice(field(layout.time_at, "date")?);
+                stamp.push(b' ');
+                stamp.extend_from_slice(field(c, "time")?);
+                stamp.as_slice()
             }
-            None => field(time_at, "time")?,
+            None => field(layout.time_at, "time")?,
         };
-        let t = parse_datetime(text)
-            .ok_or_else(|| parse_error(path, line, format!("time {text:?} is not a date-time")))?;
+        let t = parse_datetime_bytes(text).ok_or_else(|| {
+            parse_error(
+                path,
+                line(),
+                format!(
+                    "time {:?} is not a date-time",
+                    String::from_utf8_lossy(text)
+                ),
+            )
+        })?;
+        let (o, h, l, c) = (
+            number(layout.open_at, "open")?,
+            number(layout.high_at, "high")?,
+            number(layout.low_at, "low")?,
+            number(layout.close_at, "close")?,
+        );
+        if let Some((before, before_start)) = previous {
+            if t <= before {
+                let before_line = line_of(body, body_line, before_start);
+                return Err(order_error(path, t == before, line(), before_line));
+            }
+        }
+        if h < o.max(c) || l > o.min(c) {
+            return Err(parse_error(
+                path,
+                line(),
+                format!("high {h} / low {l} do not contain open {o} and close {c}"),
+            ));
+        }
+        if let Some(at) = layout.volume_at {
+            out.volumes.push(number(at, "volume")?);
+        }
+        if let Some(at) = layout.tick_at {
+            out.ticks.push(number(at, "tick volume")?);
+        }
+        if previous.is_none() {
+            out.first_start = start;
+        }
+        previous = Some((t, start));
         out.time.push(t);
-        out.open.push(number(open_at, "open")?);
-        out.high.push(number(high_at, "high")?);
-        out.low.push(number(low_at, "low")?);
-        out.close.push(number(close_at, "close")?);
-        if let Some(at) = named_volume.or(volume_at) {
-            volumes.push(number(at, "volume")?);
-        }
-        if let Some(at) = tick_at.filter(|_| named_volume.is_none()) {
-            ticks.push(number(at, "tick volume")?);
-        }
-        lines.push(line);
+        out.open.push(o);
+        out.high.push(h);
+        out.low.push(l);
+        out.close.push(c);
     }
-    let n = out.time.len();
-    (out.volume, out.volume_column) = match volume {
-        VolumeColumn::Named(name) => (volumes, Some(normalize(name))),
+    out.last_start = previous.map_or(0, |p| p.1);
+    Ok(out)
+}
+
+/// Joins the chunks in order and picks the volume column.
+fn merge(
+    chunks: Vec<Chunk>,
+    headers: &[String],
+    layout: &Layout,
+    volume: &VolumeColumn,
+) -> ParsedCsv {
+    let n: usize = chunks.iter().map(|c| c.time.len()).sum();
+    let join = |pick: fn(&Chunk) -> &Vec<f64>| {
+        let mut all = Vec::with_capacity(n);
+        for c in &chunks {
+            all.extend_from_slice(pick(c));
+        }
+        all
+    };
+    let mut time = Vec::with_capacity(n);
+    for c in &chunks {
+        time.extend_from_slice(&c.time);
+    }
+    let (volume, volume_column) = match volume {
+        VolumeColumn::Named(name) => (join(|c| &c.volumes), Some(normalize(name))),
         VolumeColumn::Zero => (vec![0.0; n], None),
         VolumeColumn::Auto => {
-            let real = volume_at.is_some() && volumes.iter().any(|v| *v != 0.0);
-            if real || tick_at.is_none() && volume_at.is_some() {
+            let volumes = join(|c| &c.volumes);
+            let real = layout.volume_at.is_some() && volumes.iter().any(|v| *v != 0.0);
+            if real || layout.tick_at.is_none() && layout.volume_at.is_some() {
                 (volumes, Some("volume".into()))
-            } else if let Some(at) = tick_at {
-                (ticks, Some(headers[at].clone()))
+            } else if let Some(at) = layout.tick_at {
+                (join(|c| &c.ticks), headers.get(at).cloned())
             } else {
                 (vec![0.0; n], None)
             }
         }
     };
-    check_rows(path, &out, &lines)?;
-    Ok(out)
+    ParsedCsv {
+        time,
+        open: join(|c| &c.open),
+        high: join(|c| &c.high),
+        low: join(|c| &c.low),
+        close: join(|c| &c.close),
+        volume,
+        volume_column,
+    }
 }
 
-/// The store's append rules, reported by file line.
-fn check_rows(path: &Path, p: &ParsedCsv, lines: &[u64]) -> Result<()> {
-    for i in 0..p.time.len() {
-        if i > 0 && p.time[i] <= p.time[i - 1] {
-            let what = if p.time[i] == p.time[i - 1] {
-                "repeats"
-            } else {
-                "goes back from"
-            };
-            return Err(parse_error(
-                path,
-                lines[i],
-                format!("time {what} the previous line's (line {})", lines[i - 1]),
-            ));
+/// [`parse_datetime`] on bytes, with a fast path for the fixed-width forms every export
+/// uses (`YYYY-MM-DD`, optionally ` HH:MM` or ` HH:MM:SS`, any of `-./` and ` `/`T`); any
+/// other text goes the general way. Both ways give the same answer (a property test).
+pub fn parse_datetime_bytes(b: &[u8]) -> Option<i64> {
+    fixed_width_datetime(b).or_else(|| parse_datetime(std::str::from_utf8(b).ok()?))
+}
+
+fn fixed_width_datetime(b: &[u8]) -> Option<i64> {
+    if !matches!(b.len(), 10 | 16 | 19) || b[4] != b[7] || !matches!(b[4], b'-' | b'.' | b'/') {
+        return None;
+    }
+    let digits = |at: usize, len: usize| -> Option<i64> {
+        let mut v = 0;
+        for &c in b.get(at..at + len)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + i64::from(c - b'0');
         }
-        let (o, h, l, c) = (p.open[i], p.high[i], p.low[i], p.close[i]);
-        if h < o.max(c) || l > o.min(c) {
-            return Err(parse_error(
-                path,
-                lines[i],
-                format!("high {h} / low {l} do not contain open {o} and close {c}"),
-            ));
+        Some(v)
+    };
+    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    let (mut h, mut m, mut s) = (0, 0, 0);
+    if b.len() > 10 {
+        if !matches!(b[10], b' ' | b'T') || b[13] != b':' {
+            return None;
         }
-        if !p.volume[i].is_finite() {
-            return Err(parse_error(path, lines[i], "volume is not finite"));
+        (h, m) = (digits(11, 2)?, digits(14, 2)?);
+        if b.len() == 19 {
+            if b[16] != b':' {
+                return None;
+            }
+            s = digits(17, 2)?;
+        }
+        if h > 23 || m > 59 || s > 59 {
+            return None;
         }
     }
-    Ok(())
+    let seconds = days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s;
+    seconds.checked_mul(1_000_000_000)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -328,6 +600,135 @@ mod tests {
             let text = t.format("%Y-%m-%d %H:%M:%S%.9f").to_string();
             proptest::prop_assert_eq!(parse_datetime(&text), t.timestamp_nanos_opt());
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fixed_width_fast_path_agrees_with_the_general_parser(
+            digits in proptest::collection::vec(0u8..10, 14),
+            sep in proptest::sample::select(vec![b'-', b'.', b'/', b':']),
+            joint in proptest::sample::select(vec![b' ', b'T', b'_']),
+            len in proptest::sample::select(vec![10usize, 16, 19]),
+        ) {
+            // Digits in every position (so invalid months, days, hours too), real separators.
+            let d = |k: usize| b'0' + digits[k];
+            let mut text = vec![
+                d(0), d(1), d(2), d(3), sep, d(4), d(5), sep, d(6), d(7), joint,
+                d(8), d(9), b':', d(10), d(11), b':', d(12), d(13),
+            ];
+            text.truncate(len);
+            let general = std::str::from_utf8(&text).ok().and_then(parse_datetime);
+            proptest::prop_assert_eq!(parse_datetime_bytes(&text), general);
+            if let Some(fast) = fixed_width_datetime(&text) {
+                proptest::prop_assert_eq!(Some(fast), general);
+            }
+        }
+
+        #[test]
+        fn real_dates_take_the_fast_path(secs in -2_000_000_000_000i64..250_000_000_000) {
+            let t = chrono::DateTime::from_timestamp(secs, 0).unwrap();
+            let text = t.format("%Y.%m.%d %H:%M:%S").to_string();
+            if text.len() == 19 {
+                proptest::prop_assert_eq!(fixed_width_datetime(text.as_bytes()), t.timestamp_nanos_opt());
+            }
+        }
+    }
+
+    /// A file big enough to be cut into chunks parses to what one chunk gives, and an error
+    /// deep inside still names its line.
+    #[test]
+    fn chunked_parsing_equals_one_piece() {
+        let mut text = String::from("time,open,high,low,close,volume\r\n");
+        let rows = 120_000; // ~5 MB: several chunks on any machine with 2+ cores
+        for k in 0..rows {
+            let p = 100.0 + (k % 977) as f64 / 64.0;
+            text.push_str(&format!(
+                "2024-01-{:02} {:02}:{:02}:{:02},{p},{},{},{p},{}\r\n",
+                1 + k / 86_400,
+                k / 3600 % 24,
+                k / 60 % 60,
+                k % 60,
+                p + 1.0,
+                p - 1.0,
+                k % 13
+            ));
+        }
+        let path = write("chunked.csv", &text);
+        let whole = parse_csv(&path, &VolumeColumn::Auto).unwrap();
+        assert_eq!(whole.time.len(), rows);
+        let body_at = text.find('\n').unwrap() + 1;
+        let layout = layout(
+            &path,
+            &["time", "open", "high", "low", "close", "volume"].map(String::from),
+            b',',
+            &VolumeColumn::Auto,
+        )
+        .unwrap();
+        let body = &text.as_bytes()[body_at..];
+        let one = parse_chunk(&path, &layout, body, 0..body.len(), 2).unwrap();
+        assert_eq!((whole.time, whole.close), (one.time, one.close));
+        let (first, last) = (one.first_start, one.last_start);
+        assert_eq!(
+            (line_of(body, 2, first), line_of(body, 2, last)),
+            (2, rows as u64 + 1)
+        );
+        assert!(
+            split(body).len() > 1
+                || std::thread::available_parallelism().map_or(1, |n| n.get()) == 1
+        );
+        // Break the order at a row in the second half; the error names its line.
+        let mut lines: Vec<&str> = text.split("\r\n").collect();
+        let at = rows * 3 / 4; // line at + 1 of the file is row `at - 1`... lines[at] is row at-1
+        let moved = lines[at - 1].to_string();
+        lines[at] = &moved;
+        let path = write("chunked-bad.csv", &lines.join("\r\n"));
+        let err = parse_csv(&path, &VolumeColumn::Auto)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("line {}: time repeats", at + 1)),
+            "{err}"
+        );
+        // A repeat exactly at a cut (the first row of the second chunk) is found by the
+        // check across chunks, and named by its line.
+        let pieces = split(body);
+        for piece in &pieces {
+            assert!(piece.is_empty() || body[piece.clone()].ends_with(b"\n"));
+        }
+        if let Some(cut) = pieces.get(1) {
+            let cut_line = line_of(body, 2, cut.start as u64);
+            let mut lines: Vec<&str> = text.split("\r\n").collect();
+            let row = cut_line as usize - 1; // index in `lines` of file line `cut_line`
+            let moved = lines[row - 1].to_string();
+            lines[row] = &moved;
+            let bad = lines.join("\r\n");
+            // Same cut in the changed file, so the repeat really sits across two chunks.
+            assert_eq!(split(&bad.as_bytes()[body_at..])[1].start, cut.start);
+            let path = write("cut-bad.csv", &bad);
+            let err = parse_csv(&path, &VolumeColumn::Auto)
+                .unwrap_err()
+                .to_string();
+            let expected = format!(
+                "line {cut_line}: time repeats the previous line's (line {})",
+                cut_line - 1
+            );
+            assert!(err.contains(&expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn field_counts_must_match_the_header() {
+        let bad = write(
+            "fields.csv",
+            "time,open,high,low,close\n2024-01-01 00:00,1,2,0,1\n2024-01-01 00:01,1,2,0,1,9\n",
+        );
+        let err = parse_csv(&bad, &VolumeColumn::Auto)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 3: 6 fields where the header has 5"),
+            "{err}"
+        );
     }
 
     fn write(name: &str, text: &str) -> std::path::PathBuf {
