@@ -16,6 +16,7 @@
 //! | 336 | chain hash: xxh3-64 of the sealed-block checksum table (u64) |
 //! | 344 | writer pid (u64), commit time (i64 ns), diagnostics only |
 //! | 360 | symbol length (u16), symbol (64 bytes UTF-8, NUL padded) |
+//! | 432 | synced_rows (u64): rows whose data was synced by an earlier commit (only read when the compat feature `UNSYNCED` is set) |
 //! | 4088 | slot checksum: xxh3-64 of bytes 0..4088 |
 //!
 //! The sealed-block checksum table starts at 8192; column regions follow, each on a 4096-byte
@@ -62,6 +63,12 @@ pub struct Features {
     pub incompat: u32,
 }
 
+/// Compat feature: this commit's data was not synced before its slot was written
+/// (`durability="os"`), so rows from `synced_rows` on must be checked against their checksums
+/// before they are trusted; a reader that fails the check falls back to the other slot. A
+/// reader that does not know the bit reads the file as before.
+pub const COMPAT_UNSYNCED: u32 = 1;
+
 /// Feature bits this code understands (none yet).
 pub const KNOWN_RO_COMPAT: u32 = 0;
 /// Feature bits this code understands (none yet).
@@ -85,6 +92,8 @@ pub struct Header {
     pub writer_pid: u64,
     pub commit_time_ns: i64,
     pub symbol: String,
+    /// Rows known to be on stable storage (== committed_rows unless `COMPAT_UNSYNCED`).
+    pub synced_rows: u64,
 }
 
 /// Why a slot cannot be used. A reader falls back to the other slot; if neither is usable
@@ -126,6 +135,7 @@ impl Header {
             writer_pid: 0,
             commit_time_ns: 0,
             symbol: symbol.to_string(),
+            synced_rows: 0,
         }
     }
 
@@ -178,6 +188,8 @@ impl Header {
         let mut padded = [0u8; MAX_SYMBOL_BYTES];
         padded[..symbol.len()].copy_from_slice(symbol);
         w.bytes(&padded);
+        w.bytes(&[0u8; 6]);
+        w.u64(self.synced_rows);
         let checksum = xxh3_64(&out[..CHECKSUM_AT]);
         out[CHECKSUM_AT..].copy_from_slice(&checksum.to_le_bytes());
         Ok(out)
@@ -250,6 +262,16 @@ impl Header {
                 String::from_utf8(raw.to_vec())
                     .map_err(|_| invalid("symbol", "not UTF-8".to_string()))?
             },
+            synced_rows: 0,
+        };
+        r.bytes(6);
+        let synced_rows = r.u64();
+        let mut header = header;
+        // Files written before the feature have zeros here: without the bit, all is synced.
+        header.synced_rows = if header.unsynced() {
+            synced_rows
+        } else {
+            header.committed_rows
         };
         if offsets != column_offsets(header.capacity_rows)? {
             return Err(invalid(
@@ -261,7 +283,18 @@ impl Header {
         Ok(header)
     }
 
+    /// Whether this commit's data may not have reached stable storage (see [`COMPAT_UNSYNCED`]).
+    pub fn unsynced(&self) -> bool {
+        self.features.compat & COMPAT_UNSYNCED != 0
+    }
+
     fn validate(&self) -> Result<(), SlotError> {
+        if self.synced_rows > self.committed_rows {
+            return Err(invalid(
+                "synced_rows",
+                format!("{} > committed {}", self.synced_rows, self.committed_rows),
+            ));
+        }
         if self.committed_rows > self.capacity_rows {
             return Err(invalid(
                 "committed_rows",
@@ -401,15 +434,22 @@ mod tests {
         h.tail_checksums = [1, 2, 3, 4, 5, 6];
         h.chain_hash = 0xDEAD_BEEF;
         h.writer_pid = 4242;
+        h.synced_rows = h.committed_rows;
         h
     }
 
     #[test]
     fn round_trip() {
-        let h = sample();
+        let mut h = sample();
         let bytes = h.encode().unwrap();
         assert_eq!(&bytes[..8], &MAGIC);
         assert_eq!(Header::decode(&bytes[..]).unwrap(), h);
+        // An unsynced commit keeps its own synced_rows; more than committed is refused.
+        h.features.compat |= COMPAT_UNSYNCED;
+        h.synced_rows = 65_536;
+        assert_eq!(Header::decode(&h.encode().unwrap()[..]).unwrap(), h);
+        h.synced_rows = h.committed_rows + 1;
+        assert!(Header::decode(&h.encode().unwrap()[..]).is_err());
     }
 
     #[test]
