@@ -241,3 +241,26 @@ def test_header_bit_flips_are_all_reported(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert store.verify() and len(store.read("X", "1m")) == 64
+
+
+def test_refresh_reports_what_changed_since_the_last_refresh(tmp_path: Path) -> None:
+    writer = CandleStore(tmp_path)
+    data = frame(12, 300)
+    writer.write("A", "1m", data.iloc[:100])
+    writer.write("B", "1h", data.iloc[:50])
+    reader = CandleStore(tmp_path)
+    assert [(s.symbol, s.rows) for s in reader.refresh()] == [("A", 100), ("B", 50)]
+    assert reader.refresh() == []
+    old = reader.read("A", "1m")
+    writer.append("A", "1m", data.iloc[100:120])
+    writer.write("B", "1h", data.iloc[:50])  # rewritten: same rows, a new file
+    writer.write("C", "5m", data.iloc[:10])
+    changed = reader.refresh()
+    assert [(s.symbol, s.timeframe, s.rows) for s in changed] == [
+        ("A", "1m", 120),
+        ("B", "1h", 50),
+        ("C", "5m", 10),
+    ]
+    assert reader.refresh() == []
+    assert len(old) == 100 and len(reader.read("A", "1m")) == 120
+    np.testing.assert_array_equal(old.close, data["close"].to_numpy()[:100])

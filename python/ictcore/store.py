@@ -135,6 +135,18 @@ def _candles(data: Candles | pd.DataFrame) -> Candles:
     raise TypeError(f"expected ictcore.Candles or a pandas DataFrame, got {type(data).__name__}")
 
 
+def _series_info(item: dict[str, Any]) -> SeriesInfo:
+    first, last = item["first"], item["last"]
+    return SeriesInfo(
+        symbol=item["symbol"],
+        timeframe=item["timeframe"],
+        rows=item["rows"],
+        first=None if first is None else pd.Timestamp(first, tz="UTC"),
+        last=None if last is None else pd.Timestamp(last, tz="UTC"),
+        path=Path(item["path"]),
+    )
+
+
 def _volume_for(format: str, volume: str | None) -> str:
     """The volume column to read for a CSV ``format``, unless one is named."""
     if format not in ("auto", "mt5", "ohlcv"):
@@ -291,21 +303,16 @@ class CandleStore:
     def series(self) -> list[SeriesInfo]:
         """What is stored, sorted by symbol and timeframe (unreadable files are skipped here
         and reported by :meth:`verify`)."""
-        out = []
-        for item in self._store.series():
-            if "error" in item:
-                continue
-            out.append(
-                SeriesInfo(
-                    symbol=item["symbol"],
-                    timeframe=item["timeframe"],
-                    rows=item["rows"],
-                    first=None if item["first"] is None else pd.Timestamp(item["first"], tz="UTC"),
-                    last=None if item["last"] is None else pd.Timestamp(item["last"], tz="UTC"),
-                    path=Path(item["path"]),
-                )
-            )
-        return out
+        return [_series_info(item) for item in self._store.series() if "error" not in item]
+
+    def refresh(self) -> list[SeriesInfo]:
+        """For readers that poll a store another process writes to: the series that are new
+        or changed (appended to or rewritten) since the previous ``refresh()`` of this store
+        object — every series the first time. Unreadable files are skipped (see
+        :meth:`verify`). Cached mappings of removed or replaced files are dropped; arrays
+        handed out earlier stay valid. ``read`` always returns the latest committed rows,
+        with or without a refresh."""
+        return [_series_info(item) for item in self._store.refresh() if "error" not in item]
 
     def verify(self, symbol: str | None = None, timeframe: str | None = None) -> VerifyReport:
         """Checks headers and every block checksum of the stored series (or of those matching

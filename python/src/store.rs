@@ -5,7 +5,9 @@
 use crate::arrays::CandleColumns;
 use crate::detach::run_detached;
 use crate::errors::to_pyerr;
-use ictcore::store::{parse_csv, Durability, IfExists, SeriesReader, Store, VolumeColumn};
+use ictcore::store::{
+    parse_csv, Durability, IfExists, SeriesInfo, SeriesReader, Store, VolumeColumn,
+};
 use ictcore::Candles;
 use numpy::ndarray::ArrayView1;
 use numpy::{Element, IntoPyArray, PyArray1, PyArrayMethods};
@@ -169,24 +171,13 @@ impl PyStore {
     /// file that could not be read (as a dict with "error").
     fn series<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let listed = run_detached(py, "CandleStore.series", || self.store.series())?;
-        listed
-            .into_iter()
-            .map(|item| {
-                let d = PyDict::new(py);
-                match item {
-                    Ok(s) => {
-                        d.set_item("symbol", s.symbol)?;
-                        d.set_item("timeframe", s.timeframe)?;
-                        d.set_item("rows", s.rows)?;
-                        d.set_item("first", s.first_ts)?;
-                        d.set_item("last", s.last_ts)?;
-                        d.set_item("path", s.path)?;
-                    }
-                    Err(e) => d.set_item("error", e.to_string())?,
-                }
-                Ok(d)
-            })
-            .collect()
+        series_dicts(py, listed)
+    }
+
+    /// The series new or changed since the previous refresh (all of them the first time).
+    fn refresh<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let changed = run_detached(py, "CandleStore.refresh", || self.store.refresh())?;
+        series_dicts(py, changed)
     }
 
     /// Damaged regions of a series as (column, block or None, first row, end row).
@@ -234,6 +225,31 @@ impl PyStore {
     fn path(&self, symbol: &str, timeframe: &str) -> PyResult<PathBuf> {
         self.store.series_path(symbol, timeframe).map_err(to_pyerr)
     }
+}
+
+/// One dict per listed series: its fields, or `error` for a file that cannot be read.
+fn series_dicts<'py>(
+    py: Python<'py>,
+    listed: Vec<Result<SeriesInfo, ictcore::IctError>>,
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    listed
+        .into_iter()
+        .map(|item| {
+            let d = PyDict::new(py);
+            match item {
+                Ok(s) => {
+                    d.set_item("symbol", s.symbol)?;
+                    d.set_item("timeframe", s.timeframe)?;
+                    d.set_item("rows", s.rows)?;
+                    d.set_item("first", s.first_ts)?;
+                    d.set_item("last", s.last_ts)?;
+                    d.set_item("path", s.path)?;
+                }
+                Err(e) => d.set_item("error", e.to_string())?,
+            }
+            Ok(d)
+        })
+        .collect()
 }
 
 fn volume_column(name: &str) -> VolumeColumn {

@@ -28,6 +28,8 @@ pub struct Store {
     /// The latest reader of each series read so far: later reads of an unchanged file reuse
     /// its mapping, so their views share memory.
     readers: Arc<Mutex<HashMap<PathBuf, SeriesReader>>>,
+    /// The version of each series at the last [`Store::refresh`].
+    seen: Arc<Mutex<HashMap<PathBuf, (u64, u64, u64)>>>,
 }
 
 /// What `Store::import_csv` does when the series is already stored.
@@ -58,6 +60,8 @@ pub struct SeriesInfo {
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
     pub path: PathBuf,
+    /// (device, inode, commit sequence): changes with every append or rewrite.
+    pub version: (u64, u64, u64),
 }
 
 /// Room for a new series: its rows plus a quarter (so a live feed's first appends do not
@@ -197,6 +201,7 @@ impl Store {
         Ok(Self {
             root: root.to_path_buf(),
             readers: Arc::default(),
+            seen: Arc::default(),
         })
     }
 
@@ -370,6 +375,7 @@ impl Store {
                         first_ts: any.then_some(h.first_ts),
                         last_ts: any.then_some(h.last_ts),
                         path: path.clone(),
+                        version: r.version(),
                     }
                 }));
             }
@@ -381,6 +387,39 @@ impl Store {
             (Err(a), Err(b)) => a.to_string().cmp(&b.to_string()),
         });
         Ok(out)
+    }
+
+    /// For readers that poll: re-reads every series header and returns the series that are
+    /// new or changed (appended to, rewritten) since the previous refresh — all of them the
+    /// first time — and those whose file cannot be read. Cached mappings of files that were
+    /// removed or replaced are dropped (views handed out earlier stay valid).
+    pub fn refresh(&self) -> Result<Vec<std::result::Result<SeriesInfo, IctError>>> {
+        let listed = self.series()?;
+        let now: HashMap<PathBuf, (u64, u64, u64)> = listed
+            .iter()
+            .flatten()
+            .map(|s| (s.path.clone(), s.version))
+            .collect();
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let changed = listed
+            .into_iter()
+            .filter(|item| match item {
+                Ok(s) => seen.get(&s.path) != Some(&s.version),
+                Err(_) => true,
+            })
+            .collect();
+        self.readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|path, reader| {
+                let (dev, ino, _) = reader.version();
+                now.get(path).is_some_and(|v| (v.0, v.1) == (dev, ino))
+            });
+        *seen = now;
+        Ok(changed)
     }
 
     /// Verifies one series: the damaged regions (empty when it checks out), or the error

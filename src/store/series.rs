@@ -629,6 +629,12 @@ impl SeriesReader {
         })
     }
 
+    /// What identifies this state of the series: the file (device, inode) and the commit
+    /// sequence number. Any append or rewrite changes it.
+    pub fn version(&self) -> (u64, u64, u64) {
+        (self.identity.0, self.identity.1, self.header.sequence)
+    }
+
     /// The header this view was opened with.
     pub fn header(&self) -> &Header {
         &self.header
