@@ -29,7 +29,7 @@ pub struct Store {
     /// its mapping, so their views share memory.
     readers: Arc<Mutex<HashMap<PathBuf, SeriesReader>>>,
     /// The version of each series at the last [`Store::refresh`].
-    seen: Arc<Mutex<HashMap<PathBuf, (u64, u64, u64)>>>,
+    seen: Arc<Mutex<HashMap<PathBuf, Version>>>,
 }
 
 /// What `Store::import_csv` does when the series is already stored.
@@ -51,6 +51,9 @@ pub struct Imported {
     pub volume_column: Option<String>,
 }
 
+/// (device, inode, commit sequence) of a series file: changes with every append or rewrite.
+pub type Version = (u64, u64, u64);
+
 /// What `Store::series` lists for one stored series.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesInfo {
@@ -60,8 +63,8 @@ pub struct SeriesInfo {
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
     pub path: PathBuf,
-    /// (device, inode, commit sequence): changes with every append or rewrite.
-    pub version: (u64, u64, u64),
+    /// Changes with every append or rewrite.
+    pub version: Version,
 }
 
 /// Room for a new series: its rows plus a quarter (so a live feed's first appends do not
@@ -395,7 +398,7 @@ impl Store {
     /// removed or replaced are dropped (views handed out earlier stay valid).
     pub fn refresh(&self) -> Result<Vec<std::result::Result<SeriesInfo, IctError>>> {
         let listed = self.series()?;
-        let now: HashMap<PathBuf, (u64, u64, u64)> = listed
+        let now: HashMap<PathBuf, Version> = listed
             .iter()
             .flatten()
             .map(|s| (s.path.clone(), s.version))
