@@ -5,10 +5,12 @@
 //! - [`candles`]: the borrowed OHLCV view and the input checks every entry point shares.
 //! - [`algo`]: threshold searches and sliding extremes the detectors are built from.
 //! - [`error`]: the single error type, with context for every failure.
-//! - [`store`]: the candle store's file format (in progress: header slots).
+//! - [`store`]: the candle store: memory-mapped series files, crash-safe appends, CSV import.
+//! - [`cache`]: the analysis cache: a moka memory tier over a compressed disk tier.
 //! - [`recycle`]: the extension's allocator, which reuses large freed result columns.
 
 pub mod algo;
+pub mod cache;
 pub mod candles;
 pub mod columns;
 pub mod compat;
@@ -19,5 +21,5 @@ pub mod store;
 pub use candles::Candles;
 pub use error::{IctError, Result};
 
-/// The version of this crate, part of every cache key later on.
+/// The version of this crate, part of every cache key.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

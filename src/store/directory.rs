@@ -223,7 +223,7 @@ impl Store {
     }
 
     fn lock(&self, symbol: &str, timeframe: &str) -> Result<(PathBuf, WriterLock)> {
-        super::fs_kind::check_local(&self.root)?;
+        super::fs_kind::check_local(&self.root, "store")?;
         let path = self.series_path(symbol, timeframe)?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io_error(dir))?;

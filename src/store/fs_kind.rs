@@ -45,8 +45,9 @@ fn f_type(_path: &Path) -> Option<i64> {
     None
 }
 
-/// Refuses a writer on a network file system (see the module documentation).
-pub fn check_local(path: &Path) -> Result<()> {
+/// Refuses a writer on a network file system (see the module documentation); `what` names
+/// the parameter in the error (`store`, `cache`).
+pub fn check_local(path: &Path, what: &str) -> Result<()> {
     let Some(name) = f_type(path).and_then(network_fs_name) else {
         return Ok(());
     };
@@ -54,7 +55,7 @@ pub fn check_local(path: &Path) -> Result<()> {
         return Ok(());
     }
     Err(IctError::parameter(
-        "store",
+        what,
         format!(
             "{} is on a {name} file system, where file locks and shared mappings are not \
              reliable; use a local disk (or set ICTCORE_ALLOW_NETWORK_FS=1 at your own risk)",
@@ -74,6 +75,6 @@ mod tests {
         assert_eq!(network_fs_name(0x6573_5546), Some("FUSE"));
         assert_eq!(network_fs_name(0xEF53), None); // ext4
         assert_eq!(network_fs_name(0x0102_1994), None); // tmpfs
-        assert!(check_local(&std::env::temp_dir()).is_ok());
+        assert!(check_local(&std::env::temp_dir(), "store").is_ok());
     }
 }

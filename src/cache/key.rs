@@ -1,0 +1,298 @@
+//! Cache keys (`storage-and-cache.md` §2.5): xxh3-128 of a canonical, length-prefixed binary
+//! record of everything that decides a result — key-schema version, ictcore and entry-format
+//! versions, detector id and mode, typed parameters sorted by name (floats by their bits, NaN
+//! refused), and each input column's name, dtype, length and xxh3-128 of its exact bytes.
+//! No pickle, no `repr`: the same inputs give the same key in every process and on every OS.
+
+use super::table::Dtype;
+use crate::error::{IctError, Result};
+use std::collections::BTreeMap;
+use std::fmt;
+use xxhash_rust::xxh3::xxh3_128;
+
+/// Version of the key record layout; bump it when the record changes.
+pub const KEY_SCHEMA: u16 = 1;
+
+/// A cache key: 16 bytes, shown as 32 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key(pub [u8; 16]);
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A typed parameter value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Str(String),
+    /// An explicit "not set" (Python's `None`), distinct from leaving the parameter out.
+    None,
+}
+
+impl Param {
+    fn tag(&self) -> u8 {
+        match self {
+            Param::Int(_) => 1,
+            Param::Float(_) => 2,
+            Param::Bool(_) => 3,
+            Param::Str(_) => 4,
+            Param::None => 5,
+        }
+    }
+}
+
+/// Builds the key record. Parameters may be added in any order (they are sorted by name);
+/// inputs are hashed in the order given, which is part of the detector's contract.
+#[derive(Debug, Clone)]
+pub struct KeyBuilder {
+    detector: String,
+    mode: String,
+    params: BTreeMap<String, Param>,
+    inputs: Vec<(String, Dtype, u64, [u8; 16])>,
+    rows: Option<u64>,
+}
+
+fn put_str(record: &mut Vec<u8>, s: &str) {
+    record.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    record.extend_from_slice(s.as_bytes());
+}
+
+impl KeyBuilder {
+    /// A key for `detector` (e.g. `fvg`) in `mode` (`compat` or `native`).
+    pub fn new(detector: &str, mode: &str) -> Self {
+        Self {
+            detector: detector.to_string(),
+            mode: mode.to_string(),
+            params: BTreeMap::new(),
+            inputs: Vec::new(),
+            rows: None,
+        }
+    }
+
+    /// Adds a parameter; NaN and a repeated name are refused.
+    pub fn param(&mut self, name: &str, value: Param) -> Result<&mut Self> {
+        if let Param::Float(v) = value {
+            if v.is_nan() {
+                return Err(IctError::parameter(
+                    name,
+                    "NaN cannot be a parameter (it is never equal to itself, so a cached result could not be found again)",
+                ));
+            }
+        }
+        if self.params.insert(name.to_string(), value).is_some() {
+            return Err(IctError::parameter(name, "given twice"));
+        }
+        Ok(self)
+    }
+
+    /// Adds an input column by its exact bytes.
+    pub fn input(&mut self, name: &str, dtype: Dtype, bytes: &[u8]) -> &mut Self {
+        let len = (bytes.len() / dtype.size()) as u64;
+        self.rows.get_or_insert(len);
+        self.inputs
+            .push((name.to_string(), dtype, len, xxh3_128(bytes).to_le_bytes()));
+        self
+    }
+
+    /// The canonical record.
+    pub fn record(&self) -> Vec<u8> {
+        self.record_for(crate::VERSION)
+    }
+
+    /// The record as ictcore `version` would build it (golden tests pin keys this way).
+    fn record_for(&self, version: &str) -> Vec<u8> {
+        let mut r = Vec::with_capacity(256);
+        r.extend_from_slice(b"ictcore-cache-key");
+        r.extend_from_slice(&KEY_SCHEMA.to_le_bytes());
+        put_str(&mut r, version);
+        put_str(&mut r, &super::entry::FORMAT_VERSION.to_string());
+        put_str(&mut r, &self.detector);
+        put_str(&mut r, &self.mode);
+        r.extend_from_slice(&(self.params.len() as u64).to_le_bytes());
+        for (name, value) in &self.params {
+            put_str(&mut r, name);
+            r.push(value.tag());
+            match value {
+                Param::Int(v) => r.extend_from_slice(&v.to_le_bytes()),
+                Param::Float(v) => r.extend_from_slice(&v.to_bits().to_le_bytes()),
+                Param::Bool(v) => r.push(u8::from(*v)),
+                Param::Str(v) => put_str(&mut r, v),
+                Param::None => {}
+            }
+        }
+        r.extend_from_slice(&self.rows.unwrap_or(0).to_le_bytes());
+        r.extend_from_slice(&(self.inputs.len() as u64).to_le_bytes());
+        for (name, dtype, len, hash) in &self.inputs {
+            put_str(&mut r, name);
+            r.push(dtype.code());
+            r.extend_from_slice(&len.to_le_bytes());
+            r.extend_from_slice(hash);
+        }
+        r
+    }
+
+    /// The key.
+    pub fn key(&self) -> Key {
+        Key(xxh3_128(&self.record()).to_le_bytes())
+    }
+
+    /// The detector id and mode, as entries record them (`compat.fvg`).
+    pub fn detector_id(&self) -> String {
+        format!("{}.{}", self.mode, self.detector)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> KeyBuilder {
+        let mut k = KeyBuilder::new("fvg", "compat");
+        k.param("join_consecutive", Param::Bool(false)).unwrap();
+        k.input("open", Dtype::F64, bytemuck::cast_slice(&[1.0f64, 2.0]));
+        k
+    }
+
+    #[test]
+    fn parameter_order_does_not_matter_and_nan_is_refused() {
+        let mut a = KeyBuilder::new("liquidity", "compat");
+        a.param("range_percent", Param::Float(0.01)).unwrap();
+        a.param("swing_length", Param::Int(5)).unwrap();
+        let mut b = KeyBuilder::new("liquidity", "compat");
+        b.param("swing_length", Param::Int(5)).unwrap();
+        b.param("range_percent", Param::Float(0.01)).unwrap();
+        assert_eq!(a.key(), b.key());
+        assert!(a.param("x", Param::Float(f64::NAN)).is_err());
+        assert!(a.param("swing_length", Param::Int(6)).is_err());
+    }
+
+    #[test]
+    fn every_part_changes_the_key() {
+        let base = sample().key();
+        let mut other_detector = KeyBuilder::new("ob", "compat");
+        other_detector
+            .param("join_consecutive", Param::Bool(false))
+            .unwrap();
+        other_detector.input("open", Dtype::F64, bytemuck::cast_slice(&[1.0f64, 2.0]));
+        let mut other_mode = KeyBuilder::new("fvg", "native");
+        other_mode
+            .param("join_consecutive", Param::Bool(false))
+            .unwrap();
+        other_mode.input("open", Dtype::F64, bytemuck::cast_slice(&[1.0f64, 2.0]));
+        let mut other_param = KeyBuilder::new("fvg", "compat");
+        other_param
+            .param("join_consecutive", Param::Bool(true))
+            .unwrap();
+        other_param.input("open", Dtype::F64, bytemuck::cast_slice(&[1.0f64, 2.0]));
+        let mut int_not_float = KeyBuilder::new("fvg", "compat");
+        int_not_float
+            .param("join_consecutive", Param::Int(0))
+            .unwrap();
+        int_not_float.input("open", Dtype::F64, bytemuck::cast_slice(&[1.0f64, 2.0]));
+        let mut other_bytes = KeyBuilder::new("fvg", "compat");
+        other_bytes
+            .param("join_consecutive", Param::Bool(false))
+            .unwrap();
+        other_bytes.input("open", Dtype::F64, bytemuck::cast_slice(&[1.0f64, -2.0]));
+        let mut other_dtype = KeyBuilder::new("fvg", "compat");
+        other_dtype
+            .param("join_consecutive", Param::Bool(false))
+            .unwrap();
+        other_dtype.input("open", Dtype::I64, bytemuck::cast_slice(&[1.0f64, 2.0]));
+        let mut other_name = KeyBuilder::new("fvg", "compat");
+        other_name
+            .param("join_consecutive", Param::Bool(false))
+            .unwrap();
+        other_name.input("close", Dtype::F64, bytemuck::cast_slice(&[1.0f64, 2.0]));
+        let keys = [
+            other_detector.key(),
+            other_mode.key(),
+            other_param.key(),
+            int_not_float.key(),
+            other_bytes.key(),
+            other_dtype.key(),
+            other_name.key(),
+        ];
+        for (i, k) in keys.iter().enumerate() {
+            assert_ne!(*k, base, "variant {i}");
+        }
+        let zero = KeyBuilder::new("x", "compat")
+            .param("p", Param::Float(0.0))
+            .unwrap()
+            .key();
+        let minus = KeyBuilder::new("x", "compat")
+            .param("p", Param::Float(-0.0))
+            .unwrap()
+            .key();
+        assert_ne!(zero, minus, "-0.0 is not normalised");
+    }
+
+    /// Golden vectors (C2): the record's layout spelled out byte by byte, and its key pinned,
+    /// so a change to either (or to the hash crate) cannot slip through: it must come with a
+    /// key-schema bump, which makes old entries unreachable instead of wrong.
+    #[test]
+    fn golden_key_vectors() {
+        let mut k = KeyBuilder::new("fvg", "compat");
+        k.param("join_consecutive", Param::Bool(false)).unwrap();
+        k.param("a", Param::Float(0.5)).unwrap();
+        k.input("open", Dtype::F64, bytemuck::cast_slice(&[1.0f64, 2.0]));
+        let s = |text: &str| {
+            [
+                (text.len() as u64).to_le_bytes().to_vec(),
+                text.as_bytes().to_vec(),
+            ]
+            .concat()
+        };
+        let expected = [
+            b"ictcore-cache-key".to_vec(),
+            1u16.to_le_bytes().to_vec(),
+            s("0.1.0"),
+            s("1"),
+            s("fvg"),
+            s("compat"),
+            2u64.to_le_bytes().to_vec(),
+            s("a"),
+            vec![2],
+            0.5f64.to_bits().to_le_bytes().to_vec(),
+            s("join_consecutive"),
+            vec![3, 0],
+            2u64.to_le_bytes().to_vec(), // rows
+            1u64.to_le_bytes().to_vec(), // inputs
+            s("open"),
+            vec![1],
+            2u64.to_le_bytes().to_vec(),
+            xxh3_128(bytemuck::cast_slice(&[1.0f64, 2.0]))
+                .to_le_bytes()
+                .to_vec(),
+        ]
+        .concat();
+        assert_eq!(k.record_for("0.1.0"), expected);
+        assert_eq!(k.record(), k.record_for(crate::VERSION));
+        let pinned = Key(xxh3_128(&k.record_for("0.1.0")).to_le_bytes()).to_string();
+        assert_eq!(pinned, GOLDEN_KEY);
+    }
+
+    /// The key of the golden record with ictcore 0.1.0 (see `golden_key_vectors`).
+    const GOLDEN_KEY: &str = "2238311273d40ecaa7173f1943c47259";
+
+    proptest::proptest! {
+        /// Flipping any bit of any input byte changes the key.
+        #[test]
+        fn any_input_bit_changes_the_key(values in proptest::collection::vec(proptest::num::f64::ANY, 1..64), at in 0usize..512, bit in 0u8..8) {
+            let bytes: Vec<u8> = bytemuck::cast_slice(&values).to_vec();
+            let at = at % bytes.len();
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 1 << bit;
+            let key = |b: &[u8]| KeyBuilder::new("fvg", "compat").input("open", Dtype::F64, b).key();
+            proptest::prop_assert_ne!(key(&bytes), key(&flipped));
+        }
+    }
+}

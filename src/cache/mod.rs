@@ -1,0 +1,338 @@
+//! The analysis cache (`storage-and-cache.md` §1.2, §2.5-2.7): a `moka` memory tier over an
+//! optional compressed disk tier, keyed by a content hash of everything that decides a result,
+//! so a stale entry cannot be found and a damaged one is never returned (it is a counted miss
+//! and the result is recomputed).
+//!
+//! - [`key`]: the canonical key record and its xxh3-128.
+//! - [`table`]: the cached value, named typed columns.
+//! - [`codec`], [`entry`]: per-column lz4 (raw or delta/zigzag/shuffle) and the
+//!   self-validating entry file.
+//! - [`disk`]: entry files, quarantine and the sweep.
+
+pub mod codec;
+pub mod disk;
+pub mod entry;
+pub mod key;
+pub mod table;
+
+pub use disk::{DiskTier, Lookup, Sweep};
+pub use key::{Key, KeyBuilder, Param};
+pub use table::{Column, Dtype, ResultTable};
+
+use crate::error::{IctError, Result};
+use entry::EntryMeta;
+use moka::notification::RemovalCause;
+use moka::policy::EvictionPolicy;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Bytes the memory tier counts per entry on top of its column data (moka's bookkeeping, the
+/// `Arc` and column headers), so many tiny entries cannot exceed the budget (moka #72).
+pub const ENTRY_OVERHEAD: u64 = 512;
+/// The longest TTL accepted (moka refuses more than 1,000 years; nobody needs more than 100).
+const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Which entries the memory tier drops first when full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eviction {
+    /// Least recently used.
+    Lru,
+    /// TinyLFU admission (a new entry must be more frequent than the one it would evict)
+    /// with LRU eviction: resists scans, but rejects first-time keys when full.
+    TinyLfu,
+}
+
+/// Cache settings.
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    pub max_memory_bytes: u64,
+    pub max_disk_bytes: u64,
+    /// Entries older than this are dropped (memory: since insert; disk: since last use).
+    pub ttl: Option<Duration>,
+    pub eviction: Eviction,
+    /// fdatasync each entry file (off by default: the cache can always be rebuilt).
+    pub sync_writes: bool,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_memory_bytes: 512 << 20,
+            max_disk_bytes: 4 << 30,
+            ttl: None,
+            eviction: Eviction::Lru,
+            sync_writes: false,
+        }
+    }
+}
+
+/// Where a result came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Memory,
+    Disk,
+    Computed,
+}
+
+/// Counters; see [`AnalysisCache::stats`].
+#[derive(Debug, Default)]
+struct Counters {
+    memory_hits: AtomicU64,
+    disk_hits: AtomicU64,
+    misses: AtomicU64,
+    corrupt: AtomicU64,
+    evictions: AtomicU64,
+    disk_writes: AtomicU64,
+    disk_write_errors: AtomicU64,
+    raw_bytes_written: AtomicU64,
+    compressed_bytes_written: AtomicU64,
+    compute_ns: AtomicU64,
+}
+
+/// A snapshot of the cache's statistics. Hits and misses count [`AnalysisCache::get_or_compute`]
+/// calls: each is exactly one of a memory hit (including a call that waited for another
+/// thread computing the same key), a disk hit or a miss (computed). `corrupt` counts disk
+/// entries that failed validation (each also became a disk miss).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub memory_hits: u64,
+    pub disk_hits: u64,
+    pub misses: u64,
+    pub corrupt: u64,
+    /// Entries the memory tier dropped for room or age.
+    pub evictions: u64,
+    pub entries: u64,
+    pub bytes_in_memory: u64,
+    pub bytes_on_disk: u64,
+    pub disk_writes: u64,
+    pub disk_write_errors: u64,
+    /// Column bytes written to disk before and after compression (by this process).
+    pub raw_bytes_written: u64,
+    pub compressed_bytes_written: u64,
+    /// Time spent computing misses, in ns.
+    pub compute_ns: u64,
+}
+
+impl Stats {
+    /// Raw over compressed bytes of what this process wrote (0 when nothing was written).
+    pub fn compression_ratio(&self) -> f64 {
+        if self.compressed_bytes_written == 0 {
+            0.0
+        } else {
+            self.raw_bytes_written as f64 / self.compressed_bytes_written as f64
+        }
+    }
+}
+
+/// The two-tier cache. Cheap to clone (shared state); thread-safe; several processes may
+/// share one directory.
+#[derive(Clone)]
+pub struct AnalysisCache {
+    memory: moka::sync::Cache<Key, Arc<ResultTable>>,
+    disk: Option<Arc<DiskTier>>,
+    counters: Arc<Counters>,
+    config: CacheConfig,
+}
+
+impl std::fmt::Debug for AnalysisCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnalysisCache")
+            .field("path", &self.disk.as_ref().map(|d| d.root().to_path_buf()))
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AnalysisCache {
+    /// A cache in memory only (`path` None) or over a directory, which is created if needed
+    /// and swept once (removing temp files of crashed writers).
+    pub fn open(path: Option<&Path>, config: CacheConfig) -> Result<Self> {
+        if config.ttl.is_some_and(|t| t > MAX_TTL || t.is_zero()) {
+            return Err(IctError::parameter(
+                "ttl_seconds",
+                "must be positive and at most 100 years",
+            ));
+        }
+        let counters = Arc::new(Counters::default());
+        let evicted = Arc::clone(&counters);
+        let mut builder = moka::sync::Cache::builder()
+            .max_capacity(config.max_memory_bytes)
+            .weigher(|_key: &Key, value: &Arc<ResultTable>| {
+                u32::try_from(value.data_bytes() as u64 + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+            })
+            .eviction_policy(match config.eviction {
+                Eviction::Lru => EvictionPolicy::lru(),
+                Eviction::TinyLfu => EvictionPolicy::tiny_lfu(),
+            })
+            .eviction_listener(move |_key, _value, cause| {
+                if matches!(cause, RemovalCause::Size | RemovalCause::Expired) {
+                    evicted.evictions.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        if let Some(ttl) = config.ttl {
+            builder = builder.time_to_live(ttl);
+        }
+        let disk = match path {
+            None => None,
+            Some(root) => {
+                let tier =
+                    DiskTier::open(root, config.max_disk_bytes, config.ttl, config.sync_writes)?;
+                tier.sweep()?;
+                Some(Arc::new(tier))
+            }
+        };
+        Ok(Self {
+            memory: builder.build(),
+            disk,
+            counters,
+            config,
+        })
+    }
+
+    /// The settings it was opened with.
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    /// The disk tier, if any.
+    pub fn disk(&self) -> Option<&DiskTier> {
+        self.disk.as_deref()
+    }
+
+    /// The cached result of `key`, or `compute`'s (then cached in both tiers). Identical
+    /// concurrent requests in this process compute once; the others wait and share the
+    /// result. `detector` is recorded in the disk entry. An error from `compute` is returned
+    /// to every waiting caller and nothing is cached.
+    pub fn get_or_compute<E, F>(
+        &self,
+        key: Key,
+        detector: &str,
+        compute: F,
+    ) -> std::result::Result<(Arc<ResultTable>, Source), Arc<E>>
+    where
+        E: Send + Sync + 'static,
+        F: FnOnce() -> std::result::Result<ResultTable, E>,
+    {
+        let c = &self.counters;
+        if let Some(hit) = self.memory.get(&key) {
+            c.memory_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok((hit, Source::Memory));
+        }
+        let mut source = Source::Memory; // unless this call runs the initialiser below
+        let value = self.memory.try_get_with(key, || {
+            if let Some(disk) = &self.disk {
+                match disk.get(&key) {
+                    Lookup::Hit(table, _) => {
+                        source = Source::Disk;
+                        return Ok(Arc::new(table));
+                    }
+                    Lookup::Corrupt(_) => {
+                        c.corrupt.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Lookup::Miss => {}
+                }
+            }
+            let start = Instant::now();
+            let table = compute()?;
+            let compute_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            c.compute_ns.fetch_add(compute_ns, Ordering::Relaxed);
+            source = Source::Computed;
+            if let Some(disk) = &self.disk {
+                self.write_through(disk, &key, &table, detector, compute_ns);
+            }
+            Ok(Arc::new(table))
+        })?;
+        let counter = match source {
+            Source::Memory => &c.memory_hits,
+            Source::Disk => &c.disk_hits,
+            Source::Computed => &c.misses,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok((value, source))
+    }
+
+    /// Writes a computed result to disk; a failure (disk full, permissions) only costs a
+    /// later recompute, so it is counted, not raised.
+    fn write_through(
+        &self,
+        disk: &DiskTier,
+        key: &Key,
+        table: &ResultTable,
+        detector: &str,
+        compute_ns: u64,
+    ) {
+        let c = &self.counters;
+        let meta = EntryMeta {
+            detector: detector.to_string(),
+            created_ns: now_ns(),
+            compute_ns,
+        };
+        match disk.put(key, table, &meta) {
+            Ok((raw, compressed, _)) => {
+                c.disk_writes.fetch_add(1, Ordering::Relaxed);
+                c.raw_bytes_written.fetch_add(raw, Ordering::Relaxed);
+                c.compressed_bytes_written
+                    .fetch_add(compressed, Ordering::Relaxed);
+            }
+            Err(_) => {
+                c.disk_write_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A consistent snapshot of the counters (pending memory-tier work is run first, so
+    /// entries and bytes are exact).
+    pub fn stats(&self) -> Result<Stats> {
+        self.memory.run_pending_tasks();
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Ok(Stats {
+            memory_hits: get(&c.memory_hits),
+            disk_hits: get(&c.disk_hits),
+            misses: get(&c.misses),
+            corrupt: get(&c.corrupt),
+            evictions: get(&c.evictions),
+            entries: self.memory.entry_count(),
+            bytes_in_memory: self.memory.weighted_size(),
+            bytes_on_disk: match &self.disk {
+                Some(d) => d.bytes()?,
+                None => 0,
+            },
+            disk_writes: get(&c.disk_writes),
+            disk_write_errors: get(&c.disk_write_errors),
+            raw_bytes_written: get(&c.raw_bytes_written),
+            compressed_bytes_written: get(&c.compressed_bytes_written),
+            compute_ns: get(&c.compute_ns),
+        })
+    }
+
+    /// Drops every entry of both tiers (counters are kept).
+    pub fn clear(&self) -> Result<()> {
+        self.memory.invalidate_all();
+        self.memory.run_pending_tasks();
+        if let Some(d) = &self.disk {
+            d.clear()?;
+        }
+        Ok(())
+    }
+
+    /// Runs the disk sweep now (see [`disk`]); a memory-only cache just settles its tier.
+    pub fn sweep(&self) -> Result<Sweep> {
+        self.memory.run_pending_tasks();
+        match &self.disk {
+            Some(d) => d.sweep(),
+            None => Ok(Sweep::default()),
+        }
+    }
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests;

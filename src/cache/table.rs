@@ -1,0 +1,183 @@
+//! The value the cache holds: a detector's result as named, typed columns of raw
+//! little-endian bytes. Any detector result (compat frames, native event tables) is a set of
+//! numpy-compatible columns, so one type serves them all and converts to numpy without copies.
+
+use crate::error::{IctError, Result};
+
+/// Element type of a column (what numpy calls its dtype).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dtype {
+    F64,
+    F32,
+    I64,
+    I32,
+    U8,
+    Bool,
+}
+
+impl Dtype {
+    /// Every dtype, in code order.
+    pub const ALL: [Dtype; 6] = [
+        Dtype::F64,
+        Dtype::F32,
+        Dtype::I64,
+        Dtype::I32,
+        Dtype::U8,
+        Dtype::Bool,
+    ];
+
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            Dtype::F64 | Dtype::I64 => 8,
+            Dtype::F32 | Dtype::I32 => 4,
+            Dtype::U8 | Dtype::Bool => 1,
+        }
+    }
+
+    /// The stable code written into keys and entry files.
+    pub fn code(self) -> u8 {
+        match self {
+            Dtype::F64 => 1,
+            Dtype::F32 => 2,
+            Dtype::I64 => 3,
+            Dtype::I32 => 4,
+            Dtype::U8 => 5,
+            Dtype::Bool => 6,
+        }
+    }
+
+    /// The dtype of a code, if it is one.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.code() == code)
+    }
+
+    /// numpy's name for it (`float64`, `int32`, `bool`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F64 => "float64",
+            Dtype::F32 => "float32",
+            Dtype::I64 => "int64",
+            Dtype::I32 => "int32",
+            Dtype::U8 => "uint8",
+            Dtype::Bool => "bool",
+        }
+    }
+
+    /// The dtype of a numpy name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.name() == name)
+    }
+}
+
+/// One named column. Stored in `u64` words so the bytes are 8-byte aligned (numpy views of
+/// float64 columns then need no copy and no unaligned access).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub dtype: Dtype,
+    words: Vec<u64>,
+    byte_len: usize,
+}
+
+impl Column {
+    /// A column from its raw little-endian bytes (a whole number of elements).
+    pub fn from_bytes(name: impl Into<String>, dtype: Dtype, bytes: &[u8]) -> Result<Self> {
+        let name = name.into();
+        if !bytes.len().is_multiple_of(dtype.size()) {
+            return Err(IctError::parameter(
+                "column",
+                format!(
+                    "'{name}': {} bytes is not a whole number of {} elements",
+                    bytes.len(),
+                    dtype.name()
+                ),
+            ));
+        }
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        Ok(Self {
+            name,
+            dtype,
+            words,
+            byte_len: bytes.len(),
+        })
+    }
+
+    /// A float64 column, without copying.
+    pub fn f64(name: impl Into<String>, values: Vec<f64>) -> Self {
+        let byte_len = values.len() * 8;
+        Self {
+            name: name.into(),
+            dtype: Dtype::F64,
+            words: bytemuck::allocation::cast_vec(values),
+            byte_len,
+        }
+    }
+
+    /// An int64 column, without copying.
+    pub fn i64(name: impl Into<String>, values: Vec<i64>) -> Self {
+        let byte_len = values.len() * 8;
+        Self {
+            name: name.into(),
+            dtype: Dtype::I64,
+            words: bytemuck::allocation::cast_vec(values),
+            byte_len,
+        }
+    }
+
+    /// The raw little-endian bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &bytemuck::cast_slice::<u64, u8>(&self.words)[..self.byte_len]
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.byte_len / self.dtype.size()
+    }
+
+    /// Whether the column has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.byte_len == 0
+    }
+}
+
+/// A detector result: columns in the detector's order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResultTable {
+    pub columns: Vec<Column>,
+}
+
+impl ResultTable {
+    /// Bytes of column data (what the memory tier weighs, what compression is measured on).
+    pub fn data_bytes(&self) -> usize {
+        self.columns.iter().map(|c| c.byte_len).sum()
+    }
+
+    /// The column of a name.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_keep_their_bytes() {
+        let c = Column::f64("x", vec![1.5, -0.0, f64::NAN]);
+        assert_eq!(c.len(), 3);
+        assert_eq!(&c.bytes()[..8], &1.5f64.to_le_bytes());
+        let back = Column::from_bytes("x", Dtype::F64, c.bytes()).unwrap();
+        assert_eq!(back, c);
+        let odd =
+            Column::from_bytes("b", Dtype::I32, &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]).unwrap();
+        assert_eq!((odd.len(), odd.bytes().len()), (3, 12));
+        assert!(Column::from_bytes("bad", Dtype::I64, &[0; 12]).is_err());
+        for d in Dtype::ALL {
+            assert_eq!(Dtype::from_code(d.code()), Some(d));
+            assert_eq!(Dtype::from_name(d.name()), Some(d));
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! Promises C1, C5, C6 and C7 of the analysis cache, on the core API.
+
+use super::*;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicUsize;
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "ictcore-cache-{name}-{}-{}",
+        std::process::id(),
+        now_ns()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A deterministic "detector": a result that depends on the seed only.
+fn result(seed: u64, rows: usize) -> ResultTable {
+    ResultTable {
+        columns: vec![
+            Column::f64(
+                "level",
+                (0..rows)
+                    .map(|i| {
+                        if (i as u64 + seed).is_multiple_of(5) {
+                            seed as f64 + i as f64 * 0.25
+                        } else {
+                            f64::NAN
+                        }
+                    })
+                    .collect(),
+            ),
+            Column::i64("index", (0..rows as i64).map(|i| i + seed as i64).collect()),
+        ],
+    }
+}
+
+fn key(seed: u64) -> Key {
+    let mut k = KeyBuilder::new("test", "native");
+    k.param("seed", Param::Int(seed as i64)).unwrap();
+    k.key()
+}
+
+type Never = std::convert::Infallible;
+
+fn get(cache: &AnalysisCache, seed: u64, runs: &AtomicUsize) -> (Arc<ResultTable>, Source) {
+    cache
+        .get_or_compute::<Never, _>(key(seed), "native.test", || {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Ok(result(seed, 1000))
+        })
+        .unwrap()
+}
+
+fn memory_only(bytes: u64, eviction: Eviction) -> AnalysisCache {
+    AnalysisCache::open(
+        None,
+        CacheConfig {
+            max_memory_bytes: bytes,
+            eviction,
+            ..CacheConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+/// C7: a scripted sequence with exact counts, through both tiers.
+#[test]
+fn statistics_count_exactly() {
+    let root = dir("stats");
+    let runs = AtomicUsize::new(0);
+    let cache = AnalysisCache::open(Some(&root), CacheConfig::default()).unwrap();
+    assert_eq!(get(&cache, 1, &runs).1, Source::Computed);
+    assert_eq!(get(&cache, 1, &runs).1, Source::Memory);
+    assert_eq!(get(&cache, 2, &runs).1, Source::Computed);
+    // A second cache over the same directory (another process, say) finds both on disk.
+    let other = AnalysisCache::open(Some(&root), CacheConfig::default()).unwrap();
+    assert_eq!(get(&other, 1, &runs).1, Source::Disk);
+    assert_eq!(get(&other, 1, &runs).1, Source::Memory);
+    assert_eq!(get(&other, 3, &runs).1, Source::Computed);
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    let s = cache.stats().unwrap();
+    assert_eq!(
+        (s.memory_hits, s.disk_hits, s.misses, s.corrupt),
+        (1, 0, 2, 0)
+    );
+    assert_eq!((s.entries, s.disk_writes), (2, 2));
+    let s = other.stats().unwrap();
+    assert_eq!(
+        (s.memory_hits, s.disk_hits, s.misses, s.corrupt),
+        (1, 1, 1, 0)
+    );
+    assert_eq!(s.entries, 2);
+    assert!(s.bytes_on_disk > 0 && s.compression_ratio() > 2.0, "{s:?}");
+    cache.clear().unwrap();
+    assert_eq!(get(&cache, 1, &runs).1, Source::Computed);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// C6: 16 threads asking for one key at once run the computation once.
+#[test]
+fn concurrent_requests_compute_once() {
+    let cache = memory_only(64 << 20, Eviction::TinyLfu);
+    let runs = AtomicUsize::new(0);
+    let barrier = std::sync::Barrier::new(16);
+    std::thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| {
+                barrier.wait();
+                let (value, _) = cache
+                    .get_or_compute::<Never, _>(key(9), "native.test", || {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(50));
+                        Ok(result(9, 1000))
+                    })
+                    .unwrap();
+                assert_eq!(*value, result(9, 1000));
+            });
+        }
+    });
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    let s = cache.stats().unwrap();
+    assert_eq!((s.misses, s.memory_hits), (1, 15));
+}
+
+/// An error from the computation reaches the caller and caches nothing.
+#[test]
+fn errors_are_not_cached() {
+    let cache = memory_only(1 << 20, Eviction::Lru);
+    let err = cache
+        .get_or_compute(key(1), "native.test", || Err("bad input"))
+        .unwrap_err();
+    assert_eq!(*err, "bad input");
+    let runs = AtomicUsize::new(0);
+    assert_eq!(get(&cache, 1, &runs).1, Source::Computed);
+}
+
+/// C5, memory: after pending work the weighted size is within the budget, whatever the
+/// policy, and evictions are counted.
+#[test]
+fn the_memory_tier_stays_within_its_budget() {
+    for eviction in [Eviction::Lru, Eviction::TinyLfu] {
+        let budget = 200_000;
+        let cache = memory_only(budget, eviction);
+        let runs = AtomicUsize::new(0);
+        for seed in 0..100 {
+            get(&cache, seed, &runs); // 16 kB + overhead each: ~12 fit
+        }
+        let s = cache.stats().unwrap();
+        assert!(s.bytes_in_memory <= budget, "{eviction:?}: {s:?}");
+        assert!(s.entries <= 13 && s.evictions > 0, "{eviction:?}: {s:?}");
+    }
+}
+
+/// C5, disk: filled to 3x its budget, a sweep brings it within the budget; the most
+/// recently used entries are the ones kept.
+#[test]
+fn the_disk_tier_is_swept_to_its_budget() {
+    let root = dir("sweep");
+    let one = {
+        let probe = dir("probe");
+        let tier = DiskTier::open(&probe, u64::MAX, None, false).unwrap();
+        let meta = EntryMeta {
+            detector: "native.test".into(),
+            created_ns: 0,
+            compute_ns: 0,
+        };
+        let (_, _, file) = tier.put(&key(0), &result(0, 1000), &meta).unwrap();
+        std::fs::remove_dir_all(probe).unwrap();
+        file
+    };
+    let budget = one * 10;
+    let config = CacheConfig {
+        max_disk_bytes: budget,
+        ..CacheConfig::default()
+    };
+    let cache = AnalysisCache::open(Some(&root), config).unwrap();
+    let runs = AtomicUsize::new(0);
+    let disk = cache.disk().unwrap();
+    for seed in 0..30 {
+        get(&cache, seed, &runs);
+        // Older mtimes for earlier entries (file times can be coarse).
+        let path = disk.entry_path(&key(seed));
+        let when = std::time::SystemTime::now() - Duration::from_secs(1000 - seed * 10);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    }
+    assert!(disk.bytes().unwrap() >= 3 * budget - 3 * one);
+    let swept = cache.sweep().unwrap();
+    assert!(swept.ran && swept.bytes <= budget, "{swept:?}");
+    assert!(disk.bytes().unwrap() <= budget);
+    assert!(disk.entry_path(&key(29)).exists() && !disk.entry_path(&key(0)).exists());
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// C1: damaged, truncated, zeroed, swapped and other-version entries are each a miss, a
+/// recompute equal to a fresh computation, and a counted corrupt entry; the bad file is
+/// quarantined and the recomputed one replaces it.
+#[test]
+fn damaged_entries_are_misses_never_wrong_answers() {
+    let root = dir("corrupt");
+    let runs = AtomicUsize::new(0);
+    let writer = AnalysisCache::open(Some(&root), CacheConfig::default()).unwrap();
+    get(&writer, 1, &runs);
+    get(&writer, 2, &runs);
+    let disk = writer.disk().unwrap();
+    let (p1, p2) = (disk.entry_path(&key(1)), disk.entry_path(&key(2)));
+    let good1 = std::fs::read(&p1).unwrap();
+    let good2 = std::fs::read(&p2).unwrap();
+    type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+    let damages: Vec<(&str, Damage)> = vec![
+        (
+            "bit flip in the payload",
+            Box::new(|b| {
+                let at = b.len() - 5;
+                b[at] ^= 0x10;
+            }),
+        ),
+        ("bit flip in the header", Box::new(|b| b[30] ^= 1)),
+        ("truncation", Box::new(|b| b.truncate(b.len() / 2))),
+        ("empty file", Box::new(|b| b.clear())),
+        (
+            "zero fill",
+            Box::new(|b| b.iter_mut().skip(40).for_each(|x| *x = 0)),
+        ),
+        (
+            "the other key's entry",
+            Box::new(move |b| b.clone_from(&good2)),
+        ),
+        ("another format version", Box::new(|b| b[8] = 9)),
+    ];
+    for (round, (what, damage)) in damages.iter().enumerate() {
+        let mut bytes = good1.clone();
+        damage(&mut bytes);
+        std::fs::write(&p1, &bytes).unwrap();
+        // A fresh process-like cache (empty memory tier) over the same directory.
+        let cache = AnalysisCache::open(Some(&root), CacheConfig::default()).unwrap();
+        let before = runs.load(Ordering::SeqCst);
+        let (value, source) = get(&cache, 1, &runs);
+        assert_eq!(source, Source::Computed, "{what}");
+        assert_eq!(*value, result(1, 1000), "{what}");
+        assert_eq!(runs.load(Ordering::SeqCst), before + 1, "{what}");
+        let s = cache.stats().unwrap();
+        assert_eq!((s.corrupt, s.misses), (1, 1), "{what} (round {round})");
+        assert!(p1.with_extension("corrupt").exists(), "{what}: quarantined");
+        // The recomputed entry replaced it and validates.
+        let (table, _) = entry::decode(&std::fs::read(&p1).unwrap(), &key(1)).unwrap();
+        assert_eq!(table, result(1, 1000), "{what}");
+        assert_eq!(get(&cache, 2, &runs).1, Source::Disk);
+    }
+    std::fs::write(&p2, b"").unwrap();
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn nonsense_settings_are_refused() {
+    for ttl in [Duration::ZERO, Duration::from_secs(u64::MAX / 4)] {
+        let config = CacheConfig {
+            ttl: Some(ttl),
+            ..CacheConfig::default()
+        };
+        assert!(AnalysisCache::open(None, config).is_err());
+    }
+}
+
+/// The ttl drops entries from memory and, by age, from disk.
+#[test]
+fn ttl_expires_entries() {
+    let root = dir("ttl");
+    let config = CacheConfig {
+        ttl: Some(Duration::from_millis(200)),
+        ..CacheConfig::default()
+    };
+    let cache = AnalysisCache::open(Some(&root), config).unwrap();
+    let runs = AtomicUsize::new(0);
+    get(&cache, 1, &runs);
+    std::thread::sleep(Duration::from_millis(1300)); // past the ttl, and a new mtime second
+    let swept = cache.sweep().unwrap();
+    assert_eq!(swept.removed_entries, 1, "{swept:?}");
+    assert_eq!(get(&cache, 1, &runs).1, Source::Computed);
+    std::fs::remove_dir_all(root).unwrap();
+}
