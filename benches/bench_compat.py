@@ -143,7 +143,7 @@ def main() -> None:
 
     command = "python benches/bench_compat.py " + " ".join(sys.argv[1:])
     text = [
-        "# Benchmarks",
+        "## smartmoneyconcepts compat",
         "",
         "Release build of the extension (`pip install '.[bench]'` or `maturin develop --release`), "
         "single thread, one run of "
@@ -165,7 +165,7 @@ def main() -> None:
         "Criterion benches of the Rust core alone: `cargo bench --bench compat`.",
         "",
     ]
-    args.out.write_text("\n".join(text))
+    workloads.write_section(args.out, text[0], text)
     print(f"wrote {args.out}", file=sys.stderr)
 
 

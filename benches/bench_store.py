@@ -27,6 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import workloads
+
 import ictcore
 from ictcore import Candles, CandleStore
 from ictcore.synthetic import portfolio
@@ -212,11 +215,7 @@ def main() -> None:
             f"{latency['os'] * 1e3:.2f} ms |",
             "",
         ]
-        text = args.out.read_text() if args.out.exists() else "# Benchmarks\n\n"
-        marker = "## Candle store (W1)"
-        if marker in text:
-            text = text[: text.index(marker)]
-        args.out.write_text(text.rstrip() + "\n\n" + "\n".join(lines))
+        workloads.write_section(args.out, lines[0], lines)
         print("\n".join(lines))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -53,3 +53,17 @@ CALLS: dict[str, Call] = {
 
 #: Functions whose library implementation is quadratic (the >= 1000x target at 200k).
 QUADRATIC = ("fvg", "bos_choch", "ob", "liquidity")
+
+
+def write_section(path: Path, heading: str, lines: list[str]) -> None:
+    """Puts ``lines`` (which start with the ``## heading`` line) into BENCHMARKS.md in place of
+    that section — up to the next ``## `` heading — or at the end, keeping the others."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    old = text.splitlines()
+    if heading in old:
+        start = old.index(heading)
+        end = next((i for i in range(start + 1, len(old)) if old[i].startswith("## ")), len(old))
+        new = old[:start] + lines + old[end:]
+    else:
+        new = [*old, "", *lines]
+    path.write_text("\n".join(new).rstrip() + "\n")

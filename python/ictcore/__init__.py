@@ -5,6 +5,8 @@
 - ``ictcore.CandleStore``: memory-mapped candle files with zero-copy batch reads, atomic
   crash-safe appends, verification and CSV import; ``ictcore.read_csv`` parses a candle
   CSV (MT5 or OHLCV) without storing it.
+- ``ictcore.AnalysisCache``: detector results cached in memory and compressed on disk, keyed
+  by a content hash, so a stale or damaged entry is never returned.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
 
 Memory: result columns of long series (>= 1 MiB each) are kept after they are freed, up to
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from . import compat, exceptions
 from ._ictcore import __version__, kept_memory, release_memory
+from .cache import AnalysisCache
 from .candles import Candles
 from .exceptions import (
     BatchError,
@@ -29,6 +32,7 @@ from .exceptions import (
 from .store import CandleStore, read_csv
 
 __all__ = [
+    "AnalysisCache",
     "BatchError",
     "CandleStore",
     "Candles",

@@ -1,4 +1,5 @@
 # Hand-written stub of the native module (checked by `python -m mypy.stubtest ictcore._ictcore`).
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, final
 
@@ -7,6 +8,8 @@ import numpy.typing as npt
 
 __version__: str
 __all__ = [
+    "Cache",
+    "CachedResult",
     "Mapping",
     "Store",
     "__version__",
@@ -134,3 +137,39 @@ class Store:
 def read_csv(
     csv: str, volume: str = "auto"
 ) -> tuple[_I64, tuple[_F64, _F64, _F64, _F64, _F64], str | None]: ...
+
+@final
+class CachedResult: ...
+
+@final
+class Cache:
+    def __new__(
+        cls,
+        path: str | None,
+        max_memory_bytes: int,
+        max_disk_bytes: int,
+        ttl_seconds: float | None,
+        eviction: str,
+        sync_writes: bool,
+    ) -> Cache: ...
+    @property
+    def path(self) -> Path | None: ...
+    def key(
+        self,
+        detector: str,
+        mode: str,
+        params: dict[str, Any],
+        inputs: list[tuple[str, npt.NDArray[Any]]],
+    ) -> str: ...
+    def get_or_compute(
+        self,
+        detector: str,
+        mode: str,
+        params: dict[str, Any],
+        inputs: list[tuple[str, npt.NDArray[Any]]],
+        compute: Callable[[], list[tuple[str, npt.NDArray[Any]]]],
+    ) -> tuple[str, list[tuple[str, str, npt.NDArray[Any]]]]: ...
+    def stats(self) -> dict[str, int | float]: ...
+    def clear(self) -> None: ...
+    def sweep(self) -> dict[str, int | bool]: ...
+    def verify(self) -> list[tuple[Path, str]]: ...

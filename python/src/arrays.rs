@@ -1,8 +1,26 @@
 //! numpy <-> slice conversion with errors that name the column.
 
 use crate::errors::InvalidInputError;
-use numpy::{Element, PyReadonlyArray1};
+use numpy::ndarray::ArrayView1;
+use numpy::{Element, PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
+
+/// A read-only numpy view of `values`, with `owner` as its base object.
+///
+/// # Safety
+/// `values` must lie in memory that `owner` keeps alive and unchanged for as long as it
+/// lives (a file mapping, a cached result held by an `Arc`).
+pub unsafe fn readonly_view<'py, T: Element>(
+    owner: &Bound<'py, PyAny>,
+    values: &[T],
+) -> Bound<'py, PyArray1<T>> {
+    let view = ArrayView1::from(values);
+    // SAFETY: per the caller's contract the memory outlives `owner`, which becomes the
+    // array's base; the array is made read-only before anyone sees it.
+    let array = unsafe { PyArray1::borrow_from_array(&view, owner.clone()) };
+    drop(array.readwrite().make_nonwriteable());
+    array
+}
 
 /// Borrows a 1-D numpy array of `T` read-only; anything else is a `ValueError` naming the
 /// column (the Python layer normalises dtype and contiguity first, so this is a guard).

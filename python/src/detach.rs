@@ -13,19 +13,26 @@ where
     F: FnOnce() -> Result<T> + Send,
     T: Send,
 {
+    run_detached_py(py, what, || work().map_err(to_pyerr))
+}
+
+/// [`run_detached`] for work whose errors are already Python exceptions (work that calls
+/// back into Python, re-attaching to raise them).
+pub fn run_detached_py<T, F>(py: Python<'_>, what: &str, work: F) -> PyResult<T>
+where
+    F: FnOnce() -> PyResult<T> + Send,
+    T: Send,
+{
     let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(work)));
-    match outcome {
-        Ok(result) => result.map_err(to_pyerr),
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic payload".to_string());
-            Err(to_pyerr(IctError::Internal {
-                context: what.to_string(),
-                message: format!("panic: {message}"),
-            }))
-        }
-    }
+    outcome.unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic payload".to_string());
+        Err(to_pyerr(IctError::Internal {
+            context: what.to_string(),
+            message: format!("panic: {message}"),
+        }))
+    })
 }

@@ -2,6 +2,7 @@
 //! arguments, call one core function inside `run_detached`, and convert the result.
 
 mod arrays;
+mod cache;
 mod candles;
 mod compat;
 mod detach;
@@ -55,5 +56,7 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::Mapping>()?;
     m.add_function(wrap_pyfunction!(kept_memory, m)?)?;
     m.add_function(wrap_pyfunction!(store::read_csv, m)?)?;
+    m.add_class::<cache::Cache>()?;
+    m.add_class::<cache::CachedResult>()?;
     Ok(())
 }

@@ -2,15 +2,14 @@
 //! stored series. Each view's base object owns the mapping (an `Arc`), so views stay valid
 //! after the store is dropped or the file is replaced by growth.
 
-use crate::arrays::CandleColumns;
+use crate::arrays::{readonly_view, CandleColumns};
 use crate::detach::run_detached;
 use crate::errors::to_pyerr;
 use ictcore::store::{
     parse_csv, Durability, IfExists, SeriesInfo, SeriesReader, Store, VolumeColumn,
 };
 use ictcore::Candles;
-use numpy::ndarray::ArrayView1;
-use numpy::{Element, IntoPyArray, PyArray1, PyArrayMethods};
+use numpy::{Element, IntoPyArray, PyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -28,13 +27,9 @@ fn view<'py, T: Element>(
     owner: &Bound<'py, Mapping>,
     values: &[T],
 ) -> PyResult<Bound<'py, PyArray1<T>>> {
-    let view = ArrayView1::from(values);
     // SAFETY: `values` lies in the mapping that `owner` keeps alive (an `Arc<Mmap>` never
-    // remapped or unmapped while referenced), and `owner` becomes the array's base, so the
-    // memory outlives the array. The array is made read-only before it is returned.
-    let array = unsafe { PyArray1::borrow_from_array(&view, owner.clone().into_any()) };
-    drop(array.readwrite().make_nonwriteable());
-    Ok(array)
+    // remapped or unmapped while referenced).
+    Ok(unsafe { readonly_view(owner.as_any(), values) })
 }
 
 /// The six column views of a reader, sharing one owner of its mapping.

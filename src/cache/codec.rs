@@ -45,8 +45,39 @@ pub fn compress(dtype: Dtype, bytes: &[u8]) -> (Filter, Vec<u8>) {
     }
 }
 
-/// Decompresses one column; `raw_len` is the exact expected length. Any mismatch is an error
-/// (the caller treats it as a corrupt entry).
+/// Decompresses one column into `out`, whose length is the exact expected length. Any
+/// mismatch is an error (the caller treats it as a corrupt entry).
+pub fn decompress_into(
+    filter: Filter,
+    dtype: Dtype,
+    compressed: &[u8],
+    out: &mut [u8],
+) -> Result<(), String> {
+    let raw_len = out.len();
+    if filter == Filter::DeltaShuffle
+        && (!matches!(dtype.size(), 4 | 8) || !raw_len.is_multiple_of(dtype.size()))
+    {
+        return Err(format!("filter does not apply to {}", dtype.name()));
+    }
+    let mut planes = Vec::new();
+    let target: &mut [u8] = match filter {
+        Filter::Raw => out,
+        Filter::DeltaShuffle => {
+            planes = vec![0u8; raw_len];
+            &mut planes
+        }
+    };
+    let n = lz4_flex::block::decompress_into(compressed, target).map_err(|e| e.to_string())?;
+    if n != raw_len {
+        return Err(format!("decompressed to {n} bytes, expected {raw_len}"));
+    }
+    if filter == Filter::DeltaShuffle {
+        undo_delta_shuffle(&planes, dtype.size(), out);
+    }
+    Ok(())
+}
+
+/// [`decompress_into`] a new buffer.
 pub fn decompress(
     filter: Filter,
     dtype: Dtype,
@@ -54,19 +85,8 @@ pub fn decompress(
     raw_len: usize,
 ) -> Result<Vec<u8>, String> {
     let mut out = vec![0u8; raw_len];
-    let n = lz4_flex::block::decompress_into(compressed, &mut out).map_err(|e| e.to_string())?;
-    if n != raw_len {
-        return Err(format!("decompressed to {n} bytes, expected {raw_len}"));
-    }
-    match filter {
-        Filter::Raw => Ok(out),
-        Filter::DeltaShuffle => {
-            if !matches!(dtype.size(), 4 | 8) || !raw_len.is_multiple_of(dtype.size()) {
-                return Err(format!("filter does not apply to {}", dtype.name()));
-            }
-            Ok(undo_delta_shuffle(&out, dtype.size()))
-        }
-    }
+    decompress_into(filter, dtype, compressed, &mut out)?;
+    Ok(out)
 }
 
 fn zigzag(d: u64, width: usize) -> u64 {
@@ -93,36 +113,40 @@ fn element(bytes: &[u8], width: usize) -> u64 {
     u64::from_le_bytes(word)
 }
 
-/// Elements as unsigned integers of their width -> zigzag deltas -> byte planes.
+/// Elements as unsigned integers of their width -> zigzag deltas -> byte planes. Done plane by
+/// plane over a word buffer, so each pass reads and writes sequentially (vectorisable).
 fn delta_shuffle(bytes: &[u8], width: usize) -> Vec<u8> {
     let n = bytes.len() / width;
-    let mut out = vec![0u8; n * width];
+    let mut zigzags = Vec::with_capacity(n);
     let mut previous = 0u64;
-    for (i, chunk) in bytes.chunks_exact(width).enumerate() {
+    for chunk in bytes.chunks_exact(width) {
         let v = element(chunk, width);
-        let z = zigzag(v.wrapping_sub(previous) & mask(width), width).to_le_bytes();
+        zigzags.push(zigzag(v.wrapping_sub(previous) & mask(width), width));
         previous = v;
-        for b in 0..width {
-            out[b * n + i] = z[b];
+    }
+    let mut out = vec![0u8; n * width];
+    for (b, plane) in out.chunks_exact_mut(n.max(1)).take(width).enumerate() {
+        for (byte, z) in plane.iter_mut().zip(&zigzags) {
+            *byte = (z >> (8 * b)) as u8;
         }
     }
     out
 }
 
-fn undo_delta_shuffle(planes: &[u8], width: usize) -> Vec<u8> {
+fn undo_delta_shuffle(planes: &[u8], width: usize, out: &mut [u8]) {
     let n = planes.len() / width;
-    let mut out = vec![0u8; n * width];
-    let mut previous = 0u64;
-    for i in 0..n {
-        let mut z = [0u8; 8];
-        for b in 0..width {
-            z[b] = planes[b * n + i];
+    let mut zigzags = vec![0u64; n];
+    for (b, plane) in planes.chunks_exact(n.max(1)).take(width).enumerate() {
+        for (z, &byte) in zigzags.iter_mut().zip(plane) {
+            *z |= u64::from(byte) << (8 * b);
         }
-        let v = previous.wrapping_add(unzigzag(u64::from_le_bytes(z), width)) & mask(width);
-        out[i * width..(i + 1) * width].copy_from_slice(&v.to_le_bytes()[..width]);
+    }
+    let mut previous = 0u64;
+    for (chunk, z) in out.chunks_exact_mut(width).zip(zigzags) {
+        let v = previous.wrapping_add(unzigzag(z, width)) & mask(width);
+        chunk.copy_from_slice(&v.to_le_bytes()[..width]);
         previous = v;
     }
-    out
 }
 
 #[cfg(test)]

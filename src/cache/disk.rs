@@ -182,6 +182,32 @@ impl DiskTier {
         Ok(out)
     }
 
+    /// Reads every entry back and validates it under the key its name gives; each one that
+    /// fails is quarantined (as a lookup would) and listed with the reason.
+    pub fn verify(&self) -> Result<Vec<(PathBuf, String)>> {
+        let mut bad = Vec::new();
+        for (path, _, _) in self.files()? {
+            if !has_extension(&path, ENTRY) {
+                continue;
+            }
+            let key = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(Key::from_hex);
+            let problem = match key {
+                None => Some("the file name is not a key".to_string()),
+                Some(key) => match self.get(&key) {
+                    Lookup::Hit(..) | Lookup::Miss => None,
+                    Lookup::Corrupt(reason) => Some(reason),
+                },
+            };
+            if let Some(reason) = problem {
+                bad.push((path, reason));
+            }
+        }
+        Ok(bad)
+    }
+
     /// Bytes of the entries on disk.
     pub fn bytes(&self) -> Result<u64> {
         Ok(self

@@ -199,12 +199,13 @@ pub fn decode(bytes: &[u8], key: &Key) -> Result<(ResultTable, EntryMeta), Entry
     for (name, dtype, filter, raw_len, packed_len) in layout {
         let packed = &payload[at..at + packed_len];
         at += packed_len;
-        let data = codec::decompress(filter, dtype, packed, raw_len)
-            .map_err(|e| bad(format!("column '{name}': {e}")))?;
-        raw.update(&data);
-        table
-            .columns
-            .push(Column::from_bytes(name, dtype, &data).map_err(|e| bad(format!("column: {e}")))?);
+        // Straight into the column's aligned buffer: no second copy.
+        let mut column =
+            Column::zeroed(name, dtype, raw_len).map_err(|e| bad(format!("column: {e}")))?;
+        codec::decompress_into(filter, dtype, packed, column.bytes_mut())
+            .map_err(|e| bad(format!("column '{}': {e}", column.name)))?;
+        raw.update(column.bytes());
+        table.columns.push(column);
     }
     if raw.digest() != raw_sum {
         return Err(bad("decompressed payload checksum mismatch"));

@@ -26,6 +26,20 @@ impl fmt::Display for Key {
     }
 }
 
+impl Key {
+    /// The key of 32 hex digits (an entry's file name), if it is one.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        if text.len() != 32 {
+            return None;
+        }
+        let mut out = [0u8; 16];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Self(out))
+    }
+}
+
 /// A typed parameter value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Param {
@@ -278,6 +292,11 @@ mod tests {
         assert_eq!(k.record(), k.record_for(crate::VERSION));
         let pinned = Key(xxh3_128(&k.record_for("0.1.0")).to_le_bytes()).to_string();
         assert_eq!(pinned, GOLDEN_KEY);
+        assert_eq!(
+            Key::from_hex(GOLDEN_KEY).map(|k| k.to_string()).as_deref(),
+            Some(GOLDEN_KEY)
+        );
+        assert_eq!(Key::from_hex("zz"), None);
     }
 
     /// The key of the golden record with ictcore 0.1.0 (see `golden_key_vectors`).

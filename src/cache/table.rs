@@ -104,6 +104,31 @@ impl Column {
         })
     }
 
+    /// A column of `byte_len` zero bytes to be filled through [`Column::bytes_mut`].
+    pub fn zeroed(name: impl Into<String>, dtype: Dtype, byte_len: usize) -> Result<Self> {
+        let name = name.into();
+        if !byte_len.is_multiple_of(dtype.size()) {
+            return Err(IctError::parameter(
+                "column",
+                format!(
+                    "'{name}': {byte_len} bytes is not a whole number of {} elements",
+                    dtype.name()
+                ),
+            ));
+        }
+        Ok(Self {
+            name,
+            dtype,
+            words: vec![0u64; byte_len.div_ceil(8)],
+            byte_len,
+        })
+    }
+
+    /// The raw bytes, for filling a [`Column::zeroed`] column.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut bytemuck::cast_slice_mut::<u64, u8>(&mut self.words)[..self.byte_len]
+    }
+
     /// A float64 column, without copying.
     pub fn f64(name: impl Into<String>, values: Vec<f64>) -> Self {
         let byte_len = values.len() * 8;

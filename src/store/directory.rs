@@ -241,17 +241,12 @@ impl Store {
         durability: Durability,
     ) -> Result<()> {
         let (path, _lock) = self.lock(symbol, timeframe)?;
-        let mut writer = if path.exists() {
-            SeriesWriter::open(&path)
-        } else {
-            SeriesWriter::create(
-                &path,
-                symbol,
-                timeframe_seconds(timeframe)?,
-                initial_capacity(candles.len()),
-            )
+        if !path.exists() {
+            // A new series appears whole (written aside, then renamed), so a crash while it
+            // is being created cannot leave a file without a committed header.
+            return self.replace_locked(&path, symbol, timeframe, candles);
         }
-        .map_err(|e| e.in_series(symbol, timeframe))?;
+        let mut writer = SeriesWriter::open(&path).map_err(|e| e.in_series(symbol, timeframe))?;
         writer
             .append(candles, durability)
             .map_err(|e| e.in_series(symbol, timeframe))
@@ -260,14 +255,33 @@ impl Store {
     /// Writes a series anew (replacing any stored one): a new file, renamed over the old.
     pub fn write(&self, symbol: &str, timeframe: &str, candles: &Candles<'_>) -> Result<()> {
         let (path, _lock) = self.lock(symbol, timeframe)?;
+        self.replace_locked(&path, symbol, timeframe, candles)
+    }
+
+    /// Writes `candles` as the whole series at `path` (whose lock the caller holds): a new
+    /// file, committed and synced, then renamed over the name.
+    fn replace_locked(
+        &self,
+        path: &Path,
+        symbol: &str,
+        timeframe: &str,
+        candles: &Candles<'_>,
+    ) -> Result<()> {
         let tmp = path.with_extension("ictc.write.tmp");
         let _ = std::fs::remove_file(&tmp);
-        let result = (|| {
+        let result = (|| -> Result<()> {
             let seconds = timeframe_seconds(timeframe)?;
             let mut writer =
                 SeriesWriter::create(&tmp, symbol, seconds, initial_capacity(candles.len()))?;
             writer.append(candles, Durability::Full)?;
-            std::fs::rename(&tmp, &path).map_err(io_error(&path))
+            std::fs::rename(&tmp, path).map_err(io_error(path))?;
+            // The new name must survive a power loss too (S2): sync the directory entry.
+            if let Some(dir) = path.parent() {
+                std::fs::File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(io_error(dir))?;
+            }
+            Ok(())
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);

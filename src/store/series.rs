@@ -62,12 +62,29 @@ fn read_header(file: &File, path: &Path) -> Result<Slots> {
         ));
     }
     let mut slots = vec![0u8; 2 * SLOT_SIZE];
-    file.read_exact_at(&mut slots, SLOT_OFFSETS[0])
-        .map_err(io(path))?;
-    let decoded = [
-        Header::decode(&slots[..SLOT_SIZE]),
-        Header::decode(&slots[SLOT_SIZE..]),
-    ];
+    let mut decoded;
+    let mut attempt = 0;
+    loop {
+        file.read_exact_at(&mut slots, SLOT_OFFSETS[0])
+            .map_err(io(path))?;
+        decoded = [
+            Header::decode(&slots[..SLOT_SIZE]),
+            Header::decode(&slots[SLOT_SIZE..]),
+        ];
+        // A slot that fails its checksum may be one the writer is rewriting right now (a read
+        // racing a write of the same page can see half of each): read again before falling
+        // back to the other slot, so a reader does not step back to an older commit. Lasting
+        // damage costs a few microseconds here and is reported by verify().
+        if decoded
+            .iter()
+            .all(|d| !matches!(d, Err(SlotError::BadChecksum)))
+            || attempt == 4
+        {
+            break;
+        }
+        attempt += 1;
+        std::thread::sleep(std::time::Duration::from_micros(5 << attempt));
+    }
     let [a, b] = decoded.clone();
     let (slot, header) = choose_slot(a, b)
         .map_err(|(ea, eb)| corrupt(path, format!("no usable header slot (A: {ea}; B: {eb})")))?;
@@ -620,6 +637,11 @@ impl SeriesReader {
             return Self::open(&self.path);
         }
         let (_, header, newer) = settle(&self.map, &self.path, slots)?;
+        // Never step back: a commit this reader has seen stays the least it serves (a slot
+        // damaged since is reported by verify(), not by fewer rows).
+        if header.sequence < self.header.sequence {
+            return Ok(self.clone());
+        }
         Ok(Self {
             path: self.path.clone(),
             map: Arc::clone(&self.map),

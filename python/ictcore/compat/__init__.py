@@ -1,12 +1,14 @@
 """Drop-in replacement for ``smartmoneyconcepts`` 0.0.27.
 
 Change ``from smartmoneyconcepts import smc`` to ``from ictcore.compat import smc``: the same
-DataFrames, bit for bit, computed in Rust.
+DataFrames, bit for bit, computed in Rust. ``set_cache(ictcore.AnalysisCache(...))`` (or
+``with caching(cache):``) caches every ``smc`` result, keeping the signatures unchanged.
 """
 
 from __future__ import annotations
 
 from .. import _ictcore
+from ._cached import caching, get_cache, set_cache
 from ._smc import smc
 
 #: The library's built-in sessions: name -> (start, end), "HH:MM" in UTC as it writes them.
@@ -43,4 +45,4 @@ TIME_FRAME_ALIASES: tuple[str, ...] = (
     "YS-<MON>",
 )
 
-__all__ = ["SESSIONS", "TIME_FRAME_ALIASES", "smc"]
+__all__ = ["SESSIONS", "TIME_FRAME_ALIASES", "caching", "get_cache", "set_cache", "smc"]

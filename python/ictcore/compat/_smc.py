@@ -22,6 +22,7 @@ from pandas import DataFrame
 
 from .. import _ictcore
 from ..exceptions import InvalidInputError
+from ._cached import run
 from ._frames import (
     columns,
     datetime_index,
@@ -56,8 +57,13 @@ class smc:
             (the first candle from i+2 on that touches the gap's near edge; 0 if none).
         """
         c = columns(ohlc)
-        fvg, top, bottom, mitigated = _ictcore.compat_fvg(
-            c["open"], c["high"], c["low"], c["close"], bool(join_consecutive)
+        join = bool(join_consecutive)
+        fvg, top, bottom, mitigated = run(
+            "fvg",
+            {"join_consecutive": join},
+            c,
+            lambda: _ictcore.compat_fvg(c["open"], c["high"], c["low"], c["close"], join),
+            ("FVG", "Top", "Bottom", "MitigatedIndex"),
         )
         return frame({"FVG": fvg, "Top": top, "Bottom": bottom, "MitigatedIndex": mitigated})
 
@@ -81,7 +87,13 @@ class smc:
         if length < 0:
             raise InvalidInputError(f"swing_length must be an integer >= 0, got {length}")
         c = columns(ohlc)
-        high_low, level = _ictcore.compat_swing_highs_lows(c["high"], c["low"], length)
+        high_low, level = run(
+            "swing_highs_lows",
+            {"swing_length": length},
+            {"high": c["high"], "low": c["low"]},
+            lambda: _ictcore.compat_swing_highs_lows(c["high"], c["low"], length),
+            ("HighLow", "Level"),
+        )
         return frame({"HighLow": high_low, "Level": level})
 
     @classmethod
@@ -101,8 +113,15 @@ class smc:
         """
         c = columns(ohlc)
         high_low, level = swing_columns(swing_highs_lows)
-        bos, choch, lvl, broken = _ictcore.compat_bos_choch(
-            c["open"], c["high"], c["low"], c["close"], high_low, level, bool(close_break)
+        close = bool(close_break)
+        bos, choch, lvl, broken = run(
+            "bos_choch",
+            {"close_break": close},
+            {**c, "HighLow": high_low, "Level": level},
+            lambda: _ictcore.compat_bos_choch(
+                c["open"], c["high"], c["low"], c["close"], high_low, level, close
+            ),
+            ("BOS", "CHOCH", "Level", "BrokenIndex"),
         )
         return frame({"BOS": bos, "CHOCH": choch, "Level": lvl, "BrokenIndex": broken})
 
@@ -126,15 +145,15 @@ class smc:
         """
         c = columns(ohlc, extra=("volume",))
         high_low, level = swing_columns(swing_highs_lows)
-        ob, top, bottom, volume, mitigated, percentage = _ictcore.compat_ob(
-            c["open"],
-            c["high"],
-            c["low"],
-            c["close"],
-            c["volume"],
-            high_low,
-            level,
-            bool(close_mitigation),
+        body = bool(close_mitigation)
+        ob, top, bottom, volume, mitigated, percentage = run(
+            "ob",
+            {"close_mitigation": body},
+            {**c, "HighLow": high_low, "Level": level},
+            lambda: _ictcore.compat_ob(
+                c["open"], c["high"], c["low"], c["close"], c["volume"], high_low, level, body
+            ),
+            ("OB", "Top", "Bottom", "OBVolume", "MitigatedIndex", "Percentage"),
         )
         return frame(
             {
@@ -164,8 +183,15 @@ class smc:
         """
         c = columns(ohlc)
         high_low, level = swing_columns(swing_highs_lows)
-        liq, lvl, end, swept = _ictcore.compat_liquidity(
-            c["open"], c["high"], c["low"], c["close"], high_low, level, float(range_percent)
+        band = float(range_percent)
+        liq, lvl, end, swept = run(
+            "liquidity",
+            {"range_percent": band},
+            {**c, "HighLow": high_low, "Level": level},
+            lambda: _ictcore.compat_liquidity(
+                c["open"], c["high"], c["low"], c["close"], high_low, level, band
+            ),
+            ("Liquidity", "Level", "End", "Swept"),
         )
         return frame({"Liquidity": liq, "Level": lvl, "End": end, "Swept": swept})
 
@@ -193,8 +219,13 @@ class smc:
                 "supports tz-naive or UTC indexes here. Use df.tz_convert('UTC') or "
                 "df.tz_localize(None) first."
             )
-        ph, pl, bh, bl = _ictcore.compat_previous_high_low(
-            increasing_nanoseconds(index), c["high"], c["low"], time_frame
+        times = increasing_nanoseconds(index)
+        ph, pl, bh, bl = run(
+            "previous_high_low",
+            {"time_frame": time_frame},
+            {"time": times, "high": c["high"], "low": c["low"]},
+            lambda: _ictcore.compat_previous_high_low(times, c["high"], c["low"], time_frame),
+            ("PreviousHigh", "PreviousLow", "BrokenHigh", "BrokenLow"),
         )
         return frame({"PreviousHigh": ph, "PreviousLow": pl, "BrokenHigh": bh, "BrokenLow": bl})
 
@@ -232,8 +263,14 @@ class smc:
             index = index.tz_localize(zone).tz_convert("UTC")
         if index.tz is not None:  # HH:MM of the wall clock in the index's zone
             nanos = nanoseconds(index.tz_localize(None))
-        active, high, low = _ictcore.compat_sessions(
-            nanos, c["high"], c["low"], session, start_time, end_time
+        active, high, low = run(
+            "sessions",
+            {"session": session, "start_time": start_time, "end_time": end_time},
+            {"wall_clock": nanos, "high": c["high"], "low": c["low"]},
+            lambda: _ictcore.compat_sessions(
+                nanos, c["high"], c["low"], session, start_time, end_time
+            ),
+            ("Active", "High", "Low"),
         )
         return frame({"Active": active, "High": high, "Low": low})
 
@@ -251,8 +288,14 @@ class smc:
         """
         c = columns(ohlc)
         high_low, level = swing_columns(swing_highs_lows)
-        direction, current, deepest = _ictcore.compat_retracements(
-            c["open"], c["high"], c["low"], c["close"], high_low, level
+        direction, current, deepest = run(
+            "retracements",
+            {},
+            {**c, "HighLow": high_low, "Level": level},
+            lambda: _ictcore.compat_retracements(
+                c["open"], c["high"], c["low"], c["close"], high_low, level
+            ),
+            ("Direction", "CurrentRetracement%", "DeepestRetracement%"),
         )
         return frame(
             {
