@@ -87,9 +87,102 @@ pub enum IctError {
         #[source]
         source: Box<IctError>,
     },
+    /// Work that was cancelled before it ran.
+    #[error("cancelled: {what}")]
+    Cancelled { what: String },
     /// A bug: an invariant of ictcore itself did not hold (a caught panic ends up here too).
     #[error("internal error in {context}: {message}")]
     Internal { context: String, message: String },
+}
+
+impl Clone for IctError {
+    /// A copy (an I/O error is rebuilt from its kind and message: `std::io::Error` has no
+    /// `Clone`), so one failure can be reported to every caller waiting on it.
+    fn clone(&self) -> Self {
+        match self {
+            Self::LengthMismatch {
+                column,
+                reference,
+                expected,
+                got,
+            } => Self::LengthMismatch {
+                column: column.clone(),
+                reference: reference.clone(),
+                expected: *expected,
+                got: *got,
+            },
+            Self::NonFinite { column, row, value } => Self::NonFinite {
+                column: column.clone(),
+                row: *row,
+                value: *value,
+            },
+            Self::NotIncreasing {
+                column,
+                row,
+                previous_row,
+                value,
+                previous,
+                relation,
+            } => Self::NotIncreasing {
+                column: column.clone(),
+                row: *row,
+                previous_row: *previous_row,
+                value: *value,
+                previous: *previous,
+                relation,
+            },
+            Self::Overlap { row, value, last } => Self::Overlap {
+                row: *row,
+                value: *value,
+                last: *last,
+            },
+            Self::InvalidParameter { name, message } => Self::InvalidParameter {
+                name: name.clone(),
+                message: message.clone(),
+            },
+            Self::UnknownName { what, name, known } => Self::UnknownName {
+                what,
+                name: name.clone(),
+                known: known.clone(),
+            },
+            Self::MissingColumn { column, message } => Self::MissingColumn {
+                column: column.clone(),
+                message: message.clone(),
+            },
+            Self::Parse {
+                path,
+                line,
+                message,
+            } => Self::Parse {
+                path: path.clone(),
+                line: *line,
+                message: message.clone(),
+            },
+            Self::NotFound { path } => Self::NotFound { path: path.clone() },
+            Self::Corrupt { path, detail } => Self::Corrupt {
+                path: path.clone(),
+                detail: detail.clone(),
+            },
+            Self::Io { path, source } => Self::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Self::InSeries {
+                symbol,
+                timeframe,
+                source,
+            } => Self::InSeries {
+                symbol: symbol.clone(),
+                timeframe: timeframe.clone(),
+                source: source.clone(),
+            },
+            Self::Cancelled { what } => Self::Cancelled { what: what.clone() },
+            Self::Internal { context, message } => Self::Internal {
+                context: context.clone(),
+                message: message.clone(),
+            },
+        }
+    }
 }
 
 impl IctError {

@@ -7,6 +7,7 @@
 //! - [`error`]: the single error type, with context for every failure.
 //! - [`store`]: the candle store: memory-mapped series files, crash-safe appends, CSV import.
 //! - [`cache`]: the analysis cache: a moka memory tier over a compressed disk tier.
+//! - [`pool`]: the detector pool: whole portfolios on a rayon pool, through the cache.
 //! - [`recycle`]: the extension's allocator, which reuses large freed result columns.
 
 pub mod algo;
@@ -15,6 +16,7 @@ pub mod candles;
 pub mod columns;
 pub mod compat;
 pub mod error;
+pub mod pool;
 pub mod recycle;
 pub mod store;
 

@@ -40,6 +40,11 @@ impl Key {
     }
 }
 
+/// The hash of an input column's exact bytes, as keys record it.
+pub fn input_hash(bytes: &[u8]) -> [u8; 16] {
+    xxh3_128(bytes).to_le_bytes()
+}
+
 /// A typed parameter value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Param {
@@ -113,6 +118,20 @@ impl KeyBuilder {
         self.rows.get_or_insert(len);
         self.inputs
             .push((name.to_string(), dtype, len, xxh3_128(bytes).to_le_bytes()));
+        self
+    }
+
+    /// Adds an input column whose bytes were hashed already ([`input_hash`]), so one hash of
+    /// a series column serves the keys of every detector reading it.
+    pub fn input_hashed(
+        &mut self,
+        name: &str,
+        dtype: Dtype,
+        len: u64,
+        hash: [u8; 16],
+    ) -> &mut Self {
+        self.rows.get_or_insert(len);
+        self.inputs.push((name.to_string(), dtype, len, hash));
         self
     }
 

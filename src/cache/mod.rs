@@ -16,7 +16,7 @@ pub mod key;
 pub mod table;
 
 pub use disk::{DiskTier, Lookup, Sweep};
-pub use key::{Key, KeyBuilder, Param};
+pub use key::{input_hash, Key, KeyBuilder, Param};
 pub use table::{Column, Dtype, ResultTable};
 
 use crate::error::{IctError, Result};
@@ -253,6 +253,16 @@ impl AnalysisCache {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         Ok((value, source))
+    }
+
+    /// The memory tier's entry for `key`, if any (counted as a memory hit), without looking
+    /// on disk or computing.
+    pub fn peek(&self, key: &Key) -> Option<Arc<ResultTable>> {
+        let hit = self.memory.get(key);
+        if hit.is_some() {
+            self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        hit
     }
 
     /// Writes a computed result to disk; a failure (disk full, permissions) only costs a

@@ -94,14 +94,7 @@ impl Column {
                 ),
             ));
         }
-        let mut words = vec![0u64; bytes.len().div_ceil(8)];
-        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
-        Ok(Self {
-            name,
-            dtype,
-            words,
-            byte_len: bytes.len(),
-        })
+        Ok(Self::copied(name, dtype, bytes))
     }
 
     /// A column of `byte_len` zero bytes to be filled through [`Column::bytes_mut`].
@@ -148,6 +141,27 @@ impl Column {
             dtype: Dtype::I64,
             words: bytemuck::allocation::cast_vec(values),
             byte_len,
+        }
+    }
+
+    /// A float32 column (copied into aligned storage).
+    pub fn f32(name: impl Into<String>, values: &[f32]) -> Self {
+        Self::copied(name.into(), Dtype::F32, bytemuck::cast_slice(values))
+    }
+
+    /// An int32 column (copied into aligned storage).
+    pub fn i32(name: impl Into<String>, values: &[i32]) -> Self {
+        Self::copied(name.into(), Dtype::I32, bytemuck::cast_slice(values))
+    }
+
+    fn copied(name: String, dtype: Dtype, bytes: &[u8]) -> Self {
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        Self {
+            name,
+            dtype,
+            words,
+            byte_len: bytes.len(),
         }
     }
 

@@ -1,0 +1,522 @@
+//! The detector pool: analyses many series with many detectors on its own rayon thread pool.
+//!
+//! - Work is one task per series (all requested detectors, swings computed once per swing
+//!   length and shared), ordered by estimated cost (candles x detector weights), longest
+//!   first; workers pull the next task from a shared counter, so two cores finish together
+//!   on skewed portfolios (a 1m series is 1,440x a 1d one).
+//! - Store-backed series are memory-mapped (no copy); as a worker starts a task it asks the
+//!   kernel to prefetch the next one, keeping at most `buffer_bytes` of prefetched but
+//!   unstarted series, so reading overlaps computing with bounded memory.
+//! - With a cache, each (series, detector, parameters) is looked up first; each series column
+//!   is hashed once for all the detectors' keys.
+//! - A failure (missing or damaged file, NaN prices, a bad parameter, even a panic) fails its
+//!   request alone; the others complete. Cancellation stops before the next task.
+
+pub mod spec;
+
+pub use spec::{Spec, DETECTORS};
+
+use crate::cache::{input_hash, AnalysisCache, Dtype, ResultTable, Source as Hit};
+use crate::candles::Candles;
+use crate::error::{IctError, Result};
+use crate::store::{SeriesReader, Store};
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+/// Where a request's candles come from.
+#[derive(Debug, Clone)]
+pub enum Source<'a> {
+    /// The store's (symbol, timeframe) series.
+    Store,
+    /// Candles in memory (already validated).
+    Candles(Candles<'a>),
+}
+
+/// One series to analyse, optionally restricted to `start <= time < end` (ns UTC).
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub symbol: String,
+    pub timeframe: String,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub source: Source<'a>,
+}
+
+/// Shared between the caller and a running analysis: cancellation and progress.
+#[derive(Debug, Default)]
+pub struct Control {
+    /// Set to stop: tasks not yet started fail with [`IctError::Cancelled`].
+    pub cancel: AtomicBool,
+    /// Requests finished (succeeded or failed).
+    pub done: AtomicUsize,
+    /// Candles of the finished requests.
+    pub candles_done: AtomicU64,
+}
+
+/// What one analysis did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PoolStats {
+    pub requests: u64,
+    pub failed: u64,
+    pub candles: u64,
+    pub memory_hits: u64,
+    pub disk_hits: u64,
+    pub misses: u64,
+    /// Compute time per detector name (misses only), ns.
+    pub compute_ns: Vec<(String, u64)>,
+    /// Opening and mapping series files, ns.
+    pub io_ns: u64,
+    /// Time tasks waited between the start of the run and their start, summed, ns.
+    pub queue_wait_ns: u64,
+    /// Time workers spent on tasks, summed, ns.
+    pub busy_ns: u64,
+    pub wall_ns: u64,
+    pub workers: usize,
+    /// The most bytes of prefetched but not yet started series at any moment.
+    pub peak_buffer_bytes: u64,
+}
+
+impl PoolStats {
+    /// Busy time over (workers x wall time).
+    pub fn utilisation(&self) -> f64 {
+        let capacity = self.workers as f64 * self.wall_ns as f64;
+        if capacity > 0.0 {
+            self.busy_ns as f64 / capacity
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Results in request order; each success holds one table per spec, in spec order.
+#[derive(Debug)]
+pub struct Outcome {
+    pub results: Vec<Result<Vec<Arc<ResultTable>>>>,
+    pub stats: PoolStats,
+}
+
+/// A pool of worker threads (its own, not rayon's global pool).
+#[derive(Debug)]
+pub struct DetectorPool {
+    threads: rayon::ThreadPool,
+    workers: usize,
+    buffer_bytes: u64,
+}
+
+/// A series ready to run: its reader (store) and row range.
+struct Prepared {
+    reader: Option<SeriesReader>,
+    rows: (usize, usize),
+}
+
+/// Counters the workers share.
+#[derive(Default)]
+struct Shared {
+    memory_hits: AtomicU64,
+    disk_hits: AtomicU64,
+    misses: AtomicU64,
+    queue_wait_ns: AtomicU64,
+    busy_ns: AtomicU64,
+    buffered: AtomicU64,
+    peak_buffer: AtomicU64,
+    compute_ns: Mutex<HashMap<&'static str, u64>>,
+}
+
+fn elapsed_ns(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl DetectorPool {
+    /// A pool of `workers` threads (default: the number of cores); `buffer_bytes` bounds the
+    /// series prefetched ahead of the workers.
+    pub fn new(workers: Option<usize>, buffer_bytes: u64) -> Result<Self> {
+        let workers = workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        });
+        if workers == 0 || workers > 1024 {
+            return Err(IctError::parameter(
+                "workers",
+                format!("{workers} is not 1..1024"),
+            ));
+        }
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(workers)
+            .thread_name(|i| format!("ictcore-pool-{i}"))
+            .build()
+            .map_err(|e| IctError::Internal {
+                context: "DetectorPool".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            threads,
+            workers,
+            buffer_bytes,
+        })
+    }
+
+    /// Number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Runs every spec on every request; see the module documentation.
+    pub fn analyze(
+        &self,
+        requests: &[Request<'_>],
+        specs: &[Spec],
+        store: Option<&Store>,
+        cache: Option<&AnalysisCache>,
+        control: &Control,
+    ) -> Outcome {
+        let start = Instant::now();
+        let shared = Shared::default();
+        let io_start = Instant::now();
+        let prepared: Vec<Result<Prepared>> = requests.iter().map(|r| prepare(r, store)).collect();
+        let io_ns = elapsed_ns(io_start);
+        let weight: u64 = specs.iter().map(Spec::weight).sum::<u64>().max(1);
+        let mut order: Vec<usize> = (0..requests.len())
+            .filter(|&i| prepared[i].is_ok())
+            .collect();
+        let rows = |i: usize| {
+            prepared[i]
+                .as_ref()
+                .map_or(0, |p| (p.rows.1 - p.rows.0) as u64)
+        };
+        order.sort_by_key(|&i| std::cmp::Reverse(rows(i) * weight));
+        let slots: Vec<OnceLock<Result<Vec<Arc<ResultTable>>>>> =
+            (0..requests.len()).map(|_| OnceLock::new()).collect();
+        let next = AtomicUsize::new(0);
+        let prefetched = AtomicUsize::new(0); // order positions [0, prefetched) were advised
+        let advised: Vec<AtomicBool> = (0..requests.len())
+            .map(|_| AtomicBool::new(false))
+            .collect();
+        let worker = || loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&i) = order.get(k) else { break };
+            let req = &requests[i];
+            if let (Ok(p), true) = (&prepared[i], advised[i].swap(false, Ordering::Relaxed)) {
+                shared
+                    .buffered
+                    .fetch_sub(prefetch_bytes(p), Ordering::Relaxed);
+            }
+            self.prefetch_ahead(&order, &prepared, k, &prefetched, &advised, &shared);
+            let result = if control.cancel.load(Ordering::Relaxed) {
+                Err(IctError::Cancelled {
+                    what: format!("analysis of {} {}", req.symbol, req.timeframe),
+                })
+            } else {
+                shared
+                    .queue_wait_ns
+                    .fetch_add(elapsed_ns(start), Ordering::Relaxed);
+                let began = Instant::now();
+                let result = match &prepared[i] {
+                    Ok(p) => catch_unwind(AssertUnwindSafe(|| run(req, p, specs, cache, &shared)))
+                        .unwrap_or_else(|payload| Err(panic_error(&payload, req))),
+                    Err(e) => Err(e.clone()),
+                };
+                shared
+                    .busy_ns
+                    .fetch_add(elapsed_ns(began), Ordering::Relaxed);
+                result
+            };
+            let _ = slots[i].set(result.map_err(|e| e.in_series(&req.symbol, &req.timeframe)));
+            control.candles_done.fetch_add(rows(i), Ordering::Relaxed);
+            control.done.fetch_add(1, Ordering::Relaxed);
+        };
+        self.threads.scope(|s| {
+            for _ in 0..self.workers {
+                s.spawn(|_| worker());
+            }
+        });
+        let mut results = Vec::with_capacity(requests.len());
+        for (i, slot) in slots.into_iter().enumerate() {
+            let req = &requests[i];
+            let result = match slot.into_inner() {
+                Some(r) => r,
+                None => {
+                    // Never started: its preparation failed.
+                    control.done.fetch_add(1, Ordering::Relaxed);
+                    match &prepared[i] {
+                        Err(e) => Err(e.clone().in_series(&req.symbol, &req.timeframe)),
+                        Ok(_) => Err(IctError::Internal {
+                            context: "DetectorPool".into(),
+                            message: "a task was never run".into(),
+                        }),
+                    }
+                }
+            };
+            results.push(result);
+        }
+        let compute_ns = shared
+            .compute_ns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let stats = PoolStats {
+            requests: requests.len() as u64,
+            failed: results.iter().filter(|r| r.is_err()).count() as u64,
+            candles: (0..requests.len()).map(rows).sum(),
+            memory_hits: shared.memory_hits.load(Ordering::Relaxed),
+            disk_hits: shared.disk_hits.load(Ordering::Relaxed),
+            misses: shared.misses.load(Ordering::Relaxed),
+            compute_ns: specs
+                .iter()
+                .map(|s| {
+                    (
+                        s.name().to_string(),
+                        compute_ns.get(s.name()).copied().unwrap_or(0),
+                    )
+                })
+                .collect(),
+            io_ns,
+            queue_wait_ns: shared.queue_wait_ns.load(Ordering::Relaxed),
+            busy_ns: shared.busy_ns.load(Ordering::Relaxed),
+            wall_ns: elapsed_ns(start),
+            workers: self.workers,
+            peak_buffer_bytes: shared.peak_buffer.load(Ordering::Relaxed),
+        };
+        Outcome { results, stats }
+    }
+
+    /// Advises the kernel to read the series after position `k` while the bytes prefetched
+    /// but not started stay within the buffer.
+    fn prefetch_ahead(
+        &self,
+        order: &[usize],
+        prepared: &[Result<Prepared>],
+        k: usize,
+        prefetched: &AtomicUsize,
+        advised: &[AtomicBool],
+        shared: &Shared,
+    ) {
+        prefetched.fetch_max(k + 1, Ordering::Relaxed); // started tasks need no prefetch
+        loop {
+            let at = prefetched.load(Ordering::Relaxed);
+            let Some(&i) = order.get(at) else { return };
+            let Ok(p) = &prepared[i] else {
+                let _ =
+                    prefetched.compare_exchange(at, at + 1, Ordering::Relaxed, Ordering::Relaxed);
+                continue;
+            };
+            let bytes = prefetch_bytes(p);
+            let buffered = shared.buffered.load(Ordering::Relaxed);
+            if buffered > 0 && buffered + bytes > self.buffer_bytes {
+                return;
+            }
+            if prefetched
+                .compare_exchange(at, at + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+            {
+                continue; // another worker advanced it
+            }
+            if let Some(reader) = &p.reader {
+                reader.prefetch();
+                advised[i].store(true, Ordering::Relaxed);
+                let now = shared.buffered.fetch_add(bytes, Ordering::Relaxed) + bytes;
+                shared.peak_buffer.fetch_max(now, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Bytes a prefetch of the series pulls in (six 8-byte columns).
+fn prefetch_bytes(p: &Prepared) -> u64 {
+    if p.reader.is_some() {
+        (p.rows.1 - p.rows.0) as u64 * 48
+    } else {
+        0
+    }
+}
+
+fn panic_error(payload: &Box<dyn std::any::Any + Send>, req: &Request<'_>) -> IctError {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".to_string());
+    IctError::Internal {
+        context: format!("DetectorPool ({} {})", req.symbol, req.timeframe),
+        message: format!("panic: {message}"),
+    }
+}
+
+/// Opens the request's series and finds its row range.
+fn prepare(req: &Request<'_>, store: Option<&Store>) -> Result<Prepared> {
+    let (reader, time) = match &req.source {
+        Source::Store => {
+            let store = store.ok_or_else(|| {
+                IctError::parameter("requests", "a (symbol, timeframe) request needs a store")
+            })?;
+            let reader = store.read(&req.symbol, &req.timeframe)?;
+            let rows = range(reader.time()?, req.start, req.end);
+            return Ok(Prepared {
+                reader: Some(reader),
+                rows,
+            });
+        }
+        Source::Candles(c) => (None, c.time),
+    };
+    Ok(Prepared {
+        reader,
+        rows: range(time, req.start, req.end),
+    })
+}
+
+/// Rows with `start <= time < end` of a sorted time column.
+fn range(time: &[i64], start: Option<i64>, end: Option<i64>) -> (usize, usize) {
+    let lo = start.map_or(0, |s| time.partition_point(|&t| t < s));
+    let hi = end.map_or(time.len(), |e| time.partition_point(|&t| t < e));
+    (lo, hi.max(lo))
+}
+
+/// The candles of a prepared request.
+fn candles<'a>(req: &'a Request<'a>, p: &'a Prepared) -> Result<Candles<'a>> {
+    let (lo, hi) = p.rows;
+    let full = match (&req.source, &p.reader) {
+        (Source::Candles(c), _) => *c,
+        (Source::Store, Some(r)) => Candles {
+            time: r.time()?,
+            open: r.values(1)?,
+            high: r.values(2)?,
+            low: r.values(3)?,
+            close: r.values(4)?,
+            volume: r.values(5)?,
+        },
+        (Source::Store, None) => {
+            return Err(IctError::Internal {
+                context: "DetectorPool".into(),
+                message: "store request without a reader".into(),
+            })
+        }
+    };
+    Ok(Candles {
+        time: &full.time[lo..hi],
+        open: &full.open[lo..hi],
+        high: &full.high[lo..hi],
+        low: &full.low[lo..hi],
+        close: &full.close[lo..hi],
+        volume: &full.volume[lo..hi],
+    })
+}
+
+/// Runs every spec on one request.
+fn run(
+    req: &Request<'_>,
+    p: &Prepared,
+    specs: &[Spec],
+    cache: Option<&AnalysisCache>,
+    shared: &Shared,
+) -> Result<Vec<Arc<ResultTable>>> {
+    let c = candles(req, p)?;
+    let mut task = Task {
+        req,
+        c,
+        cache,
+        shared,
+        hashes: HashMap::new(),
+        swings: HashMap::new(),
+    };
+    specs.iter().map(|spec| task.get(spec)).collect()
+}
+
+/// One request's state: its input hashes and swings, each computed at most once.
+struct Task<'a> {
+    req: &'a Request<'a>,
+    c: Candles<'a>,
+    cache: Option<&'a AnalysisCache>,
+    shared: &'a Shared,
+    hashes: HashMap<&'static str, [u8; 16]>,
+    swings: HashMap<usize, Arc<ResultTable>>,
+}
+
+impl Task<'_> {
+    /// The result of `spec`, from the cache or computed.
+    fn get(&mut self, spec: &Spec) -> Result<Arc<ResultTable>> {
+        if let Spec::SwingHighsLows { swing_length } = spec {
+            if let Some(s) = self.swings.get(swing_length) {
+                return Ok(Arc::clone(s));
+            }
+        }
+        // Swings first (outside the cache's initialiser, which must not re-enter for a
+        // computation this task may also need for another spec).
+        let swings = match spec.swing_length() {
+            Some(len) if self.cache.is_none() => {
+                Some(self.get(&Spec::SwingHighsLows { swing_length: len })?)
+            }
+            _ => None,
+        };
+        let table = match self.cache {
+            None => Arc::new(self.compute(spec, swings.as_deref())?),
+            Some(cache) => {
+                let mut key = spec.key_builder()?;
+                for &name in spec.inputs() {
+                    let (bytes, dtype) = column(&self.c, name);
+                    let hash = *self.hashes.entry(name).or_insert_with(|| input_hash(bytes));
+                    key.input_hashed(name, dtype, (bytes.len() / 8) as u64, hash);
+                }
+                let key = key.key();
+                let id = key_id(spec);
+                // A swing-based miss needs the swings: fetch them (cached too) on demand.
+                let needs = spec.swing_length();
+                let (table, source) = if let Some(hit) = cache.peek(&key) {
+                    (hit, Hit::Memory)
+                } else {
+                    let swings = match needs {
+                        Some(len) => Some(self.get(&Spec::SwingHighsLows { swing_length: len })?),
+                        None => None,
+                    };
+                    cache
+                        .get_or_compute(key, &id, || self.compute(spec, swings.as_deref()))
+                        .map_err(|e| (*e).clone())?
+                };
+                let counter = match source {
+                    Hit::Memory => &self.shared.memory_hits,
+                    Hit::Disk => &self.shared.disk_hits,
+                    Hit::Computed => &self.shared.misses,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                table
+            }
+        };
+        if let Spec::SwingHighsLows { swing_length } = spec {
+            self.swings.insert(*swing_length, Arc::clone(&table));
+        }
+        Ok(table)
+    }
+
+    fn compute(&self, spec: &Spec, swings: Option<&ResultTable>) -> Result<ResultTable> {
+        let began = Instant::now();
+        let out = spec.compute(&self.c, swings, &self.req.symbol);
+        let ns = elapsed_ns(began);
+        *self
+            .shared
+            .compute_ns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(spec.name())
+            .or_default() += ns;
+        out
+    }
+}
+
+/// An input column as the cache key names it (the session's wall clock is the UTC time).
+fn column<'a>(c: &Candles<'a>, name: &str) -> (&'a [u8], Dtype) {
+    match name {
+        "time" | "wall_clock" => (bytemuck::cast_slice(c.time), Dtype::I64),
+        "open" => (bytemuck::cast_slice(c.open), Dtype::F64),
+        "high" => (bytemuck::cast_slice(c.high), Dtype::F64),
+        "low" => (bytemuck::cast_slice(c.low), Dtype::F64),
+        "close" => (bytemuck::cast_slice(c.close), Dtype::F64),
+        _ => (bytemuck::cast_slice(c.volume), Dtype::F64),
+    }
+}
+
+fn key_id(spec: &Spec) -> String {
+    format!("compat.{}", spec.name())
+}
+
+#[cfg(test)]
+mod tests;

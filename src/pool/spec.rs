@@ -1,0 +1,437 @@
+//! What the pool can run: the compat detectors by name, with typed parameters (defaults as
+//! `smartmoneyconcepts` 0.0.27 has them, except `sessions`, whose session the library requires
+//! and the pool defaults to "London"), each computing a [`ResultTable`] whose columns are the
+//! compat frame's, in order, with its dtypes.
+
+use crate::cache::{Column, KeyBuilder, Param, ResultTable};
+use crate::candles::Candles;
+use crate::compat::{self, SwingsView};
+use crate::error::{IctError, Result};
+
+/// A detector with its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Spec {
+    Fvg {
+        join_consecutive: bool,
+    },
+    SwingHighsLows {
+        swing_length: usize,
+    },
+    BosChoch {
+        swing_length: usize,
+        close_break: bool,
+    },
+    Ob {
+        swing_length: usize,
+        close_mitigation: bool,
+    },
+    Liquidity {
+        swing_length: usize,
+        range_percent: f64,
+    },
+    PreviousHighLow {
+        time_frame: String,
+    },
+    Sessions {
+        session: String,
+        start_time: String,
+        end_time: String,
+    },
+    Retracements {
+        swing_length: usize,
+    },
+    /// Test hook: panics on the series of `symbol`, an empty result elsewhere.
+    PanicForTests {
+        symbol: String,
+    },
+}
+
+/// Names of the detectors, in the order `ictcore scan` runs them by default.
+pub const DETECTORS: [&str; 8] = [
+    "fvg",
+    "swing_highs_lows",
+    "bos_choch",
+    "ob",
+    "liquidity",
+    "previous_high_low",
+    "sessions",
+    "retracements",
+];
+
+/// The swing length the library defaults to.
+const DEFAULT_SWING_LENGTH: i64 = 50;
+
+/// Typed parameter reads that name the detector and parameter in their errors.
+struct Params<'a> {
+    detector: &'a str,
+    given: Vec<(String, Param)>,
+}
+
+impl Params<'_> {
+    fn take(&mut self, name: &str) -> Option<Param> {
+        let at = self.given.iter().position(|(n, _)| n == name)?;
+        Some(self.given.swap_remove(at).1)
+    }
+
+    fn wrong(&self, name: &str, want: &str, got: &Param) -> IctError {
+        IctError::parameter(
+            format!("{}.{name}", self.detector),
+            format!("expected {want}, got {got:?}"),
+        )
+    }
+
+    fn bool(&mut self, name: &str, default: bool) -> Result<bool> {
+        match self.take(name) {
+            None => Ok(default),
+            Some(Param::Bool(b)) => Ok(b),
+            Some(other) => Err(self.wrong(name, "a bool", &other)),
+        }
+    }
+
+    fn length(&mut self, name: &str, default: i64) -> Result<usize> {
+        let v = match self.take(name) {
+            None => default,
+            Some(Param::Int(v)) => v,
+            Some(other) => return Err(self.wrong(name, "an int", &other)),
+        };
+        usize::try_from(v).map_err(|_| {
+            IctError::parameter(
+                format!("{}.{name}", self.detector),
+                format!("{v} is negative"),
+            )
+        })
+    }
+
+    fn float(&mut self, name: &str, default: f64) -> Result<f64> {
+        match self.take(name) {
+            None => Ok(default),
+            Some(Param::Float(v)) if v.is_finite() => Ok(v),
+            Some(Param::Int(v)) => Ok(v as f64),
+            Some(other) => Err(self.wrong(name, "a finite float", &other)),
+        }
+    }
+
+    fn string(&mut self, name: &str, default: &str) -> Result<String> {
+        match self.take(name) {
+            None => Ok(default.to_string()),
+            Some(Param::Str(s)) => Ok(s),
+            Some(other) => Err(self.wrong(name, "a str", &other)),
+        }
+    }
+
+    /// Refuses parameters nobody read (a typo must not be silently ignored).
+    fn done(self) -> Result<()> {
+        match self.given.first() {
+            None => Ok(()),
+            Some((name, _)) => Err(IctError::parameter(
+                format!("{}.{name}", self.detector),
+                "unknown parameter",
+            )),
+        }
+    }
+}
+
+impl Spec {
+    /// The detector `name` with `params` (missing ones take their defaults).
+    pub fn parse(name: &str, params: Vec<(String, Param)>) -> Result<Self> {
+        let mut p = Params {
+            detector: name,
+            given: params,
+        };
+        let spec = match name {
+            "fvg" => Spec::Fvg {
+                join_consecutive: p.bool("join_consecutive", false)?,
+            },
+            "swing_highs_lows" => Spec::SwingHighsLows {
+                swing_length: p.length("swing_length", DEFAULT_SWING_LENGTH)?,
+            },
+            "bos_choch" => Spec::BosChoch {
+                swing_length: p.length("swing_length", DEFAULT_SWING_LENGTH)?,
+                close_break: p.bool("close_break", true)?,
+            },
+            "ob" => Spec::Ob {
+                swing_length: p.length("swing_length", DEFAULT_SWING_LENGTH)?,
+                close_mitigation: p.bool("close_mitigation", false)?,
+            },
+            "liquidity" => Spec::Liquidity {
+                swing_length: p.length("swing_length", DEFAULT_SWING_LENGTH)?,
+                range_percent: p.float("range_percent", 0.01)?,
+            },
+            "previous_high_low" => Spec::PreviousHighLow {
+                time_frame: p.string("time_frame", "1D")?,
+            },
+            "sessions" => {
+                let zone = p.string("time_zone", "UTC")?;
+                if zone != "UTC" {
+                    return Err(IctError::parameter(
+                        "sessions.time_zone",
+                        format!(
+                            "the pool reads stored times as UTC; got {zone:?} (use \
+                             ictcore.compat.smc.sessions for other zones)"
+                        ),
+                    ));
+                }
+                let spec = Spec::Sessions {
+                    session: p.string("session", "London")?,
+                    start_time: p.string("start_time", "")?,
+                    end_time: p.string("end_time", "")?,
+                };
+                if let Spec::Sessions {
+                    session,
+                    start_time,
+                    end_time,
+                } = &spec
+                {
+                    compat::session_window(session, start_time, end_time)?;
+                }
+                spec
+            }
+            "retracements" => Spec::Retracements {
+                swing_length: p.length("swing_length", DEFAULT_SWING_LENGTH)?,
+            },
+            "_panic_for_tests" => Spec::PanicForTests {
+                symbol: p.string("symbol", "")?,
+            },
+            other => {
+                return Err(IctError::UnknownName {
+                    what: "detector",
+                    name: other.to_string(),
+                    known: DETECTORS.iter().map(|d| d.to_string()).collect(),
+                })
+            }
+        };
+        p.done()?;
+        if let Spec::PreviousHighLow { time_frame } = &spec {
+            compat::resample::parse_rule(time_frame)?;
+        }
+        Ok(spec)
+    }
+
+    /// The detector's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Spec::Fvg { .. } => "fvg",
+            Spec::SwingHighsLows { .. } => "swing_highs_lows",
+            Spec::BosChoch { .. } => "bos_choch",
+            Spec::Ob { .. } => "ob",
+            Spec::Liquidity { .. } => "liquidity",
+            Spec::PreviousHighLow { .. } => "previous_high_low",
+            Spec::Sessions { .. } => "sessions",
+            Spec::Retracements { .. } => "retracements",
+            Spec::PanicForTests { .. } => "_panic_for_tests",
+        }
+    }
+
+    /// Relative cost per candle (measured: release build, 1M candles, BENCHMARKS.md), for
+    /// ordering work longest first.
+    pub fn weight(&self) -> u64 {
+        match self {
+            Spec::Fvg { .. } => 15,
+            Spec::SwingHighsLows { .. } => 11,
+            Spec::BosChoch { .. } => 12,
+            Spec::Ob { .. } => 22,
+            Spec::Liquidity { .. } => 23,
+            Spec::PreviousHighLow { .. } => 12,
+            Spec::Sessions { .. } => 8,
+            Spec::Retracements { .. } => 10,
+            Spec::PanicForTests { .. } => 1,
+        }
+    }
+
+    /// The swing length it reads swings with, if it reads swings.
+    pub fn swing_length(&self) -> Option<usize> {
+        match self {
+            Spec::BosChoch { swing_length, .. }
+            | Spec::Ob { swing_length, .. }
+            | Spec::Liquidity { swing_length, .. }
+            | Spec::Retracements { swing_length } => Some(*swing_length),
+            _ => None,
+        }
+    }
+
+    /// The columns it reads (named as the cache key names them).
+    pub fn inputs(&self) -> &'static [&'static str] {
+        match self {
+            Spec::SwingHighsLows { .. } => &["high", "low"],
+            Spec::PreviousHighLow { .. } => &["time", "high", "low"],
+            Spec::Sessions { .. } => &["wall_clock", "high", "low"],
+            Spec::Ob { .. } => &["open", "high", "low", "close", "volume"],
+            Spec::PanicForTests { .. } => &[],
+            _ => &["open", "high", "low", "close"],
+        }
+    }
+
+    /// Its parameters, all of them (defaults included), as the cache key records them.
+    pub fn params(&self) -> Vec<(&'static str, Param)> {
+        let len = |l: usize| Param::Int(i64::try_from(l).unwrap_or(i64::MAX));
+        match self {
+            Spec::Fvg { join_consecutive } => {
+                vec![("join_consecutive", Param::Bool(*join_consecutive))]
+            }
+            Spec::SwingHighsLows { swing_length } => vec![("swing_length", len(*swing_length))],
+            Spec::BosChoch {
+                swing_length,
+                close_break,
+            } => vec![
+                ("swing_length", len(*swing_length)),
+                ("close_break", Param::Bool(*close_break)),
+            ],
+            Spec::Ob {
+                swing_length,
+                close_mitigation,
+            } => vec![
+                ("swing_length", len(*swing_length)),
+                ("close_mitigation", Param::Bool(*close_mitigation)),
+            ],
+            Spec::Liquidity {
+                swing_length,
+                range_percent,
+            } => vec![
+                ("swing_length", len(*swing_length)),
+                ("range_percent", Param::Float(*range_percent)),
+            ],
+            Spec::PreviousHighLow { time_frame } => {
+                vec![("time_frame", Param::Str(time_frame.clone()))]
+            }
+            Spec::Sessions {
+                session,
+                start_time,
+                end_time,
+            } => vec![
+                ("session", Param::Str(session.clone())),
+                ("start_time", Param::Str(start_time.clone())),
+                ("end_time", Param::Str(end_time.clone())),
+            ],
+            Spec::Retracements { swing_length } => vec![("swing_length", len(*swing_length))],
+            Spec::PanicForTests { symbol } => vec![("symbol", Param::Str(symbol.clone()))],
+        }
+    }
+
+    /// A key builder with the detector, its parameters and mode; the caller adds the inputs.
+    pub fn key_builder(&self) -> Result<KeyBuilder> {
+        let mut k = KeyBuilder::new(self.name(), "compat");
+        for (name, value) in self.params() {
+            k.param(name, value)?;
+        }
+        Ok(k)
+    }
+
+    /// Runs the detector on `c`; `swings` are the swing columns (HighLow, Level) for the
+    /// detectors that read them. `symbol` is only for the test hook.
+    pub fn compute(
+        &self,
+        c: &Candles<'_>,
+        swings: Option<&ResultTable>,
+        symbol: &str,
+    ) -> Result<ResultTable> {
+        let view = || -> Result<SwingsView<'_>> {
+            let table = swings.ok_or_else(|| IctError::Internal {
+                context: self.name().to_string(),
+                message: "swings were not computed".into(),
+            })?;
+            let col = |i: usize| -> Result<&[f64]> {
+                table
+                    .columns
+                    .get(i)
+                    .and_then(|c| bytemuck::try_cast_slice(c.bytes()).ok())
+                    .ok_or_else(|| IctError::Internal {
+                        context: self.name().to_string(),
+                        message: "swing columns are not float64".into(),
+                    })
+            };
+            Ok(SwingsView {
+                high_low: col(0)?,
+                level: col(1)?,
+            })
+        };
+        let (o, h, l, cl) = (c.open, c.high, c.low, c.close);
+        let columns = match self {
+            Spec::Fvg { join_consecutive } => {
+                let r = compat::fvg(o, h, l, cl, *join_consecutive)?;
+                vec![
+                    Column::f64("FVG", r.fvg),
+                    Column::f64("Top", r.top),
+                    Column::f64("Bottom", r.bottom),
+                    Column::f64("MitigatedIndex", r.mitigated_index),
+                ]
+            }
+            Spec::SwingHighsLows { swing_length } => {
+                crate::candles::check_ohlc(o, h, l, cl)?;
+                let r = compat::swing_highs_lows(h, l, *swing_length)?;
+                vec![
+                    Column::f64("HighLow", r.high_low),
+                    Column::f64("Level", r.level),
+                ]
+            }
+            Spec::BosChoch { close_break, .. } => {
+                let r = compat::bos_choch(o, h, l, cl, view()?, *close_break)?;
+                vec![
+                    Column::f64("BOS", r.bos),
+                    Column::f64("CHOCH", r.choch),
+                    Column::f32("Level", &r.level),
+                    Column::f64("BrokenIndex", r.broken_index),
+                ]
+            }
+            Spec::Ob {
+                close_mitigation, ..
+            } => {
+                let r = compat::ob(o, h, l, cl, c.volume, view()?, *close_mitigation)?;
+                vec![
+                    Column::f64("OB", r.ob),
+                    Column::f32("Top", &r.top),
+                    Column::f32("Bottom", &r.bottom),
+                    Column::f32("OBVolume", &r.ob_volume),
+                    Column::f64("MitigatedIndex", r.mitigated_index),
+                    Column::f32("Percentage", &r.percentage),
+                ]
+            }
+            Spec::Liquidity { range_percent, .. } => {
+                let r = compat::liquidity(o, h, l, cl, view()?, *range_percent)?;
+                vec![
+                    Column::f32("Liquidity", &r.liquidity),
+                    Column::f32("Level", &r.level),
+                    Column::f32("End", &r.end),
+                    Column::f32("Swept", &r.swept),
+                ]
+            }
+            Spec::PreviousHighLow { time_frame } => {
+                let r = compat::previous_high_low(c.time, h, l, time_frame)?;
+                vec![
+                    Column::f32("PreviousHigh", &r.previous_high),
+                    Column::f32("PreviousLow", &r.previous_low),
+                    Column::i32("BrokenHigh", &r.broken_high),
+                    Column::i32("BrokenLow", &r.broken_low),
+                ]
+            }
+            Spec::Sessions {
+                session,
+                start_time,
+                end_time,
+            } => {
+                let (start, end) = compat::session_window(session, start_time, end_time)?;
+                let r = compat::sessions(c.time, h, l, start, end)?;
+                vec![
+                    Column::i32("Active", &r.active),
+                    Column::f32("High", &r.high),
+                    Column::f32("Low", &r.low),
+                ]
+            }
+            Spec::Retracements { .. } => {
+                let r = compat::retracements(o, h, l, cl, view()?)?;
+                vec![
+                    Column::i32("Direction", &r.direction),
+                    Column::f64("CurrentRetracement%", r.current),
+                    Column::f64("DeepestRetracement%", r.deepest),
+                ]
+            }
+            Spec::PanicForTests { symbol: target } => {
+                #[allow(clippy::panic, reason = "the test hook exists to panic on purpose")]
+                if target == symbol {
+                    panic!("deliberate panic from the _panic_for_tests detector on {symbol}");
+                }
+                Vec::new()
+            }
+        };
+        Ok(ResultTable { columns })
+    }
+}
