@@ -7,6 +7,8 @@
   CSV (MT5 or OHLCV) without storing it.
 - ``ictcore.AnalysisCache``: detector results cached in memory and compressed on disk, keyed
   by a content hash, so a stale or damaged entry is never returned.
+- ``ictcore.DetectorPool``: all detectors over whole portfolios from the store, in parallel
+  with the GIL released, through the cache; ``ictcore.Config`` reads the engine's config.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
 
 Memory: result columns of long series (>= 1 MiB each) are kept after they are freed, up to
@@ -21,6 +23,7 @@ from . import compat, exceptions
 from ._ictcore import __version__, kept_memory, release_memory
 from .cache import AnalysisCache
 from .candles import Candles
+from .config import Config
 from .exceptions import (
     BatchError,
     CorruptFileError,
@@ -29,14 +32,19 @@ from .exceptions import (
     MissingColumnError,
     UnknownNameError,
 )
+from .pool import DETECTORS, AnalysisResult, DetectorPool
 from .store import CandleStore, read_csv
 
 __all__ = [
+    "DETECTORS",
     "AnalysisCache",
+    "AnalysisResult",
     "BatchError",
     "CandleStore",
     "Candles",
+    "Config",
     "CorruptFileError",
+    "DetectorPool",
     "IctError",
     "InvalidInputError",
     "MissingColumnError",

@@ -11,6 +11,7 @@ __all__ = [
     "Cache",
     "CachedResult",
     "Mapping",
+    "Pool",
     "Store",
     "__version__",
     "_panic_for_tests",
@@ -173,3 +174,17 @@ class Cache:
     def clear(self) -> None: ...
     def sweep(self) -> dict[str, int | bool]: ...
     def verify(self) -> list[tuple[Path, str]]: ...
+
+@final
+class Pool:
+    def __new__(cls, workers: int | None, buffer_bytes: int) -> Pool: ...
+    @property
+    def workers(self) -> int: ...
+    def analyze(
+        self,
+        requests: list[tuple[str, str, int | None, int | None, tuple[Any, ...] | None]],
+        detectors: list[tuple[str, dict[str, Any]]],
+        store: Store | None,
+        cache: Cache | None,
+        progress: Callable[[int, int, int], None] | None,
+    ) -> tuple[list[Any], dict[str, Any]]: ...

@@ -25,6 +25,7 @@ import pandas as pd
 
 from . import _ictcore
 from .candles import Candles
+from .config import Config
 
 __all__ = ["AnalysisCache"]
 
@@ -109,6 +110,19 @@ class AnalysisCache:
             None if ttl_seconds is None else float(ttl_seconds),
             eviction,
             bool(sync_writes),
+        )
+
+    @classmethod
+    def from_config(
+        cls, config: Config, path: str | os.PathLike[str] | None = None
+    ) -> AnalysisCache:
+        """A cache sized by a :class:`~ictcore.Config`: ``max_cache_size`` for the memory
+        tier (and, 10x, the disk tier) and ``cache_ttl_seconds``."""
+        return cls(
+            path,
+            max_memory_bytes=config.cache_max_bytes,
+            max_disk_bytes=config.cache_max_bytes * 10,
+            ttl_seconds=config.cache_ttl_seconds,
         )
 
     @property

@@ -7,6 +7,8 @@ existing code catches, the class derives from it as well, so ``except ValueError
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 __all__ = [
     "BatchError",
     "CorruptFileError",
@@ -54,7 +56,7 @@ class BatchError(IctError):
     """Some requests of a batch failed; ``errors`` maps each failed request to its exception
     (the others succeeded and are not lost: ask with ``on_error="return"`` to get them)."""
 
-    def __init__(self, errors: dict[tuple[object, ...], BaseException]) -> None:
+    def __init__(self, errors: Mapping[tuple[object, ...], BaseException]) -> None:
         self.errors = errors
         lines = [f"{len(errors)} request(s) of the batch failed:"]
         lines += [f"  {request}: {error}" for request, error in errors.items()]

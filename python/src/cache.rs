@@ -91,7 +91,7 @@ fn extract_arrays<'py>(
         .collect()
 }
 
-fn params(dict: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Param)>> {
+pub(crate) fn params(dict: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Param)>> {
     dict.iter()
         .map(|(k, v)| {
             let name: String = k.extract()?;
@@ -135,9 +135,9 @@ fn key_builder(
 
 /// A result as (name, dtype name, read-only array) triples; bool columns come as uint8
 /// arrays (the Python layer views them as bool).
-type Out<'py> = Vec<(String, &'static str, Bound<'py, PyAny>)>;
+pub(crate) type Out<'py> = Vec<(String, &'static str, Bound<'py, PyAny>)>;
 
-fn to_arrays<'py>(py: Python<'py>, table: Arc<ResultTable>) -> PyResult<Out<'py>> {
+pub(crate) fn to_arrays<'py>(py: Python<'py>, table: Arc<ResultTable>) -> PyResult<Out<'py>> {
     let owner = Bound::new(py, CachedResult { table })?;
     let table = Arc::clone(&owner.get().table);
     table
@@ -174,7 +174,7 @@ fn to_arrays<'py>(py: Python<'py>, table: Arc<ResultTable>) -> PyResult<Out<'py>
 /// The analysis cache (see `ictcore.AnalysisCache`).
 #[pyclass(frozen, module = "ictcore._ictcore")]
 pub struct Cache {
-    cache: AnalysisCache,
+    pub(crate) cache: AnalysisCache,
 }
 
 #[pymethods]

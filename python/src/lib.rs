@@ -7,6 +7,7 @@ mod candles;
 mod compat;
 mod detach;
 mod errors;
+mod pool;
 mod store;
 
 use pyo3::prelude::*;
@@ -58,5 +59,6 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(store::read_csv, m)?)?;
     m.add_class::<cache::Cache>()?;
     m.add_class::<cache::CachedResult>()?;
+    m.add_class::<pool::Pool>()?;
     Ok(())
 }

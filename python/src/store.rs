@@ -76,7 +76,7 @@ type DamageRow = (String, Option<u64>, u64, u64);
 /// A candle store directory (see `ictcore.CandleStore`).
 #[pyclass(frozen, module = "ictcore._ictcore", name = "Store")]
 pub struct PyStore {
-    store: Store,
+    pub(crate) store: Store,
 }
 
 #[pymethods]

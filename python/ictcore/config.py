@@ -1,0 +1,169 @@
+"""``Config``: the engine's optimisation config (``optimization_config.json``), validated.
+
+Every key is checked; a wrong type, an impossible value or an unknown key (a typo would
+otherwise be ignored silently) raises ``ValueError`` naming the key, e.g.
+``batch_processing.max_buffer_size: '50XB' is not a size like '50MB'``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Config", "parse_size"]
+
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+}
+
+
+def parse_size(text: Any, key: str = "size") -> int:
+    """Bytes of a size such as ``"50MB"``, ``"1.5GB"``, ``"512MiB"`` or a plain int."""
+    if isinstance(text, bool):
+        raise ValueError(f"{key}: {text!r} is not a size like '50MB'")
+    if isinstance(text, int):
+        if text < 0:
+            raise ValueError(f"{key}: {text} is negative")
+        return text
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
+    unit = match.group(2).upper() if match else None
+    if not match or unit not in _UNITS:
+        raise ValueError(f"{key}: {text!r} is not a size like '50MB'")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+@dataclass(frozen=True)
+class Config:
+    """Pool, batch, cache settings and performance targets (defaults: the shipped config)."""
+
+    max_pool_size: int = 4
+    min_pool_size: int = 2
+    adaptive_sizing: bool = True
+    batch_size: int = 100
+    max_buffer_bytes: int = 50 * 10**6
+    async_threshold: int = 10
+    cache_max_bytes: int = 200 * 10**6
+    cache_ttl_seconds: float | None = 3600.0
+    compression_enabled: bool = True
+    parallel_speedup_min: float = 2.0
+    total_analysis_max_seconds: float = 3.0
+    memory_max_mb: float = 500.0
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> Config:
+        """Reads and validates a config file."""
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}: not valid JSON: {e}") from e
+        return cls.from_dict(data, source=str(p))
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "config") -> Config:
+        """Validates a parsed config (the JSON's structure)."""
+        reader = _Reader(data, source)
+        pool = reader.section("detector_pool")
+        batch = reader.section("batch_processing")
+        cache = reader.section("cache_optimization")
+        targets = reader.section("performance_targets")
+        config = cls(
+            max_pool_size=pool.integer("max_pool_size", 4, minimum=1),
+            min_pool_size=pool.integer("min_pool_size", 2, minimum=1),
+            adaptive_sizing=pool.flag("adaptive_sizing", True),
+            batch_size=batch.integer("batch_size", 100, minimum=1),
+            max_buffer_bytes=batch.size("max_buffer_size", 50 * 10**6),
+            async_threshold=batch.integer("async_threshold", 10, minimum=0),
+            cache_max_bytes=cache.size("max_cache_size", 200 * 10**6),
+            cache_ttl_seconds=cache.number("cache_ttl_seconds", 3600.0, positive=True),
+            compression_enabled=cache.flag("compression_enabled", True),
+            parallel_speedup_min=targets.number("parallel_speedup_min", 2.0, positive=True),
+            total_analysis_max_seconds=targets.number(
+                "total_analysis_max_seconds", 3.0, positive=True
+            ),
+            memory_max_mb=targets.number("memory_max_mb", 500.0, positive=True),
+        )
+        for section in (pool, batch, cache, targets):
+            section.done()
+        reader.done()
+        if config.min_pool_size > config.max_pool_size:
+            raise ValueError(
+                f"{source}: detector_pool.min_pool_size ({config.min_pool_size}) is above "
+                f"detector_pool.max_pool_size ({config.max_pool_size})"
+            )
+        return config
+
+    def workers(self) -> int:
+        """Worker threads for a pool: max_pool_size, capped by the cores (with adaptive
+        sizing), never below min_pool_size."""
+        cores = os.cpu_count() or 1
+        wanted = min(self.max_pool_size, cores) if self.adaptive_sizing else self.max_pool_size
+        return max(self.min_pool_size, wanted)
+
+
+class _Reader:
+    """Typed reads of one JSON object whose errors name the key path."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected an object, got {type(data).__name__}")
+        self.data = dict(data)
+        self.path = path
+        self.seen: set[str] = set()
+
+    def _get(self, key: str) -> Any:
+        self.seen.add(key)
+        return self.data.get(key)
+
+    def key(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path != "config" else key
+
+    def section(self, key: str) -> _Reader:
+        value = self._get(key)
+        return _Reader({} if value is None else value, key)
+
+    def integer(self, key: str, default: int, minimum: int) -> int:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{self.key(key)}: expected an int >= {minimum}, got {value!r}")
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise ValueError(f"{self.key(key)}: expected true or false, got {value!r}")
+        return value
+
+    def number(self, key: str, default: float, positive: bool) -> float:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{self.key(key)}: expected a number, got {value!r}")
+        if positive and not value > 0:
+            raise ValueError(f"{self.key(key)}: must be positive, got {value!r}")
+        return float(value)
+
+    def size(self, key: str, default: int) -> int:
+        value = self._get(key)
+        return default if value is None else parse_size(value, self.key(key))
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise ValueError(f"{self.key(unknown[0])}: unknown key")

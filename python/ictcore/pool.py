@@ -1,0 +1,280 @@
+"""``DetectorPool``: the compat detectors over whole portfolios, in parallel, in one call.
+
+One native call analyses every requested series with every requested detector on the pool's
+own worker threads, with the GIL released: series come memory-mapped from a
+:class:`~ictcore.CandleStore` (or from Candles/DataFrames in memory), the longest first, the
+next one prefetched while the current one is computed; swings are computed once per series
+and shared by ``bos_choch``, ``ob``, ``liquidity`` and ``retracements``; with an
+:class:`~ictcore.AnalysisCache` unchanged (series, detector, parameters) are not recomputed.
+A damaged file, NaN prices or a failing detector fail their own request only.
+
+The frames are the ones ``ictcore.compat.smc`` returns for the same candles, bit for bit.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from . import _ictcore
+from .cache import AnalysisCache
+from .candles import Candles
+from .config import Config
+from .exceptions import BatchError
+from .store import CandleStore
+
+__all__ = ["DETECTORS", "AnalysisResult", "DetectorPool"]
+
+#: The detectors the pool runs (the ``smc`` functions), in the default order.
+DETECTORS: tuple[str, ...] = (
+    "fvg",
+    "swing_highs_lows",
+    "bos_choch",
+    "ob",
+    "liquidity",
+    "previous_high_low",
+    "sessions",
+    "retracements",
+)
+
+Key = tuple[str, str, str]
+
+
+class AnalysisResult(Mapping[Key, pd.DataFrame]):
+    """Results by (symbol, timeframe, detector): ``result["EURUSD", "15m", "fvg"]`` is the
+    DataFrame ``smc.fvg`` gives (a writable copy, built on first access);
+    :meth:`arrays` gives the read-only columns without copying. Failed series are in
+    :attr:`errors`; :attr:`stats` tells what the run did."""
+
+    def __init__(
+        self,
+        columns: dict[Key, dict[str, npt.NDArray[Any]]],
+        errors: dict[tuple[str, str], BaseException],
+        stats: dict[str, Any],
+    ) -> None:
+        self._columns = columns
+        self._frames: dict[Key, pd.DataFrame] = {}
+        self.errors = errors
+        self.stats = stats
+
+    def __getitem__(self, key: Key) -> pd.DataFrame:
+        if key not in self._frames:
+            self._frames[key] = pd.DataFrame(
+                {n: np.array(a) for n, a in self._columns[key].items()}
+            )
+        return self._frames[key]
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def arrays(self, symbol: str, timeframe: str, detector: str) -> dict[str, npt.NDArray[Any]]:
+        """The result's columns as read-only numpy arrays (no copy)."""
+        return self._columns[symbol, timeframe, detector]
+
+    def __repr__(self) -> str:
+        return (
+            f"<AnalysisResult: {len(self)} results, {len(self.errors)} failed series, "
+            f"{self.stats.get('wall_seconds', 0):.3f} s>"
+        )
+
+
+def _progress_bar(total: int, enabled: Any) -> Callable[[int, int, int], None] | None:
+    """A progress callback: the user's, a tqdm bar (terminals and notebooks), or None."""
+    if callable(enabled):
+        user = enabled
+
+        def forward(done: int, total: int, candles: int) -> None:
+            user(done, total)
+
+        return forward
+    if not enabled or total == 0:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return None
+    bar = tqdm(total=total, unit="series", desc="analyze", file=sys.stderr, leave=False)
+
+    def update(done: int, total: int, candles: int) -> None:
+        bar.update(done - bar.n)
+        bar.set_postfix_str(f"{candles / 1e6:.1f}M candles", refresh=False)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+class DetectorPool:
+    """A pool of native worker threads analysing series with the compat detectors.
+
+    Parameters:
+        workers: threads (default: ``config.workers()`` with a config, else the cores).
+        cache: an :class:`AnalysisCache` to look results up in and store them to.
+        store: the :class:`CandleStore` that (symbol, timeframe) requests read from.
+        config: a :class:`Config` (workers, prefetch buffer size).
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        cache: AnalysisCache | None = None,
+        store: CandleStore | None = None,
+        config: Config | None = None,
+    ) -> None:
+        if workers is None and config is not None:
+            workers = config.workers()
+        buffer = config.max_buffer_bytes if config is not None else 64 * 2**20
+        self._pool = _ictcore.Pool(workers, buffer)
+        self.cache = cache
+        self.store = store
+        self.config = config
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._last: dict[str, Any] = {}
+
+    @property
+    def workers(self) -> int:
+        return int(self._pool.workers)
+
+    def __repr__(self) -> str:
+        return f"DetectorPool(workers={self.workers}, cache={self.cache!r}, store={self.store!r})"
+
+    def analyze(
+        self,
+        requests: Iterable[Any] | Mapping[Any, Any],
+        detectors: Iterable[str] | Mapping[str, Mapping[str, Any]] = DETECTORS,
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+        progress: bool | Callable[[int, int], None] = True,
+        on_error: str = "collect",
+    ) -> AnalysisResult:
+        """Runs ``detectors`` on every series of ``requests``.
+
+        Parameters:
+            requests: ``(symbol, timeframe)`` or ``(symbol, timeframe, start, end)`` tuples
+                read from the pool's store; ``(symbol, timeframe, candles)`` with
+                :class:`Candles` or an OHLCV DataFrame (time index); or a mapping
+                ``{(symbol, timeframe): candles}``.
+            detectors: names (default: all eight), or a mapping name -> parameters.
+            params: parameters by detector name, e.g. ``{"ob": {"swing_length": 10}}``
+                (defaults as in smartmoneyconcepts; ``sessions`` defaults to "London" and
+                reads times as UTC).
+            progress: a progress bar (True, default), none (False), or a callable
+                ``(done, total)``.
+            on_error: ``"collect"`` (failed series in ``result.errors``) or ``"raise"``
+                (:class:`~ictcore.BatchError` naming every failed series, after the run).
+
+        Ctrl-C cancels the run (series not started are skipped; the cache stays valid) and
+        raises KeyboardInterrupt.
+        """
+        if on_error not in ("collect", "raise"):
+            raise ValueError(f'on_error must be "collect" or "raise", got {on_error!r}')
+        specs = _detector_specs(detectors, params)
+        native, keys, errors = self._requests(requests)
+        callback = _progress_bar(len(native), progress)
+        results, stats = self._pool.analyze(
+            native,
+            specs,
+            None if self.store is None else self.store._store,
+            None if self.cache is None else self.cache._cache,
+            callback,
+        )
+        columns: dict[Key, dict[str, npt.NDArray[Any]]] = {}
+        for (symbol, timeframe), outcome in zip(keys, results, strict=True):
+            if isinstance(outcome, BaseException):
+                errors[symbol, timeframe] = outcome
+                continue
+            for (name, _), cols in zip(specs, outcome, strict=True):
+                columns[symbol, timeframe, name] = {
+                    n: a.view(np.bool_) if dtype == "bool" else a for n, dtype, a in cols
+                }
+        stats["failed"] = len(errors)
+        stats["requests"] = len(keys) + sum(1 for k in errors if k not in keys)
+        self._last = stats
+        if errors and on_error == "raise":
+            raise BatchError(dict(errors.items()))
+        return AnalysisResult(columns, errors, stats)
+
+    def analyze_async(self, *args: Any, **kwargs: Any) -> concurrent.futures.Future[AnalysisResult]:
+        """:meth:`analyze` on a background thread (the work runs without the GIL, so the
+        caller stays responsive); returns a ``concurrent.futures.Future`` —
+        ``await asyncio.wrap_future(fut)`` in asyncio. No progress bar unless asked for."""
+        kwargs.setdefault("progress", False)
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, "ictcore-analyze")
+        return self._executor.submit(self.analyze, *args, **kwargs)
+
+    def stats(self) -> dict[str, Any]:
+        """The statistics of the last run (see ``AnalysisResult.stats``)."""
+        return dict(self._last)
+
+    def _requests(
+        self, requests: Iterable[Any] | Mapping[Any, Any]
+    ) -> tuple[list[Any], list[tuple[str, str]], dict[tuple[str, str], BaseException]]:
+        """Native requests, their (symbol, timeframe), and errors of bad in-memory inputs
+        (reported for their series alone)."""
+        if isinstance(requests, Mapping):
+            items: Iterable[Any] = [(*key, value) for key, value in requests.items()]
+        else:
+            items = requests
+        native: list[Any] = []
+        keys: list[tuple[str, str]] = []
+        errors: dict[tuple[str, str], BaseException] = {}
+        for item in items:
+            if not isinstance(item, tuple) or len(item) not in (2, 3, 4):
+                raise ValueError(
+                    "a request is (symbol, timeframe), (symbol, timeframe, start, end) or "
+                    f"(symbol, timeframe, candles); got {item!r}"
+                )
+            symbol, timeframe = str(item[0]), str(item[1])
+            if len(item) == 3:
+                try:
+                    c = item[2] if isinstance(item[2], Candles) else Candles.from_pandas(item[2])
+                except (ValueError, KeyError, TypeError) as e:
+                    errors[symbol, timeframe] = e
+                    continue
+                cols = (c.time, c.open, c.high, c.low, c.close, c.volume)
+                native.append((symbol, timeframe, None, None, cols))
+            else:
+                if self.store is None:
+                    raise ValueError(f"request {item!r} reads from a store, but the pool has none")
+                start, end = (item[2], item[3]) if len(item) == 4 else (None, None)
+                native.append((symbol, timeframe, _nanos(start), _nanos(end), None))
+            keys.append((symbol, timeframe))
+        return native, keys, errors
+
+
+def _nanos(value: Any) -> int | None:
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return int(ts.as_unit("ns").value)
+
+
+def _detector_specs(
+    detectors: Iterable[str] | Mapping[str, Mapping[str, Any]],
+    params: Mapping[str, Mapping[str, Any]] | None,
+) -> list[tuple[str, dict[str, Any]]]:
+    if isinstance(detectors, str):
+        detectors = [detectors]
+    given = (
+        {name: dict(p) for name, p in detectors.items()}
+        if isinstance(detectors, Mapping)
+        else {name: {} for name in detectors}
+    )
+    for name, extra in (params or {}).items():
+        if name not in given:
+            raise ValueError(f"params for {name!r}, which is not among the detectors")
+        given[name].update(extra)
+    if not given:
+        raise ValueError("no detectors")
+    return list(given.items())

@@ -1,0 +1,207 @@
+//! Bindings of `ictcore::pool`: the `Pool` handle. A run goes on a helper thread with the GIL
+//! released; the calling thread wakes every 50 ms, re-attaches only to report progress and to
+//! check for Ctrl-C (which cancels the run: tasks not started fail as cancelled, finished
+//! ones stay valid, and the KeyboardInterrupt is raised when the workers have stopped).
+
+use crate::arrays::CandleColumns;
+use crate::cache::{params, to_arrays, Cache, Out};
+use crate::errors::to_pyerr;
+use crate::store::PyStore;
+use ictcore::pool::{Control, DetectorPool, Request, Source, Spec};
+use ictcore::{Candles, IctError};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// The detector pool (see `ictcore.DetectorPool`).
+#[pyclass(frozen, module = "ictcore._ictcore")]
+pub struct Pool {
+    pool: DetectorPool,
+}
+
+/// A request as Python passes it: (symbol, timeframe, start, end, columns or None).
+type RawRequest<'py> = (
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<Bound<'py, PyTuple>>,
+);
+
+/// Per request: a list of the detectors' columns, or the exception instance.
+type RunResult<'py> = Vec<Bound<'py, PyAny>>;
+
+#[pymethods]
+impl Pool {
+    #[new]
+    #[pyo3(signature = (workers, buffer_bytes))]
+    fn new(workers: Option<usize>, buffer_bytes: u64) -> PyResult<Self> {
+        let pool = DetectorPool::new(workers, buffer_bytes).map_err(to_pyerr)?;
+        Ok(Self { pool })
+    }
+
+    #[getter]
+    fn workers(&self) -> usize {
+        self.pool.workers()
+    }
+
+    /// Runs `detectors` ([(name, params)]) on `requests`; returns (results, stats).
+    #[pyo3(signature = (requests, detectors, store, cache, progress))]
+    fn analyze<'py>(
+        &self,
+        py: Python<'py>,
+        requests: &Bound<'py, PyList>,
+        detectors: &Bound<'py, PyList>,
+        store: Option<&Bound<'py, PyStore>>,
+        cache: Option<&Bound<'py, Cache>>,
+        progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<(RunResult<'py>, Bound<'py, PyDict>)> {
+        let specs = detectors
+            .iter()
+            .map(|item| {
+                let (name, p): (String, Bound<'py, PyDict>) = item.extract()?;
+                Spec::parse(&name, params(&p)?).map_err(to_pyerr)
+            })
+            .collect::<PyResult<Vec<Spec>>>()?;
+        let raw: Vec<RawRequest<'py>> = requests
+            .iter()
+            .map(|r| r.extract())
+            .collect::<PyResult<_>>()?;
+        // Borrow in-memory columns for the whole run (the guards outlive the detached work).
+        let borrowed: Vec<Option<CandleColumns<'py>>> = raw
+            .iter()
+            .map(|(.., cols)| match cols {
+                None => Ok(None),
+                Some(t) => {
+                    let items: Vec<Bound<'py, PyAny>> = t.iter().collect();
+                    let cols: [&Bound<'py, PyAny>; 6] = match items.as_slice() {
+                        [a, b, c, d, e, f] => [a, b, c, d, e, f],
+                        _ => return Err(PyValueError::new_err("in-memory candles need 6 columns")),
+                    };
+                    CandleColumns::borrow(cols).map(Some)
+                }
+            })
+            .collect::<PyResult<_>>()?;
+        let mut requests = Vec::with_capacity(raw.len());
+        for ((symbol, timeframe, start, end, _), cols) in raw.iter().zip(&borrowed) {
+            let source = match cols {
+                None => Source::Store,
+                Some(c) => {
+                    let (t, [o, h, l, cl, v]) = c.slices()?;
+                    // Checked by the Python layer (which reports a bad series alone).
+                    Source::Candles(Candles {
+                        time: t,
+                        open: o,
+                        high: h,
+                        low: l,
+                        close: cl,
+                        volume: v,
+                    })
+                }
+            };
+            requests.push(Request {
+                symbol: symbol.clone(),
+                timeframe: timeframe.clone(),
+                start: *start,
+                end: *end,
+                source,
+            });
+        }
+        let store = store.map(|s| &s.get().store);
+        let cache = cache.map(|c| &c.get().cache);
+        let total = requests.len();
+        let control = Control::default();
+        let mut interrupted: Option<PyErr> = None;
+        let pool = &self.pool;
+        let progress: Option<Py<PyAny>> = progress.map(Bound::unbind);
+        let outcome = py.detach(|| {
+            std::thread::scope(|scope| {
+                let run = scope.spawn(|| {
+                    catch_unwind(AssertUnwindSafe(|| {
+                        pool.analyze(&requests, &specs, store, cache, &control)
+                    }))
+                });
+                while !run.is_finished() {
+                    std::thread::sleep(Duration::from_millis(50));
+                    let stop = Python::attach(|py| {
+                        if let Some(callback) = &progress {
+                            let done = control.done.load(Ordering::Relaxed).min(total);
+                            let candles = control.candles_done.load(Ordering::Relaxed);
+                            if let Err(e) = callback.bind(py).call1((done, total, candles)) {
+                                interrupted.get_or_insert(e);
+                            }
+                        }
+                        if let Err(e) = py.check_signals() {
+                            interrupted.get_or_insert(e);
+                        }
+                        interrupted.is_some()
+                    });
+                    if stop {
+                        control.cancel.store(true, Ordering::Relaxed);
+                    }
+                }
+                run.join()
+            })
+        });
+        if let Some(e) = interrupted {
+            return Err(e);
+        }
+        let outcome = match outcome {
+            Ok(Ok(outcome)) => outcome,
+            _ => {
+                return Err(to_pyerr(IctError::Internal {
+                    context: "DetectorPool.analyze".into(),
+                    message: "the run panicked outside a request".into(),
+                }))
+            }
+        };
+        if let Some(callback) = &progress {
+            callback
+                .bind(py)
+                .call1((total, total, outcome.stats.candles))?;
+        }
+        let results = outcome
+            .results
+            .into_iter()
+            .map(|r| match r {
+                Ok(tables) => Ok(tables
+                    .into_iter()
+                    .map(|t| to_arrays(py, t))
+                    .collect::<PyResult<Vec<Out<'py>>>>()?
+                    .into_pyobject(py)?
+                    .into_any()),
+                Err(e) => Ok(to_pyerr(e).into_value(py).into_bound(py).into_any()),
+            })
+            .collect::<PyResult<RunResult<'py>>>()?;
+        let s = &outcome.stats;
+        let d = PyDict::new(py);
+        d.set_item("requests", s.requests)?;
+        d.set_item("failed", s.failed)?;
+        d.set_item("candles", s.candles)?;
+        d.set_item("memory_hits", s.memory_hits)?;
+        d.set_item("disk_hits", s.disk_hits)?;
+        d.set_item("misses", s.misses)?;
+        let compute = PyDict::new(py);
+        for (name, ns) in &s.compute_ns {
+            compute.set_item(name, *ns as f64 / 1e9)?;
+        }
+        d.set_item("compute_seconds", compute)?;
+        d.set_item("io_seconds", s.io_ns as f64 / 1e9)?;
+        d.set_item("queue_wait_seconds", s.queue_wait_ns as f64 / 1e9)?;
+        d.set_item("busy_seconds", s.busy_ns as f64 / 1e9)?;
+        d.set_item("wall_seconds", s.wall_ns as f64 / 1e9)?;
+        d.set_item("workers", s.workers)?;
+        d.set_item("utilisation", s.utilisation())?;
+        let throughput = if s.wall_ns > 0 {
+            s.candles as f64 / (s.wall_ns as f64 / 1e9)
+        } else {
+            0.0
+        };
+        d.set_item("candles_per_second", throughput)?;
+        d.set_item("peak_buffer_bytes", s.peak_buffer_bytes)?;
+        Ok((results, d))
+    }
+}
