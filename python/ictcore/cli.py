@@ -1,10 +1,11 @@
-"""Command line: ``ictcore demo``, ``ictcore import SRC STORE``, ``ictcore verify STORE``
-(also ``python -m ictcore ...``).
+"""Command line: ``ictcore demo``, ``ictcore import SRC STORE``, ``ictcore verify STORE``,
+``ictcore scan STORE``, ``ictcore bench`` (also ``python -m ictcore ...``).
 
 ``demo`` runs the eight ``ictcore.compat.smc`` functions on generated candles (no network,
 no data files), prints the events each found and its throughput and, where
 ``smartmoneyconcepts`` is installed, times the same calls there and confirms the results are
-identical, cell for cell.
+identical, cell for cell; then it generates a small W1-shaped portfolio into a temporary
+store and scans it with the detector pool: single-thread, parallel cold, parallel warm.
 """
 
 from __future__ import annotations
@@ -154,6 +155,184 @@ def verify_command(store_path: Path, out: Any) -> int:
     return 0 if report else 1
 
 
+def _rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _generate_store(root: Path, days: int, symbols: int, out: Any) -> list[tuple[str, str]]:
+    from .candles import Candles
+    from .store import CandleStore
+    from .synthetic import portfolio
+
+    store = CandleStore(root)
+    requests = []
+    candles = 0
+    for symbol, timeframe, cols in portfolio(days=days, symbols=symbols):
+        store.write(symbol, timeframe, Candles._trusted(**cols))
+        requests.append((symbol, timeframe))
+        candles += len(cols["time"])
+    print(
+        f"generated {len(requests)} series ({symbols} symbols x 6 timeframes, {days} days), "
+        f"{candles:,} candles, into {root}",
+        file=out,
+    )
+    return requests
+
+
+def _timed_scan(
+    store_path: Path,
+    requests: list[tuple[str, str]],
+    detectors: Sequence[str],
+    workers: int | None,
+    cache: Any,
+) -> tuple[Any, float]:
+    from .pool import DetectorPool
+    from .store import CandleStore
+
+    pool = DetectorPool(workers=workers, store=CandleStore(store_path), cache=cache)
+    start = time.perf_counter()
+    result = pool.analyze(requests, detectors, progress=False)
+    return result, time.perf_counter() - start
+
+
+def portfolio_demo(days: int, symbols: int, out: Any = sys.stdout) -> None:
+    """Scans a generated portfolio single-thread, parallel cold and parallel warm."""
+    import tempfile
+
+    from .cache import AnalysisCache
+    from .pool import DETECTORS
+
+    with tempfile.TemporaryDirectory(prefix="ictcore-demo-") as tmp:
+        root = Path(tmp)
+        requests = _generate_store(root / "store", days, symbols, out)
+        _, single = _timed_scan(root / "store", requests, DETECTORS, 1, None)
+        cache = AnalysisCache(root / "cache")
+        cold_result, cold = _timed_scan(root / "store", requests, DETECTORS, None, cache)
+        warm_result, warm = _timed_scan(root / "store", requests, DETECTORS, None, cache)
+        s = warm_result.stats
+        hits = s["memory_hits"] + s["disk_hits"]
+        rate = hits / max(1, hits + s["misses"])
+        workers = cold_result.stats["workers"]
+        print(f"{'scan (all 8 detectors)':<34} {'seconds':>8} {'speed-up':>9}", file=out)
+        print(f"{'single thread, no cache':<34} {single:>8.3f} {'1.0x':>9}", file=out)
+        print(
+            f"{f'{workers} workers, cold cache':<34} {cold:>8.3f} {single / cold:>8.1f}x", file=out
+        )
+        print(
+            f"{f'{workers} workers, warm cache':<34} {warm:>8.3f} {single / warm:>8.1f}x", file=out
+        )
+        print(f"warm cache hit rate: {rate:.0%}; peak memory {_rss_mb():.0f} MB", file=out)
+
+
+def scan_command(args: argparse.Namespace, out: Any) -> int:
+    """Runs the pool over a store and prints a summary by timeframe."""
+    from .cache import AnalysisCache
+    from .config import Config
+    from .pool import DETECTORS, DetectorPool
+    from .store import CandleStore
+
+    store = CandleStore(args.store, create=False)
+    config = Config.from_json(args.config) if args.config else None
+    series = store.series()
+    requests = [
+        (s.symbol, s.timeframe)
+        for s in series
+        if (not args.symbols or s.symbol in args.symbols)
+        and (not args.timeframes or s.timeframe in args.timeframes)
+    ]
+    if not requests:
+        print("no series match", file=out)
+        return 1
+    cache = None
+    if args.cache:
+        cache = (
+            AnalysisCache.from_config(config, args.cache) if config else AnalysisCache(args.cache)
+        )
+    pool = DetectorPool(workers=args.workers, cache=cache, store=store, config=config)
+    detectors = args.detectors or list(DETECTORS)
+    result = pool.analyze(requests, detectors, progress=not args.no_progress)
+    s = result.stats
+    rows: dict[str, list[int]] = {}
+    for s_info in series:
+        if (s_info.symbol, s_info.timeframe) in requests:
+            r = rows.setdefault(s_info.timeframe, [0, 0])
+            r[0] += 1
+            r[1] += s_info.rows
+    print(f"{'timeframe':<10} {'series':>7} {'candles':>13}", file=out)
+    for timeframe, (n, candles) in rows.items():
+        print(f"{timeframe:<10} {n:>7} {candles:>13,}", file=out)
+    hits = s["memory_hits"] + s["disk_hits"]
+    print(
+        f"{len(requests)} series x {len(detectors)} detectors in {s['wall_seconds']:.3f} s "
+        f"with {s['workers']} workers ({s['candles_per_second'] / 1e6:.1f}M candles/s, "
+        f"utilisation {s['utilisation']:.0%}); cache hits {hits}, misses {s['misses']}",
+        file=out,
+    )
+    for (symbol, timeframe), error in result.errors.items():
+        print(f"FAILED {symbol} {timeframe}: {error}", file=out)
+    return 1 if result.errors else 0
+
+
+def bench_command(days: int, symbols: int, config_path: Path | None, out: Any) -> int:
+    """The validation suite: each measure against the config's targets."""
+    import tempfile
+
+    from .cache import AnalysisCache
+    from .config import Config
+    from .pool import DETECTORS
+
+    config = Config.from_json(config_path) if config_path else Config()
+    workers = config.workers()
+    with tempfile.TemporaryDirectory(prefix="ictcore-bench-") as tmp:
+        root = Path(tmp)
+        requests = _generate_store(root / "store", days, symbols, out)
+        _, single = _timed_scan(root / "store", requests, DETECTORS, 1, None)
+        cache = AnalysisCache.from_config(config, root / "cache")
+        _, cold = _timed_scan(root / "store", requests, DETECTORS, workers, cache)
+        warm_result, warm = _timed_scan(root / "store", requests, DETECTORS, workers, cache)
+    s = warm_result.stats
+    hits = s["memory_hits"] + s["disk_hits"]
+    rate = hits / max(1, hits + s["misses"])
+    speedup = single / cold
+    rss = _rss_mb()
+    checks = [
+        (
+            "parallel speed-up (cold cache)",
+            f"{speedup:.2f}x",
+            f">= {config.parallel_speedup_min}x",
+            speedup >= config.parallel_speedup_min,
+        ),
+        ("single-thread time", f"{single:.3f} s", "(baseline)", True),
+        (
+            "total analysis time (cold)",
+            f"{cold:.3f} s",
+            f"<= {config.total_analysis_max_seconds} s",
+            cold <= config.total_analysis_max_seconds,
+        ),
+        (
+            "total analysis time (warm)",
+            f"{warm:.3f} s",
+            f"<= {config.total_analysis_max_seconds} s",
+            warm <= config.total_analysis_max_seconds,
+        ),
+        ("cache hit rate (repeat)", f"{rate:.0%}", ">= 80%", rate >= 0.8),
+        (
+            "peak memory",
+            f"{rss:.0f} MB",
+            f"<= {config.memory_max_mb:.0f} MB",
+            rss <= config.memory_max_mb,
+        ),
+    ]
+    print(f"{workers} workers on {os.cpu_count()} cores", file=out)
+    print(f"{'measure':<32} {'measured':>12} {'target':>14}  verdict", file=out)
+    for name, measured, target, ok in checks:
+        print(f"{name:<32} {measured:>12} {target:>14}  {'met' if ok else 'MISSED'}", file=out)
+    return 0 if all(ok for *_, ok in checks) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ictcore", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"ictcore {__version__}")
@@ -172,7 +351,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_import.add_argument("--if-exists", choices=("append", "replace", "error"), default="append")
     p_verify = sub.add_parser("verify", help="check every file and block checksum of a store")
     p_verify.add_argument("store", type=Path)
+    p_demo.add_argument("--days", type=int, default=20, help="days of the generated portfolio")
+    p_demo.add_argument("--symbols", type=int, default=10, help="symbols of the portfolio")
+    p_scan = sub.add_parser("scan", help="run the detectors over a store with the pool")
+    p_scan.add_argument("store", type=Path)
+    p_scan.add_argument("--symbols", nargs="*", help="only these symbols")
+    p_scan.add_argument("--timeframes", nargs="*", help="only these timeframes")
+    p_scan.add_argument("--detectors", nargs="*", help="detector names (default: all eight)")
+    p_scan.add_argument("--cache", type=Path, help="analysis cache directory")
+    p_scan.add_argument("--workers", type=int, help="worker threads (default: the cores)")
+    p_scan.add_argument("--config", type=Path, help="optimization_config.json")
+    p_scan.add_argument("--no-progress", action="store_true")
+    p_bench = sub.add_parser("bench", help="the validation suite against the config's targets")
+    p_bench.add_argument("--days", type=int, default=364, help="days of W1 (364: all of it)")
+    p_bench.add_argument("--symbols", type=int, default=77)
+    p_bench.add_argument("--config", type=Path, help="optimization_config.json")
     args = parser.parse_args(argv)
+    if args.command == "scan":
+        return scan_command(args, sys.stdout)
+    if args.command == "bench":
+        return bench_command(args.days, args.symbols, args.config, sys.stdout)
     if args.command == "import":
         return import_command(args.source, args.store, args.format, args.if_exists, sys.stdout)
     if args.command == "verify":
@@ -180,7 +378,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         if args.candles < 1:
             parser.error("--candles must be at least 1")
-        return 0 if demo(args.candles, args.seed, args.shape, not args.no_compare) else 1
+        same = demo(args.candles, args.seed, args.shape, not args.no_compare)
+        if args.days > 0 and args.symbols > 0:
+            print(file=sys.stdout)
+            portfolio_demo(args.days, args.symbols)
+        return 0 if same else 1
     return 2  # pragma: no cover - argparse enforces the subcommand
 
 
