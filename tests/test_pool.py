@@ -176,6 +176,12 @@ def test_the_cache_skips_unchanged_series(
     assert after.stats["misses"] == 8  # the eight of SYM002 1m (swings shared)
     df = store.read("SYM002", "1m").to_pandas()
     pd.testing.assert_frame_equal(after["SYM002", "1m", "ob"], compat_results(df)["ob"])
+    # keep=False holds nothing, and reads each result from the cache when asked for it.
+    lean = pool.analyze(requests, params=PARAMS, progress=False, keep=False)
+    assert lean.stats["misses"] == 0 and len(lean) == len(after)
+    hits_before = cache.stats()["memory_hits"]
+    pd.testing.assert_frame_equal(lean["SYM002", "1m", "ob"], after["SYM002", "1m", "ob"])
+    assert cache.stats()["memory_hits"] == hits_before + 1  # a hit needs no swings
     # A new process-like pool over the same cache directory reads everything from disk.
     fresh = DetectorPool(workers=2, store=store, cache=AnalysisCache(tmp_path / "cache"))
     disk = fresh.analyze(requests, params=PARAMS, progress=False)

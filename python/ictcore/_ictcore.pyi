@@ -187,4 +187,5 @@ class Pool:
         store: Store | None,
         cache: Cache | None,
         progress: Callable[[int, int, int], None] | None,
+        keep: bool = True,
     ) -> tuple[list[Any], dict[str, Any]]: ...

@@ -54,20 +54,21 @@ class AnalysisResult(Mapping[Key, pd.DataFrame]):
 
     def __init__(
         self,
-        columns: dict[Key, dict[str, npt.NDArray[Any]]],
+        columns: dict[Key, dict[str, npt.NDArray[Any]] | None],
         errors: dict[tuple[str, str], BaseException],
         stats: dict[str, Any],
+        loader: Callable[[Key], dict[str, npt.NDArray[Any]]] | None = None,
     ) -> None:
         self._columns = columns
+        self._loader = loader
         self._frames: dict[Key, pd.DataFrame] = {}
         self.errors = errors
         self.stats = stats
 
     def __getitem__(self, key: Key) -> pd.DataFrame:
         if key not in self._frames:
-            self._frames[key] = pd.DataFrame(
-                {n: np.array(a) for n, a in self._columns[key].items()}
-            )
+            columns = self.arrays(*key)
+            self._frames[key] = pd.DataFrame({n: np.array(a) for n, a in columns.items()})
         return self._frames[key]
 
     def __iter__(self) -> Iterator[Key]:
@@ -77,8 +78,15 @@ class AnalysisResult(Mapping[Key, pd.DataFrame]):
         return len(self._columns)
 
     def arrays(self, symbol: str, timeframe: str, detector: str) -> dict[str, npt.NDArray[Any]]:
-        """The result's columns as read-only numpy arrays (no copy)."""
-        return self._columns[symbol, timeframe, detector]
+        """The result's columns as read-only numpy arrays (no copy). After
+        ``analyze(keep=False)`` they are fetched from the cache (or computed) on access."""
+        key = (symbol, timeframe, detector)
+        held = self._columns[key]
+        if held is not None:
+            return held
+        if self._loader is None:  # pragma: no cover - keep=False always sets a loader
+            raise KeyError(key)
+        return self._loader(key)
 
     def __repr__(self) -> str:
         return (
@@ -154,6 +162,7 @@ class DetectorPool:
         params: Mapping[str, Mapping[str, Any]] | None = None,
         progress: bool | Callable[[int, int], None] = True,
         on_error: str = "collect",
+        keep: bool = True,
     ) -> AnalysisResult:
         """Runs ``detectors`` on every series of ``requests``.
 
@@ -170,6 +179,10 @@ class DetectorPool:
                 ``(done, total)``.
             on_error: ``"collect"`` (failed series in ``result.errors``) or ``"raise"``
                 (:class:`~ictcore.BatchError` naming every failed series, after the run).
+            keep: hold every result in memory (default). ``False`` computes (and caches)
+                them without holding them, so memory stays flat however large the
+                portfolio (W1's results are ~10 GB); ``result[...]`` then reads each one
+                from the cache — or recomputes it — when asked for.
 
         Ctrl-C cancels the run (series not started are skipped; the cache stays valid) and
         raises KeyboardInterrupt.
@@ -185,22 +198,41 @@ class DetectorPool:
             None if self.store is None else self.store._store,
             None if self.cache is None else self.cache._cache,
             callback,
+            keep,
         )
-        columns: dict[Key, dict[str, npt.NDArray[Any]]] = {}
+        columns: dict[Key, dict[str, npt.NDArray[Any]] | None] = {}
         for (symbol, timeframe), outcome in zip(keys, results, strict=True):
             if isinstance(outcome, BaseException):
                 errors[symbol, timeframe] = outcome
                 continue
+            if not keep:
+                columns.update({(symbol, timeframe, name): None for name, _ in specs})
+                continue
             for (name, _), cols in zip(specs, outcome, strict=True):
-                columns[symbol, timeframe, name] = {
-                    n: a.view(np.bool_) if dtype == "bool" else a for n, dtype, a in cols
-                }
+                columns[symbol, timeframe, name] = _columns(cols)
         stats["failed"] = len(errors)
         stats["requests"] = len(keys) + sum(1 for k in errors if k not in keys)
         self._last = stats
         if errors and on_error == "raise":
             raise BatchError(dict(errors.items()))
-        return AnalysisResult(columns, errors, stats)
+        by_key = dict(zip(keys, native, strict=True))
+        params_by_name = dict(specs)
+
+        def load(key: Key) -> dict[str, npt.NDArray[Any]]:
+            symbol, timeframe, name = key
+            one, _ = self._pool.analyze(
+                [by_key[symbol, timeframe]],
+                [(name, params_by_name[name])],
+                None if self.store is None else self.store._store,
+                None if self.cache is None else self.cache._cache,
+                None,
+                True,
+            )
+            if isinstance(one[0], BaseException):
+                raise one[0]
+            return _columns(one[0][0])
+
+        return AnalysisResult(columns, errors, stats, None if keep else load)
 
     def analyze_async(self, *args: Any, **kwargs: Any) -> concurrent.futures.Future[AnalysisResult]:
         """:meth:`analyze` on a background thread (the work runs without the GIL, so the
@@ -249,6 +281,10 @@ class DetectorPool:
                 native.append((symbol, timeframe, _nanos(start), _nanos(end), None))
             keys.append((symbol, timeframe))
         return native, keys, errors
+
+
+def _columns(cols: list[tuple[str, str, npt.NDArray[Any]]]) -> dict[str, npt.NDArray[Any]]:
+    return {n: a.view(np.bool_) if dtype == "bool" else a for n, dtype, a in cols}
 
 
 def _nanos(value: Any) -> int | None:

@@ -49,7 +49,7 @@ impl Pool {
     }
 
     /// Runs `detectors` ([(name, params)]) on `requests`; returns (results, stats).
-    #[pyo3(signature = (requests, detectors, store, cache, progress))]
+    #[pyo3(signature = (requests, detectors, store, cache, progress, keep = true))]
     fn analyze<'py>(
         &self,
         py: Python<'py>,
@@ -58,6 +58,7 @@ impl Pool {
         store: Option<&Bound<'py, PyStore>>,
         cache: Option<&Bound<'py, Cache>>,
         progress: Option<Bound<'py, PyAny>>,
+        keep: bool,
     ) -> PyResult<(RunResult<'py>, Bound<'py, PyDict>)> {
         let specs = detectors
             .iter()
@@ -121,7 +122,7 @@ impl Pool {
             std::thread::scope(|scope| {
                 let run = scope.spawn(|| {
                     catch_unwind(AssertUnwindSafe(|| {
-                        pool.analyze(&requests, &specs, store, cache, &control)
+                        pool.analyze(&requests, &specs, store, cache, &control, keep)
                     }))
                 });
                 while !run.is_finished() {

@@ -162,7 +162,9 @@ impl DetectorPool {
         self.workers
     }
 
-    /// Runs every spec on every request; see the module documentation.
+    /// Runs every spec on every request; see the module documentation. With `keep` false
+    /// the results are computed (and cached) but not held: each success is an empty list,
+    /// and their memory is reused for the next series instead of growing with the portfolio.
     pub fn analyze(
         &self,
         requests: &[Request<'_>],
@@ -170,6 +172,7 @@ impl DetectorPool {
         store: Option<&Store>,
         cache: Option<&AnalysisCache>,
         control: &Control,
+        keep: bool,
     ) -> Outcome {
         let start = Instant::now();
         let shared = Shared::default();
@@ -214,9 +217,19 @@ impl DetectorPool {
                 let began = Instant::now();
                 let result = match &prepared[i] {
                     Ok(p) => catch_unwind(AssertUnwindSafe(|| run(req, p, specs, cache, &shared)))
-                        .unwrap_or_else(|payload| Err(panic_error(&payload, req))),
+                        .unwrap_or_else(|payload| Err(panic_error(&payload, req)))
+                        .map(|tables| if keep { tables } else { Vec::new() }),
                     Err(e) => Err(e.clone()),
                 };
+                if !keep {
+                    // Nothing refers to the series any more: out of our resident set with it.
+                    if let Ok(Prepared {
+                        reader: Some(r), ..
+                    }) = &prepared[i]
+                    {
+                        r.release_pages();
+                    }
+                }
                 shared
                     .busy_ns
                     .fetch_add(elapsed_ns(began), Ordering::Relaxed);

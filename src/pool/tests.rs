@@ -106,7 +106,7 @@ fn parallel_equals_serial_and_direct_calls() {
         .collect();
     for workers in [1, 2, 3] {
         let pool = DetectorPool::new(Some(workers), 1 << 20).unwrap();
-        let out = pool.analyze(&requests, &specs, None, None, &Control::default());
+        let out = pool.analyze(&requests, &specs, None, None, &Control::default(), true);
         assert_eq!(out.stats.failed, 0);
         for (w, result) in walks.iter().zip(&out.results) {
             let got: Vec<ResultTable> = result
@@ -173,7 +173,14 @@ fn a_failure_fails_its_request_alone() {
         .unwrap(),
     );
     let pool = DetectorPool::new(Some(2), 1 << 20).unwrap();
-    let out = pool.analyze(&requests, &specs, Some(&store), None, &Control::default());
+    let out = pool.analyze(
+        &requests,
+        &specs,
+        Some(&store),
+        None,
+        &Control::default(),
+        true,
+    );
     let errors: Vec<String> = out
         .results
         .iter()
@@ -218,6 +225,7 @@ fn a_failure_fails_its_request_alone() {
         Some(&store),
         None,
         &Control::default(),
+        true,
     );
     assert_eq!(again.stats.failed, 0);
     std::fs::remove_dir_all(dir).unwrap();
@@ -244,7 +252,7 @@ fn cancellation_and_the_cache() {
     let pool = DetectorPool::new(Some(2), 1 << 20).unwrap();
     let cancelled = Control::default();
     cancelled.cancel.store(true, Ordering::Relaxed);
-    let out = pool.analyze(&requests, &specs, Some(&store), None, &cancelled);
+    let out = pool.analyze(&requests, &specs, Some(&store), None, &cancelled, true);
     assert!(out.results.iter().all(|r| matches!(
         r.as_ref().map_err(IctError::root),
         Err(IctError::Cancelled { .. })
@@ -257,6 +265,7 @@ fn cancellation_and_the_cache() {
         Some(&store),
         Some(&cache),
         &Control::default(),
+        true,
     );
     assert_eq!((cold.stats.misses, cold.stats.memory_hits), (4 * 8, 0));
     let warm = pool.analyze(
@@ -265,6 +274,7 @@ fn cancellation_and_the_cache() {
         Some(&store),
         Some(&cache),
         &Control::default(),
+        true,
     );
     assert_eq!((warm.stats.misses, warm.stats.memory_hits), (0, 4 * 8));
     for (a, b) in cold.results.iter().zip(&warm.results) {
@@ -287,6 +297,7 @@ fn cancellation_and_the_cache() {
         Some(&store),
         Some(&cache),
         &Control::default(),
+        true,
     );
     assert_eq!((after.stats.misses, after.stats.memory_hits), (8, 3 * 8));
     std::fs::remove_dir_all(dir).unwrap();

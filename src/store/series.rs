@@ -692,6 +692,29 @@ impl SeriesReader {
         }
     }
 
+    /// Tells the kernel this process is done with the series' pages for now
+    /// (`madvise(DONTNEED)`): they leave this process's resident set and stay in the page
+    /// cache, and any later access reads them back, unchanged. Lets the pool stream through
+    /// a portfolio larger than the memory it wants to show. Only advice.
+    pub fn release_pages(&self) {
+        let Ok(offsets) = column_offsets(self.header.capacity_rows) else {
+            return;
+        };
+        let len = self.header.committed_rows as usize * 8;
+        for offset in offsets {
+            // SAFETY: the mapping is read-only and shared, of a file whose committed bytes are
+            // never rewritten in place: dropping its pages loses nothing (they fault back in
+            // from the file), and no reference into them becomes invalid.
+            let _ = unsafe {
+                self.map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    offset as usize,
+                    len,
+                )
+            };
+        }
+    }
+
     /// The committed times (int64 ns UTC).
     pub fn time(&self) -> Result<&[i64]> {
         bytemuck::try_cast_slice(self.column_bytes(0)?)
