@@ -110,6 +110,17 @@ impl DiskTier {
         }
     }
 
+    /// Whether an entry file for `key` exists (touching it as a hit does). Not validated:
+    /// for callers that only need to know a result is stored; reading it validates it.
+    pub fn contains(&self, key: &Key) -> bool {
+        let path = self.entry_path(key);
+        let exists = path.is_file();
+        if exists {
+            touch(&path);
+        }
+        exists
+    }
+
     fn quarantine(&self, path: &Path, reason: String) -> Lookup {
         // Rename rather than delete, so the damage can be inspected; if even that fails
         // (the file vanished, or another process quarantined it first), it is still a miss.

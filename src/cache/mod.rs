@@ -265,6 +265,22 @@ impl AnalysisCache {
         hit
     }
 
+    /// Where a result for `key` is stored, if it is: memory, or an entry file on disk (not
+    /// decoded: a damaged entry is found, counted and recomputed when it is read). Counted
+    /// as a hit of that tier. For callers that precompute and do not need the value now.
+    pub fn contains(&self, key: &Key) -> Option<Source> {
+        let c = &self.counters;
+        if self.memory.contains_key(key) {
+            c.memory_hits.fetch_add(1, Ordering::Relaxed);
+            return Some(Source::Memory);
+        }
+        if self.disk.as_ref().is_some_and(|d| d.contains(key)) {
+            c.disk_hits.fetch_add(1, Ordering::Relaxed);
+            return Some(Source::Disk);
+        }
+        None
+    }
+
     /// Writes a computed result to disk; a failure (disk full, permissions) only costs a
     /// later recompute, so it is counted, not raised.
     fn write_through(

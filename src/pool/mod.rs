@@ -216,9 +216,11 @@ impl DetectorPool {
                     .fetch_add(elapsed_ns(start), Ordering::Relaxed);
                 let began = Instant::now();
                 let result = match &prepared[i] {
-                    Ok(p) => catch_unwind(AssertUnwindSafe(|| run(req, p, specs, cache, &shared)))
-                        .unwrap_or_else(|payload| Err(panic_error(&payload, req)))
-                        .map(|tables| if keep { tables } else { Vec::new() }),
+                    Ok(p) => catch_unwind(AssertUnwindSafe(|| {
+                        run(req, p, specs, cache, &shared, keep)
+                    }))
+                    .unwrap_or_else(|payload| Err(panic_error(&payload, req)))
+                    .map(|tables| if keep { tables } else { Vec::new() }),
                     Err(e) => Err(e.clone()),
                 };
                 if !keep {
@@ -422,6 +424,7 @@ fn run(
     specs: &[Spec],
     cache: Option<&AnalysisCache>,
     shared: &Shared,
+    keep: bool,
 ) -> Result<Vec<Arc<ResultTable>>> {
     let c = candles(req, p)?;
     let mut task = Task {
@@ -432,7 +435,15 @@ fn run(
         hashes: HashMap::new(),
         swings: HashMap::new(),
     };
-    specs.iter().map(|spec| task.get(spec)).collect()
+    specs
+        .iter()
+        .map(|spec| {
+            if !keep && task.skip_stored(spec)? {
+                return Ok(Arc::new(ResultTable::default()));
+            }
+            task.get(spec)
+        })
+        .collect()
 }
 
 /// One request's state: its input hashes and swings, each computed at most once.
@@ -464,13 +475,7 @@ impl Task<'_> {
         let table = match self.cache {
             None => Arc::new(self.compute(spec, swings.as_deref())?),
             Some(cache) => {
-                let mut key = spec.key_builder()?;
-                for &name in spec.inputs() {
-                    let (bytes, dtype) = column(&self.c, name);
-                    let hash = *self.hashes.entry(name).or_insert_with(|| input_hash(bytes));
-                    key.input_hashed(name, dtype, (bytes.len() / 8) as u64, hash);
-                }
-                let key = key.key();
+                let key = self.key(spec)?;
                 let id = key_id(spec);
                 // A swing-based miss needs the swings: fetch them (cached too) on demand.
                 let needs = spec.swing_length();
@@ -498,6 +503,32 @@ impl Task<'_> {
             self.swings.insert(*swing_length, Arc::clone(&table));
         }
         Ok(table)
+    }
+
+    /// The cache key of `spec` on this series (each column hashed once per task).
+    fn key(&mut self, spec: &Spec) -> Result<crate::cache::Key> {
+        let mut key = spec.key_builder()?;
+        for &name in spec.inputs() {
+            let (bytes, dtype) = column(&self.c, name);
+            let hash = *self.hashes.entry(name).or_insert_with(|| input_hash(bytes));
+            key.input_hashed(name, dtype, (bytes.len() / 8) as u64, hash);
+        }
+        Ok(key.key())
+    }
+
+    /// Without `keep`, a stored result is enough: no need to read it back just to drop it.
+    fn skip_stored(&mut self, spec: &Spec) -> Result<bool> {
+        let Some(cache) = self.cache else {
+            return Ok(false);
+        };
+        let key = self.key(spec)?;
+        let counter = match cache.contains(&key) {
+            None => return Ok(false),
+            Some(Hit::Disk) => &self.shared.disk_hits,
+            Some(_) => &self.shared.memory_hits,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
     }
 
     fn compute(&self, spec: &Spec, swings: Option<&ResultTable>) -> Result<ResultTable> {
