@@ -247,3 +247,28 @@ def test_the_engine_config(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         Config.from_json(path)
+
+
+def test_a_forked_child_gets_its_own_workers(small_store: tuple[CandleStore, list[Any]]) -> None:
+    """The pool's threads do not survive fork; a child process using the parent's pool gets
+    new ones (instead of hanging on threads that do not exist) and the same results."""
+    import multiprocessing
+
+    store, requests = small_store
+    pool = DetectorPool(workers=2, store=store)
+    parent = pool.analyze(requests[:4], params=PARAMS, progress=False)
+
+    def child(conn: Any) -> None:
+        result = pool.analyze(requests[:4], params=PARAMS, progress=False)
+        conn.send({key: result.arrays(*key)["Top"].tolist() for key in result if key[2] == "ob"})
+
+    ctx = multiprocessing.get_context("fork")
+    here, there = ctx.Pipe()
+    proc = ctx.Process(target=child, args=(there,))
+    proc.start()
+    assert here.poll(60), "the child hung"
+    got = here.recv()
+    proc.join(30)
+    assert proc.exitcode == 0
+    for key, level in got.items():
+        np.testing.assert_array_equal(level, parent.arrays(*key)["Top"])

@@ -129,6 +129,9 @@ class DetectorPool:
         cache: an :class:`AnalysisCache` to look results up in and store them to.
         store: the :class:`CandleStore` that (symbol, timeframe) requests read from.
         config: a :class:`Config` (workers, prefetch buffer size).
+
+    The pool's threads belong to the process that made them: after ``os.fork`` (e.g. a
+    ``multiprocessing`` worker) the child gets its own on first use.
     """
 
     def __init__(

@@ -14,12 +14,34 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The detector pool (see `ictcore.DetectorPool`).
+/// The detector pool (see `ictcore.DetectorPool`). Its worker threads do not survive a
+/// `fork`: a child process gets a new set on first use (the parent's are left alone).
 #[pyclass(frozen, module = "ictcore._ictcore")]
 pub struct Pool {
-    pool: DetectorPool,
+    current: Mutex<(u32, Arc<DetectorPool>)>,
+    workers: Option<usize>,
+    buffer_bytes: u64,
+}
+
+impl Pool {
+    /// The pool for this process, rebuilt after a fork.
+    fn pool(&self) -> PyResult<Arc<DetectorPool>> {
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pid = std::process::id();
+        if current.0 != pid {
+            let fresh =
+                Arc::new(DetectorPool::new(self.workers, self.buffer_bytes).map_err(to_pyerr)?);
+            // The old pool's threads exist only in the parent: never touch (or drop) them here.
+            std::mem::forget(std::mem::replace(&mut *current, (pid, fresh)));
+        }
+        Ok(Arc::clone(&current.1))
+    }
 }
 
 /// A request as Python passes it: (symbol, timeframe, start, end, columns or None).
@@ -40,12 +62,16 @@ impl Pool {
     #[pyo3(signature = (workers, buffer_bytes))]
     fn new(workers: Option<usize>, buffer_bytes: u64) -> PyResult<Self> {
         let pool = DetectorPool::new(workers, buffer_bytes).map_err(to_pyerr)?;
-        Ok(Self { pool })
+        Ok(Self {
+            current: Mutex::new((std::process::id(), Arc::new(pool))),
+            workers,
+            buffer_bytes,
+        })
     }
 
     #[getter]
-    fn workers(&self) -> usize {
-        self.pool.workers()
+    fn workers(&self) -> PyResult<usize> {
+        Ok(self.pool()?.workers())
     }
 
     /// Runs `detectors` ([(name, params)]) on `requests`; returns (results, stats).
@@ -116,7 +142,8 @@ impl Pool {
         let total = requests.len();
         let control = Control::default();
         let mut interrupted: Option<PyErr> = None;
-        let pool = &self.pool;
+        let pool = self.pool()?;
+        let pool = &*pool;
         let progress: Option<Py<PyAny>> = progress.map(Bound::unbind);
         let outcome = py.detach(|| {
             std::thread::scope(|scope| {
