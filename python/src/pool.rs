@@ -76,6 +76,10 @@ impl Pool {
 
     /// Runs `detectors` ([(name, params)]) on `requests`; returns (results, stats).
     #[pyo3(signature = (requests, detectors, store, cache, progress, keep = true))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the arguments are the Python call's; the Python layer names them"
+    )]
     fn analyze<'py>(
         &self,
         py: Python<'py>,
