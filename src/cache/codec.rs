@@ -137,11 +137,24 @@ fn element(bytes: &[u8], width: usize) -> u64 {
 fn delta_shuffle(bytes: &[u8], width: usize) -> Vec<u8> {
     let n = bytes.len() / width;
     let mut zigzags = Vec::with_capacity(n);
-    let mut previous = 0u64;
-    for chunk in bytes.chunks_exact(width) {
-        let v = element(chunk, width);
-        zigzags.push(zigzag(v.wrapping_sub(previous) & mask(width), width));
-        previous = v;
+    if width == 8 {
+        // The common case (float64/int64 columns), without the generic width arithmetic.
+        let mut previous = 0u64;
+        for chunk in bytes.chunks_exact(8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let v = u64::from_le_bytes(word);
+            let d = v.wrapping_sub(previous) as i64;
+            zigzags.push(((d << 1) ^ (d >> 63)) as u64);
+            previous = v;
+        }
+    } else {
+        let mut previous = 0u64;
+        for chunk in bytes.chunks_exact(width) {
+            let v = element(chunk, width);
+            zigzags.push(zigzag(v.wrapping_sub(previous) & mask(width), width));
+            previous = v;
+        }
     }
     let mut out = vec![0u8; n * width];
     for (b, plane) in out.chunks_exact_mut(n.max(1)).take(width).enumerate() {
