@@ -281,6 +281,33 @@ impl AnalysisCache {
         None
     }
 
+    /// Computes `key`'s result and writes it to the disk tier only, bypassing the memory
+    /// tier: for callers that fill the cache without using the results now (a portfolio
+    /// scan that keeps nothing), so the memory tier does not fill with them. Counted as a
+    /// miss. Without a disk tier it is [`AnalysisCache::get_or_compute`].
+    pub fn fill<E, F>(
+        &self,
+        key: Key,
+        detector: &str,
+        compute: F,
+    ) -> std::result::Result<(), Arc<E>>
+    where
+        E: Send + Sync + 'static,
+        F: FnOnce() -> std::result::Result<ResultTable, E>,
+    {
+        let Some(disk) = &self.disk else {
+            return self.get_or_compute(key, detector, compute).map(|_| ());
+        };
+        let c = &self.counters;
+        let start = Instant::now();
+        let table = compute().map_err(Arc::new)?;
+        let compute_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        c.compute_ns.fetch_add(compute_ns, Ordering::Relaxed);
+        c.misses.fetch_add(1, Ordering::Relaxed);
+        self.write_through(disk, &key, &table, detector, compute_ns);
+        Ok(())
+    }
+
     /// Writes a computed result to disk; a failure (disk full, permissions) only costs a
     /// later recompute, so it is counted, not raised.
     fn write_through(

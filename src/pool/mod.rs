@@ -438,7 +438,7 @@ fn run(
     specs
         .iter()
         .map(|spec| {
-            if !keep && task.skip_stored(spec)? {
+            if !keep && task.fill(spec)? {
                 return Ok(Arc::new(ResultTable::default()));
             }
             task.get(spec)
@@ -516,18 +516,35 @@ impl Task<'_> {
         Ok(key.key())
     }
 
-    /// Without `keep`, a stored result is enough: no need to read it back just to drop it.
-    fn skip_stored(&mut self, spec: &Spec) -> Result<bool> {
-        let Some(cache) = self.cache else {
+    /// Without `keep`: makes sure the result is stored, and that is all. A stored one is
+    /// not read back (only its presence checked); a missing one is computed and written to
+    /// the disk tier without passing through the memory tier (which would only fill with
+    /// results nobody holds). False when there is no disk tier to fill (the caller then
+    /// goes the usual way).
+    fn fill(&mut self, spec: &Spec) -> Result<bool> {
+        let Some(cache) = self.cache.filter(|c| c.disk().is_some()) else {
             return Ok(false);
         };
+        if matches!(spec, Spec::SwingHighsLows { .. }) {
+            return Ok(false); // the usual way: the task keeps swings for the specs reading them
+        }
         let key = self.key(spec)?;
-        let counter = match cache.contains(&key) {
-            None => return Ok(false),
-            Some(Hit::Disk) => &self.shared.disk_hits,
-            Some(_) => &self.shared.memory_hits,
+        if let Some(hit) = cache.contains(&key) {
+            let counter = match hit {
+                Hit::Disk => &self.shared.disk_hits,
+                _ => &self.shared.memory_hits,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            return Ok(true);
+        }
+        let swings = match spec.swing_length() {
+            Some(len) => Some(self.get(&Spec::SwingHighsLows { swing_length: len })?),
+            None => None,
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        cache
+            .fill(key, &key_id(spec), || self.compute(spec, swings.as_deref()))
+            .map_err(|e| (*e).clone())?;
+        self.shared.misses.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }
 
