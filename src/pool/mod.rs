@@ -525,9 +525,6 @@ impl Task<'_> {
         let Some(cache) = self.cache.filter(|c| c.disk().is_some()) else {
             return Ok(false);
         };
-        if matches!(spec, Spec::SwingHighsLows { .. }) {
-            return Ok(false); // the usual way: the task keeps swings for the specs reading them
-        }
         let key = self.key(spec)?;
         if let Some(hit) = cache.contains(&key) {
             let counter = match hit {
@@ -536,6 +533,9 @@ impl Task<'_> {
             };
             counter.fetch_add(1, Ordering::Relaxed);
             return Ok(true);
+        }
+        if matches!(spec, Spec::SwingHighsLows { .. }) {
+            return Ok(false); // the usual way: the task keeps swings for the specs reading them
         }
         let swings = match spec.swing_length() {
             Some(len) => Some(self.get(&Spec::SwingHighsLows { swing_length: len })?),
