@@ -22,7 +22,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import workloads
+from workloads import best
 
 from ictcore import AnalysisCache
 from ictcore.compat import caching, smc
 from ictcore.synthetic import TIMEFRAMES
-
-
-def best(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def latency_rows(name: str, frame: Any, work: Path, repeat: int) -> tuple[list[str], float]:

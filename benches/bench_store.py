@@ -29,19 +29,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import workloads
+from workloads import best
 
 import ictcore
 from ictcore import Candles, CandleStore
 from ictcore.synthetic import portfolio
-
-
-def best(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def drop_page_cache() -> bool:

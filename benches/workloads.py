@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,16 @@ CALLS: dict[str, Call] = {
 
 #: Functions whose library implementation is quadratic (the >= 1000x target at 200k).
 QUADRATIC = ("fvg", "bos_choch", "ob", "liquidity")
+
+
+def best(fn: Callable[[], Any], repeat: int = 5) -> float:
+    """The shortest of ``repeat`` timed calls of ``fn``, in seconds."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def write_section(path: Path, heading: str, lines: list[str]) -> None:

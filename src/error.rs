@@ -246,6 +246,22 @@ pub fn io_error(path: &std::path::Path) -> impl Fn(std::io::Error) -> IctError +
     }
 }
 
+/// Nanoseconds since the epoch now (0 before 1970, saturating far in the future).
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// The message of a caught panic's payload (a `&str` or `String`, as `panic!` makes them).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".to_string())
+}
+
 /// Formats int64 nanoseconds since the epoch as an ISO-8601 UTC time for error messages
 /// (falling back to the raw number outside chrono's range).
 pub fn format_nanos(nanos: i64) -> String {

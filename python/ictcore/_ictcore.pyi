@@ -7,7 +7,9 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+DETECTORS: list[str]
 __all__ = [
+    "DETECTORS",
     "Cache",
     "CachedResult",
     "Mapping",

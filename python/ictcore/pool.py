@@ -32,16 +32,7 @@ from .store import CandleStore
 __all__ = ["DETECTORS", "AnalysisResult", "DetectorPool"]
 
 #: The detectors the pool runs (the ``smc`` functions), in the default order.
-DETECTORS: tuple[str, ...] = (
-    "fvg",
-    "swing_highs_lows",
-    "bos_choch",
-    "ob",
-    "liquidity",
-    "previous_high_low",
-    "sessions",
-    "retracements",
-)
+DETECTORS: tuple[str, ...] = tuple(_ictcore.DETECTORS)
 
 Key = tuple[str, str, str]
 

@@ -3,6 +3,7 @@
 //! function, and maps core errors through `errors::to_pyerr`. No panic reaches Python.
 
 use crate::errors::to_pyerr;
+use ictcore::error::panic_message;
 use ictcore::{IctError, Result};
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -25,14 +26,9 @@ where
 {
     let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(work)));
     outcome.unwrap_or_else(|payload| {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic payload".to_string());
         Err(to_pyerr(IctError::Internal {
             context: what.to_string(),
-            message: format!("panic: {message}"),
+            message: format!("panic: {}", panic_message(payload.as_ref())),
         }))
     })
 }

@@ -60,5 +60,6 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cache::Cache>()?;
     m.add_class::<cache::CachedResult>()?;
     m.add_class::<pool::Pool>()?;
+    m.add("DETECTORS", ictcore::pool::DETECTORS.to_vec())?;
     Ok(())
 }

@@ -96,18 +96,6 @@ pub fn decompress_into(
     Ok(())
 }
 
-/// [`decompress_into`] a new buffer.
-pub fn decompress(
-    filter: Filter,
-    dtype: Dtype,
-    compressed: &[u8],
-    raw_len: usize,
-) -> Result<Vec<u8>, String> {
-    let mut out = vec![0u8; raw_len];
-    decompress_into(filter, dtype, compressed, &mut out)?;
-    Ok(out)
-}
-
 fn zigzag(d: u64, width: usize) -> u64 {
     let bits = width as u32 * 8;
     let signed = ((d << (64 - bits)) as i64) >> (64 - bits); // sign-extend from `bits`
@@ -184,6 +172,18 @@ fn undo_delta_shuffle(planes: &[u8], width: usize, out: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`decompress_into`] a new buffer.
+    pub fn decompress(
+        filter: Filter,
+        dtype: Dtype,
+        compressed: &[u8],
+        raw_len: usize,
+    ) -> Result<Vec<u8>, String> {
+        let mut out = vec![0u8; raw_len];
+        decompress_into(filter, dtype, compressed, &mut out)?;
+        Ok(out)
+    }
 
     fn round_trip(dtype: Dtype, bytes: &[u8]) -> Filter {
         let (filter, packed) = compress(dtype, bytes);

@@ -19,7 +19,7 @@ pub use disk::{DiskTier, Lookup, Sweep};
 pub use key::{input_hash, Key, KeyBuilder, Param};
 pub use table::{Column, Dtype, ResultTable};
 
-use crate::error::{IctError, Result};
+use crate::error::{now_ns, IctError, Result};
 use entry::EntryMeta;
 use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
@@ -394,12 +394,6 @@ impl AnalysisCache {
             None => Ok(Sweep::default()),
         }
     }
-}
-
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

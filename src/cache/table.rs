@@ -84,31 +84,14 @@ impl Column {
     /// A column from its raw little-endian bytes (a whole number of elements).
     pub fn from_bytes(name: impl Into<String>, dtype: Dtype, bytes: &[u8]) -> Result<Self> {
         let name = name.into();
-        if !bytes.len().is_multiple_of(dtype.size()) {
-            return Err(IctError::parameter(
-                "column",
-                format!(
-                    "'{name}': {} bytes is not a whole number of {} elements",
-                    bytes.len(),
-                    dtype.name()
-                ),
-            ));
-        }
+        whole_elements(&name, dtype, bytes.len())?;
         Ok(Self::copied(name, dtype, bytes))
     }
 
     /// A column of `byte_len` zero bytes to be filled through [`Column::bytes_mut`].
     pub fn zeroed(name: impl Into<String>, dtype: Dtype, byte_len: usize) -> Result<Self> {
         let name = name.into();
-        if !byte_len.is_multiple_of(dtype.size()) {
-            return Err(IctError::parameter(
-                "column",
-                format!(
-                    "'{name}': {byte_len} bytes is not a whole number of {} elements",
-                    dtype.name()
-                ),
-            ));
-        }
+        whole_elements(&name, dtype, byte_len)?;
         Ok(Self {
             name,
             dtype,
@@ -179,6 +162,20 @@ impl Column {
     pub fn is_empty(&self) -> bool {
         self.byte_len == 0
     }
+}
+
+/// Refuses a byte length that is not a whole number of `dtype` elements.
+fn whole_elements(name: &str, dtype: Dtype, byte_len: usize) -> Result<()> {
+    if byte_len.is_multiple_of(dtype.size()) {
+        return Ok(());
+    }
+    Err(IctError::parameter(
+        "column",
+        format!(
+            "'{name}': {byte_len} bytes is not a whole number of {} elements",
+            dtype.name()
+        ),
+    ))
 }
 
 /// A detector result: columns in the detector's order.

@@ -18,7 +18,7 @@ pub use spec::{Spec, DETECTORS};
 
 use crate::cache::{input_hash, AnalysisCache, Dtype, ResultTable, Source as Hit};
 use crate::candles::Candles;
-use crate::error::{IctError, Result};
+use crate::error::{panic_message, IctError, Result};
 use crate::store::{SeriesReader, Store};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -347,37 +347,30 @@ fn prefetch_bytes(p: &Prepared) -> u64 {
 }
 
 fn panic_error(payload: &Box<dyn std::any::Any + Send>, req: &Request<'_>) -> IctError {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic payload".to_string());
     IctError::Internal {
         context: format!("DetectorPool ({} {})", req.symbol, req.timeframe),
-        message: format!("panic: {message}"),
+        message: format!("panic: {}", panic_message(payload.as_ref())),
     }
 }
 
 /// Opens the request's series and finds its row range.
 fn prepare(req: &Request<'_>, store: Option<&Store>) -> Result<Prepared> {
-    let (reader, time) = match &req.source {
+    let reader = match &req.source {
         Source::Store => {
             let store = store.ok_or_else(|| {
                 IctError::parameter("requests", "a (symbol, timeframe) request needs a store")
             })?;
-            let reader = store.read(&req.symbol, &req.timeframe)?;
-            let rows = range(reader.time()?, req.start, req.end);
-            return Ok(Prepared {
-                reader: Some(reader),
-                rows,
-            });
+            Some(store.read(&req.symbol, &req.timeframe)?)
         }
-        Source::Candles(c) => (None, c.time),
+        Source::Candles(_) => None,
     };
-    Ok(Prepared {
-        reader,
-        rows: range(time, req.start, req.end),
-    })
+    let time = match (&req.source, &reader) {
+        (_, Some(r)) => r.time()?,
+        (Source::Candles(c), None) => c.time,
+        (Source::Store, None) => &[],
+    };
+    let rows = range(time, req.start, req.end);
+    Ok(Prepared { reader, rows })
 }
 
 /// Rows with `start <= time < end` of a sorted time column.

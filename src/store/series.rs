@@ -14,7 +14,7 @@ use super::header::{
     SLOT_OFFSETS, SLOT_SIZE, TABLE_OFFSET,
 };
 use crate::candles::Candles;
-use crate::error::{IctError, Result};
+use crate::error::{now_ns, IctError, Result};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -548,12 +548,6 @@ impl std::fmt::Debug for SeriesWriter {
             .field("slot", &self.slot)
             .finish_non_exhaustive()
     }
-}
-
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// The store's append rules, with errors that name the row (counted within the batch).
