@@ -81,7 +81,13 @@ def test_sigkill_mid_append_never_leaves_a_partial_batch(tmp_path: Path) -> None
             child.send_signal(signal.SIGKILL)
             child.wait()
         kills += child.returncode == -signal.SIGKILL
-        stored = CandleStore(store_path).read("X", "1m")
+        try:
+            stored = CandleStore(store_path).read("X", "1m")
+        except FileNotFoundError:
+            # Killed before the first batch was committed: a new series appears whole (it is
+            # written aside and renamed), so there is none yet, as it should be.
+            assert previous == 0, "a committed series disappeared"
+            continue
         n = len(stored)
         assert n in bounds or n == ROWS, f"{n} rows is not a whole number of batches"
         assert n >= previous, "committed rows went back"
