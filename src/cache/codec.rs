@@ -1,7 +1,9 @@
-//! Column compression for disk entries (`storage-and-cache.md` §2.4): each column is
-//! compressed with lz4 both raw and after a delta + zigzag + byte-shuffle filter, and the
-//! smaller is kept. Detector outputs are mostly NaN runs and repeated levels (raw lz4 wins);
-//! index-like and price-like columns compress far better as small deltas (the filter wins).
+//! Column compression for disk entries (`storage-and-cache.md` §2.4). Detector outputs are
+//! mostly long runs of one value (NaN between events, a level held until it changes): those
+//! are stored as runs (one pass to count them, lengths + values, then lz4), which costs a
+//! fraction of compressing every element. Other columns are compressed with lz4 both raw and
+//! after a delta + zigzag + byte-shuffle filter, and the smaller is kept: index-like and
+//! price-like columns compress far better as small deltas.
 
 use super::table::Dtype;
 
@@ -12,6 +14,8 @@ pub enum Filter {
     Raw,
     /// lz4 of the byte-shuffled zigzag deltas of the elements (as integers of their width).
     DeltaShuffle,
+    /// lz4 of the runs of equal elements: u64 run count, u32 run lengths, one element per run.
+    Runs,
 }
 
 impl Filter {
@@ -19,6 +23,7 @@ impl Filter {
         match self {
             Filter::Raw => 0,
             Filter::DeltaShuffle => 1,
+            Filter::Runs => 2,
         }
     }
 
@@ -26,6 +31,7 @@ impl Filter {
         match code {
             0 => Some(Filter::Raw),
             1 => Some(Filter::DeltaShuffle),
+            2 => Some(Filter::Runs),
             _ => None,
         }
     }
@@ -35,6 +41,10 @@ impl Filter {
 /// compress once: compressing both ways doubled the cost of a cold portfolio scan.
 const SAMPLE_BYTES: usize = 256 << 10;
 
+/// A column is stored as runs when it has at most one run per this many elements (the runs
+/// then take at most 12 / (8 * 8) of the raw bytes before lz4).
+const ELEMENTS_PER_RUN: usize = 8;
+
 /// Compresses one column's bytes, choosing the smaller encoding (by trying both on the whole
 /// column, or on its first [`SAMPLE_BYTES`] when it is longer).
 pub fn compress(dtype: Dtype, bytes: &[u8]) -> (Filter, Vec<u8>) {
@@ -42,8 +52,17 @@ pub fn compress(dtype: Dtype, bytes: &[u8]) -> (Filter, Vec<u8>) {
     if !matches!(width, 4 | 8) || bytes.len() < 64 {
         return (Filter::Raw, lz4_flex::block::compress(bytes));
     }
+    let n = bytes.len() / width;
+    // A sample with far more runs than the threshold spares counting the whole column.
+    let sample = &bytes[..bytes.len().min(SAMPLE_BYTES) / width * width];
+    let hopeless = count_runs(sample, width) > 2 * (sample.len() / width) / ELEMENTS_PER_RUN;
+    if !hopeless && count_runs(bytes, width) <= n / ELEMENTS_PER_RUN {
+        return (
+            Filter::Runs,
+            lz4_flex::block::compress(&to_runs(bytes, width)),
+        );
+    }
     if bytes.len() > SAMPLE_BYTES {
-        let sample = &bytes[..SAMPLE_BYTES / width * width];
         let raw = lz4_flex::block::compress(sample).len();
         let filtered = lz4_flex::block::compress(&delta_shuffle(sample, width)).len();
         return if filtered < raw {
@@ -73,15 +92,18 @@ pub fn decompress_into(
     out: &mut [u8],
 ) -> Result<(), String> {
     let raw_len = out.len();
-    if filter == Filter::DeltaShuffle
+    if filter != Filter::Raw
         && (!matches!(dtype.size(), 4 | 8) || !raw_len.is_multiple_of(dtype.size()))
     {
         return Err(format!("filter does not apply to {}", dtype.name()));
     }
+    if filter == Filter::Runs {
+        return expand_runs(compressed, dtype.size(), out);
+    }
     let mut planes = Vec::new();
     let target: &mut [u8] = match filter {
         Filter::Raw => out,
-        Filter::DeltaShuffle => {
+        Filter::DeltaShuffle | Filter::Runs => {
             planes = vec![0u8; raw_len];
             &mut planes
         }
@@ -92,6 +114,92 @@ pub fn decompress_into(
     }
     if filter == Filter::DeltaShuffle {
         undo_delta_shuffle(&planes, dtype.size(), out);
+    }
+    Ok(())
+}
+
+/// How many runs of equal elements `bytes` holds (a run is cut at u32::MAX elements).
+/// Elements are compared as fixed-size byte arrays (one integer compare each), so NaN
+/// payloads and -0.0 are told apart.
+fn count_runs(bytes: &[u8], width: usize) -> usize {
+    fn count<const W: usize>(bytes: &[u8]) -> usize {
+        let (elements, _) = bytes.as_chunks::<W>();
+        let next = elements.get(1..).unwrap_or_default();
+        let changes: usize = elements
+            .iter()
+            .zip(next)
+            .map(|(a, b)| usize::from(a != b))
+            .sum();
+        usize::from(!elements.is_empty()) + changes + elements.len() / u32::MAX as usize
+    }
+    if width == 8 {
+        count::<8>(bytes)
+    } else {
+        count::<4>(bytes)
+    }
+}
+
+/// `[runs: u64][lengths: u32 x runs][values: width x runs]`, little-endian.
+fn to_runs(bytes: &[u8], width: usize) -> Vec<u8> {
+    fn encode<const W: usize>(bytes: &[u8]) -> Vec<u8> {
+        let (elements, _) = bytes.as_chunks::<W>();
+        let mut lengths: Vec<u32> = Vec::new();
+        let mut values: Vec<u8> = Vec::new();
+        let mut previous: Option<&[u8; W]> = None;
+        for v in elements {
+            match lengths.last_mut() {
+                Some(len) if previous == Some(v) && *len < u32::MAX => *len += 1,
+                _ => {
+                    lengths.push(1);
+                    values.extend_from_slice(v);
+                }
+            }
+            previous = Some(v);
+        }
+        let mut out = Vec::with_capacity(8 + lengths.len() * 4 + values.len());
+        out.extend_from_slice(&(lengths.len() as u64).to_le_bytes());
+        for len in &lengths {
+            out.extend_from_slice(&len.to_le_bytes());
+        }
+        out.extend_from_slice(&values);
+        out
+    }
+    if width == 8 {
+        encode::<8>(bytes)
+    } else {
+        encode::<4>(bytes)
+    }
+}
+
+/// Undoes [`to_runs`] after lz4 into `out`, checking every length against `out`'s.
+fn expand_runs(compressed: &[u8], width: usize, out: &mut [u8]) -> Result<(), String> {
+    let n = out.len() / width;
+    // No more runs than elements: this bounds the buffer before trusting the data.
+    let limit = 8 + n * (4 + width);
+    let runs = lz4_flex::block::decompress(compressed, limit).map_err(|e| e.to_string())?;
+    let count = runs
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()) as usize)
+        .ok_or("runs header missing")?;
+    if count > n || runs.len() != 8 + count * (4 + width) {
+        return Err(format!(
+            "{} bytes of runs do not hold {count} runs",
+            runs.len()
+        ));
+    }
+    let (lengths, values) = runs[8..].split_at(count * 4);
+    let mut at = 0usize;
+    for (len, value) in lengths.chunks_exact(4).zip(values.chunks_exact(width)) {
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let end = at + len * width;
+        let target = out.get_mut(at..end).ok_or("runs longer than the column")?;
+        for slot in target.chunks_exact_mut(width) {
+            slot.copy_from_slice(value);
+        }
+        at = end;
+    }
+    if at != out.len() {
+        return Err(format!("runs fill {at} of {} bytes", out.len()));
     }
     Ok(())
 }
@@ -202,12 +310,62 @@ mod tests {
         );
         assert_eq!(
             round_trip(Dtype::F64, bytemuck::cast_slice(&nans)),
+            Filter::Runs
+        );
+        // Noise: neither runs nor small deltas help.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let noise: Vec<u64> = (0..4000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            })
+            .collect();
+        assert_eq!(
+            round_trip(Dtype::I64, bytemuck::cast_slice(&noise)),
             Filter::Raw
         );
         let ints: Vec<i32> = (0..5000).map(|i| i * 3 - 7000).collect();
         round_trip(Dtype::I32, bytemuck::cast_slice(&ints));
         round_trip(Dtype::Bool, &[0, 1, 1, 0, 1]);
         round_trip(Dtype::F64, &[]);
+    }
+
+    /// An event column: NaN with a few values, as detectors write them. Stored as runs, and
+    /// every bit comes back (two NaN payloads, -0.0 and 0.0 are told apart).
+    #[test]
+    fn sparse_and_step_columns_are_stored_as_runs_bit_for_bit() {
+        let mut events = vec![f64::NAN; 100_000];
+        events[3] = 1.5;
+        events[4] = -0.0;
+        events[5] = 0.0;
+        events[99_999] = f64::from_bits(f64::NAN.to_bits() | 7);
+        let bytes: &[u8] = bytemuck::cast_slice(&events);
+        let (filter, packed) = compress(Dtype::F64, bytes);
+        assert_eq!(filter, Filter::Runs);
+        assert!(packed.len() < 200, "{} bytes", packed.len());
+        assert_eq!(
+            decompress(filter, Dtype::F64, &packed, bytes.len()).unwrap(),
+            bytes
+        );
+        let steps: Vec<i32> = (0..50_000).map(|i| i / 1000 - 20).collect();
+        assert_eq!(
+            round_trip(Dtype::I32, bytemuck::cast_slice(&steps)),
+            Filter::Runs
+        );
+    }
+
+    #[test]
+    fn runs_that_do_not_fill_the_column_exactly_are_refused() {
+        let column = vec![2.0f64; 1000];
+        let bytes: &[u8] = bytemuck::cast_slice(&column);
+        let (filter, packed) = compress(Dtype::F64, bytes);
+        assert_eq!(filter, Filter::Runs);
+        assert!(decompress(filter, Dtype::F64, &packed, bytes.len() - 8).is_err());
+        assert!(decompress(filter, Dtype::F64, &packed, bytes.len() + 8).is_err());
+        let lying = lz4_flex::block::compress(&[5u64.to_le_bytes(), [0; 8]].concat());
+        assert!(decompress(filter, Dtype::F64, &lying, 800).is_err());
     }
 
     #[test]
@@ -225,19 +383,32 @@ mod tests {
             let dtype = if wide { Dtype::I64 } else { Dtype::I32 };
             let len = bytes.len() / dtype.size() * dtype.size();
             let bytes = &bytes[..len];
-            for filter in [Filter::Raw, Filter::DeltaShuffle] {
+            for filter in [Filter::Raw, Filter::DeltaShuffle, Filter::Runs] {
                 let packed = match filter {
                     Filter::Raw => lz4_flex::block::compress(bytes),
                     Filter::DeltaShuffle => lz4_flex::block::compress(&delta_shuffle(bytes, dtype.size())),
+                    Filter::Runs => lz4_flex::block::compress(&to_runs(bytes, dtype.size())),
                 };
                 proptest::prop_assert_eq!(decompress(filter, dtype, &packed, len).unwrap(), bytes);
             }
+        }
+
+        /// Columns built from runs (of NaN payloads, signed zeros, levels) round-trip through
+        /// whatever `compress` picks.
+        #[test]
+        fn run_heavy_columns_round_trip(runs in proptest::collection::vec((0usize..5, 1usize..300), 0..60)) {
+            let palette = [f64::NAN, f64::from_bits(f64::NAN.to_bits() | 1), -0.0, 0.0, 1.25];
+            let column: Vec<f64> = runs.iter().flat_map(|&(v, n)| std::iter::repeat_n(palette[v], n)).collect();
+            let bytes: &[u8] = bytemuck::cast_slice(&column);
+            let (filter, packed) = compress(Dtype::F64, bytes);
+            proptest::prop_assert_eq!(decompress(filter, Dtype::F64, &packed, bytes.len()).unwrap(), bytes);
         }
 
         #[test]
         fn garbage_never_panics(garbage in proptest::collection::vec(proptest::num::u8::ANY, 0..300), len in 0usize..4000) {
             let _ = decompress(Filter::Raw, Dtype::F64, &garbage, len);
             let _ = decompress(Filter::DeltaShuffle, Dtype::F64, &garbage, len / 8 * 8);
+            let _ = decompress(Filter::Runs, Dtype::F64, &garbage, len / 8 * 8);
         }
     }
 }

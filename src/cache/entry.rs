@@ -25,7 +25,7 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 /// First bytes of every entry.
 pub const MAGIC: [u8; 8] = [0x89, b'I', b'C', b'A', b'\r', b'\n', 0x1A, b'\n'];
 /// Entry format written and read by this code.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// No column is longer than this (a guard before allocating for a damaged entry).
 const MAX_COLUMN_BYTES: u64 = 1 << 36;
 
@@ -282,8 +282,9 @@ mod tests {
         zeroed[mid..].fill(0);
         assert!(decode(&zeroed, &key).is_err());
         let mut future = bytes.clone();
-        future[8..10].copy_from_slice(&2u16.to_le_bytes());
+        future[8..10].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
         let err = decode(&future, &key).unwrap_err();
-        assert!(err.0.contains("entry format 2"), "{err}");
+        let expected = format!("entry format {}", FORMAT_VERSION + 1);
+        assert!(err.0.contains(&expected), "{err}");
     }
 }
