@@ -2,6 +2,7 @@
 //!
 //! Pure Rust with no Python dependency; the PyO3 bindings live in the `python/` crate.
 //! - [`compat`]: bit-for-bit ports of `smartmoneyconcepts` 0.0.27.
+//! - [`detect`]: native causal detectors (event tables with `known_at`, lifecycles, streaming).
 //! - [`candles`]: the borrowed OHLCV view and the input checks every entry point shares.
 //! - [`algo`]: threshold searches and sliding extremes the detectors are built from.
 //! - [`error`]: the single error type, with context for every failure.
@@ -15,6 +16,7 @@ pub mod cache;
 pub mod candles;
 pub mod columns;
 pub mod compat;
+pub mod detect;
 pub mod error;
 pub mod pool;
 pub mod recycle;

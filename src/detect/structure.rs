@@ -1,0 +1,171 @@
+//! Break of structure (BOS) and change of character (CHoCH), stamped at the **break** bar.
+//!
+//! The level watched on each side is the most recent confirmed swing of that side that has
+//! not been broken (a newer swing replaces it; each swing breaks at most once). A break is
+//! the first bar after the swing's confirmation whose close (or, with `BreakOn::Wick`, whose
+//! high / low) goes beyond the level. A break in the direction of the current trend state is
+//! a BOS; against it, a CHoCH, which flips the state; the very first break is a BOS marked
+//! `initial`. Within one bar, breaks are checked before the swings that bar confirms (a swing
+//! cannot be broken on the bar that confirms it: its pivot exceeds every later bar so far).
+
+use super::history::History;
+use super::swings::{SwingParams, Swings};
+
+/// What counts as going beyond a level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakOn {
+    Close,
+    Wick,
+}
+
+/// Parameters of [`Structure`]. Preset "ictcore": swings of 5 bars each side, close breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StructureParams {
+    pub swings: SwingParams,
+    pub break_on: BreakOn,
+}
+
+impl Default for StructureParams {
+    fn default() -> Self {
+        Self {
+            swings: SwingParams::default(),
+            break_on: BreakOn::Close,
+        }
+    }
+}
+
+/// BOS or CHoCH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum BreakKind {
+    Bos = 1,
+    Choch = 2,
+}
+
+/// One structure break.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Break {
+    pub id: usize,
+    pub kind: BreakKind,
+    /// +1 up (a swing high broken), -1 down.
+    pub direction: i8,
+    /// The broken swing's pivot bar (where the level is drawn from).
+    pub anchor: usize,
+    /// The break bar.
+    pub known_at: usize,
+    pub level: f64,
+    /// Id of the broken swing in this detector's swing table.
+    pub swing_id: usize,
+    /// The first break of the series (no trend state before it).
+    pub initial: bool,
+    /// Body of the break candle in ATR (NaN before the ATR exists).
+    pub displacement: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Watched {
+    level: f64,
+    anchor: usize,
+    swing_id: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct State {
+    high: Option<Watched>,
+    low: Option<Watched>,
+    /// +1 bullish, -1 bearish, 0 before the first break.
+    trend: i8,
+}
+
+/// Streaming BOS/CHoCH detector (it owns its swing detector).
+#[derive(Debug, Clone)]
+pub struct Structure {
+    pub params: StructureParams,
+    pub swings: Swings,
+    state: State,
+    saved: State,
+    events_before: usize,
+    pub events: Vec<Break>,
+}
+
+impl Structure {
+    pub fn new(params: StructureParams) -> Self {
+        let state = State {
+            high: None,
+            low: None,
+            trend: 0,
+        };
+        Self {
+            params,
+            swings: Swings::new(params.swings),
+            state,
+            saved: state,
+            events_before: 0,
+            events: Vec::new(),
+        }
+    }
+
+    /// Processes the newest bar of `history`; returns how many breaks it produced.
+    pub fn step(&mut self, history: &History) -> usize {
+        let t = history.len() - 1;
+        self.saved = self.state;
+        self.events_before = self.events.len();
+        let bar = history.bars[t];
+        let (up, down) = match self.params.break_on {
+            BreakOn::Close => (bar.close, bar.close),
+            BreakOn::Wick => (bar.high, bar.low),
+        };
+        let displacement = bar.body() / history.atr[t];
+        if let Some(w) = self.state.high.filter(|w| up > w.level) {
+            self.record(1, w, t, displacement);
+            self.state.high = None;
+        }
+        if let Some(w) = self.state.low.filter(|w| down < w.level) {
+            self.record(-1, w, t, displacement);
+            self.state.low = None;
+        }
+        let confirmed = self.swings.step(history);
+        let start = self.swings.events.len() - confirmed;
+        for s in &self.swings.events[start..] {
+            let watched = Some(Watched {
+                level: s.level,
+                anchor: s.anchor,
+                swing_id: s.id,
+            });
+            if s.direction > 0 {
+                self.state.high = watched;
+            } else {
+                self.state.low = watched;
+            }
+        }
+        self.events.len() - self.events_before
+    }
+
+    fn record(&mut self, direction: i8, w: Watched, t: usize, displacement: f64) {
+        let trend = self.state.trend;
+        let kind = if trend == 0 || trend == direction {
+            BreakKind::Bos
+        } else {
+            BreakKind::Choch
+        };
+        self.events.push(Break {
+            id: self.events.len(),
+            kind,
+            direction,
+            anchor: w.anchor,
+            known_at: t,
+            level: w.level,
+            swing_id: w.swing_id,
+            initial: trend == 0,
+            displacement,
+        });
+        self.state.trend = direction;
+    }
+
+    /// Undoes the last [`Structure::step`].
+    pub fn undo(&mut self) {
+        self.swings.undo();
+        self.state = self.saved;
+        self.events.truncate(self.events_before);
+    }
+}

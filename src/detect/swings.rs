@@ -1,0 +1,228 @@
+//! Swing points: a pivot high at bar p has `high[p] >=` each of the `left` highs before it and
+//! `>` each of the `right` highs after it (lows mirror), so it is known at the close of bar
+//! `p + right`. Labels compare a swing with the previous swing of its type: HH / LH / EH
+//! (equal high) for highs, HL / LL / EL for lows.
+//!
+//! Streaming in amortised O(1) per bar: a monotonic stack of bars not yet beaten from the
+//! right. A bar beaten by a later bar within `right` bars is popped (it cannot be a pivot);
+//! when a bar is pushed, the bar below it on the stack is its nearest strictly higher bar to
+//! the left, which decides the left condition. Every pop and prune is journaled, so the
+//! newest bar can be undone (a revised forming candle) without copying the stack.
+
+use super::history::History;
+use std::collections::VecDeque;
+
+/// Parameters of [`Swings`]. Preset "ictcore": 5 bars each side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwingParams {
+    pub left: usize,
+    pub right: usize,
+}
+
+impl Default for SwingParams {
+    fn default() -> Self {
+        Self { left: 5, right: 5 }
+    }
+}
+
+/// How a swing compares with the previous swing of its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Label {
+    /// The first swing of its type.
+    First = 0,
+    HigherHigh = 1,
+    LowerHigh = 2,
+    EqualHigh = 3,
+    HigherLow = 4,
+    LowerLow = 5,
+    EqualLow = 6,
+}
+
+/// One confirmed swing point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Swing {
+    pub id: usize,
+    /// +1 swing high, -1 swing low.
+    pub direction: i8,
+    /// The pivot bar.
+    pub anchor: usize,
+    /// The bar at whose close the pivot is confirmed (`anchor + right`).
+    pub known_at: usize,
+    pub level: f64,
+    pub label: Label,
+}
+
+/// One side (highs, or lows as negated keys) of the pivot search.
+#[derive(Debug, Clone)]
+struct Side {
+    sign: f64,
+    stack: VecDeque<usize>,
+    /// Per bar (ring indexed by bar % len): still unbeaten from the right, and the left
+    /// condition held when it was pushed.
+    alive: Vec<bool>,
+    left_ok: Vec<bool>,
+    /// Undo journal of the newest bar: bars popped from the back, bars pruned from the front.
+    popped: Vec<usize>,
+    pruned: Vec<usize>,
+}
+
+impl Side {
+    fn new(sign: f64, ring: usize) -> Self {
+        Self {
+            sign,
+            stack: VecDeque::new(),
+            alive: vec![false; ring],
+            left_ok: vec![false; ring],
+            popped: Vec::new(),
+            pruned: Vec::new(),
+        }
+    }
+
+    fn key(&self, history: &History, i: usize) -> f64 {
+        let bar = &history.bars[i];
+        if self.sign > 0.0 {
+            bar.high
+        } else {
+            -bar.low
+        }
+    }
+
+    /// Processes bar `t`; returns the pivot confirmed at `t`, if any.
+    fn step(&mut self, history: &History, t: usize, p: SwingParams) -> Option<usize> {
+        self.popped.clear();
+        self.pruned.clear();
+        let ring = self.alive.len();
+        let key = self.key(history, t);
+        while let Some(&j) = self.stack.back() {
+            if self.key(history, j) > key {
+                break;
+            }
+            self.stack.pop_back();
+            self.alive[j % ring] = false;
+            self.popped.push(j);
+        }
+        // The bar below is the nearest strictly higher one to the left (or none within reach).
+        let left_ok = t >= p.left && self.stack.back().is_none_or(|&j| t - j > p.left);
+        self.stack.push_back(t);
+        self.alive[t % ring] = true;
+        self.left_ok[t % ring] = left_ok;
+        // Bars further back than either window can no longer decide anything.
+        let horizon = p.left.max(p.right) + 1;
+        while let Some(&j) = self.stack.front() {
+            if j + horizon >= t {
+                break;
+            }
+            self.stack.pop_front();
+            self.pruned.push(j);
+        }
+        let pivot = t.checked_sub(p.right)?;
+        (self.alive[pivot % ring] && self.left_ok[pivot % ring]).then_some(pivot)
+    }
+
+    /// Undoes the last [`Side::step`] (bar `t`).
+    fn undo(&mut self) {
+        let ring = self.alive.len();
+        for &j in self.pruned.iter().rev() {
+            self.stack.push_front(j);
+        }
+        self.stack.pop_back();
+        for &j in self.popped.iter().rev() {
+            self.stack.push_back(j);
+            self.alive[j % ring] = true;
+        }
+        self.popped.clear();
+        self.pruned.clear();
+    }
+}
+
+/// The small state saved before each bar.
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    high: Option<f64>,
+    low: Option<f64>,
+}
+
+/// Streaming swing detector; [`swings`] is its fold over a series.
+#[derive(Debug, Clone)]
+pub struct Swings {
+    pub params: SwingParams,
+    highs: Side,
+    lows: Side,
+    last: Last,
+    saved: Last,
+    events_before: usize,
+    pub events: Vec<Swing>,
+}
+
+impl Swings {
+    pub fn new(params: SwingParams) -> Self {
+        let ring = params.left.max(params.right) + 2;
+        Self {
+            params,
+            highs: Side::new(1.0, ring),
+            lows: Side::new(-1.0, ring),
+            last: Last {
+                high: None,
+                low: None,
+            },
+            saved: Last {
+                high: None,
+                low: None,
+            },
+            events_before: 0,
+            events: Vec::new(),
+        }
+    }
+
+    /// Processes the newest bar of `history` (bar `t = history.len() - 1`). Returns how many
+    /// swings it confirmed (the tail of `events`).
+    pub fn step(&mut self, history: &History) -> usize {
+        let t = history.len() - 1;
+        self.saved = self.last;
+        self.events_before = self.events.len();
+        let p = self.params;
+        if let Some(pivot) = self.highs.step(history, t, p) {
+            let level = history.bars[pivot].high;
+            let label = match self.last.high {
+                None => Label::First,
+                Some(prev) if level > prev => Label::HigherHigh,
+                Some(prev) if level < prev => Label::LowerHigh,
+                Some(_) => Label::EqualHigh,
+            };
+            self.last.high = Some(level);
+            self.push(1, pivot, t, level, label);
+        }
+        if let Some(pivot) = self.lows.step(history, t, p) {
+            let level = history.bars[pivot].low;
+            let label = match self.last.low {
+                None => Label::First,
+                Some(prev) if level > prev => Label::HigherLow,
+                Some(prev) if level < prev => Label::LowerLow,
+                Some(_) => Label::EqualLow,
+            };
+            self.last.low = Some(level);
+            self.push(-1, pivot, t, level, label);
+        }
+        self.events.len() - self.events_before
+    }
+
+    fn push(&mut self, direction: i8, anchor: usize, known_at: usize, level: f64, label: Label) {
+        self.events.push(Swing {
+            id: self.events.len(),
+            direction,
+            anchor,
+            known_at,
+            level,
+            label,
+        });
+    }
+
+    /// Undoes the last [`Swings::step`].
+    pub fn undo(&mut self) {
+        self.highs.undo();
+        self.lows.undo();
+        self.last = self.saved;
+        self.events.truncate(self.events_before);
+    }
+}

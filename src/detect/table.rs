@@ -1,0 +1,146 @@
+//! Event tables as named typed columns (the cache's [`ResultTable`], so native results go
+//! through the pool and the cache like compat frames). Every table has `id`, `kind`,
+//! `direction`, `anchor`, `known_at` and their times `anchor_time`, `known_at_time`
+//! (int64 ns), then its levels and quality columns. `kind` codes are listed in [`KINDS`].
+
+use super::fvg::Zone;
+use super::history::History;
+use super::lifecycle::Transition;
+use super::structure::Break;
+use super::swings::Swing;
+use crate::cache::table::{Column, ResultTable};
+
+/// `kind` codes of every native table, and their names.
+pub const KINDS: &[(i32, &str)] = &[
+    (1, "swing_high"),
+    (2, "swing_low"),
+    (3, "bos"),
+    (4, "choch"),
+    (5, "fvg"),
+];
+
+/// Names of swing labels by code (see [`super::swings::Label`]).
+pub const LABELS: &[&str] = &["first", "HH", "LH", "EH", "HL", "LL", "EL"];
+
+/// Names of lifecycle states by code (see [`super::lifecycle::State`]).
+pub const STATES: &[&str] = &[
+    "formed",
+    "touched",
+    "mean_threshold",
+    "filled",
+    "inverted",
+    "dead",
+];
+
+fn common(
+    history: &History,
+    id: Vec<i64>,
+    kind: Vec<i32>,
+    direction: Vec<i32>,
+    anchor: Vec<i64>,
+    known_at: Vec<i64>,
+) -> Vec<Column> {
+    let time = |rows: &[i64]| -> Vec<i64> {
+        rows.iter()
+            .map(|&r| history.bars.get(r as usize).map_or(i64::MIN, |b| b.time))
+            .collect()
+    };
+    let anchor_time = time(&anchor);
+    let known_at_time = time(&known_at);
+    vec![
+        Column::i64("id", id),
+        Column::i32("kind", &kind),
+        Column::i32("direction", &direction),
+        Column::i64("anchor", anchor),
+        Column::i64("known_at", known_at),
+        Column::i64("anchor_time", anchor_time),
+        Column::i64("known_at_time", known_at_time),
+    ]
+}
+
+pub fn swings(history: &History, events: &[Swing]) -> ResultTable {
+    let mut columns = common(
+        history,
+        events.iter().map(|e| e.id as i64).collect(),
+        events
+            .iter()
+            .map(|e| if e.direction > 0 { 1 } else { 2 })
+            .collect(),
+        events.iter().map(|e| i32::from(e.direction)).collect(),
+        events.iter().map(|e| e.anchor as i64).collect(),
+        events.iter().map(|e| e.known_at as i64).collect(),
+    );
+    columns.push(Column::f64(
+        "level",
+        events.iter().map(|e| e.level).collect(),
+    ));
+    let labels: Vec<i32> = events.iter().map(|e| e.label as i32).collect();
+    columns.push(Column::i32("label", &labels));
+    ResultTable { columns }
+}
+
+pub fn breaks(history: &History, events: &[Break]) -> ResultTable {
+    let mut columns = common(
+        history,
+        events.iter().map(|e| e.id as i64).collect(),
+        events.iter().map(|e| e.kind as i32 + 2).collect(),
+        events.iter().map(|e| i32::from(e.direction)).collect(),
+        events.iter().map(|e| e.anchor as i64).collect(),
+        events.iter().map(|e| e.known_at as i64).collect(),
+    );
+    columns.push(Column::f64(
+        "level",
+        events.iter().map(|e| e.level).collect(),
+    ));
+    columns.push(Column::i64(
+        "swing_id",
+        events.iter().map(|e| e.swing_id as i64).collect(),
+    ));
+    let initial: Vec<i32> = events.iter().map(|e| i32::from(e.initial)).collect();
+    columns.push(Column::i32("initial", &initial));
+    columns.push(Column::f64(
+        "displacement",
+        events.iter().map(|e| e.displacement).collect(),
+    ));
+    ResultTable { columns }
+}
+
+pub fn zones(history: &History, zones: &[Zone]) -> ResultTable {
+    let mut columns = common(
+        history,
+        zones.iter().map(|z| z.id as i64).collect(),
+        vec![5; zones.len()],
+        zones.iter().map(|z| i32::from(z.direction)).collect(),
+        zones.iter().map(|z| z.anchor as i64).collect(),
+        zones.iter().map(|z| z.known_at as i64).collect(),
+    );
+    for (name, get) in [
+        ("top", (|z: &Zone| z.top) as fn(&Zone) -> f64),
+        ("bottom", |z| z.bottom),
+        ("ce", |z| z.ce),
+        ("size_atr", |z| z.size_atr),
+        ("displacement", |z| z.displacement),
+        ("volume_share", |z| z.volume_share),
+    ] {
+        columns.push(Column::f64(name, zones.iter().map(get).collect()));
+    }
+    ResultTable { columns }
+}
+
+/// The transition log: `id` (the zone), `state` (code, see [`STATES`]), `bar` and `time`.
+pub fn transitions(history: &History, log: &[Transition]) -> ResultTable {
+    let bars: Vec<i64> = log.iter().map(|t| t.bar as i64).collect();
+    let states: Vec<i32> = log.iter().map(|t| t.state as i32).collect();
+    let time = bars
+        .iter()
+        .map(|&r| history.bars.get(r as usize).map_or(i64::MIN, |b| b.time))
+        .collect();
+    ResultTable {
+        columns: vec![
+            Column::i64("id", log.iter().map(|t| t.id as i64).collect()),
+            Column::i32("state", &states),
+            Column::i64("bar", bars),
+            Column::i64("time", time),
+        ],
+    }
+}
