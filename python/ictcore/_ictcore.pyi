@@ -8,10 +8,18 @@ import numpy.typing as npt
 
 __version__: str
 DETECTORS: list[str]
+NATIVE_KINDS: list[tuple[int, str]]
+SWING_LABELS: list[str]
+ZONE_STATES: list[str]
 __all__ = [
     "DETECTORS",
+    "NATIVE_KINDS",
+    "SWING_LABELS",
+    "ZONE_STATES",
+    "ActiveIndex",
     "Cache",
     "CachedResult",
+    "Engine",
     "Mapping",
     "Pool",
     "Store",
@@ -28,6 +36,9 @@ __all__ = [
     "compat_sessions",
     "compat_swing_highs_lows",
     "kept_memory",
+    "native_fvg",
+    "native_structure",
+    "native_swings",
     "read_csv",
     "release_memory",
     "validate_candles",
@@ -191,3 +202,51 @@ class Pool:
         progress: Callable[[int, int, int], None] | None,
         keep: bool = True,
     ) -> tuple[list[Any], dict[str, Any]]: ...
+
+_Table = list[tuple[str, str, npt.NDArray[Any]]]
+_Counts = tuple[int, int, int, int]
+
+def native_swings(
+    time: _I64, open: _F64, high: _F64, low: _F64, close: _F64, volume: _F64, left: int, right: int
+) -> _Table: ...
+def native_structure(
+    time: _I64,
+    open: _F64,
+    high: _F64,
+    low: _F64,
+    close: _F64,
+    volume: _F64,
+    left: int,
+    right: int,
+    break_on: str,
+) -> _Table: ...
+def native_fvg(
+    time: _I64, open: _F64, high: _F64, low: _F64, close: _F64, volume: _F64, min_size_atr: float
+) -> tuple[_Table, _Table]: ...
+
+@final
+class Engine:
+    def __new__(
+        cls,
+        swings: tuple[int, int] | None,
+        structure: tuple[int, int, str] | None,
+        fvg: float | None,
+    ) -> Engine: ...
+    def update(
+        self, time: int, open: float, high: float, low: float, close: float, volume: float
+    ) -> _Counts: ...
+    def update_last(
+        self, time: int, open: float, high: float, low: float, close: float, volume: float
+    ) -> _Counts: ...
+    def update_many(
+        self, time: _I64, open: _F64, high: _F64, low: _F64, close: _F64, volume: _F64
+    ) -> _Counts: ...
+    def table(self, name: str, start: int = 0) -> _Table: ...
+    def counts(self) -> _Counts: ...
+    def __len__(self) -> int: ...
+    def bars(self) -> tuple[_I64, _F64, _F64, _F64, _F64, _F64]: ...
+
+@final
+class ActiveIndex:
+    def __new__(cls, starts: _I64, ends: _I64) -> ActiveIndex: ...
+    def query(self, t: int) -> _I64: ...

@@ -6,6 +6,7 @@ mod cache;
 mod candles;
 mod compat;
 mod detach;
+mod detect;
 mod errors;
 mod pool;
 mod store;
@@ -61,5 +62,13 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cache::CachedResult>()?;
     m.add_class::<pool::Pool>()?;
     m.add("DETECTORS", ictcore::pool::DETECTORS.to_vec())?;
+    m.add_function(wrap_pyfunction!(detect::native_swings, m)?)?;
+    m.add_function(wrap_pyfunction!(detect::native_structure, m)?)?;
+    m.add_function(wrap_pyfunction!(detect::native_fvg, m)?)?;
+    m.add_class::<detect::Engine>()?;
+    m.add_class::<detect::ActiveIndex>()?;
+    m.add("NATIVE_KINDS", ictcore::detect::table::KINDS.to_vec())?;
+    m.add("SWING_LABELS", ictcore::detect::table::LABELS.to_vec())?;
+    m.add("ZONE_STATES", ictcore::detect::table::STATES.to_vec())?;
     Ok(())
 }

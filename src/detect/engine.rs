@@ -122,17 +122,32 @@ impl Engine {
 
     /// The table of a detector by name ("swings", "structure", "fvg", "fvg_transitions").
     pub fn table(&self, name: &str) -> Result<ResultTable> {
+        self.table_from(name, 0)
+    }
+
+    /// Rows `start..` of a table (what the last updates added, when `start` is an earlier
+    /// [`Counts`] value).
+    pub fn table_from(&self, name: &str, start: usize) -> Result<ResultTable> {
         let h = &self.history;
+        let from = |len: usize| start.min(len);
         let missing =
             || IctError::parameter("detector", format!("'{name}' is not run by this engine"));
         Ok(match name {
-            "swings" => super::table::swings(h, &self.swings.as_ref().ok_or_else(missing)?.events),
-            "structure" => {
-                super::table::breaks(h, &self.structure.as_ref().ok_or_else(missing)?.events)
+            "swings" => {
+                let rows = &self.swings.as_ref().ok_or_else(missing)?.events;
+                super::table::swings(h, &rows[from(rows.len())..])
             }
-            "fvg" => super::table::zones(h, &self.fvg.as_ref().ok_or_else(missing)?.zones),
+            "structure" => {
+                let rows = &self.structure.as_ref().ok_or_else(missing)?.events;
+                super::table::breaks(h, &rows[from(rows.len())..])
+            }
+            "fvg" => {
+                let rows = &self.fvg.as_ref().ok_or_else(missing)?.zones;
+                super::table::zones(h, &rows[from(rows.len())..])
+            }
             "fvg_transitions" => {
-                super::table::transitions(h, &self.fvg.as_ref().ok_or_else(missing)?.transitions)
+                let rows = &self.fvg.as_ref().ok_or_else(missing)?.transitions;
+                super::table::transitions(h, &rows[from(rows.len())..])
             }
             _ => return Err(missing()),
         })

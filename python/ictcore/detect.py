@@ -1,0 +1,371 @@
+"""Native causal detectors: event tables in which every row knows the bar it is drawn at
+(``anchor``) and the first bar at whose close it exists without future data (``known_at``).
+
+Unlike ``ictcore.compat`` (bit-for-bit ``smartmoneyconcepts``, which looks ahead), nothing
+here depends on a later bar: computing on any prefix of a series gives exactly the rows of the
+full run that are known within that prefix, and :class:`Engine` fed bar by bar gives exactly
+the batch tables. Definitions: ``ict-concepts.md`` §3; the preset is named "ictcore".
+
+- :func:`swings` — pivot highs/lows (``left``/``right`` bars), labelled HH/LH/EH, HL/LL/EL.
+- :func:`structure` — BOS and CHoCH stamped at the **break** bar (close or wick).
+- :func:`fvg` — fair value gaps with CE and a lifecycle log (formed, touched,
+  mean_threshold, filled, inverted, dead); :meth:`ZoneTable.active_at` answers "which
+  zones are alive at bar t" in O(log n + k).
+- :class:`Engine` — the same detectors on a live series: ``update``, ``update_last``
+  (revise the forming candle), ``update_many``, ``events``, ``snapshot``; picklable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from . import _ictcore
+from .candles import Candles
+
+__all__ = [
+    "KINDS",
+    "PRESET",
+    "Engine",
+    "EventTable",
+    "ZoneTable",
+    "fvg",
+    "structure",
+    "swings",
+]
+
+#: ``kind`` codes of every native table and their names.
+KINDS: dict[int, str] = dict(_ictcore.NATIVE_KINDS)
+_LABELS: list[str] = list(_ictcore.SWING_LABELS)
+_STATES: list[str] = list(_ictcore.ZONE_STATES)
+
+#: The default parameters ("ictcore" preset) of each detector.
+PRESET: dict[str, dict[str, Any]] = {
+    "swings": {"left": 5, "right": 5},
+    "structure": {"left": 5, "right": 5, "break_on": "close"},
+    "fvg": {"min_size_atr": 0.0},
+}
+
+_TIME_COLUMNS = ("anchor_time", "known_at_time", "time")
+
+
+def _columns(out: Sequence[tuple[str, str, npt.NDArray[Any]]]) -> dict[str, npt.NDArray[Any]]:
+    return {name: array for name, _dtype, array in out}
+
+
+class EventTable:
+    """A table of events: numpy columns (read-only), one row per event.
+
+    Columns of every table: ``id``, ``kind`` (code, names in :data:`KINDS`), ``direction``
+    (+1 up / bullish / high, -1 down), ``anchor`` and ``known_at`` (bar positions) and their
+    times ``anchor_time`` / ``known_at_time`` (int64 ns UTC); then the detector's levels and
+    quality columns. ``table["col"]`` gives a column, ``len(table)`` the rows,
+    ``table.to_pandas()`` a DataFrame with names for codes and datetimes for times.
+    """
+
+    def __init__(self, name: str, columns: Mapping[str, npt.NDArray[Any]]) -> None:
+        self.name = name
+        self._columns = dict(columns)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._columns)
+
+    def __getitem__(self, column: str) -> npt.NDArray[Any]:
+        try:
+            return self._columns[column]
+        except KeyError:
+            raise KeyError(
+                f"{self.name} has no column {column!r}; columns: {', '.join(self._columns)}"
+            ) from None
+
+    def __contains__(self, column: object) -> bool:
+        return column in self._columns
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        first = next(iter(self._columns.values()), None)
+        return 0 if first is None else len(first)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}: {len(self)} rows, columns {self.columns}>"
+
+    def take(self, rows: npt.ArrayLike) -> EventTable:
+        """The rows at these positions, as a table of the same kind."""
+        index = np.asarray(rows, dtype=np.int64)
+        return EventTable(self.name, {k: v[index] for k, v in self._columns.items()})
+
+    def to_pandas(self) -> pd.DataFrame:
+        """A DataFrame: codes as categorical names (``kind``, ``label``, ``state``), times as
+        UTC datetimes; the integer columns are kept as they are."""
+        data: dict[str, Any] = {}
+        for name, values in self._columns.items():
+            if name == "kind":
+                data[name] = pd.Categorical([KINDS.get(int(v), str(v)) for v in values])
+            elif name == "label":
+                data[name] = pd.Categorical.from_codes(values, categories=pd.Index(_LABELS))
+            elif name == "state":
+                data[name] = pd.Categorical.from_codes(values, categories=pd.Index(_STATES))
+            elif name == "initial":
+                data[name] = values.astype(bool)
+            elif name in _TIME_COLUMNS:
+                data[name] = pd.to_datetime(values, unit="ns", utc=True)
+            else:
+                data[name] = values
+        frame: pd.DataFrame = pd.DataFrame(data)
+        return frame
+
+
+class ZoneTable(EventTable):
+    """Zones (FVGs) as formed, plus their lifecycle: :attr:`transitions` is the log of every
+    state change (``id``, ``state``, ``bar``, ``time``); nothing is ever erased."""
+
+    def __init__(
+        self,
+        name: str,
+        columns: Mapping[str, npt.NDArray[Any]],
+        transitions: Mapping[str, npt.NDArray[Any]],
+    ) -> None:
+        super().__init__(name, columns)
+        self.transitions = EventTable(f"{name} transitions", transitions)
+        self._index: Any = None
+
+    def dead_at(self) -> npt.NDArray[np.int64]:
+        """Per zone, the bar at which it died (``-1`` while it is alive)."""
+        dead = np.full(len(self), -1, dtype=np.int64)
+        log = self.transitions
+        is_dead = log["state"] == _STATES.index("dead")
+        dead[log["id"][is_dead]] = log["bar"][is_dead]
+        return dead
+
+    def state_at(self, t: int) -> npt.NDArray[np.int32]:
+        """Per zone, its state code at the close of bar ``t`` (``-1`` if not formed yet);
+        names in ``ictcore.detect.ZoneTable.STATES``."""
+        state = np.full(len(self), -1, dtype=np.int32)
+        log = self.transitions
+        upto = log["bar"] <= t
+        # The log is in bar order and states only move forward: the last row per zone wins.
+        state[log["id"][upto]] = log["state"][upto]
+        return state
+
+    STATES = _STATES
+
+    def active_at(self, t: int | pd.Timestamp | np.datetime64) -> EventTable:
+        """The zones alive at the close of bar ``t`` (a position, or a time: the last bar at or
+        before it): formed at or before ``t`` and not dead by then. O(log n + k) per query
+        after a one-time O(n) index build."""
+        if self._index is None:
+            dead = self.dead_at()
+            ends = np.where(dead < 0, np.iinfo(np.int64).max, dead)
+            self._index = _ictcore.ActiveIndex(
+                np.ascontiguousarray(self["known_at"]), np.ascontiguousarray(ends)
+            )
+        return self.take(self._index.query(self._bar(t)))
+
+    def _bar(self, t: int | pd.Timestamp | np.datetime64) -> int:
+        if isinstance(t, int | np.integer):
+            return int(t)
+        ns = pd.Timestamp(t)
+        ns = ns.tz_localize("UTC") if ns.tzinfo is None else ns.tz_convert("UTC")
+        value = ns.value
+        # The bar of a time: the latest known_at / anchor time at or before it.
+        times = np.concatenate([self["known_at_time"], self.transitions["time"]])
+        bars = np.concatenate([self["known_at"], self.transitions["bar"]])
+        order = np.argsort(times, kind="stable")
+        at = int(np.searchsorted(times[order], value, side="right")) - 1
+        return int(bars[order][at]) if at >= 0 else -1
+
+
+def _candles(data: Candles | pd.DataFrame) -> Candles:
+    if isinstance(data, Candles):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return Candles.from_pandas(data)
+    raise TypeError(f"expected ictcore.Candles or a pandas DataFrame, got {type(data).__name__}")
+
+
+_Six = tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]
+
+
+def _six(c: Candles) -> _Six:
+    return (c.time, c.open, c.high, c.low, c.close, c.volume)
+
+
+def swings(data: Candles | pd.DataFrame, left: int = 5, right: int = 5) -> EventTable:
+    """Swing points: a pivot high at bar p has ``high[p] >=`` each of the ``left`` highs
+    before it and ``>`` each of the ``right`` highs after it (lows mirror), so it is known at
+    bar ``p + right``. Columns: the common ones, ``level`` and ``label`` (first, HH, LH, EH
+    for highs; HL, LL, EL for lows — compared with the previous swing of the same type)."""
+    out = _ictcore.native_swings(*_six(_candles(data)), left, right)
+    return EventTable("swings", _columns(out))
+
+
+def structure(
+    data: Candles | pd.DataFrame, left: int = 5, right: int = 5, break_on: str = "close"
+) -> EventTable:
+    """BOS/CHoCH at the break bar. The watched level on each side is the latest confirmed
+    swing (``left``/``right`` as in :func:`swings`) not yet broken; a break is the first close
+    (``break_on="close"``) or high/low (``"wick"``) beyond it. With the trend state it is a
+    BOS, against it a CHoCH (which flips the state); the first break is an ``initial`` BOS.
+    Columns: the common ones (``anchor`` = the swing's bar, ``known_at`` = the break bar),
+    ``level``, ``swing_id``, ``initial``, ``displacement`` (break candle body in ATR(14))."""
+    out = _ictcore.native_structure(*_six(_candles(data)), left, right, break_on)
+    return EventTable("structure", _columns(out))
+
+
+def fvg(data: Candles | pd.DataFrame, min_size_atr: float = 0.0) -> ZoneTable:
+    """Fair value gaps known at the third candle's close (``anchor`` = the middle candle):
+    bullish when ``low[i] > high[i-2]`` (zone ``[high[i-2], low[i]]``), bearish mirrored.
+    Columns: the common ones, ``top``, ``bottom``, ``ce`` (midpoint), ``size_atr``,
+    ``displacement`` (middle body in ATR(14) before it), ``volume_share`` (middle candle's
+    share of the three). ``.transitions`` logs formed → touched → mean_threshold → filled →
+    inverted (an inverse FVG, by a close beyond the far edge) → dead (a close back through).
+    Gaps under ``min_size_atr`` x ATR(14) are skipped (none before the ATR exists)."""
+    zones, log = _ictcore.native_fvg(*_six(_candles(data)), float(min_size_atr))
+    return ZoneTable("fvg", _columns(zones), _columns(log))
+
+
+_DETECTOR_NAMES = ("swings", "structure", "fvg")
+
+
+class Engine:
+    """The native detectors over one live series, bar by bar.
+
+    ``Engine(detectors=("swings", "structure", "fvg"), params={"swings": {"left": 3}})``;
+    parameters default to :data:`PRESET`. ``update(bar)`` appends a bar and returns the events
+    that became known at its close (a dict of small tables, only for detectors with new rows;
+    ``"fvg_transitions"`` carries lifecycle changes). ``update_last(bar)`` replaces the newest
+    bar (a forming candle revised by a tick) and returns the newest bar's events as they are
+    now. A bar is a mapping or object with ``time`` (ns int or datetime), ``open``, ``high``,
+    ``low``, ``close`` and optional ``volume``, or a 6-tuple in that order.
+    ``update_many(candles)`` appends a whole batch in one native call. ``events(name)`` /
+    ``snapshot()`` give the full tables; replaying a series gives exactly the batch tables.
+    Pickling stores the parameters and the bars; unpickling replays them.
+    """
+
+    def __init__(
+        self,
+        detectors: Iterable[str] = _DETECTOR_NAMES,
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.detectors = tuple(detectors)
+        unknown = [d for d in self.detectors if d not in _DETECTOR_NAMES]
+        if unknown or not self.detectors:
+            raise ValueError(
+                f"unknown detector(s) {unknown}; native detectors: {', '.join(_DETECTOR_NAMES)}"
+            )
+        given = dict(params or {})
+        extra = [d for d in given if d not in self.detectors]
+        if extra:
+            raise ValueError(f"params given for detector(s) not run: {extra}")
+        self.params: dict[str, dict[str, Any]] = {}
+        for d in self.detectors:
+            merged = dict(PRESET[d])
+            for key, value in given.get(d, {}).items():
+                if key not in merged:
+                    raise ValueError(
+                        f"invalid parameter '{key}' for {d}; parameters: {', '.join(PRESET[d])}"
+                    )
+                merged[key] = value
+            self.params[d] = merged
+        p = self.params
+        self._native = _ictcore.Engine(
+            (p["swings"]["left"], p["swings"]["right"]) if "swings" in p else None,
+            (p["structure"]["left"], p["structure"]["right"], p["structure"]["break_on"])
+            if "structure" in p
+            else None,
+            float(p["fvg"]["min_size_atr"]) if "fvg" in p else None,
+        )
+
+    def __len__(self) -> int:
+        return len(self._native)
+
+    def __repr__(self) -> str:
+        return f"<Engine {', '.join(self.detectors)}: {len(self)} bars>"
+
+    @staticmethod
+    def _fields(bar: Any) -> tuple[int, float, float, float, float, float]:
+        if isinstance(bar, tuple | list) and not hasattr(bar, "_fields"):
+            if len(bar) not in (5, 6):
+                raise ValueError(
+                    f"a bar tuple has (time, open, high, low, close[, volume]), got {len(bar)}"
+                )
+            values = list(bar)
+        else:
+            get = bar.get if isinstance(bar, Mapping) else lambda k, d=None: getattr(bar, k, d)
+            missing = [k for k in ("time", "open", "high", "low", "close") if get(k) is None]
+            if missing:
+                raise ValueError(f"bar is missing {missing}")
+            values = [get(k) for k in ("time", "open", "high", "low", "close")]
+            values.append(get("volume", 0.0))
+        if len(values) == 5:
+            values.append(0.0)
+        time = values[0]
+        if not isinstance(time, int | np.integer):
+            stamp = pd.Timestamp(time)
+            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+            time = stamp.value
+        o, h, lo, c, v = (float(x) for x in values[1:])
+        return int(time), o, h, lo, c, v
+
+    def update(self, bar: Any) -> dict[str, EventTable]:
+        """Appends a bar; returns what became known at its close."""
+        return self._new_rows(self._native.update(*self._fields(bar)))
+
+    def update_last(self, bar: Any) -> dict[str, EventTable]:
+        """Replaces the newest bar (the first call appends); returns the newest bar's events."""
+        return self._new_rows(self._native.update_last(*self._fields(bar)))
+
+    def update_many(self, data: Candles | pd.DataFrame) -> dict[str, EventTable]:
+        """Appends every bar of a series in one call (the GIL released); returns the rows they
+        added. A bad bar raises naming its row; the bars before it stay applied."""
+        return self._new_rows(self._native.update_many(*_six(_candles(data))))
+
+    def _new_rows(self, before: tuple[int, int, int, int]) -> dict[str, EventTable]:
+        names = ("swings", "structure", "fvg", "fvg_transitions")
+        now = self._native.counts()
+        return {
+            name: self._table(name, start)
+            for name, start, end in zip(names, before, now, strict=True)
+            if end > start
+        }
+
+    def _table(self, name: str, start: int = 0) -> EventTable:
+        return EventTable(name, _columns(self._native.table(name, start)))
+
+    def events(self, name: str) -> EventTable:
+        """The full table of a detector ("swings", "structure", "fvg"; the FVG table comes
+        with its transition log and ``active_at``)."""
+        if name == "fvg":
+            return ZoneTable(
+                "fvg",
+                _columns(self._native.table("fvg", 0)),
+                _columns(self._native.table("fvg_transitions", 0)),
+            )
+        return self._table(name)
+
+    def snapshot(self) -> dict[str, EventTable]:
+        """Every detector's full table."""
+        return {d: self.events(d) for d in self.detectors}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"detectors": self.detectors, "params": self.params, "bars": self._native.bars()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["detectors"], state["params"])  # type: ignore[misc]
+        bars = state["bars"]
+        if len(bars[0]):
+            self._native.update_many(*bars)

@@ -1,0 +1,319 @@
+"""Native causal detectors: causality by prefix replay, streaming == batch (with revised
+forming bars and pickling), lifecycle invariants, ``active_at`` against a brute-force scan,
+agreement with smartmoneyconcepts where the definitions coincide, and bad input."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import ictcore
+from ictcore import Candles, Engine, EventTable, ZoneTable
+from ictcore.exceptions import InvalidInputError
+
+from .conftest import load_eurusd
+
+TABLES = ("swings", "structure", "fvg", "fvg_transitions")
+
+
+def candles_of(frame: pd.DataFrame) -> Candles:
+    return Candles.from_pandas(frame)
+
+
+def all_tables(c: Candles) -> dict[str, EventTable]:
+    z = ictcore.fvg(c)
+    return {
+        "swings": ictcore.swings(c, left=4, right=3),
+        "structure": ictcore.structure(c, left=3, right=3),
+        "structure_wick": ictcore.structure(c, left=2, right=5, break_on="wick"),
+        "fvg": z,
+        "fvg_transitions": z.transitions,
+    }
+
+
+def known_column(name: str) -> str:
+    return "bar" if name == "fvg_transitions" else "known_at"
+
+
+def rewrites(c: Candles, ends: list[int]) -> tuple[int, int]:
+    """Prefix replay: cells of rows known within each prefix that differ from the full run
+    (rows missing on either side count as rewrites too), and rows compared."""
+    full = all_tables(c)
+    bad = compared = 0
+    for end in ends:
+        part = all_tables(_prefix(c, end))
+        for name, table in part.items():
+            k = known_column(name)
+            a = {col: table[col][table[k] < end] for col in table.columns}
+            f = full[name]
+            b = {col: f[col][f[k] < end] for col in f.columns}
+            rows_a, rows_b = len(a[k]), len(b[k])
+            bad += abs(rows_a - rows_b) * len(a)
+            n = min(rows_a, rows_b)
+            for col in a:
+                x, y = a[col][:n], b[col][:n]
+                same = (x == y) | (np.isnan(x) & np.isnan(y)) if x.dtype.kind == "f" else x == y
+                bad += int(np.count_nonzero(~same))
+            compared += n
+    return bad, compared
+
+
+def _prefix(c: Candles, end: int) -> Candles:
+    return Candles(c.time[:end], c.open[:end], c.high[:end], c.low[:end], c.close[:end],
+                   c.volume[:end])  # fmt: skip
+
+
+def test_prefix_replay_on_eurusd_rewrites_nothing() -> None:
+    """The replay of ``ict-concepts.md`` §4.1 (30 prefixes of the first 6,000 bars, where
+    smartmoneyconcepts rewrites up to 144 cells per detector) scores 0 for every table."""
+    c = candles_of(load_eurusd("Tickvol").iloc[:6000])
+    bad, compared = rewrites(c, list(range(200, 6000, 200)))
+    assert bad == 0
+    assert compared > 20_000
+
+
+def _series(draw: Any, n: int) -> pd.DataFrame:
+    steps = draw(st.lists(st.integers(-4, 4), min_size=n, max_size=n))
+    wicks = draw(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=n, max_size=n))
+    close = 100 + np.cumsum(steps).astype(float)
+    open_ = np.concatenate([[100.0], close[:-1]])
+    high = np.maximum(open_, close) + [w[0] for w in wicks]
+    low = np.minimum(open_, close) - [w[1] for w in wicks]
+    index = pd.date_range("2024-01-01", periods=n, freq="min")
+    return pd.DataFrame(
+        {"open": open_, "high": high, "low": low, "close": close, "volume": 1.0 + np.arange(n)},
+        index=index,
+    )
+
+
+@st.composite
+def series(draw: Any, min_size: int = 0, max_size: int = 300) -> pd.DataFrame:
+    return _series(draw, draw(st.integers(min_size, max_size)))
+
+
+@given(series(min_size=30))
+def test_prefix_replay_on_generated_series(frame: pd.DataFrame) -> None:
+    c = candles_of(frame)
+    bad, _ = rewrites(c, list(range(10, len(frame), max(1, len(frame) // 12))))
+    assert bad == 0
+
+
+def assert_tables_equal(a: EventTable, b: EventTable) -> None:
+    assert a.columns == b.columns
+    for col in a.columns:
+        x, y = a[col], b[col]
+        assert x.dtype == y.dtype, col
+        # Bit for bit: compare the bytes (NaN payloads included).
+        assert x.tobytes() == y.tobytes(), col
+
+
+def batch_snapshot(c: Candles) -> dict[str, EventTable]:
+    z = ictcore.fvg(c)
+    return {
+        "swings": ictcore.swings(c),
+        "structure": ictcore.structure(c),
+        "fvg": z,
+        "fvg_transitions": z.transitions,
+    }
+
+
+def engine_snapshot(e: Engine) -> dict[str, EventTable]:
+    s = e.snapshot()
+    z = s["fvg"]
+    assert isinstance(z, ZoneTable)
+    return {**s, "fvg_transitions": z.transitions}
+
+
+@given(series(), st.lists(st.integers(0, 3), min_size=300, max_size=300), st.data())
+def test_streaming_with_revisions_equals_batch(
+    frame: pd.DataFrame, revisions: list[int], data: Any
+) -> None:
+    """Bar by bar, each bar first seen as up to three provisional versions (update, then
+    update_last), then its final version: the tables equal the batch run bit for bit. A
+    pickle round trip in the middle changes nothing."""
+    c = candles_of(frame)
+    e = Engine()
+    pickle_at = data.draw(st.integers(0, max(0, len(frame) - 1)))
+    for i in range(len(frame)):
+        bar = (int(c.time[i]), c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i])
+        provisional = (bar[0], bar[1], bar[2] + 2.0, bar[3] - 1.0, bar[3] - 1.0, bar[5])
+        e.update(provisional)
+        for k in range(revisions[i]):
+            e.update_last((bar[0], bar[1], bar[2] + k, bar[3], bar[4] - k, bar[5]))
+        new = e.update_last(bar)
+        # What the final version of bar i made known is stamped at bar i.
+        for name, table in new.items():
+            k = known_column(name)
+            assert np.all(table[k] == i), name
+        if i == pickle_at:
+            e = pickle.loads(pickle.dumps(e))
+    streamed, batch = engine_snapshot(e), batch_snapshot(c)
+    for name in TABLES:
+        assert_tables_equal(streamed[name], batch[name])
+
+
+def test_update_returns_exactly_the_rows_known_at_that_bar() -> None:
+    frame = load_eurusd("Tickvol").iloc[:3000]
+    c = candles_of(frame)
+    e = Engine()
+    seen: dict[str, list[np.ndarray]] = {name: [] for name in TABLES}
+    for row in frame.itertuples():
+        bar = {
+            "time": row.Index,
+            "open": row.Open,
+            "high": row.High,
+            "low": row.Low,
+            "close": row.Close,
+            "volume": row.Volume,
+        }
+        for name, table in e.update(bar).items():
+            seen[name].append(table["id"])
+    batch = batch_snapshot(c)
+    for name in ("swings", "structure", "fvg"):
+        ids = np.concatenate(seen[name])
+        np.testing.assert_array_equal(ids, batch[name]["id"])
+    assert sum(len(x) for x in seen["fvg_transitions"]) == len(batch["fvg_transitions"])
+    # update_many from a second engine: the same tables.
+    e2 = Engine()
+    added = e2.update_many(c)
+    for name in ("swings", "structure", "fvg"):
+        assert_tables_equal(added[name], batch[name])
+
+
+def test_fvg_lifecycle_invariants_and_active_at() -> None:
+    """Transitions go forward one state at a time, never before the zone is known;
+    ``active_at`` equals a brute-force scan; ``state_at`` agrees with the log."""
+    z = ictcore.fvg(candles_of(load_eurusd("Tickvol")))
+    log = z.transitions
+    assert len(z) > 1000
+    last_state: dict[int, tuple[int, int]] = {}
+    for zid, state, bar in zip(log["id"], log["state"], log["bar"], strict=True):
+        prev = last_state.get(int(zid))
+        if prev is None:
+            assert state == 0 and bar == z["known_at"][zid]
+        else:
+            assert state == prev[0] + 1 and bar >= prev[1]
+        last_state[int(zid)] = (int(state), int(bar))
+    assert np.all(np.diff(log["bar"]) >= 0)
+    dead = z.dead_at()
+    known = z["known_at"]
+    for t in [-1, 0, 5, 100, 5000, 12345, 20000, len(known) + 30_000]:
+        brute = np.flatnonzero((known <= t) & ((dead < 0) | (dead > t)))
+        np.testing.assert_array_equal(z.active_at(t)["id"], brute)
+        states = z.state_at(t)
+        assert np.all((states >= 0) == (known <= t))
+        alive = (states >= 0) & (states != ZoneTable.STATES.index("dead"))
+        np.testing.assert_array_equal(np.flatnonzero(alive), brute)
+    # A time maps to the last bar at or before it.
+    t = pd.Timestamp(load_eurusd("Tickvol").index[12345])
+    np.testing.assert_array_equal(z.active_at(t)["id"], z.active_at(12345)["id"])
+
+
+def test_a_hand_made_bullish_fvg_walks_its_whole_lifecycle() -> None:
+    """Bar 0 high 10; bar 2 low 12 > 10: bullish zone [10, 12], CE 11, formed at bar 2 (anchor
+    1). Bar 3 low 12.5: nothing; bar 4 low 11.8: touched; bar 5 low 11: CE; bar 6 low 9.9 with
+    close 10.5: filled; bar 7 close 9.5 < 10: inverted; bar 8 close 12.5 > 12: dead."""
+    rows = [
+        (9.0, 10.0, 8.5, 9.5),
+        (9.5, 14.0, 9.4, 13.8),
+        (13.8, 14.5, 12.0, 14.0),
+        (14.0, 14.2, 12.5, 13.0),
+        (13.0, 13.2, 11.8, 12.9),
+        (12.9, 13.0, 11.0, 12.2),
+        (12.2, 12.4, 9.9, 10.5),
+        (10.5, 11.2, 9.2, 9.5),
+        (9.5, 12.8, 9.4, 12.5),
+    ]
+    frame = pd.DataFrame(
+        rows,
+        columns=["open", "high", "low", "close"],
+        index=pd.date_range("2024-01-01", periods=len(rows), freq="h"),
+    )
+    z = ictcore.fvg(frame)
+    df = z.to_pandas()
+    assert len(df) == 1
+    assert (df.loc[0, "anchor"], df.loc[0, "known_at"], df.loc[0, "direction"]) == (1, 2, 1)
+    assert (df.loc[0, "bottom"], df.loc[0, "top"], df.loc[0, "ce"]) == (10.0, 12.0, 11.0)
+    log = z.transitions.to_pandas()
+    assert list(zip(log["state"], log["bar"], strict=True)) == [
+        ("formed", 2),
+        ("touched", 4),
+        ("mean_threshold", 5),
+        ("filled", 6),
+        ("inverted", 7),
+        ("dead", 8),
+    ]
+    assert df.loc[0, "anchor_time"] == frame.index[1].tz_localize("UTC")
+    assert list(z.active_at(7)["id"]) == [0] and len(z.active_at(8)) == 0
+
+
+def test_fvg_equals_smartmoneyconcepts_where_the_definitions_agree() -> None:
+    """smartmoneyconcepts marks a gap on the middle candle and also requires that candle to
+    close in the gap's direction; on those gaps both give the same rows, tops and bottoms."""
+    os.environ.setdefault("SMC_CREDIT", "0")
+    from smartmoneyconcepts import smc
+
+    frame = load_eurusd("Tickvol")
+    ohlc = frame.rename(columns=str.lower)
+    ref = smc.fvg(ohlc)
+    z = ictcore.fvg(frame)
+    anchor, direction = z["anchor"], z["direction"]
+    body = (ohlc["close"].to_numpy() - ohlc["open"].to_numpy())[anchor]
+    keep = np.sign(body) == direction
+    rows = np.flatnonzero(~np.isnan(ref["FVG"].to_numpy()))
+    np.testing.assert_array_equal(anchor[keep], rows)
+    np.testing.assert_array_equal(direction[keep], ref["FVG"].to_numpy()[rows])
+    np.testing.assert_array_equal(z["top"][keep], ref["Top"].to_numpy()[rows])
+    np.testing.assert_array_equal(z["bottom"][keep], ref["Bottom"].to_numpy()[rows])
+
+
+def test_tables_convert_to_pandas_with_names_and_times() -> None:
+    c = candles_of(load_eurusd("Tickvol").iloc[:2000])
+    s = ictcore.swings(c).to_pandas()
+    assert set(s["kind"].cat.categories) <= {"swing_high", "swing_low"}
+    assert set(s["label"].astype(str)) <= {"first", "HH", "LH", "EH", "HL", "LL", "EL"}
+    assert str(s["known_at_time"].dtype) == "datetime64[ns, UTC]"
+    assert (s["known_at"] - s["anchor"] == 5).all()
+    b = ictcore.structure(c).to_pandas()
+    assert set(b["kind"].astype(str)) <= {"bos", "choch"} and b["initial"].dtype == bool
+    assert b["initial"].sum() == 1
+    with pytest.raises(KeyError, match="no column 'nope'"):
+        ictcore.swings(c)["nope"]
+
+
+def test_bad_input_and_parameters_name_the_problem() -> None:
+    frame = load_eurusd("Tickvol").iloc[:100].copy()
+    frame.iloc[40, 1] = np.nan
+    with pytest.raises(InvalidInputError, match=r"'High'|'high'.*row 40"):
+        ictcore.fvg(frame)
+    c = candles_of(load_eurusd("Tickvol").iloc[:100])
+    with pytest.raises(ValueError, match="'left'"):
+        ictcore.swings(c, left=0)
+    with pytest.raises(ValueError, match="'break_on'"):
+        ictcore.structure(c, break_on="body")
+    with pytest.raises(ValueError, match="min_size_atr"):
+        ictcore.fvg(c, min_size_atr=-1)
+    with pytest.raises(TypeError, match="Candles or a pandas DataFrame"):
+        ictcore.fvg([1, 2, 3])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown detector"):
+        Engine(["ob"])
+    with pytest.raises(ValueError, match="invalid parameter 'length' for swings"):
+        Engine(params={"swings": {"length": 3}})
+    e = Engine()
+    e.update((1, 1.0, 2.0, 0.5, 1.5, 1.0))
+    with pytest.raises(InvalidInputError, match="'close'.*row 1"):
+        e.update((2, 1.0, 2.0, 0.5, float("inf"), 1.0))
+    with pytest.raises(InvalidInputError, match="'time'"):
+        e.update((1, 1.0, 2.0, 0.5, 1.5, 1.0))
+    with pytest.raises(InvalidInputError, match="'open'"):
+        e.update_last((1, float("nan"), 2.0, 0.5, 1.5, 1.0))
+    assert len(e) == 1  # the bad revision kept the bar
+    with pytest.raises(ValueError, match="missing"):
+        e.update({"time": 5, "open": 1.0})
