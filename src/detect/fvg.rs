@@ -107,6 +107,14 @@ const BEARISH: [Rule; 5] = [
     rule(bottom, Price::Close, true, true),  // dead: close < bottom
 ];
 
+fn rule_of(list: usize) -> &'static Rule {
+    if list < 5 {
+        &BULLISH[list]
+    } else {
+        &BEARISH[list - 5]
+    }
+}
+
 /// Total order of finite floats as integers (for the ordered sets).
 fn ordered(x: f64) -> u64 {
     let bits = x.to_bits();
@@ -129,6 +137,9 @@ pub struct Fvg {
     pub transitions: Vec<Transition>,
     /// Waiting lists: index `side * 5 + state` (side 0 bullish, 1 bearish).
     waiting: Vec<BTreeSet<(u64, usize)>>,
+    /// The level that fires first in each list (NaN when empty): most bars move no zone, and
+    /// one comparison with this spares a descent of the tree.
+    first: [f64; 10],
     journal: Vec<Op>,
     zones_before: usize,
     transitions_before: usize,
@@ -141,6 +152,7 @@ impl Fvg {
             zones: Vec::new(),
             transitions: Vec::new(),
             waiting: vec![BTreeSet::new(); 10],
+            first: [f64::NAN; 10],
             journal: Vec::new(),
             zones_before: 0,
             transitions_before: 0,
@@ -151,6 +163,15 @@ impl Fvg {
         let entry = (ordered(level), id);
         self.waiting[list].insert(entry);
         self.journal.push(Op::Insert(list, entry));
+        self.refresh(list);
+    }
+
+    /// Recomputes [`Fvg::first`] of a list after it changed.
+    fn refresh(&mut self, list: usize) {
+        let from_top = rule_of(list).from_top;
+        let set = &self.waiting[list];
+        let next = if from_top { set.last() } else { set.first() };
+        self.first[list] = next.map_or(f64::NAN, |&(_, id)| (rule_of(list).level)(&self.zones[id]));
     }
 
     /// Processes the newest bar of `history`; returns (zones formed, transitions logged).
@@ -169,6 +190,16 @@ impl Fvg {
                     Price::High => bar.high,
                     Price::Close => bar.close,
                 };
+                let fires = |level: f64| match (r.from_top, r.strict) {
+                    (true, false) => level >= price,
+                    (true, true) => level > price,
+                    (false, false) => level <= price,
+                    (false, true) => level < price,
+                };
+                // NaN (an empty list) never fires.
+                if !fires(self.first[list]) {
+                    continue;
+                }
                 loop {
                     let next = if r.from_top {
                         self.waiting[list].last()
@@ -176,14 +207,7 @@ impl Fvg {
                         self.waiting[list].first()
                     };
                     let Some(&entry) = next else { break };
-                    let level = (r.level)(&self.zones[entry.1]);
-                    let fires = match (r.from_top, r.strict) {
-                        (true, false) => level >= price,
-                        (true, true) => level > price,
-                        (false, false) => level <= price,
-                        (false, true) => level < price,
-                    };
-                    if !fires {
+                    if !fires((r.level)(&self.zones[entry.1])) {
                         break;
                     }
                     self.waiting[list].remove(&entry);
@@ -203,6 +227,7 @@ impl Fvg {
                         self.insert(list + 1, entry.1, level);
                     }
                 }
+                self.refresh(list);
             }
         }
         if t >= 2 {
@@ -265,15 +290,19 @@ impl Fvg {
 
     /// Undoes the last [`Fvg::step`].
     pub fn undo(&mut self) {
+        let mut touched = [false; 10];
         while let Some(op) = self.journal.pop() {
-            match op {
+            let list = match op {
                 Op::Insert(list, entry) => {
                     self.waiting[list].remove(&entry);
+                    list
                 }
                 Op::Remove(list, entry) => {
                     self.waiting[list].insert(entry);
+                    list
                 }
-            }
+            };
+            touched[list] = true;
         }
         for tr in self.transitions.drain(self.transitions_before..).rev() {
             if let Some(zone) = self.zones.get_mut(tr.id) {
@@ -281,6 +310,11 @@ impl Fvg {
             }
         }
         self.zones.truncate(self.zones_before);
+        for (list, &changed) in touched.iter().enumerate() {
+            if changed {
+                self.refresh(list);
+            }
+        }
     }
 }
 

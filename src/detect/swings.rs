@@ -58,10 +58,12 @@ pub struct Swing {
 struct Side {
     sign: f64,
     stack: VecDeque<usize>,
-    /// Per bar (ring indexed by bar % len): still unbeaten from the right, and the left
+    /// Per bar (ring indexed by `bar & mask`): still unbeaten from the right, and the left
     /// condition held when it was pushed.
     alive: Vec<bool>,
     left_ok: Vec<bool>,
+    /// Ring length - 1 (the length is a power of two: a mask, not a division, per access).
+    mask: usize,
     /// Undo journal of the newest bar: bars popped from the back, bars pruned from the front.
     popped: Vec<usize>,
     pruned: Vec<usize>,
@@ -74,6 +76,7 @@ impl Side {
             stack: VecDeque::new(),
             alive: vec![false; ring],
             left_ok: vec![false; ring],
+            mask: ring - 1,
             popped: Vec::new(),
             pruned: Vec::new(),
         }
@@ -92,21 +95,21 @@ impl Side {
     fn step(&mut self, history: &History, t: usize, p: SwingParams) -> Option<usize> {
         self.popped.clear();
         self.pruned.clear();
-        let ring = self.alive.len();
+        let ring = self.mask;
         let key = self.key(history, t);
         while let Some(&j) = self.stack.back() {
             if self.key(history, j) > key {
                 break;
             }
             self.stack.pop_back();
-            self.alive[j % ring] = false;
+            self.alive[j & ring] = false;
             self.popped.push(j);
         }
         // The bar below is the nearest strictly higher one to the left (or none within reach).
         let left_ok = t >= p.left && self.stack.back().is_none_or(|&j| t - j > p.left);
         self.stack.push_back(t);
-        self.alive[t % ring] = true;
-        self.left_ok[t % ring] = left_ok;
+        self.alive[t & ring] = true;
+        self.left_ok[t & ring] = left_ok;
         // Bars further back than either window can no longer decide anything.
         let horizon = p.left.max(p.right) + 1;
         while let Some(&j) = self.stack.front() {
@@ -117,19 +120,19 @@ impl Side {
             self.pruned.push(j);
         }
         let pivot = t.checked_sub(p.right)?;
-        (self.alive[pivot % ring] && self.left_ok[pivot % ring]).then_some(pivot)
+        (self.alive[pivot & ring] && self.left_ok[pivot & ring]).then_some(pivot)
     }
 
     /// Undoes the last [`Side::step`] (bar `t`).
     fn undo(&mut self) {
-        let ring = self.alive.len();
+        let ring = self.mask;
         for &j in self.pruned.iter().rev() {
             self.stack.push_front(j);
         }
         self.stack.pop_back();
         for &j in self.popped.iter().rev() {
             self.stack.push_back(j);
-            self.alive[j % ring] = true;
+            self.alive[j & ring] = true;
         }
         self.popped.clear();
         self.pruned.clear();
@@ -157,7 +160,8 @@ pub struct Swings {
 
 impl Swings {
     pub fn new(params: SwingParams) -> Self {
-        let ring = params.left.max(params.right) + 2;
+        // Holds every bar from the oldest still in a window to the newest.
+        let ring = (params.left.max(params.right) + 2).next_power_of_two();
         Self {
             params,
             highs: Side::new(1.0, ring),
