@@ -317,3 +317,46 @@ def test_bad_input_and_parameters_name_the_problem() -> None:
     assert len(e) == 1  # the bad revision kept the bar
     with pytest.raises(ValueError, match="missing"):
         e.update({"time": 5, "open": 1.0})
+
+
+def test_the_pool_runs_native_detectors_through_the_cache(tmp_path: Any) -> None:
+    """``native.*`` requests give the tables the functions give (any worker count), and a
+    second run takes them all from the cache."""
+    from ictcore.synthetic import portfolio
+
+    store = ictcore.CandleStore(tmp_path / "store")
+    for symbol, timeframe, cols in portfolio(days=4, symbols=3):
+        store.write(symbol, timeframe, Candles._trusted(**cols))
+    requests = [(s.symbol, s.timeframe) for s in store.series()]
+    params = {"native.structure": {"left": 3, "break_on": "wick"}, "native.fvg": {}}
+    detectors = ["native.swings", "native.structure", "native.fvg"]
+    cache = ictcore.AnalysisCache(tmp_path / "cache")
+    for workers in (1, 2):
+        pool = ictcore.DetectorPool(workers=workers, store=store, cache=cache)
+        result = pool.analyze(requests, detectors, params=params, progress=False)
+        assert not result.errors
+        for symbol, timeframe in requests:
+            c = store.read(symbol, timeframe)
+            expected = {
+                "native.swings": ictcore.swings(c),
+                "native.structure": ictcore.structure(c, left=3, break_on="wick"),
+                "native.fvg": ictcore.fvg(c),
+            }
+            for name, table in expected.items():
+                got = result[symbol, timeframe, name]
+                assert_tables_equal(got, table)
+                if isinstance(table, ZoneTable):
+                    assert isinstance(got, ZoneTable)
+                    assert_tables_equal(got.transitions, table.transitions)
+        stats = result.stats
+        if workers == 1:
+            assert stats["misses"] == 3 * len(requests)
+        else:
+            assert stats["misses"] == 0
+            assert stats["memory_hits"] == 3 * len(requests)
+    frame = result.frame(*requests[0], "native.fvg")
+    assert "ce" in frame.columns and str(frame["known_at_time"].dtype) == "datetime64[ns, UTC]"
+    with pytest.raises(ictcore.UnknownNameError, match=r"native\.swings"):
+        pool.analyze(requests, ["native.nope"], progress=False)
+    with pytest.raises(ValueError, match="break_on"):
+        pool.analyze(requests, {"native.structure": {"break_on": "body"}}, progress=False)

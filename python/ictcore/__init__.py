@@ -36,11 +36,12 @@ from .exceptions import (
     MissingColumnError,
     UnknownNameError,
 )
-from .pool import DETECTORS, AnalysisResult, DetectorPool
+from .pool import DETECTORS, NATIVE_DETECTORS, AnalysisResult, DetectorPool
 from .store import CandleStore, read_csv
 
 __all__ = [
     "DETECTORS",
+    "NATIVE_DETECTORS",
     "AnalysisCache",
     "AnalysisResult",
     "BatchError",

@@ -8,11 +8,13 @@ import numpy.typing as npt
 
 __version__: str
 DETECTORS: list[str]
+NATIVE_DETECTORS: list[str]
 NATIVE_KINDS: list[tuple[int, str]]
 SWING_LABELS: list[str]
 ZONE_STATES: list[str]
 __all__ = [
     "DETECTORS",
+    "NATIVE_DETECTORS",
     "NATIVE_KINDS",
     "SWING_LABELS",
     "ZONE_STATES",

@@ -1,4 +1,4 @@
-"""``DetectorPool``: the compat detectors over whole portfolios, in parallel, in one call.
+"""``DetectorPool``: the detectors over whole portfolios, in parallel, in one call.
 
 One native call analyses every requested series with every requested detector on the pool's
 own worker threads, with the GIL released: series come memory-mapped from a
@@ -9,6 +9,9 @@ and shared by ``bos_choch``, ``ob``, ``liquidity`` and ``retracements``; with an
 A damaged file, NaN prices or a failing detector fail their own request only.
 
 The frames are the ones ``ictcore.compat.smc`` returns for the same candles, bit for bit.
+The native causal detectors run as ``"native.swings"``, ``"native.structure"`` and
+``"native.fvg"`` (parameters as ``ictcore.swings`` etc.); their results are the same
+:class:`~ictcore.EventTable` / :class:`~ictcore.ZoneTable` those functions return.
 """
 
 from __future__ import annotations
@@ -26,20 +29,25 @@ from . import _ictcore
 from .cache import AnalysisCache
 from .candles import Candles
 from .config import Config
+from .detect import EventTable, ZoneTable
 from .exceptions import BatchError
 from .store import CandleStore
 
-__all__ = ["DETECTORS", "AnalysisResult", "DetectorPool"]
+__all__ = ["DETECTORS", "NATIVE_DETECTORS", "AnalysisResult", "DetectorPool"]
 
-#: The detectors the pool runs (the ``smc`` functions), in the default order.
+#: The detectors the pool runs by default (the ``smc`` functions), in that order.
 DETECTORS: tuple[str, ...] = tuple(_ictcore.DETECTORS)
+#: The native causal detectors the pool runs when named.
+NATIVE_DETECTORS: tuple[str, ...] = tuple(_ictcore.NATIVE_DETECTORS)
+_TRANSITION = "transition."
 
 Key = tuple[str, str, str]
 
 
-class AnalysisResult(Mapping[Key, pd.DataFrame]):
+class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
     """Results by (symbol, timeframe, detector): ``result["EURUSD", "15m", "fvg"]`` is the
-    DataFrame ``smc.fvg`` gives (a writable copy, built on first access);
+    DataFrame ``smc.fvg`` gives (a writable copy, built on first access); a native detector's
+    is its :class:`~ictcore.EventTable` (``"native.fvg"``: a :class:`~ictcore.ZoneTable`).
     :meth:`arrays` gives the read-only columns without copying. Failed series are in
     :attr:`errors`; :attr:`stats` tells what the run did."""
 
@@ -52,15 +60,32 @@ class AnalysisResult(Mapping[Key, pd.DataFrame]):
     ) -> None:
         self._columns = columns
         self._loader = loader
-        self._frames: dict[Key, pd.DataFrame] = {}
+        self._frames: dict[Key, pd.DataFrame | EventTable] = {}
         self.errors = errors
         self.stats = stats
 
-    def __getitem__(self, key: Key) -> pd.DataFrame:
+    def __getitem__(self, key: Key) -> pd.DataFrame | EventTable:
         if key not in self._frames:
             columns = self.arrays(*key)
-            self._frames[key] = pd.DataFrame({n: np.array(a) for n, a in columns.items()})
+            name = key[2]
+            if name == "native.fvg":
+                zones = {n: a for n, a in columns.items() if not n.startswith(_TRANSITION)}
+                log = {
+                    n[len(_TRANSITION) :]: a
+                    for n, a in columns.items()
+                    if n.startswith(_TRANSITION)
+                }
+                self._frames[key] = ZoneTable("fvg", zones, log)
+            elif name in NATIVE_DETECTORS:
+                self._frames[key] = EventTable(name.removeprefix("native."), columns)
+            else:
+                self._frames[key] = pd.DataFrame({n: np.array(a) for n, a in columns.items()})
         return self._frames[key]
+
+    def frame(self, symbol: str, timeframe: str, detector: str) -> pd.DataFrame:
+        """The result as a DataFrame (a native table through ``to_pandas()``)."""
+        value = self[symbol, timeframe, detector]
+        return value.to_pandas() if isinstance(value, EventTable) else value
 
     def __iter__(self) -> Iterator[Key]:
         return iter(self._columns)
@@ -165,7 +190,9 @@ class DetectorPool:
                 read from the pool's store; ``(symbol, timeframe, candles)`` with
                 :class:`Candles` or an OHLCV DataFrame (time index); or a mapping
                 ``{(symbol, timeframe): candles}``.
-            detectors: names (default: all eight), or a mapping name -> parameters.
+            detectors: names (default: the eight compat ones; the native ones are
+                ``"native.swings"``, ``"native.structure"``, ``"native.fvg"``), or a mapping
+                name -> parameters.
             params: parameters by detector name, e.g. ``{"ob": {"swing_length": 10}}``
                 (defaults as in smartmoneyconcepts; ``sessions`` defaults to "London" and
                 reads times as UTC).

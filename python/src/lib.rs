@@ -62,6 +62,7 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cache::CachedResult>()?;
     m.add_class::<pool::Pool>()?;
     m.add("DETECTORS", ictcore::pool::DETECTORS.to_vec())?;
+    m.add("NATIVE_DETECTORS", ictcore::pool::NATIVE_DETECTORS.to_vec())?;
     m.add_function(wrap_pyfunction!(detect::native_swings, m)?)?;
     m.add_function(wrap_pyfunction!(detect::native_structure, m)?)?;
     m.add_function(wrap_pyfunction!(detect::native_fvg, m)?)?;

@@ -40,6 +40,20 @@ pub enum Spec {
     Retracements {
         swing_length: usize,
     },
+    /// Native causal detectors (`crate::detect`): event tables, not compat frames.
+    NativeSwings {
+        left: usize,
+        right: usize,
+    },
+    NativeStructure {
+        left: usize,
+        right: usize,
+        wick: bool,
+    },
+    /// Zones, then the transition log as columns named `transition.<column>`.
+    NativeFvg {
+        min_size_atr: f64,
+    },
     /// Test hook: panics on the series of `symbol`, an empty result elsewhere.
     PanicForTests {
         symbol: String,
@@ -57,6 +71,12 @@ pub const DETECTORS: [&str; 8] = [
     "sessions",
     "retracements",
 ];
+
+/// Names of the native detectors in the pool (`ictcore.swings` etc. run as one request).
+pub const NATIVE_DETECTORS: [&str; 3] = ["native.swings", "native.structure", "native.fvg"];
+
+/// Prefix of the transition-log columns in a `native.fvg` result.
+pub const TRANSITION_PREFIX: &str = "transition.";
 
 /// The swing length the library defaults to.
 const DEFAULT_SWING_LENGTH: i64 = 50;
@@ -189,6 +209,27 @@ impl Spec {
             "retracements" => Spec::Retracements {
                 swing_length: p.length("swing_length", DEFAULT_SWING_LENGTH)?,
             },
+            "native.swings" => Spec::NativeSwings {
+                left: p.length("left", 5)?,
+                right: p.length("right", 5)?,
+            },
+            "native.structure" => Spec::NativeStructure {
+                left: p.length("left", 5)?,
+                right: p.length("right", 5)?,
+                wick: match p.string("break_on", "close")?.as_str() {
+                    "close" => false,
+                    "wick" => true,
+                    other => {
+                        return Err(IctError::parameter(
+                            "native.structure.break_on",
+                            format!("must be \"close\" or \"wick\", got {other:?}"),
+                        ))
+                    }
+                },
+            },
+            "native.fvg" => Spec::NativeFvg {
+                min_size_atr: p.float("min_size_atr", 0.0)?,
+            },
             "_panic_for_tests" => Spec::PanicForTests {
                 symbol: p.string("symbol", "")?,
             },
@@ -196,11 +237,29 @@ impl Spec {
                 return Err(IctError::UnknownName {
                     what: "detector",
                     name: other.to_string(),
-                    known: DETECTORS.iter().map(|d| d.to_string()).collect(),
+                    known: DETECTORS
+                        .iter()
+                        .chain(&NATIVE_DETECTORS)
+                        .map(|d| d.to_string())
+                        .collect(),
                 })
             }
         };
         p.done()?;
+        match &spec {
+            Spec::NativeSwings { left, right } | Spec::NativeStructure { left, right, .. } => {
+                crate::detect::check_swing_params(crate::detect::swings::SwingParams {
+                    left: *left,
+                    right: *right,
+                })?
+            }
+            Spec::NativeFvg { min_size_atr } => {
+                crate::detect::check_fvg_params(crate::detect::fvg::FvgParams {
+                    min_size_atr: *min_size_atr,
+                })?
+            }
+            _ => {}
+        }
         if let Spec::PreviousHighLow { time_frame } = &spec {
             compat::resample::parse_rule(time_frame)?;
         }
@@ -218,6 +277,9 @@ impl Spec {
             Spec::PreviousHighLow { .. } => "previous_high_low",
             Spec::Sessions { .. } => "sessions",
             Spec::Retracements { .. } => "retracements",
+            Spec::NativeSwings { .. } => "native.swings",
+            Spec::NativeStructure { .. } => "native.structure",
+            Spec::NativeFvg { .. } => "native.fvg",
             Spec::PanicForTests { .. } => "_panic_for_tests",
         }
     }
@@ -234,6 +296,9 @@ impl Spec {
             Spec::PreviousHighLow { .. } => 12,
             Spec::Sessions { .. } => 8,
             Spec::Retracements { .. } => 10,
+            // bench_native.py: ~60 ms (swings, structure) and ~100 ms (fvg) per 1M candles.
+            Spec::NativeSwings { .. } | Spec::NativeStructure { .. } => 6,
+            Spec::NativeFvg { .. } => 10,
             Spec::PanicForTests { .. } => 1,
         }
     }
@@ -257,6 +322,10 @@ impl Spec {
             Spec::Sessions { .. } => &["wall_clock", "high", "low"],
             Spec::Ob { .. } => &["open", "high", "low", "close", "volume"],
             Spec::PanicForTests { .. } => &[],
+            // Tables carry times, FVGs a volume share.
+            Spec::NativeSwings { .. } | Spec::NativeStructure { .. } | Spec::NativeFvg { .. } => {
+                &["time", "open", "high", "low", "close", "volume"]
+            }
             _ => &["open", "high", "low", "close"],
         }
     }
@@ -303,13 +372,36 @@ impl Spec {
                 ("end_time", Param::Str(end_time.clone())),
             ],
             Spec::Retracements { swing_length } => vec![("swing_length", len(*swing_length))],
+            Spec::NativeSwings { left, right } => {
+                vec![("left", len(*left)), ("right", len(*right))]
+            }
+            Spec::NativeStructure { left, right, wick } => vec![
+                ("left", len(*left)),
+                ("right", len(*right)),
+                (
+                    "break_on",
+                    Param::Str(if *wick { "wick" } else { "close" }.into()),
+                ),
+            ],
+            Spec::NativeFvg { min_size_atr } => {
+                vec![("min_size_atr", Param::Float(*min_size_atr))]
+            }
             Spec::PanicForTests { symbol } => vec![("symbol", Param::Str(symbol.clone()))],
         }
     }
 
+    /// True for the native detectors (their key's mode is "native").
+    pub fn is_native(&self) -> bool {
+        matches!(
+            self,
+            Spec::NativeSwings { .. } | Spec::NativeStructure { .. } | Spec::NativeFvg { .. }
+        )
+    }
+
     /// A key builder with the detector, its parameters and mode; the caller adds the inputs.
     pub fn key_builder(&self) -> Result<KeyBuilder> {
-        let mut k = KeyBuilder::new(self.name(), "compat");
+        let mode = if self.is_native() { "native" } else { "compat" };
+        let mut k = KeyBuilder::new(self.name(), mode);
         for (name, value) in self.params() {
             k.param(name, value)?;
         }
@@ -423,6 +515,38 @@ impl Spec {
                     Column::f64("CurrentRetracement%", r.current),
                     Column::f64("DeepestRetracement%", r.deepest),
                 ]
+            }
+            Spec::NativeSwings { left, right } => {
+                let p = crate::detect::swings::SwingParams {
+                    left: *left,
+                    right: *right,
+                };
+                return crate::detect::swings(c, p);
+            }
+            Spec::NativeStructure { left, right, wick } => {
+                let p = crate::detect::structure::StructureParams {
+                    swings: crate::detect::swings::SwingParams {
+                        left: *left,
+                        right: *right,
+                    },
+                    break_on: if *wick {
+                        crate::detect::structure::BreakOn::Wick
+                    } else {
+                        crate::detect::structure::BreakOn::Close
+                    },
+                };
+                return crate::detect::structure(c, p);
+            }
+            Spec::NativeFvg { min_size_atr } => {
+                let p = crate::detect::fvg::FvgParams {
+                    min_size_atr: *min_size_atr,
+                };
+                let (mut zones, log) = crate::detect::fvg(c, p)?;
+                for mut column in log.columns {
+                    column.name = format!("{TRANSITION_PREFIX}{}", column.name);
+                    zones.columns.push(column);
+                }
+                return Ok(zones);
             }
             Spec::PanicForTests { symbol: target } => {
                 #[allow(clippy::panic, reason = "the test hook exists to panic on purpose")]
