@@ -18,6 +18,7 @@ pub mod columns;
 pub mod compat;
 pub mod detect;
 pub mod error;
+pub mod params;
 pub mod pool;
 pub mod recycle;
 pub mod store;

@@ -20,26 +20,42 @@ from ictcore.exceptions import InvalidInputError
 
 from .conftest import load_eurusd
 
-TABLES = ("swings", "structure", "fvg", "fvg_transitions")
+ALL = tuple(ictcore.detect.PRESET)
+TABLES = tuple(t for d in ALL for t in ictcore.detect.TABLES[d])
 
 
 def candles_of(frame: pd.DataFrame) -> Candles:
     return Candles.from_pandas(frame)
 
 
+def with_logs(tables: dict[str, EventTable]) -> dict[str, EventTable]:
+    """The tables with each zone table's transition log as ``<name>_transitions``."""
+    out = dict(tables)
+    for name, table in tables.items():
+        if isinstance(table, ZoneTable):
+            out[f"{name}_transitions"] = table.transitions
+    return out
+
+
 def all_tables(c: Candles) -> dict[str, EventTable]:
-    z = ictcore.fvg(c)
-    return {
-        "swings": ictcore.swings(c, left=4, right=3),
-        "structure": ictcore.structure(c, left=3, right=3),
-        "structure_wick": ictcore.structure(c, left=2, right=5, break_on="wick"),
-        "fvg": z,
-        "fvg_transitions": z.transitions,
-    }
+    """Every native detector, some with non-default parameters."""
+    return with_logs(
+        {
+            "swings": ictcore.swings(c, left=4, right=3),
+            "structure": ictcore.structure(c, left=3, right=3),
+            "structure_wick": ictcore.structure(c, left=2, right=5, break_on="wick"),
+            "fvg": ictcore.fvg(c),
+            "volume_imbalance": ictcore.volume_imbalance(c),
+            "opening_gaps": ictcore.opening_gaps(c),
+            "displacement": ictcore.displacement(c, min_body_atr=1.0),
+            "order_blocks": ictcore.order_blocks(c, left=3, right=4),
+            "order_blocks_wick": ictcore.order_blocks(c, break_on="wick"),
+        }
+    )
 
 
 def known_column(name: str) -> str:
-    return "bar" if name == "fvg_transitions" else "known_at"
+    return "bar" if name.endswith("_transitions") else "known_at"
 
 
 def rewrites(c: Candles, ends: list[int]) -> tuple[int, int]:
@@ -115,20 +131,12 @@ def assert_tables_equal(a: EventTable, b: EventTable) -> None:
 
 
 def batch_snapshot(c: Candles) -> dict[str, EventTable]:
-    z = ictcore.fvg(c)
-    return {
-        "swings": ictcore.swings(c),
-        "structure": ictcore.structure(c),
-        "fvg": z,
-        "fvg_transitions": z.transitions,
-    }
+    functions = {name: getattr(ictcore, name) for name in ALL}
+    return with_logs({name: f(c) for name, f in functions.items()})
 
 
 def engine_snapshot(e: Engine) -> dict[str, EventTable]:
-    s = e.snapshot()
-    z = s["fvg"]
-    assert isinstance(z, ZoneTable)
-    return {**s, "fvg_transitions": z.transitions}
+    return with_logs(e.snapshot())
 
 
 @given(series(), st.lists(st.integers(0, 3), min_size=300, max_size=300), st.data())
@@ -139,7 +147,7 @@ def test_streaming_with_revisions_equals_batch(
     update_last), then its final version: the tables equal the batch run bit for bit. A
     pickle round trip in the middle changes nothing."""
     c = candles_of(frame)
-    e = Engine()
+    e = Engine(ALL)
     pickle_at = data.draw(st.integers(0, max(0, len(frame) - 1)))
     for i in range(len(frame)):
         bar = (int(c.time[i]), c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i])
@@ -162,7 +170,7 @@ def test_streaming_with_revisions_equals_batch(
 def test_update_returns_exactly_the_rows_known_at_that_bar() -> None:
     frame = load_eurusd("Tickvol").iloc[:3000]
     c = candles_of(frame)
-    e = Engine()
+    e = Engine(ALL)
     seen: dict[str, list[np.ndarray]] = {name: [] for name in TABLES}
     for row in frame.itertuples():
         bar = {
@@ -176,14 +184,16 @@ def test_update_returns_exactly_the_rows_known_at_that_bar() -> None:
         for name, table in e.update(bar).items():
             seen[name].append(table["id"])
     batch = batch_snapshot(c)
-    for name in ("swings", "structure", "fvg"):
-        ids = np.concatenate(seen[name])
-        np.testing.assert_array_equal(ids, batch[name]["id"])
-    assert sum(len(x) for x in seen["fvg_transitions"]) == len(batch["fvg_transitions"])
+    for name in TABLES:
+        assert len(batch[name]) > 0, name
+        if name.endswith("_transitions"):
+            assert sum(len(x) for x in seen[name]) == len(batch[name])
+        else:
+            np.testing.assert_array_equal(np.concatenate(seen[name]), batch[name]["id"])
     # update_many from a second engine: the same tables.
-    e2 = Engine()
+    e2 = Engine(ALL)
     added = e2.update_many(c)
-    for name in ("swings", "structure", "fvg"):
+    for name in TABLES:
         assert_tables_equal(added[name], batch[name])
 
 
@@ -296,9 +306,9 @@ def test_bad_input_and_parameters_name_the_problem() -> None:
     c = candles_of(load_eurusd("Tickvol").iloc[:100])
     with pytest.raises(ValueError, match="'left'"):
         ictcore.swings(c, left=0)
-    with pytest.raises(ValueError, match="'break_on'"):
+    with pytest.raises(ValueError, match="'structure.break_on'"):
         ictcore.structure(c, break_on="body")
-    with pytest.raises(ValueError, match="min_size_atr"):
+    with pytest.raises(ValueError, match="'fvg.min_size_atr'"):
         ictcore.fvg(c, min_size_atr=-1)
     with pytest.raises(TypeError, match="Candles or a pandas DataFrame"):
         ictcore.fvg([1, 2, 3])  # type: ignore[arg-type]
@@ -328,8 +338,8 @@ def test_the_pool_runs_native_detectors_through_the_cache(tmp_path: Any) -> None
     for symbol, timeframe, cols in portfolio(days=4, symbols=3):
         store.write(symbol, timeframe, Candles._trusted(**cols))
     requests = [(s.symbol, s.timeframe) for s in store.series()]
-    params = {"native.structure": {"left": 3, "break_on": "wick"}, "native.fvg": {}}
-    detectors = ["native.swings", "native.structure", "native.fvg"]
+    params = {"native.structure": {"left": 3, "break_on": "wick"}}
+    detectors = list(ictcore.NATIVE_DETECTORS)
     cache = ictcore.AnalysisCache(tmp_path / "cache")
     for workers in (1, 2):
         pool = ictcore.DetectorPool(workers=workers, store=store, cache=cache)
@@ -337,11 +347,8 @@ def test_the_pool_runs_native_detectors_through_the_cache(tmp_path: Any) -> None
         assert not result.errors
         for symbol, timeframe in requests:
             c = store.read(symbol, timeframe)
-            expected = {
-                "native.swings": ictcore.swings(c),
-                "native.structure": ictcore.structure(c, left=3, break_on="wick"),
-                "native.fvg": ictcore.fvg(c),
-            }
+            expected = {f"native.{name}": getattr(ictcore, name)(c) for name in ALL}
+            expected["native.structure"] = ictcore.structure(c, left=3, break_on="wick")
             for name, table in expected.items():
                 got = result[symbol, timeframe, name]
                 assert_tables_equal(got, table)
@@ -350,10 +357,10 @@ def test_the_pool_runs_native_detectors_through_the_cache(tmp_path: Any) -> None
                     assert_tables_equal(got.transitions, table.transitions)
         stats = result.stats
         if workers == 1:
-            assert stats["misses"] == 3 * len(requests)
+            assert stats["misses"] == len(ALL) * len(requests)
         else:
             assert stats["misses"] == 0
-            assert stats["memory_hits"] == 3 * len(requests)
+            assert stats["memory_hits"] == len(ALL) * len(requests)
     frame = result.frame(*requests[0], "native.fvg")
     assert "ce" in frame.columns and str(frame["known_at_time"].dtype) == "datetime64[ns, UTC]"
     with pytest.raises(ictcore.UnknownNameError, match=r"native\.swings"):

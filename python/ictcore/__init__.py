@@ -9,9 +9,10 @@
   by a content hash, so a stale or damaged entry is never returned.
 - ``ictcore.DetectorPool``: all detectors over whole portfolios from the store, in parallel
   with the GIL released, through the cache; ``ictcore.Config`` reads the engine's config.
-- ``ictcore.swings``, ``ictcore.structure``, ``ictcore.fvg``: native **causal** detectors
-  returning event tables (every row knows its ``known_at`` bar; FVGs carry a lifecycle log
-  and ``active_at``); ``ictcore.Engine`` runs them bar by bar on a live series.
+- ``ictcore.swings``, ``structure``, ``fvg``, ``volume_imbalance``, ``opening_gaps``,
+  ``displacement``, ``order_blocks``: native **causal** detectors returning event tables
+  (every row knows its ``known_at`` bar; zones carry a lifecycle log and ``active_at``);
+  ``ictcore.Engine`` runs them bar by bar on a live series.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
 
 Memory: result columns of long series (>= 1 MiB each) are kept after they are freed, up to
@@ -27,7 +28,18 @@ from ._ictcore import __version__, kept_memory, release_memory
 from .cache import AnalysisCache
 from .candles import Candles
 from .config import Config
-from .detect import Engine, EventTable, ZoneTable, fvg, structure, swings
+from .detect import (
+    Engine,
+    EventTable,
+    ZoneTable,
+    displacement,
+    fvg,
+    opening_gaps,
+    order_blocks,
+    structure,
+    swings,
+    volume_imbalance,
+)
 from .exceptions import (
     BatchError,
     CorruptFileError,
@@ -59,11 +71,15 @@ __all__ = [
     "ZoneTable",
     "__version__",
     "compat",
+    "displacement",
     "exceptions",
     "fvg",
     "kept_memory",
+    "opening_gaps",
+    "order_blocks",
     "read_csv",
     "release_memory",
     "structure",
     "swings",
+    "volume_imbalance",
 ]

@@ -10,12 +10,14 @@ __version__: str
 DETECTORS: list[str]
 NATIVE_DETECTORS: list[str]
 NATIVE_KINDS: list[tuple[int, str]]
+NATIVE_TABLES: list[tuple[str, list[str]]]
 SWING_LABELS: list[str]
 ZONE_STATES: list[str]
 __all__ = [
     "DETECTORS",
     "NATIVE_DETECTORS",
     "NATIVE_KINDS",
+    "NATIVE_TABLES",
     "SWING_LABELS",
     "ZONE_STATES",
     "ActiveIndex",
@@ -38,9 +40,7 @@ __all__ = [
     "compat_sessions",
     "compat_swing_highs_lows",
     "kept_memory",
-    "native_fvg",
-    "native_structure",
-    "native_swings",
+    "native_run",
     "read_csv",
     "release_memory",
     "validate_candles",
@@ -206,34 +206,22 @@ class Pool:
     ) -> tuple[list[Any], dict[str, Any]]: ...
 
 _Table = list[tuple[str, str, npt.NDArray[Any]]]
-_Counts = tuple[int, int, int, int]
+_Counts = list[tuple[str, int]]
 
-def native_swings(
-    time: _I64, open: _F64, high: _F64, low: _F64, close: _F64, volume: _F64, left: int, right: int
-) -> _Table: ...
-def native_structure(
+def native_run(
+    name: str,
+    params: dict[str, Any],
     time: _I64,
     open: _F64,
     high: _F64,
     low: _F64,
     close: _F64,
     volume: _F64,
-    left: int,
-    right: int,
-    break_on: str,
-) -> _Table: ...
-def native_fvg(
-    time: _I64, open: _F64, high: _F64, low: _F64, close: _F64, volume: _F64, min_size_atr: float
-) -> tuple[_Table, _Table]: ...
+) -> list[_Table]: ...
 
 @final
 class Engine:
-    def __new__(
-        cls,
-        swings: tuple[int, int] | None,
-        structure: tuple[int, int, str] | None,
-        fvg: float | None,
-    ) -> Engine: ...
+    def __new__(cls, specs: list[tuple[str, dict[str, Any]]]) -> Engine: ...
     def update(
         self, time: int, open: float, high: float, low: float, close: float, volume: float
     ) -> _Counts: ...

@@ -4,13 +4,16 @@
 Unlike ``ictcore.compat`` (bit-for-bit ``smartmoneyconcepts``, which looks ahead), nothing
 here depends on a later bar: computing on any prefix of a series gives exactly the rows of the
 full run that are known within that prefix, and :class:`Engine` fed bar by bar gives exactly
-the batch tables. Definitions: ``ict-concepts.md`` §3; the preset is named "ictcore".
+the batch tables. Definitions: ``ict-concepts.md`` §3; defaults are the "ictcore" preset
+(:data:`PRESET`).
 
 - :func:`swings` — pivot highs/lows (``left``/``right`` bars), labelled HH/LH/EH, HL/LL/EL.
 - :func:`structure` — BOS and CHoCH stamped at the **break** bar (close or wick).
-- :func:`fvg` — fair value gaps with CE and a lifecycle log (formed, touched,
-  mean_threshold, filled, inverted, dead); :meth:`ZoneTable.active_at` answers "which
-  zones are alive at bar t" in O(log n + k).
+- :func:`fvg`, :func:`volume_imbalance`, :func:`opening_gaps`, :func:`order_blocks` — zones
+  (:class:`ZoneTable`) with a lifecycle log: formed, touched, mean_threshold, filled,
+  inverted (inverse FVG / breaker), dead; ``active_at(t)`` answers "which zones are alive at
+  bar t" in O(log n + k).
+- :func:`displacement` — large-body, small-wick candles.
 - :class:`Engine` — the same detectors on a live series: ``update``, ``update_last``
   (revise the forming candle), ``update_many``, ``events``, ``snapshot``; picklable.
 """
@@ -33,9 +36,13 @@ __all__ = [
     "Engine",
     "EventTable",
     "ZoneTable",
+    "displacement",
     "fvg",
+    "opening_gaps",
+    "order_blocks",
     "structure",
     "swings",
+    "volume_imbalance",
 ]
 
 #: ``kind`` codes of every native table and their names.
@@ -48,7 +55,13 @@ PRESET: dict[str, dict[str, Any]] = {
     "swings": {"left": 5, "right": 5},
     "structure": {"left": 5, "right": 5, "break_on": "close"},
     "fvg": {"min_size_atr": 0.0},
+    "volume_imbalance": {},
+    "opening_gaps": {},
+    "displacement": {"min_body_atr": 1.5, "min_body_share": 0.6},
+    "order_blocks": {"left": 5, "right": 5, "break_on": "close"},
 }
+#: Each detector's tables: its events (or zones), then the transition log of zone detectors.
+TABLES: dict[str, tuple[str, ...]] = {name: tuple(t) for name, t in _ictcore.NATIVE_TABLES}
 
 _TIME_COLUMNS = ("anchor_time", "known_at_time", "time")
 
@@ -204,13 +217,19 @@ def _six(c: Candles) -> _Six:
     return (c.time, c.open, c.high, c.low, c.close, c.volume)
 
 
+def _run(name: str, data: Candles | pd.DataFrame, params: dict[str, Any]) -> EventTable:
+    tables = _ictcore.native_run(name, params, *_six(_candles(data)))
+    if len(tables) == 2:
+        return ZoneTable(name, _columns(tables[0]), _columns(tables[1]))
+    return EventTable(name, _columns(tables[0]))
+
+
 def swings(data: Candles | pd.DataFrame, left: int = 5, right: int = 5) -> EventTable:
     """Swing points: a pivot high at bar p has ``high[p] >=`` each of the ``left`` highs
     before it and ``>`` each of the ``right`` highs after it (lows mirror), so it is known at
     bar ``p + right``. Columns: the common ones, ``level`` and ``label`` (first, HH, LH, EH
     for highs; HL, LL, EL for lows — compared with the previous swing of the same type)."""
-    out = _ictcore.native_swings(*_six(_candles(data)), left, right)
-    return EventTable("swings", _columns(out))
+    return _run("swings", data, {"left": left, "right": right})
 
 
 def structure(
@@ -222,8 +241,7 @@ def structure(
     BOS, against it a CHoCH (which flips the state); the first break is an ``initial`` BOS.
     Columns: the common ones (``anchor`` = the swing's bar, ``known_at`` = the break bar),
     ``level``, ``swing_id``, ``initial``, ``displacement`` (break candle body in ATR(14))."""
-    out = _ictcore.native_structure(*_six(_candles(data)), left, right, break_on)
-    return EventTable("structure", _columns(out))
+    return _run("structure", data, {"left": left, "right": right, "break_on": break_on})
 
 
 def fvg(data: Candles | pd.DataFrame, min_size_atr: float = 0.0) -> ZoneTable:
@@ -231,41 +249,85 @@ def fvg(data: Candles | pd.DataFrame, min_size_atr: float = 0.0) -> ZoneTable:
     bullish when ``low[i] > high[i-2]`` (zone ``[high[i-2], low[i]]``), bearish mirrored.
     Columns: the common ones, ``top``, ``bottom``, ``ce`` (midpoint), ``size_atr``,
     ``displacement`` (middle body in ATR(14) before it), ``volume_share`` (middle candle's
-    share of the three). ``.transitions`` logs formed → touched → mean_threshold → filled →
-    inverted (an inverse FVG, by a close beyond the far edge) → dead (a close back through).
+    share of the three). ``.transitions`` logs formed → touched → mean_threshold (CE) → filled
+    → inverted (an inverse FVG, by a close beyond the far edge) → dead (a close back through).
     Gaps under ``min_size_atr`` x ATR(14) are skipped (none before the ATR exists)."""
-    zones, log = _ictcore.native_fvg(*_six(_candles(data)), float(min_size_atr))
-    return ZoneTable("fvg", _columns(zones), _columns(log))
+    return _zones(_run("fvg", data, {"min_size_atr": float(min_size_atr)}))
 
 
-_DETECTOR_NAMES = ("swings", "structure", "fvg")
+def volume_imbalance(data: Candles | pd.DataFrame) -> ZoneTable:
+    """Volume imbalances: adjacent bodies that do not overlap while the wicks do (bullish:
+    ``min(open, close)[i] > max(open, close)[i-1]`` and ``low[i] <= high[i-1]``; zone between
+    the two bodies). Drawn and known at bar i. Columns: the common ones, ``top``, ``bottom``,
+    ``mid``, ``size_atr``, ``volume_share`` (bar i's share of the two), ``elapsed_seconds``;
+    lifecycle as :func:`fvg`."""
+    return _zones(_run("volume_imbalance", data, {}))
+
+
+def opening_gaps(data: Candles | pd.DataFrame) -> ZoneTable:
+    """Opening gaps: a wick gap between consecutive bars (bullish: ``low[i] > high[i-1]``,
+    zone ``[high[i-1], low[i]]``). Columns as :func:`volume_imbalance` (``elapsed_seconds``
+    shows weekend and halt gaps); lifecycle as :func:`fvg`."""
+    return _zones(_run("opening_gaps", data, {}))
+
+
+def displacement(
+    data: Candles | pd.DataFrame, min_body_atr: float = 1.5, min_body_share: float = 0.6
+) -> EventTable:
+    """Displacement candles: body at least ``min_body_atr`` x ATR(14) as of the bar before
+    and at least ``min_body_share`` of the candle's range. Known at its close. Columns: the
+    common ones, ``top``/``bottom`` (the candle's high/low), ``body_atr``, ``body_share``."""
+    params = {"min_body_atr": float(min_body_atr), "min_body_share": float(min_body_share)}
+    return _run("displacement", data, params)
+
+
+def order_blocks(
+    data: Candles | pd.DataFrame, left: int = 5, right: int = 5, break_on: str = "close"
+) -> ZoneTable:
+    """Order blocks, known at the structure break (as :func:`structure`, same parameters):
+    for an up break of the swing high at p, the candle with the lowest low between p and the
+    break (the latest on ties) is the bullish block — zone = its range, ``mean_threshold`` =
+    50% of its body; down breaks mirror. Columns: the common ones, ``top``, ``bottom``,
+    ``mean_threshold``, ``size_atr``, ``volume_share`` (its share of the volume up to the
+    break), ``break_displacement``. Lifecycle as :func:`fvg`; ``inverted`` = a breaker (a
+    close through the far edge), ``dead`` = closed back through."""
+    return _zones(_run("order_blocks", data, {"left": left, "right": right, "break_on": break_on}))
+
+
+def _zones(table: EventTable) -> ZoneTable:
+    assert isinstance(table, ZoneTable)
+    return table
+
+
+_DEFAULT_DETECTORS = ("swings", "structure", "fvg")
 
 
 class Engine:
-    """The native detectors over one live series, bar by bar.
+    """Native detectors over one live series, bar by bar.
 
     ``Engine(detectors=("swings", "structure", "fvg"), params={"swings": {"left": 3}})``;
-    parameters default to :data:`PRESET`. ``update(bar)`` appends a bar and returns the events
-    that became known at its close (a dict of small tables, only for detectors with new rows;
-    ``"fvg_transitions"`` carries lifecycle changes). ``update_last(bar)`` replaces the newest
-    bar (a forming candle revised by a tick) and returns the newest bar's events as they are
-    now. A bar is a mapping or object with ``time`` (ns int or datetime), ``open``, ``high``,
-    ``low``, ``close`` and optional ``volume``, or a 6-tuple in that order.
-    ``update_many(candles)`` appends a whole batch in one native call. ``events(name)`` /
-    ``snapshot()`` give the full tables; replaying a series gives exactly the batch tables.
-    Pickling stores the parameters and the bars; unpickling replays them.
+    any of :data:`PRESET`'s detectors, parameters defaulting to the preset. ``update(bar)``
+    appends a bar and returns the rows that became known at its close (a dict of small tables
+    by table name, only for tables with new rows; ``"<zones>_transitions"`` carries lifecycle
+    changes). ``update_last(bar)`` replaces the newest bar (a forming candle revised by a
+    tick) and returns the newest bar's rows as they are now. A bar is a mapping or object with
+    ``time`` (ns int or datetime), ``open``, ``high``, ``low``, ``close`` and optional
+    ``volume``, or a tuple in that order. ``update_many(candles)`` appends a whole batch in one
+    native call. ``events(name)`` / ``snapshot()`` give the full tables; replaying a series
+    gives exactly the batch tables. Pickling stores the parameters and the bars; unpickling
+    replays them.
     """
 
     def __init__(
         self,
-        detectors: Iterable[str] = _DETECTOR_NAMES,
+        detectors: Iterable[str] = _DEFAULT_DETECTORS,
         params: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.detectors = tuple(detectors)
-        unknown = [d for d in self.detectors if d not in _DETECTOR_NAMES]
+        unknown = [d for d in self.detectors if d not in PRESET]
         if unknown or not self.detectors:
             raise ValueError(
-                f"unknown detector(s) {unknown}; native detectors: {', '.join(_DETECTOR_NAMES)}"
+                f"unknown detector(s) {unknown}; native detectors: {', '.join(PRESET)}"
             )
         given = dict(params or {})
         extra = [d for d in given if d not in self.detectors]
@@ -276,19 +338,11 @@ class Engine:
             merged = dict(PRESET[d])
             for key, value in given.get(d, {}).items():
                 if key not in merged:
-                    raise ValueError(
-                        f"invalid parameter '{key}' for {d}; parameters: {', '.join(PRESET[d])}"
-                    )
+                    known = ", ".join(PRESET[d]) or "none"
+                    raise ValueError(f"invalid parameter '{key}' for {d}; parameters: {known}")
                 merged[key] = value
             self.params[d] = merged
-        p = self.params
-        self._native = _ictcore.Engine(
-            (p["swings"]["left"], p["swings"]["right"]) if "swings" in p else None,
-            (p["structure"]["left"], p["structure"]["right"], p["structure"]["break_on"])
-            if "structure" in p
-            else None,
-            float(p["fvg"]["min_size_atr"]) if "fvg" in p else None,
-        )
+        self._native = _ictcore.Engine([(d, self.params[d]) for d in self.detectors])
 
     def __len__(self) -> int:
         return len(self._native)
@@ -334,12 +388,11 @@ class Engine:
         added. A bad bar raises naming its row; the bars before it stay applied."""
         return self._new_rows(self._native.update_many(*_six(_candles(data))))
 
-    def _new_rows(self, before: tuple[int, int, int, int]) -> dict[str, EventTable]:
-        names = ("swings", "structure", "fvg", "fvg_transitions")
+    def _new_rows(self, before: list[tuple[str, int]]) -> dict[str, EventTable]:
         now = self._native.counts()
         return {
             name: self._table(name, start)
-            for name, start, end in zip(names, before, now, strict=True)
+            for (name, start), (_, end) in zip(before, now, strict=True)
             if end > start
         }
 
@@ -347,13 +400,16 @@ class Engine:
         return EventTable(name, _columns(self._native.table(name, start)))
 
     def events(self, name: str) -> EventTable:
-        """The full table of a detector ("swings", "structure", "fvg"; the FVG table comes
-        with its transition log and ``active_at``)."""
-        if name == "fvg":
+        """The full table of a detector (a zone detector's comes as a :class:`ZoneTable` with
+        its transition log and ``active_at``)."""
+        tables = TABLES.get(name)
+        if tables is None or name not in self.detectors:
+            raise ValueError(f"{name!r} is not run by this engine ({', '.join(self.detectors)})")
+        if len(tables) == 2:
             return ZoneTable(
-                "fvg",
-                _columns(self._native.table("fvg", 0)),
-                _columns(self._native.table("fvg_transitions", 0)),
+                name,
+                _columns(self._native.table(tables[0], 0)),
+                _columns(self._native.table(tables[1], 0)),
             )
         return self._table(name)
 

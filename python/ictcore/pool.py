@@ -9,9 +9,10 @@ and shared by ``bos_choch``, ``ob``, ``liquidity`` and ``retracements``; with an
 A damaged file, NaN prices or a failing detector fail their own request only.
 
 The frames are the ones ``ictcore.compat.smc`` returns for the same candles, bit for bit.
-The native causal detectors run as ``"native.swings"``, ``"native.structure"`` and
-``"native.fvg"`` (parameters as ``ictcore.swings`` etc.); their results are the same
-:class:`~ictcore.EventTable` / :class:`~ictcore.ZoneTable` those functions return.
+The native causal detectors run as ``"native.<name>"`` (``"native.fvg"``,
+``"native.order_blocks"``, ... see :data:`NATIVE_DETECTORS`; parameters as ``ictcore.fvg``
+etc.); their results are the :class:`~ictcore.EventTable` / :class:`~ictcore.ZoneTable`
+those functions return.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ Key = tuple[str, str, str]
 class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
     """Results by (symbol, timeframe, detector): ``result["EURUSD", "15m", "fvg"]`` is the
     DataFrame ``smc.fvg`` gives (a writable copy, built on first access); a native detector's
-    is its :class:`~ictcore.EventTable` (``"native.fvg"``: a :class:`~ictcore.ZoneTable`).
+    is its :class:`~ictcore.EventTable` (a :class:`~ictcore.ZoneTable` for zone detectors).
     :meth:`arrays` gives the read-only columns without copying. Failed series are in
     :attr:`errors`; :attr:`stats` tells what the run did."""
 
@@ -68,16 +69,17 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
         if key not in self._frames:
             columns = self.arrays(*key)
             name = key[2]
-            if name == "native.fvg":
+            if name in NATIVE_DETECTORS:
+                native = name.removeprefix("native.")
                 zones = {n: a for n, a in columns.items() if not n.startswith(_TRANSITION)}
                 log = {
-                    n[len(_TRANSITION) :]: a
+                    n.removeprefix(_TRANSITION): a
                     for n, a in columns.items()
                     if n.startswith(_TRANSITION)
                 }
-                self._frames[key] = ZoneTable("fvg", zones, log)
-            elif name in NATIVE_DETECTORS:
-                self._frames[key] = EventTable(name.removeprefix("native."), columns)
+                self._frames[key] = (
+                    ZoneTable(native, zones, log) if log else EventTable(native, columns)
+                )
             else:
                 self._frames[key] = pd.DataFrame({n: np.array(a) for n, a in columns.items()})
         return self._frames[key]
@@ -191,8 +193,8 @@ class DetectorPool:
                 :class:`Candles` or an OHLCV DataFrame (time index); or a mapping
                 ``{(symbol, timeframe): candles}``.
             detectors: names (default: the eight compat ones; the native ones are
-                ``"native.swings"``, ``"native.structure"``, ``"native.fvg"``), or a mapping
-                name -> parameters.
+                ``"native.swings"``, ``"native.fvg"``, ... in :data:`NATIVE_DETECTORS`), or a
+                mapping name -> parameters.
             params: parameters by detector name, e.g. ``{"ob": {"swing_length": 10}}``
                 (defaults as in smartmoneyconcepts; ``sessions`` defaults to "London" and
                 reads times as UTC).

@@ -1,114 +1,50 @@
-//! Bindings of `ictcore::detect`: native causal detectors (batch), the streaming `Engine`
-//! and the `ActiveIndex`. Tables come back as (name, dtype, read-only array) triples over one
+//! Bindings of `ictcore::detect`: native causal detectors by name (batch), the streaming
+//! `Engine` and the `ActiveIndex`. Tables come back as (name, dtype, read-only array) triples over one
 //! shared result (see `cache::to_arrays`); the Python layer wraps them in `EventTable`.
 
 use crate::arrays::{column, slice, CandleColumns};
-use crate::cache::{to_arrays, Out};
+use crate::cache::{params as cache_params, to_arrays, Out};
 use crate::detach::run_detached;
 use crate::errors::to_pyerr;
 use ictcore::cache::table::ResultTable;
-use ictcore::detect::engine::{Engine as CoreEngine, EngineParams};
-use ictcore::detect::fvg::FvgParams;
+use ictcore::detect::engine::Engine as CoreEngine;
 use ictcore::detect::lifecycle::ActiveIndex as CoreIndex;
-use ictcore::detect::structure::{BreakOn, StructureParams};
-use ictcore::detect::swings::SwingParams;
-use ictcore::detect::{self, Bar};
+use ictcore::detect::{self, Bar, NativeSpec};
 use ictcore::{Candles, IctError};
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
 use std::sync::Arc;
 
-type Cols<'py> = [&'py Bound<'py, PyAny>; 6];
-
-fn break_on(value: &str) -> PyResult<BreakOn> {
-    match value {
-        "close" => Ok(BreakOn::Close),
-        "wick" => Ok(BreakOn::Wick),
-        other => Err(PyValueError::new_err(format!(
-            "invalid parameter 'break_on': must be \"close\" or \"wick\", got {other:?}"
-        ))),
-    }
-}
-
-/// Runs a batch detector on six borrowed columns, detached.
-fn batch<'py, T: Send>(
+/// Runs native detector `name` with `params` over one series (detached); returns its tables
+/// (events, or zones then their transition log).
+#[pyfunction]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a detector, its parameters and six columns"
+)]
+pub fn native_run<'py>(
     py: Python<'py>,
-    what: &str,
-    cols: Cols<'py>,
-    work: impl FnOnce(&Candles) -> ictcore::Result<T> + Send,
-) -> PyResult<T> {
-    let cols = CandleColumns::borrow(cols)?;
+    name: &str,
+    params: &Bound<'py, PyDict>,
+    time: &Bound<'py, PyAny>,
+    open: &Bound<'py, PyAny>,
+    high: &Bound<'py, PyAny>,
+    low: &Bound<'py, PyAny>,
+    close: &Bound<'py, PyAny>,
+    volume: &Bound<'py, PyAny>,
+) -> PyResult<Vec<Out<'py>>> {
+    let spec = NativeSpec::parse(name, cache_params(params)?).map_err(to_pyerr)?;
+    let cols = CandleColumns::borrow([time, open, high, low, close, volume])?;
     let (t, [o, h, l, c, v]) = cols.slices()?;
-    run_detached(py, what, || work(&Candles::new(t, o, h, l, c, v)?))
-}
-
-/// Swing points: see `ictcore.swings`.
-#[pyfunction]
-#[allow(clippy::too_many_arguments, reason = "six columns and the parameters")]
-pub fn native_swings<'py>(
-    py: Python<'py>,
-    time: &'py Bound<'py, PyAny>,
-    open: &'py Bound<'py, PyAny>,
-    high: &'py Bound<'py, PyAny>,
-    low: &'py Bound<'py, PyAny>,
-    close: &'py Bound<'py, PyAny>,
-    volume: &'py Bound<'py, PyAny>,
-    left: usize,
-    right: usize,
-) -> PyResult<Out<'py>> {
-    let cols = [time, open, high, low, close, volume];
-    let table = batch(py, "swings", cols, |c| {
-        detect::swings(c, SwingParams { left, right })
+    let tables = run_detached(py, name, || {
+        detect::run(&spec, &Candles::new(t, o, h, l, c, v)?)
     })?;
-    to_arrays(py, Arc::new(table))
-}
-
-/// BOS/CHoCH: see `ictcore.structure`.
-#[pyfunction]
-#[allow(clippy::too_many_arguments, reason = "six columns and the parameters")]
-pub fn native_structure<'py>(
-    py: Python<'py>,
-    time: &'py Bound<'py, PyAny>,
-    open: &'py Bound<'py, PyAny>,
-    high: &'py Bound<'py, PyAny>,
-    low: &'py Bound<'py, PyAny>,
-    close: &'py Bound<'py, PyAny>,
-    volume: &'py Bound<'py, PyAny>,
-    left: usize,
-    right: usize,
-    break_on: &str,
-) -> PyResult<Out<'py>> {
-    let params = StructureParams {
-        swings: SwingParams { left, right },
-        break_on: self::break_on(break_on)?,
-    };
-    let cols = [time, open, high, low, close, volume];
-    let table = batch(py, "structure", cols, |c| detect::structure(c, params))?;
-    to_arrays(py, Arc::new(table))
-}
-
-/// Fair value gaps: (zones, transitions); see `ictcore.fvg`.
-#[pyfunction]
-#[allow(clippy::too_many_arguments, reason = "six columns and the parameters")]
-pub fn native_fvg<'py>(
-    py: Python<'py>,
-    time: &'py Bound<'py, PyAny>,
-    open: &'py Bound<'py, PyAny>,
-    high: &'py Bound<'py, PyAny>,
-    low: &'py Bound<'py, PyAny>,
-    close: &'py Bound<'py, PyAny>,
-    volume: &'py Bound<'py, PyAny>,
-    min_size_atr: f64,
-) -> PyResult<(Out<'py>, Out<'py>)> {
-    let cols = [time, open, high, low, close, volume];
-    let (zones, log) = batch(py, "fvg", cols, |c| {
-        detect::fvg(c, FvgParams { min_size_atr })
-    })?;
-    Ok((
-        to_arrays(py, Arc::new(zones))?,
-        to_arrays(py, Arc::new(log))?,
-    ))
+    tables
+        .into_iter()
+        .map(|table| to_arrays(py, Arc::new(table)))
+        .collect()
 }
 
 /// The streaming engine (see `ictcore.Engine`).
@@ -117,37 +53,32 @@ pub struct Engine {
     engine: CoreEngine,
 }
 
-/// Row counts before an update: (swings, structure, fvg, fvg_transitions).
-type Counts = (usize, usize, usize, usize);
+/// (table name, rows) of every table.
+type Counts = Vec<(&'static str, usize)>;
 
-fn counts(c: ictcore::detect::engine::Counts) -> Counts {
-    (c.swings, c.structure, c.fvg, c.fvg_transitions)
+fn bar(time: i64, open: f64, high: f64, low: f64, close: f64, volume: f64) -> Bar {
+    Bar {
+        time,
+        open,
+        high,
+        low,
+        close,
+        volume,
+    }
 }
 
 #[pymethods]
 impl Engine {
-    /// Each argument is None (detector not run) or its parameters.
+    /// `specs`: (detector name, parameters) pairs.
     #[new]
-    #[pyo3(signature = (swings, structure, fvg))]
-    fn new(
-        swings: Option<(usize, usize)>,
-        structure: Option<(usize, usize, String)>,
-        fvg: Option<f64>,
-    ) -> PyResult<Self> {
-        let structure = match structure {
-            Some((left, right, on)) => Some(StructureParams {
-                swings: SwingParams { left, right },
-                break_on: break_on(&on)?,
-            }),
-            None => None,
-        };
-        let params = EngineParams {
-            swings: swings.map(|(left, right)| SwingParams { left, right }),
-            structure,
-            fvg: fvg.map(|min_size_atr| FvgParams { min_size_atr }),
-        };
+    fn new(specs: &Bound<'_, PyList>) -> PyResult<Self> {
+        let mut parsed = Vec::new();
+        for item in specs.iter() {
+            let (name, params): (String, Bound<'_, PyDict>) = item.extract()?;
+            parsed.push(NativeSpec::parse(&name, cache_params(&params)?).map_err(to_pyerr)?);
+        }
         Ok(Self {
-            engine: CoreEngine::new(&params).map_err(to_pyerr)?,
+            engine: CoreEngine::new(parsed).map_err(to_pyerr)?,
         })
     }
 
@@ -162,15 +93,8 @@ impl Engine {
         close: f64,
         volume: f64,
     ) -> PyResult<Counts> {
-        let bar = Bar {
-            time,
-            open,
-            high,
-            low,
-            close,
-            volume,
-        };
-        self.engine.update(bar).map(counts).map_err(to_pyerr)
+        let b = bar(time, open, high, low, close, volume);
+        self.engine.update(b).map_err(to_pyerr)
     }
 
     /// Replaces the newest bar; returns the row counts before it.
@@ -184,15 +108,8 @@ impl Engine {
         close: f64,
         volume: f64,
     ) -> PyResult<Counts> {
-        let bar = Bar {
-            time,
-            open,
-            high,
-            low,
-            close,
-            volume,
-        };
-        self.engine.update_last(bar).map(counts).map_err(to_pyerr)
+        let b = bar(time, open, high, low, close, volume);
+        self.engine.update_last(b).map_err(to_pyerr)
     }
 
     /// Appends many bars (detached); returns the row counts before the first. On a bad bar
@@ -201,12 +118,12 @@ impl Engine {
     fn update_many<'py>(
         &mut self,
         py: Python<'py>,
-        time: &'py Bound<'py, PyAny>,
-        open: &'py Bound<'py, PyAny>,
-        high: &'py Bound<'py, PyAny>,
-        low: &'py Bound<'py, PyAny>,
-        close: &'py Bound<'py, PyAny>,
-        volume: &'py Bound<'py, PyAny>,
+        time: &Bound<'py, PyAny>,
+        open: &Bound<'py, PyAny>,
+        high: &Bound<'py, PyAny>,
+        low: &Bound<'py, PyAny>,
+        close: &Bound<'py, PyAny>,
+        volume: &Bound<'py, PyAny>,
     ) -> PyResult<Counts> {
         let cols = CandleColumns::borrow([time, open, high, low, close, volume])?;
         let (t, [o, h, l, c, v]) = cols.slices()?;
@@ -226,30 +143,23 @@ impl Engine {
         run_detached(py, "Engine.update_many", || {
             let before = engine.counts();
             for i in 0..t.len() {
-                let bar = Bar {
-                    time: t[i],
-                    open: o[i],
-                    high: h[i],
-                    low: l[i],
-                    close: c[i],
-                    volume: v[i],
-                };
-                engine.update(bar).map_err(|e| renumber(e, i))?;
+                let b = bar(t[i], o[i], h[i], l[i], c[i], v[i]);
+                engine.update(b).map_err(|e| renumber(e, i))?;
             }
-            Ok(counts(before))
+            Ok(before)
         })
     }
 
-    /// Rows `start..` of a table ("swings", "structure", "fvg", "fvg_transitions").
+    /// Row counts of every table now.
+    fn counts(&self) -> Counts {
+        self.engine.counts()
+    }
+
+    /// Rows `start..` of a table.
     #[pyo3(signature = (name, start = 0))]
     fn table<'py>(&self, py: Python<'py>, name: &str, start: usize) -> PyResult<Out<'py>> {
         let table: ResultTable = self.engine.table_from(name, start).map_err(to_pyerr)?;
         to_arrays(py, Arc::new(table))
-    }
-
-    /// Row counts now: (swings, structure, fvg, fvg_transitions).
-    fn counts(&self) -> Counts {
-        counts(self.engine.counts())
     }
 
     /// Number of bars seen.

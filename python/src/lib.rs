@@ -38,6 +38,17 @@ fn kept_memory() -> usize {
     ictcore::recycle::kept_bytes()
 }
 
+/// (detector, its table names) of every native detector.
+fn native_tables() -> Vec<(&'static str, Vec<&'static str>)> {
+    ictcore::detect::NATIVE
+        .iter()
+        .filter_map(|name| {
+            let spec = ictcore::detect::NativeSpec::parse(name, Vec::new()).ok()?;
+            Some((*name, spec.tables().to_vec()))
+        })
+        .collect()
+}
+
 #[pymodule]
 fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", ictcore::VERSION)?;
@@ -63,9 +74,8 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pool::Pool>()?;
     m.add("DETECTORS", ictcore::pool::DETECTORS.to_vec())?;
     m.add("NATIVE_DETECTORS", ictcore::pool::NATIVE_DETECTORS.to_vec())?;
-    m.add_function(wrap_pyfunction!(detect::native_swings, m)?)?;
-    m.add_function(wrap_pyfunction!(detect::native_structure, m)?)?;
-    m.add_function(wrap_pyfunction!(detect::native_fvg, m)?)?;
+    m.add_function(wrap_pyfunction!(detect::native_run, m)?)?;
+    m.add("NATIVE_TABLES", native_tables())?;
     m.add_class::<detect::Engine>()?;
     m.add_class::<detect::ActiveIndex>()?;
     m.add("NATIVE_KINDS", ictcore::detect::table::KINDS.to_vec())?;

@@ -162,6 +162,16 @@ impl Structure {
         self.state.trend = direction;
     }
 
+    /// The swing watched for an up (+1) or down (-1) break: (its pivot bar, its swing id).
+    pub fn watched(&self, direction: i8) -> Option<(usize, usize)> {
+        let w = if direction > 0 {
+            self.state.high
+        } else {
+            self.state.low
+        };
+        w.map(|w| (w.anchor, w.swing_id))
+    }
+
     /// Undoes the last [`Structure::step`].
     pub fn undo(&mut self) {
         self.swings.undo();

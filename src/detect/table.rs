@@ -3,12 +3,17 @@
 //! `direction`, `anchor`, `known_at` and their times `anchor_time`, `known_at_time`
 //! (int64 ns), then its levels and quality columns. `kind` codes are listed in [`KINDS`].
 
-use super::fvg::Zone;
 use super::history::History;
 use super::lifecycle::Transition;
 use super::structure::Break;
 use super::swings::Swing;
 use crate::cache::table::{Column, ResultTable};
+
+pub const KIND_FVG: i32 = 5;
+pub const KIND_VOLUME_IMBALANCE: i32 = 6;
+pub const KIND_OPENING_GAP: i32 = 7;
+pub const KIND_DISPLACEMENT: i32 = 8;
+pub const KIND_ORDER_BLOCK: i32 = 9;
 
 /// `kind` codes of every native table, and their names.
 pub const KINDS: &[(i32, &str)] = &[
@@ -16,7 +21,11 @@ pub const KINDS: &[(i32, &str)] = &[
     (2, "swing_low"),
     (3, "bos"),
     (4, "choch"),
-    (5, "fvg"),
+    (KIND_FVG, "fvg"),
+    (KIND_VOLUME_IMBALANCE, "volume_imbalance"),
+    (KIND_OPENING_GAP, "opening_gap"),
+    (KIND_DISPLACEMENT, "displacement"),
+    (KIND_ORDER_BLOCK, "order_block"),
 ];
 
 /// Names of swing labels by code (see [`super::swings::Label`]).
@@ -32,7 +41,8 @@ pub const STATES: &[&str] = &[
     "dead",
 ];
 
-fn common(
+/// The columns every table starts with.
+pub(crate) fn common(
     history: &History,
     id: Vec<i64>,
     kind: Vec<i32>,
@@ -102,28 +112,6 @@ pub fn breaks(history: &History, events: &[Break]) -> ResultTable {
         "displacement",
         events.iter().map(|e| e.displacement).collect(),
     ));
-    ResultTable { columns }
-}
-
-pub fn zones(history: &History, zones: &[Zone]) -> ResultTable {
-    let mut columns = common(
-        history,
-        zones.iter().map(|z| z.id as i64).collect(),
-        vec![5; zones.len()],
-        zones.iter().map(|z| i32::from(z.direction)).collect(),
-        zones.iter().map(|z| z.anchor as i64).collect(),
-        zones.iter().map(|z| z.known_at as i64).collect(),
-    );
-    for (name, get) in [
-        ("top", (|z: &Zone| z.top) as fn(&Zone) -> f64),
-        ("bottom", |z| z.bottom),
-        ("ce", |z| z.ce),
-        ("size_atr", |z| z.size_atr),
-        ("displacement", |z| z.displacement),
-        ("volume_share", |z| z.volume_share),
-    ] {
-        columns.push(Column::f64(name, zones.iter().map(get).collect()));
-    }
     ResultTable { columns }
 }
 

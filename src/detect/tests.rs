@@ -4,8 +4,9 @@
 use super::fvg::{Fvg, FvgParams};
 use super::history::{Bar, History};
 use super::lifecycle::{ActiveIndex, State};
-use super::structure::{BreakKind, BreakOn, Structure, StructureParams};
+use super::structure::{BreakKind, Structure, StructureParams};
 use super::swings::{Label, SwingParams, Swings};
+use super::zones;
 use super::*;
 use proptest::prelude::*;
 
@@ -50,7 +51,14 @@ fn walk(seed: u64, n: usize) -> Vec<Bar> {
     let mut price = 100.0;
     (0..n)
         .map(|i| {
-            let open = price;
+            // Now and then the open jumps away from the last close (volume imbalances need
+            // bodies that do not touch).
+            let jump = if next() % 4 == 0 {
+                (next() % 5) as f64 - 2.0
+            } else {
+                0.0
+            };
+            let open = (price + jump).max(1.0);
             let step = (next() % 7) as f64 - 3.0;
             let close = (open + step).max(1.0);
             let high = open.max(close) + (next() % 3) as f64;
@@ -84,12 +92,17 @@ fn a_bullish_fvg_is_touched_half_filled_filled_inverted_and_dies() {
     run(&bars, |h| {
         d.step(h);
     });
-    assert_eq!(d.zones.len(), 1, "{:?}", d.zones);
-    let z = d.zones[0];
+    assert_eq!(d.book.zones.len(), 1, "{:?}", d.book.zones);
+    let z = d.book.zones[0];
     assert_eq!((z.direction, z.anchor, z.known_at), (1, 1, 2));
-    assert_eq!((z.bottom, z.top, z.ce), (10.0, 12.0, 11.0));
+    assert_eq!((z.bottom, z.top, z.mid), (10.0, 12.0, 11.0));
     assert_eq!(z.state, State::Dead);
-    let log: Vec<(State, usize)> = d.transitions.iter().map(|t| (t.state, t.bar)).collect();
+    let log: Vec<(State, usize)> = d
+        .book
+        .transitions
+        .iter()
+        .map(|t| (t.state, t.bar))
+        .collect();
     assert_eq!(
         log,
         [
@@ -102,7 +115,7 @@ fn a_bullish_fvg_is_touched_half_filled_filled_inverted_and_dies() {
         ]
     );
     // Volume share of the middle candle: 2 / (1 + 2 + 3).
-    assert_eq!(z.volume_share, 2.0 / 6.0);
+    assert_eq!(z.quality[2], 2.0 / 6.0);
 }
 
 /// A bearish FVG whose CE and fill come on one wide bar: bar 0 low 20; bar 2 high 17 < 20 ->
@@ -122,10 +135,18 @@ fn one_wide_bar_logs_several_transitions_in_order() {
     run(&bars, |h| {
         d.step(h);
     });
-    assert_eq!(d.zones.len(), 1);
-    let z = d.zones[0];
-    assert_eq!((z.direction, z.bottom, z.top, z.ce), (-1, 17.0, 20.0, 18.5));
-    let log: Vec<(State, usize)> = d.transitions.iter().map(|t| (t.state, t.bar)).collect();
+    assert_eq!(d.book.zones.len(), 1);
+    let z = d.book.zones[0];
+    assert_eq!(
+        (z.direction, z.bottom, z.top, z.mid),
+        (-1, 17.0, 20.0, 18.5)
+    );
+    let log: Vec<(State, usize)> = d
+        .book
+        .transitions
+        .iter()
+        .map(|t| (t.state, t.bar))
+        .collect();
     assert_eq!(
         log,
         [
@@ -201,7 +222,7 @@ fn brute_swings(bars: &[Bar], p: SwingParams) -> Vec<(i8, usize, usize)> {
 
 /// Brute-force lifecycle: for each zone, walk the bars after it formed and apply the rules in
 /// order, one threshold at a time.
-fn brute_transitions(bars: &[Bar], zones: &[fvg::Zone]) -> Vec<(usize, State, usize)> {
+fn brute_transitions(bars: &[Bar], zones: &[zones::Zone]) -> Vec<(usize, State, usize)> {
     let mut out = Vec::new();
     for z in zones {
         out.push((z.id, State::Formed, z.known_at));
@@ -219,9 +240,9 @@ fn brute_transitions(bars: &[Bar], zones: &[fvg::Zone]) -> Vec<(usize, State, us
                     }
                     State::Touched => {
                         if bull {
-                            b.low <= z.ce
+                            b.low <= z.mid
                         } else {
-                            b.high >= z.ce
+                            b.high >= z.mid
                         }
                     }
                     State::MeanThreshold => {
@@ -271,20 +292,24 @@ fn fvg_lifecycle_equals_the_brute_force_walk() {
         run(&bars, |h| {
             d.step(h);
         });
-        assert!(d.zones.len() > 10, "seed {seed}: too few zones to test");
+        assert!(
+            d.book.zones.len() > 10,
+            "seed {seed}: too few zones to test"
+        );
         let got: Vec<_> = d
+            .book
             .transitions
             .iter()
             .map(|t| (t.id, t.state, t.bar))
             .collect();
         assert_eq!(
             sorted_by_bar(got),
-            sorted_by_bar(brute_transitions(&bars, &d.zones))
+            sorted_by_bar(brute_transitions(&bars, &d.book.zones))
         );
         // Transitions only move forward, one state at a time, never before formation.
-        let mut last = vec![None; d.zones.len()];
-        for t in &d.transitions {
-            let z = &d.zones[t.id];
+        let mut last = vec![None; d.book.zones.len()];
+        for t in &d.book.transitions {
+            let z = &d.book.zones[t.id];
             assert!(t.bar >= z.known_at);
             let expected = match last[t.id] {
                 None => State::Formed,
@@ -329,22 +354,17 @@ fn prefix_rewrites(bars: &[Bar]) -> usize {
 
 /// Every table of every detector as rows of numbers, the known-at bar first.
 fn all_tables(bars: &[Bar]) -> Vec<(String, Vec<Vec<f64>>)> {
-    let mut s = Swings::new(SwingParams { left: 3, right: 2 });
-    let mut st = Structure::new(StructureParams {
-        swings: SwingParams { left: 3, right: 2 },
-        break_on: BreakOn::Close,
-    });
-    let mut w = Structure::new(StructureParams {
-        swings: SwingParams { left: 2, right: 4 },
-        break_on: BreakOn::Wick,
-    });
-    let mut f = Fvg::new(FvgParams::default());
-    let h = run(bars, |h| {
-        s.step(h);
-        st.step(h);
-        w.step(h);
-        f.step(h);
-    });
+    let mut specs = all_specs();
+    specs.push(spec("structure", &[]).unwrap());
+    specs.push(
+        spec(
+            "order_blocks",
+            &[("break_on", crate::cache::Param::Str("wick".into()))],
+        )
+        .unwrap(),
+    );
+    let (t, [o, h, l, c, v]) = candles_of(bars);
+    let candles = crate::Candles::new(&t, &o, &h, &l, &c, &v).unwrap();
     let rows = |table: crate::cache::table::ResultTable, known: &str| -> Vec<Vec<f64>> {
         let cols: Vec<Vec<f64>> = table
             .columns
@@ -372,25 +392,22 @@ fn all_tables(bars: &[Bar]) -> Vec<(String, Vec<Vec<f64>>)> {
             })
             .collect()
     };
-    vec![
-        (
-            "swings".into(),
-            rows(table::swings(&h, &s.events), "known_at"),
-        ),
-        (
-            "structure".into(),
-            rows(table::breaks(&h, &st.events), "known_at"),
-        ),
-        (
-            "structure_wick".into(),
-            rows(table::breaks(&h, &w.events), "known_at"),
-        ),
-        ("fvg".into(), rows(table::zones(&h, &f.zones), "known_at")),
-        (
-            "fvg_transitions".into(),
-            rows(table::transitions(&h, &f.transitions), "bar"),
-        ),
-    ]
+    let mut out = Vec::new();
+    for (k, spec) in specs.iter().enumerate() {
+        for (name, table) in spec
+            .tables()
+            .iter()
+            .zip(super::run(spec, &candles).unwrap())
+        {
+            let known = if name.ends_with("_transitions") {
+                "bar"
+            } else {
+                "known_at"
+            };
+            out.push((format!("{k}:{name}"), rows(table, known)));
+        }
+    }
+    out
 }
 
 #[test]
@@ -443,26 +460,30 @@ fn structure_breaks_at_the_break_bar_with_bos_and_choch() {
     }
 }
 
+fn spec(name: &str, params: &[(&str, crate::cache::Param)]) -> crate::Result<NativeSpec> {
+    NativeSpec::parse(
+        name,
+        params
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect(),
+    )
+}
+
 #[test]
 fn bad_parameters_and_bars_name_the_problem() {
-    let t = [1i64, 2];
-    let p = [1.0, 1.0];
-    let c = crate::Candles::new(&t, &p, &p, &p, &p, &p).unwrap();
-    let err = swings(&c, SwingParams { left: 0, right: 3 }).unwrap_err();
+    use crate::cache::Param;
+    let err = spec("swings", &[("left", Param::Int(0))]).unwrap_err();
     assert!(err.to_string().contains("'left'"), "{err}");
-    let err = fvg(
-        &c,
-        FvgParams {
-            min_size_atr: f64::NAN,
-        },
-    )
-    .unwrap_err();
+    let err = spec("fvg", &[("min_size_atr", Param::Float(-1.0))]).unwrap_err();
     assert!(err.to_string().contains("min_size_atr"), "{err}");
-    let mut e = Engine::new(&EngineParams {
-        fvg: Some(FvgParams::default()),
-        ..Default::default()
-    })
-    .unwrap();
+    let err = spec("structure", &[("break_on", Param::Str("body".into()))]).unwrap_err();
+    assert!(err.to_string().contains("break_on"), "{err}");
+    let err = spec("swings", &[("length", Param::Int(3))]).unwrap_err();
+    assert!(err.to_string().contains("swings.length"), "{err}");
+    let err = spec("nope", &[]).unwrap_err();
+    assert!(err.to_string().contains("order_blocks"), "{err}");
+    let mut e = Engine::new(vec![spec("fvg", &[]).unwrap()]).unwrap();
     e.update(bar(0, 1.0, 2.0, 0.5, 1.5)).unwrap();
     let err = e.update(bar(1, 1.0, f64::NAN, 0.5, 1.5)).unwrap_err();
     assert!(
@@ -478,30 +499,66 @@ fn bad_parameters_and_bars_name_the_problem() {
     assert!(err.to_string().contains("'open'"), "{err}");
     assert_eq!(e.history.bars, [bar(0, 1.0, 2.0, 0.5, 1.5)]);
     assert!(e.table("swings").is_err());
+    assert!(Engine::new(vec![spec("fvg", &[]).unwrap(), spec("fvg", &[]).unwrap()]).is_err());
 }
 
-fn engine_params() -> EngineParams {
-    EngineParams {
-        swings: Some(SwingParams { left: 3, right: 2 }),
-        structure: Some(StructureParams {
-            swings: SwingParams { left: 2, right: 3 },
-            break_on: BreakOn::Wick,
-        }),
-        fvg: Some(FvgParams::default()),
-    }
+/// Every native detector, with non-default parameters where it has any.
+fn all_specs() -> Vec<NativeSpec> {
+    use crate::cache::Param;
+    vec![
+        spec(
+            "swings",
+            &[("left", Param::Int(3)), ("right", Param::Int(2))],
+        )
+        .unwrap(),
+        spec(
+            "structure",
+            &[
+                ("left", Param::Int(2)),
+                ("right", Param::Int(3)),
+                ("break_on", Param::Str("wick".into())),
+            ],
+        )
+        .unwrap(),
+        spec("fvg", &[]).unwrap(),
+        spec("volume_imbalance", &[]).unwrap(),
+        spec("opening_gaps", &[]).unwrap(),
+        spec("displacement", &[("min_body_atr", Param::Float(1.0))]).unwrap(),
+        spec(
+            "order_blocks",
+            &[("left", Param::Int(3)), ("right", Param::Int(3))],
+        )
+        .unwrap(),
+    ]
+}
+
+fn candles_of(bars: &[Bar]) -> (Vec<i64>, [Vec<f64>; 5]) {
+    let col = |f: fn(&Bar) -> f64| bars.iter().map(f).collect::<Vec<f64>>();
+    (
+        bars.iter().map(|b| b.time).collect(),
+        [
+            col(|b| b.open),
+            col(|b| b.high),
+            col(|b| b.low),
+            col(|b| b.close),
+            col(|b| b.volume),
+        ],
+    )
 }
 
 fn batch_tables(bars: &[Bar]) -> Vec<crate::cache::table::ResultTable> {
-    let mut e = Engine::new(&engine_params()).unwrap();
-    for &b in bars {
-        e.history.push_unchecked(b);
-        e.swings.as_mut().unwrap().step(&e.history);
-        e.structure.as_mut().unwrap().step(&e.history);
-        e.fvg.as_mut().unwrap().step(&e.history);
-    }
-    ["swings", "structure", "fvg", "fvg_transitions"]
+    let (t, [o, h, l, c, v]) = candles_of(bars);
+    let candles = crate::Candles::new(&t, &o, &h, &l, &c, &v).unwrap();
+    all_specs()
         .iter()
-        .map(|n| e.table(n).unwrap())
+        .flat_map(|s| super::run(s, &candles).unwrap())
+        .collect()
+}
+
+fn engine_tables(e: &Engine) -> Vec<crate::cache::table::ResultTable> {
+    all_specs()
+        .iter()
+        .flat_map(|s| s.tables().iter().map(|t| e.table(t).unwrap()))
         .collect()
 }
 
@@ -512,9 +569,9 @@ fn active_at_equals_a_brute_force_scan() {
     run(&bars, |h| {
         d.step(h);
     });
-    let starts: Vec<i64> = d.zones.iter().map(|z| z.known_at as i64).collect();
-    let mut ends = vec![i64::MAX; d.zones.len()];
-    for t in &d.transitions {
+    let starts: Vec<i64> = d.book.zones.iter().map(|z| z.known_at as i64).collect();
+    let mut ends = vec![i64::MAX; d.book.zones.len()];
+    for t in &d.book.transitions {
         if t.state == State::Dead {
             ends[t.id] = t.bar as i64;
         }
@@ -553,7 +610,7 @@ proptest! {
     fn streaming_with_revisions_equals_batch(seed in 1u64.., n in 0usize..300, revisions in proptest::collection::vec(0usize..4, 300)) {
         let bars = walk(seed, n);
         let noise = walk(seed ^ 0xABCD, n);
-        let mut e = Engine::new(&engine_params()).unwrap();
+        let mut e = Engine::new(all_specs()).unwrap();
         for (i, &b) in bars.iter().enumerate() {
             let mut provisional = noise[i];
             provisional.time = b.time;
@@ -565,8 +622,7 @@ proptest! {
             }
             e.update_last(b).unwrap();
         }
-        let streamed: Vec<_> = ["swings", "structure", "fvg", "fvg_transitions"].iter().map(|n| e.table(n).unwrap()).collect();
-        prop_assert_eq!(streamed, batch_tables(&bars));
+        prop_assert_eq!(engine_tables(&e), batch_tables(&bars));
     }
 
     #[test]
@@ -581,4 +637,120 @@ fn history_atr_is_seeded_then_smoothed() {
     let h = history(&bars);
     assert!(h.atr[..13].iter().all(|a| a.is_nan()));
     assert!(h.atr[13..].iter().all(|a| a.is_finite() && *a > 0.0));
+}
+
+/// Every zone detector's lifecycle equals the brute-force walk of the rules.
+#[test]
+fn zone_lifecycles_equal_the_brute_force_walk() {
+    use super::gaps::{GapKind, Gaps};
+    use super::order_blocks::OrderBlocks;
+    for seed in [2, 17, 23] {
+        let bars = walk(seed, 1500);
+        let mut vi = Gaps::new(GapKind::VolumeImbalance);
+        let mut og = Gaps::new(GapKind::OpeningGap);
+        let mut ob = OrderBlocks::new(StructureParams::default());
+        run(&bars, |h| {
+            vi.step(h);
+            og.step(h);
+            ob.step(h);
+        });
+        for (name, book) in [("vi", &vi.book), ("og", &og.book), ("ob", &ob.book)] {
+            assert!(book.zones.len() > 5, "{name}: too few zones to test");
+            let got: Vec<_> = book
+                .transitions
+                .iter()
+                .map(|t| (t.id, t.state, t.bar))
+                .collect();
+            assert_eq!(
+                sorted_by_bar(got),
+                sorted_by_bar(brute_transitions(&bars, &book.zones)),
+                "{name}"
+            );
+        }
+    }
+}
+
+/// Bar 0: body 10..11, high 11.5. Bar 1: body 11.2..12, low 11.0 (wicks overlap, bodies do
+/// not) -> a bullish volume imbalance [11, 11.2] at bar 1, and no opening gap (11.0 < 11.5).
+/// Bar 2: low 12.4 > bar 1's high 12.3 -> a bullish opening gap [12.3, 12.4] at bar 2; its body
+/// (12.5..13) also clears bar 1's body top 12 while its low is above bar 1's high, so the wicks
+/// do not overlap: no volume imbalance there.
+#[test]
+fn volume_imbalance_and_opening_gap_by_hand() {
+    use super::gaps::{GapKind, Gaps};
+    let bars = [
+        bar(0, 10.0, 11.5, 9.8, 11.0),
+        bar(1, 11.2, 12.3, 11.0, 12.0),
+        bar(2, 12.5, 13.2, 12.4, 13.0),
+    ];
+    let mut vi = Gaps::new(GapKind::VolumeImbalance);
+    let mut og = Gaps::new(GapKind::OpeningGap);
+    run(&bars, |h| {
+        vi.step(h);
+        og.step(h);
+    });
+    let z: Vec<_> = vi
+        .book
+        .zones
+        .iter()
+        .map(|z| (z.direction, z.anchor, z.bottom, z.top))
+        .collect();
+    assert_eq!(z, [(1, 1, 11.0, 11.2)]);
+    let z: Vec<_> = og
+        .book
+        .zones
+        .iter()
+        .map(|z| (z.direction, z.anchor, z.bottom, z.top, z.quality[2]))
+        .collect();
+    assert_eq!(z, [(1, 2, 12.3, 12.4, 60.0)]);
+}
+
+/// Fifteen bars of range 1 with closes equal to opens: true range 1, so ATR(14) = 1 from bar
+/// 13 on. Bar 15: body 2 (1.5 ATR needed), range 2.5 (share 0.8) -> a bullish displacement.
+/// Bar 16: body 2 but range 4 (share 0.5 < 0.6) -> none.
+#[test]
+fn displacement_by_hand() {
+    use super::displacement::{Displacement, DisplacementParams};
+    let mut bars: Vec<Bar> = (0..15).map(|i| bar(i, 10.0, 10.5, 9.5, 10.0)).collect();
+    bars.push(bar(15, 10.0, 12.25, 9.75, 12.0));
+    bars.push(bar(16, 12.0, 12.5, 8.5, 10.0));
+    let mut d = Displacement::new(DisplacementParams::default());
+    run(&bars, |h| d.step(h));
+    assert_eq!(d.events.len(), 1);
+    let e = d.events[0];
+    assert_eq!((e.bar, e.direction, e.body_share), (15, 1, 0.8));
+    assert!((e.body_atr - 2.0).abs() < 1e-12, "{}", e.body_atr);
+}
+
+/// Order blocks against their definition: each is the latest lowest-low (up breaks) or
+/// highest-high (down breaks) candle between the broken swing's pivot and the break bar,
+/// known at the break.
+#[test]
+fn order_blocks_are_the_leg_extremes_of_structure_breaks() {
+    use super::order_blocks::OrderBlocks;
+    let bars = walk(31, 4000);
+    let mut ob = OrderBlocks::new(StructureParams::default());
+    run(&bars, |h| ob.step(h));
+    let breaks = &ob.structure.events;
+    assert!(!breaks.is_empty());
+    assert_eq!(ob.book.zones.len(), breaks.len());
+    for (z, b) in ob.book.zones.iter().zip(breaks) {
+        assert_eq!((z.known_at, z.direction), (b.known_at, b.direction));
+        // The latest extreme: scan forward, replacing on ties.
+        let mut expected = b.anchor;
+        for i in b.anchor..=b.known_at {
+            let better = if b.direction > 0 {
+                bars[i].low <= bars[expected].low
+            } else {
+                bars[i].high >= bars[expected].high
+            };
+            if better {
+                expected = i;
+            }
+        }
+        let c = bars[expected];
+        assert_eq!(z.anchor, expected);
+        assert_eq!((z.top, z.bottom), (c.high, c.low));
+        assert_eq!(z.mid, c.open.min(c.close) + c.body() / 2.0);
+    }
 }

@@ -6,7 +6,9 @@
 use crate::cache::{Column, KeyBuilder, Param, ResultTable};
 use crate::candles::Candles;
 use crate::compat::{self, SwingsView};
+use crate::detect::NativeSpec;
 use crate::error::{IctError, Result};
+use crate::params::Params;
 
 /// A detector with its parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,20 +42,9 @@ pub enum Spec {
     Retracements {
         swing_length: usize,
     },
-    /// Native causal detectors (`crate::detect`): event tables, not compat frames.
-    NativeSwings {
-        left: usize,
-        right: usize,
-    },
-    NativeStructure {
-        left: usize,
-        right: usize,
-        wick: bool,
-    },
-    /// Zones, then the transition log as columns named `transition.<column>`.
-    NativeFvg {
-        min_size_atr: f64,
-    },
+    /// A native causal detector (`crate::detect`), requested as `native.<name>`: its event
+    /// table, or its zones followed by the transition log as `transition.<column>` columns.
+    Native(NativeSpec),
     /// Test hook: panics on the series of `symbol`, an empty result elsewhere.
     PanicForTests {
         symbol: String,
@@ -72,92 +63,47 @@ pub const DETECTORS: [&str; 8] = [
     "retracements",
 ];
 
-/// Names of the native detectors in the pool (`ictcore.swings` etc. run as one request).
-pub const NATIVE_DETECTORS: [&str; 3] = ["native.swings", "native.structure", "native.fvg"];
+/// Names of the native detectors in the pool (`native.` + the detector's name).
+pub const NATIVE_DETECTORS: [&str; 7] = [
+    "native.swings",
+    "native.structure",
+    "native.fvg",
+    "native.volume_imbalance",
+    "native.opening_gaps",
+    "native.displacement",
+    "native.order_blocks",
+];
 
 /// Prefix of the transition-log columns in a `native.fvg` result.
 pub const TRANSITION_PREFIX: &str = "transition.";
 
+fn known_detectors() -> Vec<String> {
+    DETECTORS
+        .iter()
+        .chain(&NATIVE_DETECTORS)
+        .map(|d| d.to_string())
+        .collect()
+}
+
 /// The swing length the library defaults to.
 const DEFAULT_SWING_LENGTH: i64 = 50;
-
-/// Typed parameter reads that name the detector and parameter in their errors.
-struct Params<'a> {
-    detector: &'a str,
-    given: Vec<(String, Param)>,
-}
-
-impl Params<'_> {
-    fn take(&mut self, name: &str) -> Option<Param> {
-        let at = self.given.iter().position(|(n, _)| n == name)?;
-        Some(self.given.swap_remove(at).1)
-    }
-
-    fn wrong(&self, name: &str, want: &str, got: &Param) -> IctError {
-        IctError::parameter(
-            format!("{}.{name}", self.detector),
-            format!("expected {want}, got {got:?}"),
-        )
-    }
-
-    fn bool(&mut self, name: &str, default: bool) -> Result<bool> {
-        match self.take(name) {
-            None => Ok(default),
-            Some(Param::Bool(b)) => Ok(b),
-            Some(other) => Err(self.wrong(name, "a bool", &other)),
-        }
-    }
-
-    fn length(&mut self, name: &str, default: i64) -> Result<usize> {
-        let v = match self.take(name) {
-            None => default,
-            Some(Param::Int(v)) => v,
-            Some(other) => return Err(self.wrong(name, "an int", &other)),
-        };
-        usize::try_from(v).map_err(|_| {
-            IctError::parameter(
-                format!("{}.{name}", self.detector),
-                format!("{v} is negative"),
-            )
-        })
-    }
-
-    fn float(&mut self, name: &str, default: f64) -> Result<f64> {
-        match self.take(name) {
-            None => Ok(default),
-            Some(Param::Float(v)) if v.is_finite() => Ok(v),
-            Some(Param::Int(v)) => Ok(v as f64),
-            Some(other) => Err(self.wrong(name, "a finite float", &other)),
-        }
-    }
-
-    fn string(&mut self, name: &str, default: &str) -> Result<String> {
-        match self.take(name) {
-            None => Ok(default.to_string()),
-            Some(Param::Str(s)) => Ok(s),
-            Some(other) => Err(self.wrong(name, "a str", &other)),
-        }
-    }
-
-    /// Refuses parameters nobody read (a typo must not be silently ignored).
-    fn done(self) -> Result<()> {
-        match self.given.first() {
-            None => Ok(()),
-            Some((name, _)) => Err(IctError::parameter(
-                format!("{}.{name}", self.detector),
-                "unknown parameter",
-            )),
-        }
-    }
-}
 
 impl Spec {
     /// The detector `name` with `params` (missing ones take their defaults).
     pub fn parse(name: &str, params: Vec<(String, Param)>) -> Result<Self> {
-        let mut p = Params {
-            detector: name,
-            given: params,
-        };
+        if let Some(native) = name.strip_prefix("native.") {
+            return NativeSpec::parse(native, params)
+                .map(Spec::Native)
+                .map_err(|e| match e {
+                    IctError::UnknownName { name, .. } => IctError::UnknownName {
+                        what: "detector",
+                        name: format!("native.{name}"),
+                        known: known_detectors(),
+                    },
+                    other => other,
+                });
+        }
+        let mut p = Params::new(name, params);
         let spec = match name {
             "fvg" => Spec::Fvg {
                 join_consecutive: p.bool("join_consecutive", false)?,
@@ -209,27 +155,6 @@ impl Spec {
             "retracements" => Spec::Retracements {
                 swing_length: p.length("swing_length", DEFAULT_SWING_LENGTH)?,
             },
-            "native.swings" => Spec::NativeSwings {
-                left: p.length("left", 5)?,
-                right: p.length("right", 5)?,
-            },
-            "native.structure" => Spec::NativeStructure {
-                left: p.length("left", 5)?,
-                right: p.length("right", 5)?,
-                wick: match p.string("break_on", "close")?.as_str() {
-                    "close" => false,
-                    "wick" => true,
-                    other => {
-                        return Err(IctError::parameter(
-                            "native.structure.break_on",
-                            format!("must be \"close\" or \"wick\", got {other:?}"),
-                        ))
-                    }
-                },
-            },
-            "native.fvg" => Spec::NativeFvg {
-                min_size_atr: p.float("min_size_atr", 0.0)?,
-            },
             "_panic_for_tests" => Spec::PanicForTests {
                 symbol: p.string("symbol", "")?,
             },
@@ -237,29 +162,11 @@ impl Spec {
                 return Err(IctError::UnknownName {
                     what: "detector",
                     name: other.to_string(),
-                    known: DETECTORS
-                        .iter()
-                        .chain(&NATIVE_DETECTORS)
-                        .map(|d| d.to_string())
-                        .collect(),
+                    known: known_detectors(),
                 })
             }
         };
         p.done()?;
-        match &spec {
-            Spec::NativeSwings { left, right } | Spec::NativeStructure { left, right, .. } => {
-                crate::detect::check_swing_params(crate::detect::swings::SwingParams {
-                    left: *left,
-                    right: *right,
-                })?
-            }
-            Spec::NativeFvg { min_size_atr } => {
-                crate::detect::check_fvg_params(crate::detect::fvg::FvgParams {
-                    min_size_atr: *min_size_atr,
-                })?
-            }
-            _ => {}
-        }
         if let Spec::PreviousHighLow { time_frame } = &spec {
             compat::resample::parse_rule(time_frame)?;
         }
@@ -277,9 +184,11 @@ impl Spec {
             Spec::PreviousHighLow { .. } => "previous_high_low",
             Spec::Sessions { .. } => "sessions",
             Spec::Retracements { .. } => "retracements",
-            Spec::NativeSwings { .. } => "native.swings",
-            Spec::NativeStructure { .. } => "native.structure",
-            Spec::NativeFvg { .. } => "native.fvg",
+            Spec::Native(n) => NATIVE_DETECTORS
+                .iter()
+                .find(|d| d.strip_prefix("native.") == Some(n.name()))
+                .copied()
+                .unwrap_or("native"),
             Spec::PanicForTests { .. } => "_panic_for_tests",
         }
     }
@@ -296,9 +205,8 @@ impl Spec {
             Spec::PreviousHighLow { .. } => 12,
             Spec::Sessions { .. } => 8,
             Spec::Retracements { .. } => 10,
-            // bench_native.py: ~60 ms (swings, structure) and ~100 ms (fvg) per 1M candles.
-            Spec::NativeSwings { .. } | Spec::NativeStructure { .. } => 6,
-            Spec::NativeFvg { .. } => 10,
+            // bench_native.py: ~60 ms (swings, structure) to ~100 ms (zones) per 1M candles.
+            Spec::Native(_) => 8,
             Spec::PanicForTests { .. } => 1,
         }
     }
@@ -323,9 +231,7 @@ impl Spec {
             Spec::Ob { .. } => &["open", "high", "low", "close", "volume"],
             Spec::PanicForTests { .. } => &[],
             // Tables carry times, FVGs a volume share.
-            Spec::NativeSwings { .. } | Spec::NativeStructure { .. } | Spec::NativeFvg { .. } => {
-                &["time", "open", "high", "low", "close", "volume"]
-            }
+            Spec::Native(_) => &["time", "open", "high", "low", "close", "volume"],
             _ => &["open", "high", "low", "close"],
         }
     }
@@ -372,30 +278,14 @@ impl Spec {
                 ("end_time", Param::Str(end_time.clone())),
             ],
             Spec::Retracements { swing_length } => vec![("swing_length", len(*swing_length))],
-            Spec::NativeSwings { left, right } => {
-                vec![("left", len(*left)), ("right", len(*right))]
-            }
-            Spec::NativeStructure { left, right, wick } => vec![
-                ("left", len(*left)),
-                ("right", len(*right)),
-                (
-                    "break_on",
-                    Param::Str(if *wick { "wick" } else { "close" }.into()),
-                ),
-            ],
-            Spec::NativeFvg { min_size_atr } => {
-                vec![("min_size_atr", Param::Float(*min_size_atr))]
-            }
+            Spec::Native(n) => n.params(),
             Spec::PanicForTests { symbol } => vec![("symbol", Param::Str(symbol.clone()))],
         }
     }
 
     /// True for the native detectors (their key's mode is "native").
     pub fn is_native(&self) -> bool {
-        matches!(
-            self,
-            Spec::NativeSwings { .. } | Spec::NativeStructure { .. } | Spec::NativeFvg { .. }
-        )
+        matches!(self, Spec::Native(_))
     }
 
     /// A key builder with the detector, its parameters and mode; the caller adds the inputs.
@@ -516,37 +406,16 @@ impl Spec {
                     Column::f64("DeepestRetracement%", r.deepest),
                 ]
             }
-            Spec::NativeSwings { left, right } => {
-                let p = crate::detect::swings::SwingParams {
-                    left: *left,
-                    right: *right,
-                };
-                return crate::detect::swings(c, p);
-            }
-            Spec::NativeStructure { left, right, wick } => {
-                let p = crate::detect::structure::StructureParams {
-                    swings: crate::detect::swings::SwingParams {
-                        left: *left,
-                        right: *right,
-                    },
-                    break_on: if *wick {
-                        crate::detect::structure::BreakOn::Wick
-                    } else {
-                        crate::detect::structure::BreakOn::Close
-                    },
-                };
-                return crate::detect::structure(c, p);
-            }
-            Spec::NativeFvg { min_size_atr } => {
-                let p = crate::detect::fvg::FvgParams {
-                    min_size_atr: *min_size_atr,
-                };
-                let (mut zones, log) = crate::detect::fvg(c, p)?;
-                for mut column in log.columns {
-                    column.name = format!("{TRANSITION_PREFIX}{}", column.name);
-                    zones.columns.push(column);
+            Spec::Native(n) => {
+                let mut tables = crate::detect::run(n, c)?.into_iter();
+                let mut main = tables.next().unwrap_or_default();
+                for log in tables {
+                    for mut column in log.columns {
+                        column.name = format!("{TRANSITION_PREFIX}{}", column.name);
+                        main.columns.push(column);
+                    }
                 }
-                return Ok(zones);
+                return Ok(main);
             }
             Spec::PanicForTests { symbol: target } => {
                 #[allow(clippy::panic, reason = "the test hook exists to panic on purpose")]

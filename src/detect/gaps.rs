@@ -1,0 +1,105 @@
+//! Two-candle imbalances, with the [`ZoneBook`] lifecycle:
+//! - **volume imbalance**: adjacent bodies do not overlap while the wicks do. Bullish when
+//!   `min(open, close)[i] > max(open, close)[i-1]` and `low[i] <= high[i-1]`; the zone is
+//!   `[max(open, close)[i-1], min(open, close)[i]]`. Bearish mirrors.
+//! - **opening gap**: a wick gap between consecutive bars: bullish when `low[i] > high[i-1]`,
+//!   zone `[high[i-1], low[i]]`; bearish mirrors. (Weekly opens, equities, after halts.)
+//!
+//! Both are drawn at bar i (`anchor = known_at = i`); the mean threshold is the midpoint.
+
+use super::history::{Bar, History};
+use super::lifecycle::State;
+use super::zones::{Zone, ZoneBook};
+
+/// Which two-candle imbalance a [`Gaps`] detector finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapKind {
+    VolumeImbalance,
+    OpeningGap,
+}
+
+/// Quality columns: height in ATR(14) as of bar i; bar i's share of the two bars' volume;
+/// seconds between the two bars' times (a weekend or a halt shows here).
+pub const QUALITY: [&str; 3] = ["size_atr", "volume_share", "elapsed_seconds"];
+
+/// Streaming detector of one [`GapKind`].
+pub struct Gaps {
+    pub kind: GapKind,
+    pub book: ZoneBook,
+}
+
+fn body_top(b: &Bar) -> f64 {
+    b.open.max(b.close)
+}
+
+fn body_bottom(b: &Bar) -> f64 {
+    b.open.min(b.close)
+}
+
+impl Gaps {
+    pub fn new(kind: GapKind) -> Self {
+        Self {
+            kind,
+            book: ZoneBook::default(),
+        }
+    }
+
+    /// Processes the newest bar of `history`.
+    pub fn step(&mut self, history: &History) {
+        let t = history.len() - 1;
+        self.book.begin();
+        let bar = history.bars[t];
+        self.book.advance(&bar, t);
+        let Some(prev) = t.checked_sub(1).map(|p| history.bars[p]) else {
+            return;
+        };
+        let zone = match self.kind {
+            GapKind::VolumeImbalance => {
+                if body_bottom(&bar) > body_top(&prev) && bar.low <= prev.high {
+                    Some((1i8, body_bottom(&bar), body_top(&prev)))
+                } else if body_top(&bar) < body_bottom(&prev) && bar.high >= prev.low {
+                    Some((-1i8, body_bottom(&prev), body_top(&bar)))
+                } else {
+                    None
+                }
+            }
+            GapKind::OpeningGap => {
+                if bar.low > prev.high {
+                    Some((1i8, bar.low, prev.high))
+                } else if bar.high < prev.low {
+                    Some((-1i8, prev.low, bar.high))
+                } else {
+                    None
+                }
+            }
+        };
+        let Some((direction, top, bottom)) = zone else {
+            return;
+        };
+        let volume = prev.volume + bar.volume;
+        self.book.add(Zone {
+            id: 0,
+            direction,
+            anchor: t,
+            known_at: t,
+            top,
+            bottom,
+            mid: bottom + (top - bottom) / 2.0,
+            quality: [
+                (top - bottom) / history.atr[t],
+                if volume > 0.0 {
+                    bar.volume / volume
+                } else {
+                    f64::NAN
+                },
+                (bar.time - prev.time) as f64 / 1e9,
+            ],
+            state: State::Formed,
+        });
+    }
+
+    /// Undoes the last [`Gaps::step`].
+    pub fn undo(&mut self) {
+        self.book.undo();
+    }
+}

@@ -1,0 +1,149 @@
+//! Order blocks, with breakers as their inverted state.
+//!
+//! When structure breaks up at bar t (a BOS or CHoCH through the swing high at p, see
+//! [`Structure`]), the bullish order block is the candle with the lowest low in `[p, t]` —
+//! the origin of the leg that broke structure (the latest such candle on ties; the
+//! "extreme candle between the swing and the break" variant). Its zone is the candle's range,
+//! its mean threshold 50% of its body; it is known at t. Down breaks mirror (the highest high).
+//! The [`ZoneBook`] lifecycle follows: touched, mean threshold, filled (fully mitigated),
+//! inverted — a close through the far edge makes it a **breaker** acting from the other side —
+//! and dead on a close back through.
+//!
+//! The leg's extreme is kept as bars arrive (O(1) per bar); when a new swing becomes the
+//! watched level, the bars from its pivot to its confirmation (`right` of them) are scanned
+//! once.
+
+use super::history::History;
+use super::lifecycle::State;
+use super::structure::{Structure, StructureParams};
+use super::zones::{Zone, ZoneBook};
+
+/// Quality columns: height in ATR(14) at the break; the candle's share of the volume from it
+/// to the break; the break candle's body in ATR.
+pub const QUALITY: [&str; 3] = ["size_atr", "volume_share", "break_displacement"];
+
+/// The extreme candle of the leg since the watched swing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Leg {
+    swing_id: usize,
+    extreme: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Legs {
+    /// Lowest low since the watched swing high (the origin of an up leg).
+    up: Option<Leg>,
+    /// Highest high since the watched swing low.
+    down: Option<Leg>,
+}
+
+/// Streaming order-block detector (it owns its structure detector).
+pub struct OrderBlocks {
+    pub structure: Structure,
+    pub book: ZoneBook,
+    legs: Legs,
+    saved: Legs,
+    /// Running volume sums (for the volume share), one per bar.
+    volume_sum: Vec<f64>,
+}
+
+impl OrderBlocks {
+    pub fn new(params: StructureParams) -> Self {
+        Self {
+            structure: Structure::new(params),
+            book: ZoneBook::default(),
+            legs: Legs::default(),
+            saved: Legs::default(),
+            volume_sum: Vec::new(),
+        }
+    }
+
+    /// Processes the newest bar of `history`.
+    pub fn step(&mut self, history: &History) {
+        let t = history.len() - 1;
+        let bars = &history.bars;
+        self.saved = self.legs;
+        self.book.begin();
+        self.book.advance(&bars[t], t);
+        let before = self.volume_sum.last().copied().unwrap_or(0.0);
+        self.volume_sum.push(before + bars[t].volume);
+        if let Some(leg) = self.legs.up.as_mut() {
+            if bars[t].low <= bars[leg.extreme].low {
+                leg.extreme = t;
+            }
+        }
+        if let Some(leg) = self.legs.down.as_mut() {
+            if bars[t].high >= bars[leg.extreme].high {
+                leg.extreme = t;
+            }
+        }
+        let breaks = self.structure.step(history);
+        let first = self.structure.events.len() - breaks;
+        for i in first..self.structure.events.len() {
+            let b = self.structure.events[i];
+            let leg = if b.direction > 0 {
+                self.legs.up
+            } else {
+                self.legs.down
+            };
+            let Some(leg) = leg.filter(|l| l.swing_id == b.swing_id) else {
+                continue;
+            };
+            let c = leg.extreme;
+            let candle = bars[c];
+            let before_c = if c == 0 { 0.0 } else { self.volume_sum[c - 1] };
+            let volume = self.volume_sum[t] - before_c;
+            self.book.add(Zone {
+                id: 0,
+                direction: b.direction,
+                anchor: c,
+                known_at: t,
+                top: candle.high,
+                bottom: candle.low,
+                mid: candle.open.min(candle.close) + candle.body() / 2.0,
+                quality: [
+                    (candle.high - candle.low) / history.atr[t],
+                    if volume > 0.0 {
+                        candle.volume / volume
+                    } else {
+                        f64::NAN
+                    },
+                    b.displacement,
+                ],
+                state: State::Formed,
+            });
+        }
+        self.legs.up = self.follow(history, 1, self.legs.up);
+        self.legs.down = self.follow(history, -1, self.legs.down);
+    }
+
+    /// The leg to track for the swing now watched on one side (a new swing: scan from its
+    /// pivot to now).
+    fn follow(&self, history: &History, direction: i8, leg: Option<Leg>) -> Option<Leg> {
+        let (pivot, swing_id) = self.structure.watched(direction)?;
+        if leg.is_some_and(|l| l.swing_id == swing_id) {
+            return leg;
+        }
+        let bars = &history.bars;
+        let mut extreme = pivot;
+        for i in pivot..bars.len() {
+            let better = if direction > 0 {
+                bars[i].low <= bars[extreme].low
+            } else {
+                bars[i].high >= bars[extreme].high
+            };
+            if better {
+                extreme = i;
+            }
+        }
+        Some(Leg { swing_id, extreme })
+    }
+
+    /// Undoes the last [`OrderBlocks::step`].
+    pub fn undo(&mut self) {
+        self.structure.undo();
+        self.book.undo();
+        self.legs = self.saved;
+        self.volume_sum.pop();
+    }
+}

@@ -1,0 +1,275 @@
+//! [`NativeSpec`]: a native detector by name with typed parameters — what the Python
+//! functions, the streaming engine and the pool share — and the [`Detector`] trait every
+//! streaming detector implements.
+
+use super::displacement::{Displacement, DisplacementParams};
+use super::fvg::{self, Fvg, FvgParams};
+use super::gaps::{self, GapKind, Gaps};
+use super::history::History;
+use super::order_blocks::{self, OrderBlocks};
+use super::structure::{BreakOn, Structure, StructureParams};
+use super::swings::{SwingParams, Swings};
+use super::table;
+use crate::cache::table::ResultTable;
+use crate::cache::Param;
+use crate::error::{IctError, Result};
+use crate::params::Params;
+
+/// A streaming detector: `step` processes the newest bar of a history, `undo` takes it back.
+/// It produces one or two tables (events; zones and their transition log).
+pub trait Detector: Send + Sync {
+    fn step(&mut self, history: &History);
+    fn undo(&mut self);
+    /// Rows of each table now (the second is 0 for one-table detectors).
+    fn lens(&self) -> [usize; 2];
+    /// Rows `start..` of table `which`.
+    fn table(&self, history: &History, which: usize, start: usize) -> ResultTable;
+}
+
+/// A native detector and its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NativeSpec {
+    Swings(SwingParams),
+    Structure(StructureParams),
+    Fvg(FvgParams),
+    VolumeImbalance,
+    OpeningGaps,
+    Displacement(DisplacementParams),
+    OrderBlocks(StructureParams),
+}
+
+/// Names of the native detectors.
+pub const NATIVE: [&str; 7] = [
+    "swings",
+    "structure",
+    "fvg",
+    "volume_imbalance",
+    "opening_gaps",
+    "displacement",
+    "order_blocks",
+];
+
+fn swing_params(p: &mut Params<'_>) -> Result<SwingParams> {
+    let d = SwingParams::default();
+    let s = SwingParams {
+        left: p.length("left", d.left as i64)?,
+        right: p.length("right", d.right as i64)?,
+    };
+    super::check_swing_params(s)?;
+    Ok(s)
+}
+
+fn structure_params(name: &str, p: &mut Params<'_>) -> Result<StructureParams> {
+    let swings = swing_params(p)?;
+    let break_on = match p.string("break_on", "close")?.as_str() {
+        "close" => BreakOn::Close,
+        "wick" => BreakOn::Wick,
+        other => {
+            return Err(IctError::parameter(
+                format!("{name}.break_on"),
+                format!("must be \"close\" or \"wick\", got {other:?}"),
+            ))
+        }
+    };
+    Ok(StructureParams { swings, break_on })
+}
+
+fn positive(name: &str, value: f64) -> Result<f64> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(IctError::parameter(
+            name,
+            format!("must be a finite number >= 0, got {value}"),
+        ))
+    }
+}
+
+impl NativeSpec {
+    /// The detector `name` with `params` (missing ones take the "ictcore" preset).
+    pub fn parse(name: &str, params: Vec<(String, Param)>) -> Result<Self> {
+        let mut p = Params::new(name, params);
+        let spec = match name {
+            "swings" => NativeSpec::Swings(swing_params(&mut p)?),
+            "structure" => NativeSpec::Structure(structure_params(name, &mut p)?),
+            "order_blocks" => NativeSpec::OrderBlocks(structure_params(name, &mut p)?),
+            "fvg" => NativeSpec::Fvg(FvgParams {
+                min_size_atr: positive("fvg.min_size_atr", p.float("min_size_atr", 0.0)?)?,
+            }),
+            "volume_imbalance" => NativeSpec::VolumeImbalance,
+            "opening_gaps" => NativeSpec::OpeningGaps,
+            "displacement" => {
+                let d = DisplacementParams::default();
+                NativeSpec::Displacement(DisplacementParams {
+                    min_body_atr: positive(
+                        "displacement.min_body_atr",
+                        p.float("min_body_atr", d.min_body_atr)?,
+                    )?,
+                    min_body_share: positive(
+                        "displacement.min_body_share",
+                        p.float("min_body_share", d.min_body_share)?,
+                    )?,
+                })
+            }
+            other => {
+                return Err(IctError::UnknownName {
+                    what: "native detector",
+                    name: other.to_string(),
+                    known: NATIVE.iter().map(|d| d.to_string()).collect(),
+                })
+            }
+        };
+        p.done()?;
+        Ok(spec)
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            NativeSpec::Swings(_) => "swings",
+            NativeSpec::Structure(_) => "structure",
+            NativeSpec::Fvg(_) => "fvg",
+            NativeSpec::VolumeImbalance => "volume_imbalance",
+            NativeSpec::OpeningGaps => "opening_gaps",
+            NativeSpec::Displacement(_) => "displacement",
+            NativeSpec::OrderBlocks(_) => "order_blocks",
+        }
+    }
+
+    /// Its tables' names: the events (or zones), then the transition log for zone detectors.
+    pub fn tables(&self) -> &'static [&'static str] {
+        match self {
+            NativeSpec::Swings(_) => &["swings"],
+            NativeSpec::Structure(_) => &["structure"],
+            NativeSpec::Fvg(_) => &["fvg", "fvg_transitions"],
+            NativeSpec::VolumeImbalance => &["volume_imbalance", "volume_imbalance_transitions"],
+            NativeSpec::OpeningGaps => &["opening_gaps", "opening_gaps_transitions"],
+            NativeSpec::Displacement(_) => &["displacement"],
+            NativeSpec::OrderBlocks(_) => &["order_blocks", "order_blocks_transitions"],
+        }
+    }
+
+    /// Every parameter, defaults included (as the cache key records them).
+    pub fn params(&self) -> Vec<(&'static str, Param)> {
+        let len = |l: usize| Param::Int(i64::try_from(l).unwrap_or(i64::MAX));
+        let swing = |s: &SwingParams| vec![("left", len(s.left)), ("right", len(s.right))];
+        let structure = |s: &StructureParams| {
+            let mut v = swing(&s.swings);
+            let on = match s.break_on {
+                BreakOn::Close => "close",
+                BreakOn::Wick => "wick",
+            };
+            v.push(("break_on", Param::Str(on.into())));
+            v
+        };
+        match self {
+            NativeSpec::Swings(s) => swing(s),
+            NativeSpec::Structure(s) | NativeSpec::OrderBlocks(s) => structure(s),
+            NativeSpec::Fvg(f) => vec![("min_size_atr", Param::Float(f.min_size_atr))],
+            NativeSpec::VolumeImbalance | NativeSpec::OpeningGaps => Vec::new(),
+            NativeSpec::Displacement(d) => vec![
+                ("min_body_atr", Param::Float(d.min_body_atr)),
+                ("min_body_share", Param::Float(d.min_body_share)),
+            ],
+        }
+    }
+
+    /// A fresh streaming detector.
+    pub fn build(&self) -> Box<dyn Detector> {
+        match self {
+            NativeSpec::Swings(p) => Box::new(Swings::new(*p)),
+            NativeSpec::Structure(p) => Box::new(Structure::new(*p)),
+            NativeSpec::Fvg(p) => Box::new(Fvg::new(*p)),
+            NativeSpec::VolumeImbalance => Box::new(Gaps::new(GapKind::VolumeImbalance)),
+            NativeSpec::OpeningGaps => Box::new(Gaps::new(GapKind::OpeningGap)),
+            NativeSpec::Displacement(p) => Box::new(Displacement::new(*p)),
+            NativeSpec::OrderBlocks(p) => Box::new(OrderBlocks::new(*p)),
+        }
+    }
+}
+
+impl Detector for Swings {
+    fn step(&mut self, history: &History) {
+        Swings::step(self, history);
+    }
+    fn undo(&mut self) {
+        Swings::undo(self);
+    }
+    fn lens(&self) -> [usize; 2] {
+        [self.events.len(), 0]
+    }
+    fn table(&self, history: &History, _which: usize, start: usize) -> ResultTable {
+        table::swings(history, &self.events[start.min(self.events.len())..])
+    }
+}
+
+impl Detector for Structure {
+    fn step(&mut self, history: &History) {
+        Structure::step(self, history);
+    }
+    fn undo(&mut self) {
+        Structure::undo(self);
+    }
+    fn lens(&self) -> [usize; 2] {
+        [self.events.len(), 0]
+    }
+    fn table(&self, history: &History, _which: usize, start: usize) -> ResultTable {
+        table::breaks(history, &self.events[start.min(self.events.len())..])
+    }
+}
+
+impl Detector for Displacement {
+    fn step(&mut self, history: &History) {
+        Displacement::step(self, history);
+    }
+    fn undo(&mut self) {
+        Displacement::undo(self);
+    }
+    fn lens(&self) -> [usize; 2] {
+        [self.events.len(), 0]
+    }
+    fn table(&self, history: &History, _which: usize, start: usize) -> ResultTable {
+        Displacement::table(self, history, start)
+    }
+}
+
+/// The zone detectors share their tables' shape.
+macro_rules! zone_detector {
+    ($ty:ty, $kind:expr, $mid:expr, $quality:expr) => {
+        impl Detector for $ty {
+            fn step(&mut self, history: &History) {
+                <$ty>::step(self, history);
+            }
+            fn undo(&mut self) {
+                <$ty>::undo(self);
+            }
+            fn lens(&self) -> [usize; 2] {
+                [self.book.zones.len(), self.book.transitions.len()]
+            }
+            fn table(&self, history: &History, which: usize, start: usize) -> ResultTable {
+                if which == 0 {
+                    let kind: i32 = $kind(self);
+                    self.book.table(history, start, kind, $mid, $quality)
+                } else {
+                    self.book.transitions_table(history, start)
+                }
+            }
+        }
+    };
+}
+
+zone_detector!(Fvg, |_: &Fvg| table::KIND_FVG, "ce", fvg::QUALITY);
+zone_detector!(
+    Gaps,
+    |g: &Gaps| match g.kind {
+        GapKind::VolumeImbalance => table::KIND_VOLUME_IMBALANCE,
+        GapKind::OpeningGap => table::KIND_OPENING_GAP,
+    },
+    "mid",
+    gaps::QUALITY
+);
+zone_detector!(
+    OrderBlocks,
+    |_: &OrderBlocks| table::KIND_ORDER_BLOCK,
+    "mean_threshold",
+    order_blocks::QUALITY
+);

@@ -1,0 +1,82 @@
+//! Typed reads of detector parameters (as the cache key records them), shared by the pool's
+//! compat specs and the native detectors: defaults for missing ones, errors naming the detector
+//! and parameter, and unknown parameters refused.
+
+use crate::cache::Param;
+use crate::error::{IctError, Result};
+
+/// Typed parameter reads that name the detector and parameter in their errors.
+pub struct Params<'a> {
+    detector: &'a str,
+    given: Vec<(String, Param)>,
+}
+
+impl<'a> Params<'a> {
+    pub fn new(detector: &'a str, given: Vec<(String, Param)>) -> Self {
+        Self { detector, given }
+    }
+}
+
+impl Params<'_> {
+    fn take(&mut self, name: &str) -> Option<Param> {
+        let at = self.given.iter().position(|(n, _)| n == name)?;
+        Some(self.given.swap_remove(at).1)
+    }
+
+    fn wrong(&self, name: &str, want: &str, got: &Param) -> IctError {
+        IctError::parameter(
+            format!("{}.{name}", self.detector),
+            format!("expected {want}, got {got:?}"),
+        )
+    }
+
+    pub fn bool(&mut self, name: &str, default: bool) -> Result<bool> {
+        match self.take(name) {
+            None => Ok(default),
+            Some(Param::Bool(b)) => Ok(b),
+            Some(other) => Err(self.wrong(name, "a bool", &other)),
+        }
+    }
+
+    pub fn length(&mut self, name: &str, default: i64) -> Result<usize> {
+        let v = match self.take(name) {
+            None => default,
+            Some(Param::Int(v)) => v,
+            Some(other) => return Err(self.wrong(name, "an int", &other)),
+        };
+        usize::try_from(v).map_err(|_| {
+            IctError::parameter(
+                format!("{}.{name}", self.detector),
+                format!("{v} is negative"),
+            )
+        })
+    }
+
+    pub fn float(&mut self, name: &str, default: f64) -> Result<f64> {
+        match self.take(name) {
+            None => Ok(default),
+            Some(Param::Float(v)) if v.is_finite() => Ok(v),
+            Some(Param::Int(v)) => Ok(v as f64),
+            Some(other) => Err(self.wrong(name, "a finite float", &other)),
+        }
+    }
+
+    pub fn string(&mut self, name: &str, default: &str) -> Result<String> {
+        match self.take(name) {
+            None => Ok(default.to_string()),
+            Some(Param::Str(s)) => Ok(s),
+            Some(other) => Err(self.wrong(name, "a str", &other)),
+        }
+    }
+
+    /// Refuses parameters nobody read (a typo must not be silently ignored).
+    pub fn done(self) -> Result<()> {
+        match self.given.first() {
+            None => Ok(()),
+            Some((name, _)) => Err(IctError::parameter(
+                format!("{}.{name}", self.detector),
+                "unknown parameter",
+            )),
+        }
+    }
+}
