@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ictcore
-from ictcore import Candles, Engine, EventTable, ZoneTable
+from ictcore import Candles, Engine, EventTable, LiquidityTable, ZoneTable
 from ictcore.exceptions import InvalidInputError
 
 from .conftest import load_eurusd
@@ -34,6 +34,8 @@ def with_logs(tables: dict[str, EventTable]) -> dict[str, EventTable]:
     for name, table in tables.items():
         if isinstance(table, ZoneTable):
             out[f"{name}_transitions"] = table.transitions
+        if isinstance(table, LiquidityTable):
+            out[f"{name}_sweeps"] = table.sweeps
     return out
 
 
@@ -50,6 +52,7 @@ def all_tables(c: Candles) -> dict[str, EventTable]:
             "displacement": ictcore.displacement(c, min_body_atr=1.0),
             "order_blocks": ictcore.order_blocks(c, left=3, right=4),
             "order_blocks_wick": ictcore.order_blocks(c, break_on="wick"),
+            "liquidity": ictcore.liquidity(c, left=3, right=2, tolerance_atr=0.5),
         }
     )
 
@@ -355,6 +358,9 @@ def test_the_pool_runs_native_detectors_through_the_cache(tmp_path: Any) -> None
                 if isinstance(table, ZoneTable):
                     assert isinstance(got, ZoneTable)
                     assert_tables_equal(got.transitions, table.transitions)
+                if isinstance(table, LiquidityTable):
+                    assert isinstance(got, LiquidityTable)
+                    assert_tables_equal(got.sweeps, table.sweeps)
         stats = result.stats
         if workers == 1:
             assert stats["misses"] == len(ALL) * len(requests)

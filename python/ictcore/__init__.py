@@ -10,8 +10,9 @@
 - ``ictcore.DetectorPool``: all detectors over whole portfolios from the store, in parallel
   with the GIL released, through the cache; ``ictcore.Config`` reads the engine's config.
 - ``ictcore.swings``, ``structure``, ``fvg``, ``volume_imbalance``, ``opening_gaps``,
-  ``displacement``, ``order_blocks``: native **causal** detectors returning event tables
-  (every row knows its ``known_at`` bar; zones carry a lifecycle log and ``active_at``);
+  ``displacement``, ``order_blocks``, ``liquidity``: native **causal** detectors returning
+  event tables (every row knows its ``known_at`` bar; zones carry a lifecycle log and
+  ``active_at``);
   ``ictcore.Engine`` runs them bar by bar on a live series.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
 
@@ -31,9 +32,11 @@ from .config import Config
 from .detect import (
     Engine,
     EventTable,
+    LiquidityTable,
     ZoneTable,
     displacement,
     fvg,
+    liquidity,
     opening_gaps,
     order_blocks,
     structure,
@@ -66,6 +69,7 @@ __all__ = [
     "EventTable",
     "IctError",
     "InvalidInputError",
+    "LiquidityTable",
     "MissingColumnError",
     "UnknownNameError",
     "ZoneTable",
@@ -75,6 +79,7 @@ __all__ = [
     "exceptions",
     "fvg",
     "kept_memory",
+    "liquidity",
     "opening_gaps",
     "order_blocks",
     "read_csv",

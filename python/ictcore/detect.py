@@ -14,6 +14,8 @@ the batch tables. Definitions: ``ict-concepts.md`` §3; defaults are the "ictcor
   inverted (inverse FVG / breaker), dead; ``active_at(t)`` answers "which zones are alive at
   bar t" in O(log n + k).
 - :func:`displacement` — large-body, small-wick candles.
+- :func:`liquidity` — swing levels and equal highs/lows pools (causal tolerance), with
+  sweeps (wick beyond, close back inside) and runs (close beyond).
 - :class:`Engine` — the same detectors on a live series: ``update``, ``update_last``
   (revise the forming candle), ``update_many``, ``events``, ``snapshot``; picklable.
 """
@@ -35,9 +37,11 @@ __all__ = [
     "PRESET",
     "Engine",
     "EventTable",
+    "LiquidityTable",
     "ZoneTable",
     "displacement",
     "fvg",
+    "liquidity",
     "opening_gaps",
     "order_blocks",
     "structure",
@@ -59,6 +63,7 @@ PRESET: dict[str, dict[str, Any]] = {
     "opening_gaps": {},
     "displacement": {"min_body_atr": 1.5, "min_body_share": 0.6},
     "order_blocks": {"left": 5, "right": 5, "break_on": "close"},
+    "liquidity": {"left": 5, "right": 5, "tolerance_atr": 0.2},
 }
 #: Each detector's tables: its events (or zones), then the transition log of zone detectors.
 TABLES: dict[str, tuple[str, ...]] = {name: tuple(t) for name, t in _ictcore.NATIVE_TABLES}
@@ -195,6 +200,21 @@ class ZoneTable(EventTable):
         return int(bars[order][at]) if at >= 0 else -1
 
 
+class LiquidityTable(EventTable):
+    """Equal highs/lows pools (one row per join: ``members`` and ``level`` so far), with
+    :attr:`sweeps`: every sweep (wick beyond, close back inside) and run (close beyond) of a
+    swing level or pool."""
+
+    def __init__(
+        self,
+        name: str,
+        columns: Mapping[str, npt.NDArray[Any]],
+        sweeps: Mapping[str, npt.NDArray[Any]],
+    ) -> None:
+        super().__init__(name, columns)
+        self.sweeps = EventTable(f"{name} sweeps", sweeps)
+
+
 def _candles(data: Candles | pd.DataFrame) -> Candles:
     if isinstance(data, Candles):
         return data
@@ -219,9 +239,16 @@ def _six(c: Candles) -> _Six:
 
 def _run(name: str, data: Candles | pd.DataFrame, params: dict[str, Any]) -> EventTable:
     tables = _ictcore.native_run(name, params, *_six(_candles(data)))
+    return _wrap(name, [_columns(t) for t in tables])
+
+
+def _wrap(name: str, tables: Sequence[Mapping[str, npt.NDArray[Any]]]) -> EventTable:
+    """A detector's tables as its table class."""
+    if name == "liquidity":
+        return LiquidityTable(name, tables[0], tables[1])
     if len(tables) == 2:
-        return ZoneTable(name, _columns(tables[0]), _columns(tables[1]))
-    return EventTable(name, _columns(tables[0]))
+        return ZoneTable(name, tables[0], tables[1])
+    return EventTable(name, tables[0])
 
 
 def swings(data: Candles | pd.DataFrame, left: int = 5, right: int = 5) -> EventTable:
@@ -292,6 +319,23 @@ def order_blocks(
     break), ``break_displacement``. Lifecycle as :func:`fvg`; ``inverted`` = a breaker (a
     close through the far edge), ``dead`` = closed back through."""
     return _zones(_run("order_blocks", data, {"left": left, "right": right, "break_on": break_on}))
+
+
+def liquidity(
+    data: Candles | pd.DataFrame, left: int = 5, right: int = 5, tolerance_atr: float = 0.2
+) -> LiquidityTable:
+    """Liquidity: every confirmed swing high (low) is buy-side (sell-side) liquidity until
+    taken; a new swing within ``tolerance_atr`` x ATR(14) at its confirmation (never sized
+    from the whole series) of an untaken level joins it, making an equal highs/lows pool
+    (rows: ``members`` and ``level`` — the members' extreme — so far, ``tolerance``).
+    ``.sweeps``: a wick beyond with the close back inside is a ``sweep`` (once per level), a
+    close beyond a ``run`` (the level dies); columns ``level``, ``depth_atr``, ``wick_body``
+    (wick beyond the level and body over the body), ``pool_id`` (-1: a lone swing),
+    ``swing_id``."""
+    params = {"left": left, "right": right, "tolerance_atr": float(tolerance_atr)}
+    table = _run("liquidity", data, params)
+    assert isinstance(table, LiquidityTable)
+    return table
 
 
 def _zones(table: EventTable) -> ZoneTable:
@@ -405,13 +449,7 @@ class Engine:
         tables = TABLES.get(name)
         if tables is None or name not in self.detectors:
             raise ValueError(f"{name!r} is not run by this engine ({', '.join(self.detectors)})")
-        if len(tables) == 2:
-            return ZoneTable(
-                name,
-                _columns(self._native.table(tables[0], 0)),
-                _columns(self._native.table(tables[1], 0)),
-            )
-        return self._table(name)
+        return _wrap(name, [_columns(self._native.table(t, 0)) for t in tables])
 
     def snapshot(self) -> dict[str, EventTable]:
         """Every detector's full table."""

@@ -30,7 +30,7 @@ from . import _ictcore
 from .cache import AnalysisCache
 from .candles import Candles
 from .config import Config
-from .detect import EventTable, ZoneTable
+from .detect import EventTable, _wrap
 from .exceptions import BatchError
 from .store import CandleStore
 
@@ -40,7 +40,8 @@ __all__ = ["DETECTORS", "NATIVE_DETECTORS", "AnalysisResult", "DetectorPool"]
 DETECTORS: tuple[str, ...] = tuple(_ictcore.DETECTORS)
 #: The native causal detectors the pool runs when named.
 NATIVE_DETECTORS: tuple[str, ...] = tuple(_ictcore.NATIVE_DETECTORS)
-_TRANSITION = "transition."
+#: Prefix of a native result's second table's columns (zones' log; liquidity's sweeps).
+_SECOND = ("transition.", "sweep.")
 
 Key = tuple[str, str, str]
 
@@ -70,16 +71,12 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
             columns = self.arrays(*key)
             name = key[2]
             if name in NATIVE_DETECTORS:
-                native = name.removeprefix("native.")
-                zones = {n: a for n, a in columns.items() if not n.startswith(_TRANSITION)}
-                log = {
-                    n.removeprefix(_TRANSITION): a
-                    for n, a in columns.items()
-                    if n.startswith(_TRANSITION)
+                first = {n: a for n, a in columns.items() if not n.startswith(_SECOND)}
+                second = {
+                    n.split(".", 1)[1]: a for n, a in columns.items() if n.startswith(_SECOND)
                 }
-                self._frames[key] = (
-                    ZoneTable(native, zones, log) if log else EventTable(native, columns)
-                )
+                tables = [first, second] if second else [first]
+                self._frames[key] = _wrap(name.removeprefix("native."), tables)
             else:
                 self._frames[key] = pd.DataFrame({n: np.array(a) for n, a in columns.items()})
         return self._frames[key]

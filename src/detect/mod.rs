@@ -11,6 +11,7 @@
 //! - [`fvg`], [`gaps`] (volume imbalances, opening gaps), [`order_blocks`] (with breakers):
 //!   zones with the lifecycle of [`zones`] (touched, mean threshold, filled, inverted, dead).
 //! - [`displacement`]: large-body candles.
+//! - [`liquidity`]: swing levels and equal highs/lows pools (causal tolerance), swept or run.
 //! - [`lifecycle`]: states, the transition log, and the "alive at bar t" index.
 //! - [`engine`]: several detectors over one live series (`update`, `update_last`).
 //! - [`spec`]: detectors by name with typed parameters (Python, engine and pool share it).
@@ -21,6 +22,7 @@ pub mod fvg;
 pub mod gaps;
 pub mod history;
 pub mod lifecycle;
+pub mod liquidity;
 pub mod order_blocks;
 pub mod spec;
 pub mod structure;

@@ -6,6 +6,7 @@ use super::displacement::{Displacement, DisplacementParams};
 use super::fvg::{self, Fvg, FvgParams};
 use super::gaps::{self, GapKind, Gaps};
 use super::history::History;
+use super::liquidity::{Liquidity, LiquidityParams};
 use super::order_blocks::{self, OrderBlocks};
 use super::structure::{BreakOn, Structure, StructureParams};
 use super::swings::{SwingParams, Swings};
@@ -36,10 +37,11 @@ pub enum NativeSpec {
     OpeningGaps,
     Displacement(DisplacementParams),
     OrderBlocks(StructureParams),
+    Liquidity(LiquidityParams),
 }
 
 /// Names of the native detectors.
-pub const NATIVE: [&str; 7] = [
+pub const NATIVE: [&str; 8] = [
     "swings",
     "structure",
     "fvg",
@@ -47,6 +49,7 @@ pub const NATIVE: [&str; 7] = [
     "opening_gaps",
     "displacement",
     "order_blocks",
+    "liquidity",
 ];
 
 fn swing_params(p: &mut Params<'_>) -> Result<SwingParams> {
@@ -96,6 +99,17 @@ impl NativeSpec {
             "fvg" => NativeSpec::Fvg(FvgParams {
                 min_size_atr: positive("fvg.min_size_atr", p.float("min_size_atr", 0.0)?)?,
             }),
+            "liquidity" => {
+                let swings = swing_params(&mut p)?;
+                let d = LiquidityParams::default();
+                NativeSpec::Liquidity(LiquidityParams {
+                    swings,
+                    tolerance_atr: positive(
+                        "liquidity.tolerance_atr",
+                        p.float("tolerance_atr", d.tolerance_atr)?,
+                    )?,
+                })
+            }
             "volume_imbalance" => NativeSpec::VolumeImbalance,
             "opening_gaps" => NativeSpec::OpeningGaps,
             "displacement" => {
@@ -132,6 +146,7 @@ impl NativeSpec {
             NativeSpec::OpeningGaps => "opening_gaps",
             NativeSpec::Displacement(_) => "displacement",
             NativeSpec::OrderBlocks(_) => "order_blocks",
+            NativeSpec::Liquidity(_) => "liquidity",
         }
     }
 
@@ -145,6 +160,15 @@ impl NativeSpec {
             NativeSpec::OpeningGaps => &["opening_gaps", "opening_gaps_transitions"],
             NativeSpec::Displacement(_) => &["displacement"],
             NativeSpec::OrderBlocks(_) => &["order_blocks", "order_blocks_transitions"],
+            NativeSpec::Liquidity(_) => &["liquidity", "liquidity_sweeps"],
+        }
+    }
+
+    /// The prefix of the second table's columns when both tables travel as one (the pool).
+    pub fn second_prefix(&self) -> &'static str {
+        match self {
+            NativeSpec::Liquidity(_) => "sweep.",
+            _ => "transition.",
         }
     }
 
@@ -170,6 +194,11 @@ impl NativeSpec {
                 ("min_body_atr", Param::Float(d.min_body_atr)),
                 ("min_body_share", Param::Float(d.min_body_share)),
             ],
+            NativeSpec::Liquidity(l) => {
+                let mut v = swing(&l.swings);
+                v.push(("tolerance_atr", Param::Float(l.tolerance_atr)));
+                v
+            }
         }
     }
 
@@ -183,6 +212,7 @@ impl NativeSpec {
             NativeSpec::OpeningGaps => Box::new(Gaps::new(GapKind::OpeningGap)),
             NativeSpec::Displacement(p) => Box::new(Displacement::new(*p)),
             NativeSpec::OrderBlocks(p) => Box::new(OrderBlocks::new(*p)),
+            NativeSpec::Liquidity(p) => Box::new(Liquidity::new(*p)),
         }
     }
 }
@@ -229,6 +259,25 @@ impl Detector for Displacement {
     }
     fn table(&self, history: &History, _which: usize, start: usize) -> ResultTable {
         Displacement::table(self, history, start)
+    }
+}
+
+impl Detector for Liquidity {
+    fn step(&mut self, history: &History) {
+        Liquidity::step(self, history);
+    }
+    fn undo(&mut self) {
+        Liquidity::undo(self);
+    }
+    fn lens(&self) -> [usize; 2] {
+        [self.pools.len(), self.taken.len()]
+    }
+    fn table(&self, history: &History, which: usize, start: usize) -> ResultTable {
+        if which == 0 {
+            self.pool_table(history, start)
+        } else {
+            self.taken_table(history, start)
+        }
     }
 }
 

@@ -14,6 +14,10 @@ pub const KIND_VOLUME_IMBALANCE: i32 = 6;
 pub const KIND_OPENING_GAP: i32 = 7;
 pub const KIND_DISPLACEMENT: i32 = 8;
 pub const KIND_ORDER_BLOCK: i32 = 9;
+pub const KIND_EQUAL_HIGHS: i32 = 10;
+pub const KIND_EQUAL_LOWS: i32 = 11;
+pub const KIND_SWEEP: i32 = 12;
+pub const KIND_RUN: i32 = 13;
 
 /// `kind` codes of every native table, and their names.
 pub const KINDS: &[(i32, &str)] = &[
@@ -26,6 +30,10 @@ pub const KINDS: &[(i32, &str)] = &[
     (KIND_OPENING_GAP, "opening_gap"),
     (KIND_DISPLACEMENT, "displacement"),
     (KIND_ORDER_BLOCK, "order_block"),
+    (KIND_EQUAL_HIGHS, "equal_highs"),
+    (KIND_EQUAL_LOWS, "equal_lows"),
+    (KIND_SWEEP, "sweep"),
+    (KIND_RUN, "run"),
 ];
 
 /// Names of swing labels by code (see [`super::swings::Label`]).

@@ -754,3 +754,169 @@ fn order_blocks_are_the_leg_extremes_of_structure_breaks() {
         assert_eq!(z.mid, c.open.min(c.close) + c.body() / 2.0);
     }
 }
+
+/// Liquidity against a naive re-statement of its rules (every level checked on every bar,
+/// the nearest untaken level found by a scan).
+#[test]
+fn liquidity_equals_the_brute_force_rules() {
+    use super::liquidity::{Liquidity, LiquidityParams};
+    for seed in [4, 8, 15] {
+        let bars = walk(seed, 3000);
+        let params = LiquidityParams {
+            swings: SwingParams { left: 2, right: 2 },
+            tolerance_atr: 0.5,
+        };
+        let mut d = Liquidity::new(params);
+        let h = run(&bars, |h| d.step(h));
+        // (direction, level, anchor, state 0 untaken / 1 swept / 2 gone, pool)
+        let mut levels: Vec<(i8, f64, usize, u8, Option<usize>, u32)> = Vec::new();
+        let mut taken = Vec::new();
+        let mut pools = Vec::new();
+        let mut pool_count = 0;
+        for (t, b) in bars.iter().enumerate() {
+            for side in [1i8, -1] {
+                let beyond = |level: f64, price: f64| {
+                    if side > 0 {
+                        price > level
+                    } else {
+                        price < level
+                    }
+                };
+                let extreme = if side > 0 { b.high } else { b.low };
+                for lv in levels.iter_mut().filter(|l| l.0 == side) {
+                    if lv.3 == 0 && beyond(lv.1, extreme) {
+                        let run = beyond(lv.1, b.close);
+                        taken.push((t, run, side, lv.1.to_bits(), lv.2, lv.4));
+                        lv.3 = if run { 2 } else { 1 };
+                    } else if lv.3 == 1 && beyond(lv.1, b.close) {
+                        taken.push((t, true, side, lv.1.to_bits(), lv.2, lv.4));
+                        lv.3 = 2;
+                    }
+                }
+            }
+            for s in d.swings.events.iter().filter(|s| s.known_at == t) {
+                let tol = if h.atr[t].is_finite() {
+                    0.5 * h.atr[t]
+                } else {
+                    0.0
+                };
+                let mut best: Option<(usize, (f64, bool, i64))> = None;
+                for (i, l) in levels.iter().enumerate() {
+                    if l.0 != s.direction || l.3 != 0 || (l.1 - s.level).abs() > tol {
+                        continue;
+                    }
+                    // Nearest; on equal distance the level above; among equal levels above the
+                    // oldest, below the newest.
+                    let above = l.1 >= s.level;
+                    let rank = (
+                        (l.1 - s.level).abs(),
+                        !above,
+                        if above { i as i64 } else { -(i as i64) },
+                    );
+                    if best
+                        .is_none_or(|(_, r)| rank.partial_cmp(&r) == Some(std::cmp::Ordering::Less))
+                    {
+                        best = Some((i, rank));
+                    }
+                }
+                match best {
+                    None => levels.push((s.direction, s.level, s.anchor, 0, None, 1)),
+                    Some((i, _)) => {
+                        let l = &mut levels[i];
+                        l.1 = if s.direction > 0 {
+                            l.1.max(s.level)
+                        } else {
+                            l.1.min(s.level)
+                        };
+                        if l.4.is_none() {
+                            l.4 = Some(pool_count);
+                            pool_count += 1;
+                        }
+                        l.5 += 1;
+                        pools.push((l.4.unwrap(), t, l.1.to_bits(), l.5, l.2));
+                    }
+                }
+            }
+        }
+        let got_pools: Vec<_> = d
+            .pools
+            .iter()
+            .map(|p| (p.pool, p.known_at, p.level.to_bits(), p.members, p.anchor))
+            .collect();
+        assert!(pools.len() > 10, "seed {seed}: too few pools");
+        assert_eq!(got_pools, pools, "seed {seed}");
+        let mut got: Vec<_> = d
+            .taken
+            .iter()
+            .map(|r| {
+                (
+                    r.known_at,
+                    r.run,
+                    r.direction,
+                    r.level.to_bits(),
+                    r.anchor,
+                    r.pool,
+                )
+            })
+            .collect();
+        let mut want = taken;
+        got.sort();
+        want.sort();
+        assert!(
+            want.iter().any(|w| !w.1) && want.iter().any(|w| w.1),
+            "seed {seed}: needs sweeps and runs"
+        );
+        assert_eq!(got, want, "seed {seed}");
+    }
+}
+
+/// After 14 flat bars (ATR 1): swing highs 10 (at start + 2, known at start + 4) and 9.97
+/// (at start + 6, known at start + 8) with left = right = 2. The second stays below the
+/// first (a higher one would have swept it) and within 0.2 ATR of it, so it joins: an
+/// equal-highs pool at 10 (the members' max) known at start + 8. Bar n trades to 10.3 and
+/// closes at 9.9: a sweep. Bar n + 1 closes at 10.2: a run.
+#[test]
+fn equal_highs_are_swept_then_run_by_hand() {
+    use super::liquidity::{Liquidity, LiquidityParams};
+    let mut bars: Vec<Bar> = (0..14).map(|i| bar(i, 8.0, 8.5, 7.5, 8.0)).collect();
+    let start = bars.len();
+    for (k, (h, l)) in [
+        (9.0, 8.0),
+        (9.5, 8.5),
+        (10.0, 9.0),
+        (9.5, 8.6),
+        (9.0, 8.2),
+        (9.6, 8.4),
+        (9.97, 9.1),
+        (9.4, 8.7),
+        (9.1, 8.3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        bars.push(bar(start + k, l + 0.2, h, l, h - 0.2));
+    }
+    let n = bars.len();
+    bars.push(bar(n, 9.5, 10.3, 9.4, 9.9));
+    bars.push(bar(n + 1, 9.9, 10.4, 9.8, 10.2));
+    let mut d = Liquidity::new(LiquidityParams {
+        swings: SwingParams { left: 2, right: 2 },
+        tolerance_atr: 0.2,
+    });
+    run(&bars, |h| d.step(h));
+    let pools: Vec<_> = d
+        .pools
+        .iter()
+        .filter(|p| p.direction > 0)
+        .map(|p| (p.anchor, p.known_at, p.level, p.members))
+        .collect();
+    assert_eq!(pools, [(start + 2, start + 8, 10.0, 2)]);
+    let taken: Vec<_> = d
+        .taken
+        .iter()
+        .filter(|r| r.direction > 0)
+        .map(|r| (r.run, r.known_at, r.level, r.pool))
+        .collect();
+    let pool = d.pools.iter().find(|p| p.direction > 0).map(|p| p.pool);
+    assert_eq!(taken, [(false, n, 10.0, pool), (true, n + 1, 10.0, pool)]);
+}

@@ -43,7 +43,8 @@ pub enum Spec {
         swing_length: usize,
     },
     /// A native causal detector (`crate::detect`), requested as `native.<name>`: its event
-    /// table, or its zones followed by the transition log as `transition.<column>` columns.
+    /// table, or its main table followed by the second one's columns under
+    /// [`NativeSpec::second_prefix`] (`transition.` for a zone log, `sweep.` for liquidity).
     Native(NativeSpec),
     /// Test hook: panics on the series of `symbol`, an empty result elsewhere.
     PanicForTests {
@@ -64,7 +65,7 @@ pub const DETECTORS: [&str; 8] = [
 ];
 
 /// Names of the native detectors in the pool (`native.` + the detector's name).
-pub const NATIVE_DETECTORS: [&str; 7] = [
+pub const NATIVE_DETECTORS: [&str; 8] = [
     "native.swings",
     "native.structure",
     "native.fvg",
@@ -72,10 +73,8 @@ pub const NATIVE_DETECTORS: [&str; 7] = [
     "native.opening_gaps",
     "native.displacement",
     "native.order_blocks",
+    "native.liquidity",
 ];
-
-/// Prefix of the transition-log columns in a `native.fvg` result.
-pub const TRANSITION_PREFIX: &str = "transition.";
 
 fn known_detectors() -> Vec<String> {
     DETECTORS
@@ -409,9 +408,10 @@ impl Spec {
             Spec::Native(n) => {
                 let mut tables = crate::detect::run(n, c)?.into_iter();
                 let mut main = tables.next().unwrap_or_default();
+                let prefix = n.second_prefix();
                 for log in tables {
                     for mut column in log.columns {
-                        column.name = format!("{TRANSITION_PREFIX}{}", column.name);
+                        column.name = format!("{prefix}{}", column.name);
                         main.columns.push(column);
                     }
                 }

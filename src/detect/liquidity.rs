@@ -1,0 +1,421 @@
+//! Liquidity: resting stops beyond confirmed swing levels, equal highs/lows pools, and what
+//! price does to them.
+//!
+//! Every confirmed swing high is buy-side liquidity (BSL) until taken; lows are sell-side
+//! (SSL). A new swing within `tolerance_atr` x ATR(14) (as of its confirmation — causal,
+//! never sized from the whole series) of an untaken level on its side joins it: two or more
+//! members make an **equal highs / equal lows pool** whose level is the members' extreme.
+//! Each join is a new row of the pool table (members so far, level so far), so no row is ever
+//! rewritten.
+//!
+//! A bar whose high trades above an untaken BSL level (low below SSL) either **runs** it (the
+//! close is beyond too: the level dies) or **sweeps** it (the close is back inside: a stop
+//! hunt). A level is swept at most once; a later close beyond runs it. Sweeps and runs are
+//! rows of the sweep table, with the depth in ATR and the wick beyond the level over the body.
+//!
+//! Untaken levels sit in ordered sets keyed by price, so a bar visits only the levels it
+//! takes and a new swing finds its nearest neighbour in O(log n). Changes are journaled so
+//! the newest bar can be undone.
+
+use super::history::History;
+use super::swings::{SwingParams, Swings};
+use crate::cache::table::{Column, ResultTable};
+use std::collections::BTreeSet;
+
+/// Parameters of [`Liquidity`]. Preset "ictcore": swings of 5 bars each side, tolerance
+/// 0.2 ATR(14).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiquidityParams {
+    pub swings: SwingParams,
+    pub tolerance_atr: f64,
+}
+
+impl Default for LiquidityParams {
+    fn default() -> Self {
+        Self {
+            swings: SwingParams::default(),
+            tolerance_atr: 0.2,
+        }
+    }
+}
+
+/// A level being watched: a lone swing or a pool.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Level {
+    direction: i8,
+    level: f64,
+    /// The first member's pivot bar.
+    anchor: usize,
+    /// The newest member's swing id.
+    swing_id: usize,
+    pool: Option<usize>,
+    members: u32,
+}
+
+/// A row of the pool table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolRow {
+    pub pool: usize,
+    pub direction: i8,
+    pub anchor: usize,
+    pub known_at: usize,
+    pub level: f64,
+    pub members: u32,
+    pub tolerance: f64,
+}
+
+/// A row of the sweep table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Taken {
+    /// True: a run (close beyond); false: a sweep.
+    pub run: bool,
+    pub direction: i8,
+    pub anchor: usize,
+    pub known_at: usize,
+    pub level: f64,
+    pub depth_atr: f64,
+    pub wick_body: f64,
+    pub pool: Option<usize>,
+    pub swing_id: usize,
+}
+
+fn ordered(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
+type Entry = (u64, usize);
+
+enum Op {
+    Insert(usize, Entry),
+    Remove(usize, Entry),
+    /// A level before a join changed it.
+    Restore(usize, Level),
+}
+
+/// Streaming liquidity detector (it owns its swing detector).
+pub struct Liquidity {
+    pub params: LiquidityParams,
+    pub swings: Swings,
+    levels: Vec<Level>,
+    /// Sets: 0 untaken highs, 1 swept highs, 2 untaken lows, 3 swept lows.
+    sets: [BTreeSet<Entry>; 4],
+    pub pools: Vec<PoolRow>,
+    pub taken: Vec<Taken>,
+    pool_count: usize,
+    journal: Vec<Op>,
+    before: (usize, usize, usize, usize),
+}
+
+impl Liquidity {
+    pub fn new(params: LiquidityParams) -> Self {
+        Self {
+            params,
+            swings: Swings::new(params.swings),
+            levels: Vec::new(),
+            sets: Default::default(),
+            pools: Vec::new(),
+            taken: Vec::new(),
+            pool_count: 0,
+            journal: Vec::new(),
+            before: (0, 0, 0, 0),
+        }
+    }
+
+    fn insert(&mut self, set: usize, id: usize) {
+        let entry = (ordered(self.levels[id].level), id);
+        self.sets[set].insert(entry);
+        self.journal.push(Op::Insert(set, entry));
+    }
+
+    fn remove(&mut self, set: usize, entry: Entry) {
+        self.sets[set].remove(&entry);
+        self.journal.push(Op::Remove(set, entry));
+    }
+
+    /// Processes the newest bar of `history`.
+    pub fn step(&mut self, history: &History) {
+        let t = history.len() - 1;
+        self.journal.clear();
+        self.before = (
+            self.levels.len(),
+            self.pools.len(),
+            self.taken.len(),
+            self.pool_count,
+        );
+        self.take(history, t);
+        let confirmed = self.swings.step(history);
+        let first = self.swings.events.len() - confirmed;
+        for i in first..self.swings.events.len() {
+            let s = self.swings.events[i];
+            self.join(history, t, s.direction, s.level, s.anchor, s.id);
+        }
+    }
+
+    /// Sweeps and runs of the levels known before bar `t`.
+    fn take(&mut self, history: &History, t: usize) {
+        let bar = history.bars[t];
+        let atr = history.atr[t];
+        for side in [1i8, -1] {
+            let (fresh, swept) = if side > 0 { (0, 1) } else { (2, 3) };
+            let beyond = |level: f64, price: f64| {
+                if side > 0 {
+                    price > level
+                } else {
+                    price < level
+                }
+            };
+            let extreme = if side > 0 { bar.high } else { bar.low };
+            // Untaken levels the wick went beyond: nearest to price first.
+            loop {
+                let next = if side > 0 {
+                    self.sets[fresh].first()
+                } else {
+                    self.sets[fresh].last()
+                };
+                let Some(&entry) = next else { break };
+                let level = self.levels[entry.1];
+                if !beyond(level.level, extreme) {
+                    break;
+                }
+                self.remove(fresh, entry);
+                let run = beyond(level.level, bar.close);
+                let body = bar.body();
+                let body_edge = if side > 0 {
+                    bar.open.max(bar.close)
+                } else {
+                    bar.open.min(bar.close)
+                };
+                // The part of the wick beyond both the level and the body.
+                let wick = if side > 0 {
+                    extreme - level.level.max(body_edge)
+                } else {
+                    level.level.min(body_edge) - extreme
+                };
+                self.taken.push(Taken {
+                    run,
+                    direction: side,
+                    anchor: level.anchor,
+                    known_at: t,
+                    level: level.level,
+                    depth_atr: (extreme - level.level).abs() / atr,
+                    wick_body: if body > 0.0 {
+                        wick / body
+                    } else {
+                        f64::INFINITY
+                    },
+                    pool: level.pool,
+                    swing_id: level.swing_id,
+                });
+                if !run {
+                    self.insert(swept, entry.1);
+                }
+            }
+            // Swept levels a close went beyond: runs.
+            loop {
+                let next = if side > 0 {
+                    self.sets[swept].first()
+                } else {
+                    self.sets[swept].last()
+                };
+                let Some(&entry) = next else { break };
+                let level = self.levels[entry.1];
+                if !beyond(level.level, bar.close) {
+                    break;
+                }
+                self.remove(swept, entry);
+                self.taken.push(Taken {
+                    run: true,
+                    direction: side,
+                    anchor: level.anchor,
+                    known_at: t,
+                    level: level.level,
+                    depth_atr: (extreme - level.level).abs() / atr,
+                    wick_body: f64::NAN,
+                    pool: level.pool,
+                    swing_id: level.swing_id,
+                });
+            }
+        }
+    }
+
+    /// A swing confirmed at `t` joins the nearest untaken level within tolerance, or becomes
+    /// a level of its own.
+    fn join(
+        &mut self,
+        history: &History,
+        t: usize,
+        side: i8,
+        price: f64,
+        anchor: usize,
+        swing: usize,
+    ) {
+        let atr = history.atr[t];
+        let tolerance = if atr.is_finite() {
+            self.params.tolerance_atr * atr
+        } else {
+            0.0
+        };
+        let fresh = if side > 0 { 0 } else { 2 };
+        let set = &self.sets[fresh];
+        let key = ordered(price);
+        let above = set.range((key, 0)..).next().copied();
+        let below = set.range(..(key, 0)).next_back().copied();
+        let distance = |e: Option<Entry>| e.map(|e| (self.levels[e.1].level - price).abs());
+        let nearest = match (distance(above), distance(below)) {
+            (Some(a), Some(b)) => {
+                if a <= b {
+                    above
+                } else {
+                    below
+                }
+            }
+            (Some(_), None) => above,
+            (None, Some(_)) => below,
+            (None, None) => None,
+        }
+        .filter(|e| (self.levels[e.1].level - price).abs() <= tolerance);
+        let Some(entry) = nearest else {
+            self.levels.push(Level {
+                direction: side,
+                level: price,
+                anchor,
+                swing_id: swing,
+                pool: None,
+                members: 1,
+            });
+            self.insert(fresh, self.levels.len() - 1);
+            return;
+        };
+        self.remove(fresh, entry);
+        let id = entry.1;
+        let old = self.levels[id];
+        self.journal.push(Op::Restore(id, old));
+        let pool = old.pool.unwrap_or_else(|| {
+            self.pool_count += 1;
+            self.pool_count - 1
+        });
+        let level = if side > 0 {
+            old.level.max(price)
+        } else {
+            old.level.min(price)
+        };
+        self.levels[id] = Level {
+            level,
+            swing_id: swing,
+            pool: Some(pool),
+            members: old.members + 1,
+            ..old
+        };
+        self.insert(fresh, id);
+        self.pools.push(PoolRow {
+            pool,
+            direction: side,
+            anchor: old.anchor,
+            known_at: t,
+            level,
+            members: old.members + 1,
+            tolerance,
+        });
+    }
+
+    /// Undoes the last [`Liquidity::step`].
+    pub fn undo(&mut self) {
+        while let Some(op) = self.journal.pop() {
+            match op {
+                Op::Insert(set, entry) => {
+                    self.sets[set].remove(&entry);
+                }
+                Op::Remove(set, entry) => {
+                    self.sets[set].insert(entry);
+                }
+                Op::Restore(id, level) => self.levels[id] = level,
+            }
+        }
+        let (levels, pools, taken, count) = self.before;
+        self.levels.truncate(levels);
+        self.pools.truncate(pools);
+        self.taken.truncate(taken);
+        self.pool_count = count;
+        self.swings.undo();
+    }
+
+    /// Pool rows `start..`: the common columns (`id` = the pool, `anchor` = its first member's
+    /// pivot, `known_at` = the join), `level`, `members`, `tolerance`.
+    pub fn pool_table(&self, history: &History, start: usize) -> ResultTable {
+        let rows = &self.pools[start.min(self.pools.len())..];
+        let mut columns = super::table::common(
+            history,
+            rows.iter().map(|r| r.pool as i64).collect(),
+            rows.iter()
+                .map(|r| {
+                    if r.direction > 0 {
+                        super::table::KIND_EQUAL_HIGHS
+                    } else {
+                        super::table::KIND_EQUAL_LOWS
+                    }
+                })
+                .collect(),
+            rows.iter().map(|r| i32::from(r.direction)).collect(),
+            rows.iter().map(|r| r.anchor as i64).collect(),
+            rows.iter().map(|r| r.known_at as i64).collect(),
+        );
+        columns.push(Column::f64("level", rows.iter().map(|r| r.level).collect()));
+        let members: Vec<i32> = rows.iter().map(|r| r.members as i32).collect();
+        columns.push(Column::i32("members", &members));
+        columns.push(Column::f64(
+            "tolerance",
+            rows.iter().map(|r| r.tolerance).collect(),
+        ));
+        ResultTable { columns }
+    }
+
+    /// Sweep/run rows `start..`: the common columns (`id` = the row, `kind` sweep or run,
+    /// `direction` +1 buy-side taken / -1 sell-side, `anchor` = the level's first pivot,
+    /// `known_at` = the bar), `level`, `depth_atr`, `wick_body`, `pool_id` (-1 for a lone
+    /// swing), `swing_id`.
+    pub fn taken_table(&self, history: &History, start: usize) -> ResultTable {
+        let from = start.min(self.taken.len());
+        let rows = &self.taken[from..];
+        let mut columns = super::table::common(
+            history,
+            (from..from + rows.len()).map(|i| i as i64).collect(),
+            rows.iter()
+                .map(|r| {
+                    if r.run {
+                        super::table::KIND_RUN
+                    } else {
+                        super::table::KIND_SWEEP
+                    }
+                })
+                .collect(),
+            rows.iter().map(|r| i32::from(r.direction)).collect(),
+            rows.iter().map(|r| r.anchor as i64).collect(),
+            rows.iter().map(|r| r.known_at as i64).collect(),
+        );
+        columns.push(Column::f64("level", rows.iter().map(|r| r.level).collect()));
+        columns.push(Column::f64(
+            "depth_atr",
+            rows.iter().map(|r| r.depth_atr).collect(),
+        ));
+        columns.push(Column::f64(
+            "wick_body",
+            rows.iter().map(|r| r.wick_body).collect(),
+        ));
+        columns.push(Column::i64(
+            "pool_id",
+            rows.iter()
+                .map(|r| r.pool.map_or(-1, |p| p as i64))
+                .collect(),
+        ));
+        columns.push(Column::i64(
+            "swing_id",
+            rows.iter().map(|r| r.swing_id as i64).collect(),
+        ));
+        ResultTable { columns }
+    }
+}
