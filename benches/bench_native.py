@@ -5,20 +5,21 @@ BENCHMARKS.md ("## Native detectors").
     python benches/bench_native.py              # W0, 1M and W2 (10M) candles
     python benches/bench_native.py --w2 2000000 # a smaller W2
 
-Batch: ``ictcore.swings``/``structure``/``fvg`` (one thread, input checks and table building
-included) against pyvsmc 0.3.7 (Numba; ``detect_swings``, ``detect_structure``,
-``detect_fvg(compute_mitigation=True)``, JIT warmed up first) and PyIndicators 0.22.0 (pure
-Python; ``swing_structure``, ``market_structure_choch_bos``, ``fair_value_gap``; W0 and 1M
-only — it needs seconds per 100k candles). The definitions differ (pyvsmc's pivots are a
-centred window; neither keeps a lifecycle log), so these are the closest calls, not the same
-computation. Streaming: ``ictcore.Engine`` with all three detectors fed bar by bar from a
-Python loop, and in batches of 1,000 bars (``update_many``), against a talipp 2.7.0 EMA fed by
-``add`` (the per-bar loop of an incremental-TA library; talipp has no SMC).
+Batch: every native detector (one thread, input checks and table building included);
+``swings``/``structure``/``fvg`` against pyvsmc 0.3.7 (Numba; ``detect_swings``,
+``detect_structure``, ``detect_fvg(compute_mitigation=True)``, JIT warmed up first) and
+PyIndicators 0.22.0 (pure Python; ``swing_structure``, ``market_structure_choch_bos``,
+``fair_value_gap``; W0 and 1M only — it needs seconds per 100k candles). The definitions
+differ (pyvsmc's pivots are a centred window; neither keeps a lifecycle log), so these are
+the closest calls, not the same computation. Streaming: ``ictcore.Engine`` fed bar by bar
+from a Python loop, and in batches of 1,000 bars (``update_many``), against a talipp 2.7.0
+EMA fed by ``add`` (the per-bar loop of an incremental-TA library; talipp has no SMC).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -46,11 +47,8 @@ def batch_rows(name: str, frame: pd.DataFrame, with_pyindicators: bool) -> list[
     n = len(frame)
     h, lo, cl = c.high, c.low, c.close
     repeat = 5 if n <= 1_000_000 else 2
-    ours = {
-        "swings": lambda: ictcore.swings(c, left=5, right=5),
-        "structure": lambda: ictcore.structure(c, left=5, right=5),
-        "fvg": lambda: ictcore.fvg(c),
-    }
+    functions = {name: getattr(ictcore, name) for name in ictcore.detect.PRESET}
+    ours = {name: functools.partial(f, c) for name, f in functions.items()}
     peer = {
         "swings": lambda: pyvsmc.detect_swings(h, lo, window_size=5),
         "structure": lambda: pyvsmc.detect_structure(h, lo, cl, window_size=5),
@@ -67,16 +65,21 @@ def batch_rows(name: str, frame: pd.DataFrame, with_pyindicators: bool) -> list[
         }
     rows = []
     for detector in ours:
-        peer[detector]()  # Numba JIT (cached on disk after the first run)
         t_ours = _timed(ours[detector], repeat)
-        t_peer = _timed(peer[detector], repeat)
-        t_pi = _timed(slow[detector], 1) if with_pyindicators else float("nan")
-        pi_cell = (
-            f"{t_pi * 1e3:,.1f} ms ({t_pi / t_ours:,.0f}x)" if with_pyindicators else "not run"
-        )
+        if detector in peer:
+            peer[detector]()  # Numba JIT (cached on disk after the first run)
+            t_peer = _timed(peer[detector], repeat)
+            peer_cell = f"{t_peer * 1e3:,.1f} ms ({t_peer / t_ours:.1f}x)"
+        else:
+            peer_cell = "—"
+        if with_pyindicators and detector in slow:
+            t_pi = _timed(slow[detector], 1)
+            pi_cell = f"{t_pi * 1e3:,.1f} ms ({t_pi / t_ours:,.0f}x)"
+        else:
+            pi_cell = "not run" if detector in peer else "—"
         rows.append(
             f"| {detector} | {name} ({n:,}) | {t_ours * 1e3:,.1f} ms | {n / t_ours / 1e6:.1f} M/s "
-            f"| {t_peer * 1e3:,.1f} ms ({t_peer / t_ours:.1f}x) | {pi_cell} |"
+            f"| {peer_cell} | {pi_cell} |"
         )
         print(rows[-1], file=sys.stderr)
     return rows
@@ -104,6 +107,11 @@ def streaming_rows(frame: pd.DataFrame) -> list[str]:
         for bar in bars:
             e.update(bar)
 
+    def batches_all() -> None:
+        e = ictcore.Engine(tuple(ictcore.detect.PRESET))
+        for start in range(0, n, 1000):
+            e.update_many(_slice(c, start, start + 1000))
+
     def batches() -> None:
         e = ictcore.Engine()
         for start in range(0, n, 1000):
@@ -118,12 +126,15 @@ def streaming_rows(frame: pd.DataFrame) -> list[str]:
 
     t_bar = _timed(per_bar, 2)
     t_batch = _timed(batches, 3)
+    t_all = _timed(batches_all, 3)
     t_talipp = _timed(talipp_ema, 2)
     return [
         f"| ictcore.Engine (swings + structure + fvg), `update(bar)` per bar from Python | "
         f"{n / t_bar:,.0f} |",
         f"| ictcore.Engine (swings + structure + fvg), `update_many` in batches of 1,000 | "
         f"{n / t_batch:,.0f} |",
+        f"| ictcore.Engine (all {len(ictcore.detect.PRESET)} native detectors), `update_many` in "
+        f"batches of 1,000 | {n / t_all:,.0f} |",
         f"| talipp 2.7.0 EMA(20), `add(close)` per bar | {n / t_talipp:,.0f} |",
     ]
 
