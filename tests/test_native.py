@@ -53,6 +53,7 @@ def all_tables(c: Candles) -> dict[str, EventTable]:
             "order_blocks": ictcore.order_blocks(c, left=3, right=4),
             "order_blocks_wick": ictcore.order_blocks(c, break_on="wick"),
             "liquidity": ictcore.liquidity(c, left=3, right=2, tolerance_atr=0.5),
+            "dealing_ranges": ictcore.dealing_ranges(c, left=3, right=3),
         }
     )
 

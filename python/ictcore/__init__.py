@@ -10,10 +10,9 @@
 - ``ictcore.DetectorPool``: all detectors over whole portfolios from the store, in parallel
   with the GIL released, through the cache; ``ictcore.Config`` reads the engine's config.
 - ``ictcore.swings``, ``structure``, ``fvg``, ``volume_imbalance``, ``opening_gaps``,
-  ``displacement``, ``order_blocks``, ``liquidity``: native **causal** detectors returning
-  event tables (every row knows its ``known_at`` bar; zones carry a lifecycle log and
-  ``active_at``);
-  ``ictcore.Engine`` runs them bar by bar on a live series.
+  ``displacement``, ``order_blocks``, ``liquidity``, ``dealing_ranges``: native **causal**
+  detectors returning event tables (every row knows its ``known_at`` bar; zones carry a
+  lifecycle log and ``active_at``); ``ictcore.Engine`` runs them bar by bar on a live series.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
 
 Memory: result columns of long series (>= 1 MiB each) are kept after they are freed, up to
@@ -34,6 +33,7 @@ from .detect import (
     EventTable,
     LiquidityTable,
     ZoneTable,
+    dealing_ranges,
     displacement,
     fvg,
     liquidity,
@@ -75,6 +75,7 @@ __all__ = [
     "ZoneTable",
     "__version__",
     "compat",
+    "dealing_ranges",
     "displacement",
     "exceptions",
     "fvg",

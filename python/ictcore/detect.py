@@ -14,6 +14,8 @@ the batch tables. Definitions: ``ict-concepts.md`` §3; defaults are the "ictcor
   inverted (inverse FVG / breaker), dead; ``active_at(t)`` answers "which zones are alive at
   bar t" in O(log n + k).
 - :func:`displacement` — large-body, small-wick candles.
+- :func:`dealing_ranges` — premium/discount/equilibrium of the leg each break leaves, its
+  OTE band (with a lifecycle) and its strong and weak ends.
 - :func:`liquidity` — swing levels and equal highs/lows pools (causal tolerance), with
   sweeps (wick beyond, close back inside) and runs (close beyond).
 - :class:`Engine` — the same detectors on a live series: ``update``, ``update_last``
@@ -39,6 +41,7 @@ __all__ = [
     "EventTable",
     "LiquidityTable",
     "ZoneTable",
+    "dealing_ranges",
     "displacement",
     "fvg",
     "liquidity",
@@ -64,6 +67,7 @@ PRESET: dict[str, dict[str, Any]] = {
     "displacement": {"min_body_atr": 1.5, "min_body_share": 0.6},
     "order_blocks": {"left": 5, "right": 5, "break_on": "close"},
     "liquidity": {"left": 5, "right": 5, "tolerance_atr": 0.2},
+    "dealing_ranges": {"left": 5, "right": 5, "break_on": "close"},
 }
 #: Each detector's tables: its events (or zones), then the transition log of zone detectors.
 TABLES: dict[str, tuple[str, ...]] = {name: tuple(t) for name, t in _ictcore.NATIVE_TABLES}
@@ -336,6 +340,22 @@ def liquidity(
     table = _run("liquidity", data, params)
     assert isinstance(table, LiquidityTable)
     return table
+
+
+def dealing_ranges(
+    data: Candles | pd.DataFrame, left: int = 5, right: int = 5, break_on: str = "close"
+) -> ZoneTable:
+    """Dealing ranges left by structure breaks (parameters as :func:`structure`), known at the
+    break: the leg from its origin — the strong end, e.g. the lowest low between the broken
+    swing high and an up break — to its far end so far — the weak end. Columns: the common
+    ones (``anchor`` = the strong end's bar), ``top``, ``bottom``, ``equilibrium`` (above:
+    premium, below: discount), the OTE band ``ote_top``/``ote_bottom`` (62%-79% retracement)
+    and ``ote_sweet`` (70.5%), ``size_atr``, ``strong_level``/``strong_bar``,
+    ``weak_level``/``weak_bar``. The OTE band's lifecycle: touched = price retraced into it,
+    mean_threshold = the sweet spot reached, filled = the 79% edge, inverted = a close beyond
+    it (the retracement failed), dead = a close back beyond the 62% edge."""
+    params = {"left": left, "right": right, "break_on": break_on}
+    return _zones(_run("dealing_ranges", data, params))
 
 
 def _zones(table: EventTable) -> ZoneTable:

@@ -11,6 +11,8 @@
 //! - [`fvg`], [`gaps`] (volume imbalances, opening gaps), [`order_blocks`] (with breakers):
 //!   zones with the lifecycle of [`zones`] (touched, mean threshold, filled, inverted, dead).
 //! - [`displacement`]: large-body candles.
+//! - [`ranges`]: dealing ranges left by breaks — premium/discount, OTE band (with a
+//!   lifecycle), strong and weak ends.
 //! - [`liquidity`]: swing levels and equal highs/lows pools (causal tolerance), swept or run.
 //! - [`lifecycle`]: states, the transition log, and the "alive at bar t" index.
 //! - [`engine`]: several detectors over one live series (`update`, `update_last`).
@@ -24,6 +26,7 @@ pub mod history;
 pub mod lifecycle;
 pub mod liquidity;
 pub mod order_blocks;
+pub mod ranges;
 pub mod spec;
 pub mod structure;
 pub mod swings;

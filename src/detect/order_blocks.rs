@@ -22,11 +22,13 @@ use super::zones::{Zone, ZoneBook};
 /// to the break; the break candle's body in ATR.
 pub const QUALITY: [&str; 3] = ["size_atr", "volume_share", "break_displacement"];
 
-/// The extreme candle of the leg since the watched swing.
+/// The extreme candle of the leg since the watched swing, and the opposite extreme after it
+/// (for an up leg: the lowest low, then the highest high since that low).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Leg {
     swing_id: usize,
     extreme: usize,
+    peak: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,6 +47,9 @@ pub struct OrderBlocks {
     saved: Legs,
     /// Running volume sums (for the volume share), one per bar.
     volume_sum: Vec<f64>,
+    /// Per zone: the leg's far end at the break (the highest high after the block's low for
+    /// a bullish block) — the other end of the dealing range the break leaves.
+    pub peaks: Vec<usize>,
 }
 
 impl OrderBlocks {
@@ -55,6 +60,7 @@ impl OrderBlocks {
             legs: Legs::default(),
             saved: Legs::default(),
             volume_sum: Vec::new(),
+            peaks: Vec::new(),
         }
     }
 
@@ -70,11 +76,17 @@ impl OrderBlocks {
         if let Some(leg) = self.legs.up.as_mut() {
             if bars[t].low <= bars[leg.extreme].low {
                 leg.extreme = t;
+                leg.peak = t;
+            } else if bars[t].high >= bars[leg.peak].high {
+                leg.peak = t;
             }
         }
         if let Some(leg) = self.legs.down.as_mut() {
             if bars[t].high >= bars[leg.extreme].high {
                 leg.extreme = t;
+                leg.peak = t;
+            } else if bars[t].low <= bars[leg.peak].low {
+                leg.peak = t;
             }
         }
         let breaks = self.structure.step(history);
@@ -112,6 +124,7 @@ impl OrderBlocks {
                 ],
                 state: State::Formed,
             });
+            self.peaks.push(leg.peak);
         }
         self.legs.up = self.follow(history, 1, self.legs.up);
         self.legs.down = self.follow(history, -1, self.legs.down);
@@ -125,18 +138,31 @@ impl OrderBlocks {
             return leg;
         }
         let bars = &history.bars;
-        let mut extreme = pivot;
+        let (mut extreme, mut peak) = (pivot, pivot);
         for i in pivot..bars.len() {
-            let better = if direction > 0 {
-                bars[i].low <= bars[extreme].low
+            let (deeper, higher) = if direction > 0 {
+                (
+                    bars[i].low <= bars[extreme].low,
+                    bars[i].high >= bars[peak].high,
+                )
             } else {
-                bars[i].high >= bars[extreme].high
+                (
+                    bars[i].high >= bars[extreme].high,
+                    bars[i].low <= bars[peak].low,
+                )
             };
-            if better {
+            if deeper {
                 extreme = i;
+                peak = i;
+            } else if higher {
+                peak = i;
             }
         }
-        Some(Leg { swing_id, extreme })
+        Some(Leg {
+            swing_id,
+            extreme,
+            peak,
+        })
     }
 
     /// Undoes the last [`OrderBlocks::step`].
@@ -145,5 +171,6 @@ impl OrderBlocks {
         self.book.undo();
         self.legs = self.saved;
         self.volume_sum.pop();
+        self.peaks.truncate(self.book.zones.len());
     }
 }

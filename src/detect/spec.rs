@@ -8,6 +8,7 @@ use super::gaps::{self, GapKind, Gaps};
 use super::history::History;
 use super::liquidity::{Liquidity, LiquidityParams};
 use super::order_blocks::{self, OrderBlocks};
+use super::ranges::DealingRanges;
 use super::structure::{BreakOn, Structure, StructureParams};
 use super::swings::{SwingParams, Swings};
 use super::table;
@@ -38,10 +39,11 @@ pub enum NativeSpec {
     Displacement(DisplacementParams),
     OrderBlocks(StructureParams),
     Liquidity(LiquidityParams),
+    DealingRanges(StructureParams),
 }
 
 /// Names of the native detectors.
-pub const NATIVE: [&str; 8] = [
+pub const NATIVE: [&str; 9] = [
     "swings",
     "structure",
     "fvg",
@@ -50,6 +52,7 @@ pub const NATIVE: [&str; 8] = [
     "displacement",
     "order_blocks",
     "liquidity",
+    "dealing_ranges",
 ];
 
 fn swing_params(p: &mut Params<'_>) -> Result<SwingParams> {
@@ -96,6 +99,7 @@ impl NativeSpec {
             "swings" => NativeSpec::Swings(swing_params(&mut p)?),
             "structure" => NativeSpec::Structure(structure_params(name, &mut p)?),
             "order_blocks" => NativeSpec::OrderBlocks(structure_params(name, &mut p)?),
+            "dealing_ranges" => NativeSpec::DealingRanges(structure_params(name, &mut p)?),
             "fvg" => NativeSpec::Fvg(FvgParams {
                 min_size_atr: positive("fvg.min_size_atr", p.float("min_size_atr", 0.0)?)?,
             }),
@@ -147,6 +151,7 @@ impl NativeSpec {
             NativeSpec::Displacement(_) => "displacement",
             NativeSpec::OrderBlocks(_) => "order_blocks",
             NativeSpec::Liquidity(_) => "liquidity",
+            NativeSpec::DealingRanges(_) => "dealing_ranges",
         }
     }
 
@@ -161,6 +166,7 @@ impl NativeSpec {
             NativeSpec::Displacement(_) => &["displacement"],
             NativeSpec::OrderBlocks(_) => &["order_blocks", "order_blocks_transitions"],
             NativeSpec::Liquidity(_) => &["liquidity", "liquidity_sweeps"],
+            NativeSpec::DealingRanges(_) => &["dealing_ranges", "dealing_ranges_transitions"],
         }
     }
 
@@ -187,7 +193,9 @@ impl NativeSpec {
         };
         match self {
             NativeSpec::Swings(s) => swing(s),
-            NativeSpec::Structure(s) | NativeSpec::OrderBlocks(s) => structure(s),
+            NativeSpec::Structure(s)
+            | NativeSpec::OrderBlocks(s)
+            | NativeSpec::DealingRanges(s) => structure(s),
             NativeSpec::Fvg(f) => vec![("min_size_atr", Param::Float(f.min_size_atr))],
             NativeSpec::VolumeImbalance | NativeSpec::OpeningGaps => Vec::new(),
             NativeSpec::Displacement(d) => vec![
@@ -213,6 +221,7 @@ impl NativeSpec {
             NativeSpec::Displacement(p) => Box::new(Displacement::new(*p)),
             NativeSpec::OrderBlocks(p) => Box::new(OrderBlocks::new(*p)),
             NativeSpec::Liquidity(p) => Box::new(Liquidity::new(*p)),
+            NativeSpec::DealingRanges(p) => Box::new(DealingRanges::new(*p)),
         }
     }
 }
@@ -277,6 +286,25 @@ impl Detector for Liquidity {
             self.pool_table(history, start)
         } else {
             self.taken_table(history, start)
+        }
+    }
+}
+
+impl Detector for DealingRanges {
+    fn step(&mut self, history: &History) {
+        DealingRanges::step(self, history);
+    }
+    fn undo(&mut self) {
+        DealingRanges::undo(self);
+    }
+    fn lens(&self) -> [usize; 2] {
+        [self.ranges.len(), self.book.transitions.len()]
+    }
+    fn table(&self, history: &History, which: usize, start: usize) -> ResultTable {
+        if which == 0 {
+            DealingRanges::table(self, history, start)
+        } else {
+            self.book.transitions_table(history, start)
         }
     }
 }

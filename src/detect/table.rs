@@ -18,6 +18,7 @@ pub const KIND_EQUAL_HIGHS: i32 = 10;
 pub const KIND_EQUAL_LOWS: i32 = 11;
 pub const KIND_SWEEP: i32 = 12;
 pub const KIND_RUN: i32 = 13;
+pub const KIND_DEALING_RANGE: i32 = 14;
 
 /// `kind` codes of every native table, and their names.
 pub const KINDS: &[(i32, &str)] = &[
@@ -34,6 +35,7 @@ pub const KINDS: &[(i32, &str)] = &[
     (KIND_EQUAL_LOWS, "equal_lows"),
     (KIND_SWEEP, "sweep"),
     (KIND_RUN, "run"),
+    (KIND_DEALING_RANGE, "dealing_range"),
 ];
 
 /// Names of swing labels by code (see [`super::swings::Label`]).

@@ -920,3 +920,59 @@ fn equal_highs_are_swept_then_run_by_hand() {
     let pool = d.pools.iter().find(|p| p.direction > 0).map(|p| p.pool);
     assert_eq!(taken, [(false, n, 10.0, pool), (true, n + 1, 10.0, pool)]);
 }
+
+/// Dealing ranges against their definition: for each structure break, the leg from the
+/// latest extreme between the broken swing and the break (the strong end) to the opposite
+/// extreme after it (the weak end), the OTE band at 62% / 70.5% / 79% of it.
+#[test]
+fn dealing_ranges_follow_the_breaking_leg() {
+    use super::ranges::DealingRanges;
+    let bars = walk(41, 4000);
+    let mut d = DealingRanges::new(StructureParams::default());
+    run(&bars, |h| d.step(h));
+    let breaks = &d.blocks.structure.events;
+    assert!(breaks.len() > 20);
+    assert_eq!(d.ranges.len(), breaks.len());
+    for ((r, z), b) in d.ranges.iter().zip(&d.book.zones).zip(breaks) {
+        let up = b.direction > 0;
+        let mut origin = b.anchor;
+        let mut peak = b.anchor;
+        for i in b.anchor..=b.known_at {
+            let (deeper, further) = if up {
+                (
+                    bars[i].low <= bars[origin].low,
+                    bars[i].high >= bars[peak].high,
+                )
+            } else {
+                (
+                    bars[i].high >= bars[origin].high,
+                    bars[i].low <= bars[peak].low,
+                )
+            };
+            if deeper {
+                origin = i;
+                peak = i;
+            } else if further {
+                peak = i;
+            }
+        }
+        assert_eq!((r.strong_bar, r.weak_bar), (origin, peak));
+        let (top, bottom) = if up {
+            (bars[peak].high, bars[origin].low)
+        } else {
+            (bars[origin].high, bars[peak].low)
+        };
+        assert_eq!((r.top, r.bottom), (top, bottom));
+        let span = top - bottom;
+        let (near, far) = if up {
+            (top - 0.62 * span, top - 0.79 * span)
+        } else {
+            (bottom + 0.62 * span, bottom + 0.79 * span)
+        };
+        assert_eq!(
+            (z.top, z.bottom),
+            if up { (near, far) } else { (far, near) }
+        );
+        assert_eq!(z.known_at, b.known_at);
+    }
+}

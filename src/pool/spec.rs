@@ -65,7 +65,7 @@ pub const DETECTORS: [&str; 8] = [
 ];
 
 /// Names of the native detectors in the pool (`native.` + the detector's name).
-pub const NATIVE_DETECTORS: [&str; 8] = [
+pub const NATIVE_DETECTORS: [&str; 9] = [
     "native.swings",
     "native.structure",
     "native.fvg",
@@ -74,6 +74,7 @@ pub const NATIVE_DETECTORS: [&str; 8] = [
     "native.displacement",
     "native.order_blocks",
     "native.liquidity",
+    "native.dealing_ranges",
 ];
 
 fn known_detectors() -> Vec<String> {
