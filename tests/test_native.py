@@ -374,3 +374,17 @@ def test_the_pool_runs_native_detectors_through_the_cache(tmp_path: Any) -> None
         pool.analyze(requests, ["native.nope"], progress=False)
     with pytest.raises(ValueError, match="break_on"):
         pool.analyze(requests, {"native.structure": {"break_on": "body"}}, progress=False)
+
+
+def test_the_shipped_replay_test_catches_look_ahead() -> None:
+    """``replay_rewrites`` scores 0 for every native detector and counts the rewrites of the
+    look-ahead compat functions (so the 0s are not vacuous)."""
+    from ictcore.compat import smc
+    from ictcore.detect import PRESET, replay_rewrites
+
+    frame = load_eurusd("Tickvol").iloc[:3000].rename(columns=str.lower)
+    for name in PRESET:
+        assert replay_rewrites(getattr(ictcore, name), frame) == 0, name
+    assert replay_rewrites(smc.fvg, frame) > 0
+    assert replay_rewrites(lambda f: smc.swing_highs_lows(f, 10), frame) > 0
+    assert replay_rewrites(lambda f: smc.liquidity(f, smc.swing_highs_lows(f, 10)), frame) > 0

@@ -47,6 +47,7 @@ __all__ = [
     "liquidity",
     "opening_gaps",
     "order_blocks",
+    "replay_rewrites",
     "structure",
     "swings",
     "volume_imbalance",
@@ -361,6 +362,56 @@ def dealing_ranges(
 def _zones(table: EventTable) -> ZoneTable:
     assert isinstance(table, ZoneTable)
     return table
+
+
+def _tables_of(result: EventTable) -> dict[str, EventTable]:
+    out = {result.name: result}
+    if isinstance(result, ZoneTable):
+        out["transitions"] = result.transitions
+    if isinstance(result, LiquidityTable):
+        out["sweeps"] = result.sweeps
+    return out
+
+
+def _differing(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> int:
+    if a.dtype.kind == "f" and b.dtype.kind == "f":
+        return int(np.count_nonzero(~((a == b) | (np.isnan(a) & np.isnan(b)))))
+    return int(np.count_nonzero(a != b))
+
+
+def replay_rewrites(function: Any, data: pd.DataFrame, prefixes: int = 30, **params: Any) -> int:
+    """The replay test (``ict-concepts.md`` §4.1): runs ``function(prefix, **params)`` on
+    ``prefixes`` growing prefixes of ``data`` and counts the cells of each prefix's result
+    that differ from the full run over what the prefix covers. For a native event table that
+    is every row known within the prefix (``known_at`` — ``bar`` for a transition log — before
+    its end; a row present on one side only counts all its cells); for a row-per-bar frame
+    (``ictcore.compat.smc``, smartmoneyconcepts) the prefix's rows. A causal detector scores 0.
+    """
+    n = len(data)
+    full = function(data, **params)
+    ends = sorted({max(1, n * k // (prefixes + 1)) for k in range(1, prefixes + 1)})
+    rewritten = 0
+    for end in ends:
+        part = function(data.iloc[:end], **params)
+        if isinstance(full, EventTable):
+            whole = _tables_of(full)
+            for name, table in _tables_of(part).items():
+                other = whole[name]
+                key = "bar" if "bar" in table.columns else "known_at"
+                mine = table[key] < end
+                theirs = other[key] < end
+                rows_a, rows_b = int(mine.sum()), int(theirs.sum())
+                rewritten += abs(rows_a - rows_b) * len(table.columns)
+                k = min(rows_a, rows_b)
+                for column in table.columns:
+                    rewritten += _differing(table[column][mine][:k], other[column][theirs][:k])
+        else:
+            head = full.iloc[:end]
+            for column in part.columns:
+                rewritten += _differing(
+                    np.asarray(part[column], dtype=float), np.asarray(head[column], dtype=float)
+                )
+    return rewritten
 
 
 _DEFAULT_DETECTORS = ("swings", "structure", "fvg")
