@@ -180,7 +180,7 @@ impl Engine {
         Bound<'py, PyArray1<f64>>,
         Bound<'py, PyArray1<f64>>,
     ) {
-        let b = &self.engine.history.bars;
+        let b = &self.engine.history.bars();
         let f = |get: fn(&Bar) -> f64| b.iter().map(get).collect::<Vec<f64>>().into_pyarray(py);
         (
             b.iter()

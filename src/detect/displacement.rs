@@ -54,7 +54,7 @@ impl Displacement {
         let Some(atr) = t.checked_sub(1).map(|p| history.atr[p]) else {
             return;
         };
-        let bar = history.bars[t];
+        let bar = history.bar(t);
         let range = bar.high - bar.low;
         let body_atr = bar.body() / atr;
         let body_share = if range > 0.0 { bar.body() / range } else { 0.0 };
@@ -88,7 +88,7 @@ impl Displacement {
             bars,
         );
         let price = |f: fn(&super::history::Bar) -> f64| -> Vec<f64> {
-            events.iter().map(|e| f(&history.bars[e.bar])).collect()
+            events.iter().map(|e| f(&history.bar(e.bar))).collect()
         };
         columns.push(Column::f64("top", price(|b| b.high)));
         columns.push(Column::f64("bottom", price(|b| b.low)));

@@ -9,7 +9,7 @@ use crate::cache::table::ResultTable;
 use crate::error::{IctError, Result};
 
 pub struct Engine {
-    pub history: History,
+    pub history: History<'static>,
     detectors: Vec<(NativeSpec, Box<dyn Detector>)>,
 }
 
@@ -59,7 +59,7 @@ impl Engine {
     /// Replaces the newest bar (the first call on an empty engine appends); returns the row
     /// counts before the newest bar. On a bad bar the engine keeps the bar it had.
     pub fn update_last(&mut self, bar: Bar) -> Result<Vec<(&'static str, usize)>> {
-        let Some(&old) = self.history.bars.last() else {
+        let Some(old) = self.history.last() else {
             return self.update(bar);
         };
         for (_, d) in &mut self.detectors {

@@ -46,11 +46,11 @@ impl Fvg {
     pub fn step(&mut self, history: &History) {
         let t = history.len() - 1;
         self.book.begin();
-        self.book.advance(&history.bars[t], t);
+        self.book.advance(&history.bar(t), t);
         if t < 2 {
             return;
         }
-        let [first, middle, last] = [history.bars[t - 2], history.bars[t - 1], history.bars[t]];
+        let [first, middle, last] = [history.bar(t - 2), history.bar(t - 1), history.bar(t)];
         let (direction, top, bottom) = if last.low > first.high {
             (1i8, last.low, first.high)
         } else if last.high < first.low {

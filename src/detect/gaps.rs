@@ -48,9 +48,9 @@ impl Gaps {
     pub fn step(&mut self, history: &History) {
         let t = history.len() - 1;
         self.book.begin();
-        let bar = history.bars[t];
+        let bar = history.bar(t);
         self.book.advance(&bar, t);
-        let Some(prev) = t.checked_sub(1).map(|p| history.bars[p]) else {
+        let Some(prev) = t.checked_sub(1).map(|p| history.bar(p)) else {
             return;
         };
         let zone = match self.kind {

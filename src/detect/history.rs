@@ -1,8 +1,13 @@
 //! The bars a causal detector may look at: everything up to and including the bar being
-//! processed, plus Wilder's ATR as of each bar (quality columns are sized in ATR). Append-only,
-//! so undoing the newest bar (a revised forming candle) is a pop.
+//! processed, plus Wilder's ATR as of each bar (quality columns are sized in ATR).
+//!
+//! Columns, not rows: a batch run borrows the caller's columns and only reveals one more bar
+//! per step (no copy of the series; 8 bytes per bar for the ATR), while the streaming engine
+//! owns its columns and appends. Undoing the newest bar (a revised forming candle) is a pop.
 
+use crate::candles::Candles;
 use crate::error::{IctError, Result};
+use std::borrow::Cow;
 
 /// One OHLCV candle: `time` in int64 nanoseconds since the epoch (UTC), float64 prices.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,16 +31,46 @@ impl Bar {
 /// the first [`ATR_PERIOD`] bars; NaN before that).
 pub const ATR_PERIOD: usize = 14;
 
-/// Bars seen so far and the ATR as of each.
+/// Bars seen so far (the first [`History::len`] of its columns) and the ATR as of each.
 #[derive(Debug, Clone, Default)]
-pub struct History {
-    pub bars: Vec<Bar>,
+pub struct History<'a> {
+    time: Cow<'a, [i64]>,
+    open: Cow<'a, [f64]>,
+    high: Cow<'a, [f64]>,
+    low: Cow<'a, [f64]>,
+    close: Cow<'a, [f64]>,
+    volume: Cow<'a, [f64]>,
+    len: usize,
     pub atr: Vec<f64>,
 }
 
-impl History {
-    /// Appends `bar` after checking it (finite fields, time after the previous bar's).
-    /// `row` names the bar in an error.
+impl<'a> History<'a> {
+    /// A batch history over a validated series: no bar is visible until [`History::advance`].
+    pub fn over(c: &Candles<'a>) -> Self {
+        Self {
+            time: Cow::Borrowed(c.time),
+            open: Cow::Borrowed(c.open),
+            high: Cow::Borrowed(c.high),
+            low: Cow::Borrowed(c.low),
+            close: Cow::Borrowed(c.close),
+            volume: Cow::Borrowed(c.volume),
+            len: 0,
+            atr: Vec::with_capacity(c.len()),
+        }
+    }
+
+    /// Reveals the next bar of a batch history. False when there is none.
+    pub fn advance(&mut self) -> bool {
+        if self.len >= self.time.len() {
+            return false;
+        }
+        self.len += 1;
+        self.push_atr();
+        true
+    }
+
+    /// Appends `bar` after checking it (finite fields, time after the previous bar's); `row`
+    /// names the bar in an error. For owned (streaming) histories.
     pub fn push(&mut self, bar: Bar, row: usize) -> Result<()> {
         for (column, value) in [
             ("open", bar.open),
@@ -52,7 +87,7 @@ impl History {
                 });
             }
         }
-        if let Some(previous) = self.bars.last() {
+        if let Some(previous) = self.last() {
             if bar.time <= previous.time {
                 return Err(IctError::NotIncreasing {
                     column: "time".into(),
@@ -72,46 +107,110 @@ impl History {
         Ok(())
     }
 
-    /// Appends a bar already checked (batch input validated as whole columns).
+    /// Appends a bar already checked.
     pub fn push_unchecked(&mut self, bar: Bar) {
-        let t = self.bars.len();
-        let true_range = match self.bars.last() {
-            Some(p) => (bar.high - bar.low)
-                .max((bar.high - p.close).abs())
-                .max((bar.low - p.close).abs()),
-            None => bar.high - bar.low,
-        };
-        self.bars.push(bar);
+        // Columns past `len` (none in an owned history) would be overwritten logically.
+        self.time.to_mut().truncate(self.len);
+        self.open.to_mut().truncate(self.len);
+        self.high.to_mut().truncate(self.len);
+        self.low.to_mut().truncate(self.len);
+        self.close.to_mut().truncate(self.len);
+        self.volume.to_mut().truncate(self.len);
+        self.time.to_mut().push(bar.time);
+        self.open.to_mut().push(bar.open);
+        self.high.to_mut().push(bar.high);
+        self.low.to_mut().push(bar.low);
+        self.close.to_mut().push(bar.close);
+        self.volume.to_mut().push(bar.volume);
+        self.len += 1;
+        self.push_atr();
+    }
+
+    fn true_range(&self, t: usize) -> f64 {
+        let (h, l) = (self.high[t], self.low[t]);
+        match t.checked_sub(1) {
+            Some(p) => {
+                let c = self.close[p];
+                (h - l).max((h - c).abs()).max((l - c).abs())
+            }
+            None => h - l,
+        }
+    }
+
+    /// The ATR of the newest bar.
+    fn push_atr(&mut self) {
+        let t = self.len - 1;
         let atr = if t + 1 < ATR_PERIOD {
             f64::NAN
         } else if t + 1 == ATR_PERIOD {
-            // Seed: the mean true range of the first ATR_PERIOD bars (recomputed here from
-            // the bars, so popping a bar never leaves a stale running sum behind).
-            let mut sum = self.bars[0].high - self.bars[0].low;
-            for w in self.bars.windows(2) {
-                sum += (w[1].high - w[1].low)
-                    .max((w[1].high - w[0].close).abs())
-                    .max((w[1].low - w[0].close).abs());
-            }
-            sum / ATR_PERIOD as f64
+            // Seed: the mean true range of the first ATR_PERIOD bars (recomputed from the
+            // bars, so popping a bar never leaves a stale running sum behind).
+            (0..ATR_PERIOD).map(|i| self.true_range(i)).sum::<f64>() / ATR_PERIOD as f64
         } else {
-            let previous = self.atr[t - 1];
-            (previous * (ATR_PERIOD - 1) as f64 + true_range) / ATR_PERIOD as f64
+            (self.atr[t - 1] * (ATR_PERIOD - 1) as f64 + self.true_range(t)) / ATR_PERIOD as f64
         };
+        self.atr.truncate(t);
         self.atr.push(atr);
     }
 
-    /// Removes the newest bar.
+    /// Removes the newest bar (owned histories).
     pub fn pop(&mut self) {
-        self.bars.pop();
-        self.atr.pop();
+        if self.len == 0 {
+            return;
+        }
+        self.len -= 1;
+        self.time.to_mut().truncate(self.len);
+        self.open.to_mut().truncate(self.len);
+        self.high.to_mut().truncate(self.len);
+        self.low.to_mut().truncate(self.len);
+        self.close.to_mut().truncate(self.len);
+        self.volume.to_mut().truncate(self.len);
+        self.atr.truncate(self.len);
+    }
+
+    /// Bar `i` (which must be visible: `i < len()`).
+    #[inline]
+    pub fn bar(&self, i: usize) -> Bar {
+        Bar {
+            time: self.time[i],
+            open: self.open[i],
+            high: self.high[i],
+            low: self.low[i],
+            close: self.close[i],
+            volume: self.volume[i],
+        }
+    }
+
+    #[inline]
+    pub fn high(&self, i: usize) -> f64 {
+        self.high[i]
+    }
+
+    #[inline]
+    pub fn low(&self, i: usize) -> f64 {
+        self.low[i]
+    }
+
+    /// The time of bar `i`, if it is visible.
+    pub fn time_at(&self, i: usize) -> Option<i64> {
+        (i < self.len).then(|| self.time[i])
+    }
+
+    /// The newest bar.
+    pub fn last(&self) -> Option<Bar> {
+        self.len.checked_sub(1).map(|i| self.bar(i))
+    }
+
+    /// The visible bars (copied out; for tests and pickling).
+    pub fn bars(&self) -> Vec<Bar> {
+        (0..self.len).map(|i| self.bar(i)).collect()
     }
 
     pub fn len(&self) -> usize {
-        self.bars.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.bars.is_empty()
+        self.len == 0
     }
 }

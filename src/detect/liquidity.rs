@@ -158,7 +158,7 @@ impl Liquidity {
 
     /// Sweeps and runs of the levels known before bar `t`.
     fn take(&mut self, history: &History, t: usize) {
-        let bar = history.bars[t];
+        let bar = history.bar(t);
         let atr = history.atr[t];
         for side in [1i8, -1] {
             let (fresh, swept) = if side > 0 { (0, 1) } else { (2, 3) };

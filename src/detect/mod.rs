@@ -58,18 +58,8 @@ pub fn check_swing_params(p: swings::SwingParams) -> Result<()> {
 /// of [`NativeSpec::tables`]).
 pub fn run(spec: &NativeSpec, candles: &Candles) -> Result<Vec<ResultTable>> {
     let mut detector = spec.build();
-    let mut history = History::default();
-    history.bars.reserve(candles.len());
-    history.atr.reserve(candles.len());
-    for i in 0..candles.len() {
-        history.push_unchecked(Bar {
-            time: candles.time[i],
-            open: candles.open[i],
-            high: candles.high[i],
-            low: candles.low[i],
-            close: candles.close[i],
-            volume: candles.volume[i],
-        });
+    let mut history = History::over(candles);
+    while history.advance() {
         detector.step(&history);
     }
     Ok((0..spec.tables().len())

@@ -67,25 +67,24 @@ impl OrderBlocks {
     /// Processes the newest bar of `history`.
     pub fn step(&mut self, history: &History) {
         let t = history.len() - 1;
-        let bars = &history.bars;
         self.saved = self.legs;
         self.book.begin();
-        self.book.advance(&bars[t], t);
+        self.book.advance(&history.bar(t), t);
         let before = self.volume_sum.last().copied().unwrap_or(0.0);
-        self.volume_sum.push(before + bars[t].volume);
+        self.volume_sum.push(before + history.bar(t).volume);
         if let Some(leg) = self.legs.up.as_mut() {
-            if bars[t].low <= bars[leg.extreme].low {
+            if history.low(t) <= history.low(leg.extreme) {
                 leg.extreme = t;
                 leg.peak = t;
-            } else if bars[t].high >= bars[leg.peak].high {
+            } else if history.high(t) >= history.high(leg.peak) {
                 leg.peak = t;
             }
         }
         if let Some(leg) = self.legs.down.as_mut() {
-            if bars[t].high >= bars[leg.extreme].high {
+            if history.high(t) >= history.high(leg.extreme) {
                 leg.extreme = t;
                 leg.peak = t;
-            } else if bars[t].low <= bars[leg.peak].low {
+            } else if history.low(t) <= history.low(leg.peak) {
                 leg.peak = t;
             }
         }
@@ -102,7 +101,7 @@ impl OrderBlocks {
                 continue;
             };
             let c = leg.extreme;
-            let candle = bars[c];
+            let candle = history.bar(c);
             let before_c = if c == 0 { 0.0 } else { self.volume_sum[c - 1] };
             let volume = self.volume_sum[t] - before_c;
             self.book.add(Zone {
@@ -137,18 +136,17 @@ impl OrderBlocks {
         if leg.is_some_and(|l| l.swing_id == swing_id) {
             return leg;
         }
-        let bars = &history.bars;
         let (mut extreme, mut peak) = (pivot, pivot);
-        for i in pivot..bars.len() {
+        for i in pivot..history.len() {
             let (deeper, higher) = if direction > 0 {
                 (
-                    bars[i].low <= bars[extreme].low,
-                    bars[i].high >= bars[peak].high,
+                    history.low(i) <= history.low(extreme),
+                    history.high(i) >= history.high(peak),
                 )
             } else {
                 (
-                    bars[i].high >= bars[extreme].high,
-                    bars[i].low <= bars[peak].low,
+                    history.high(i) >= history.high(extreme),
+                    history.low(i) <= history.low(peak),
                 )
             };
             if deeper {

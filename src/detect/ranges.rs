@@ -53,9 +53,8 @@ impl DealingRanges {
     /// Processes the newest bar of `history`.
     pub fn step(&mut self, history: &History) {
         let t = history.len() - 1;
-        let bars = &history.bars;
         self.book.begin();
-        self.book.advance(&bars[t], t);
+        self.book.advance(&history.bar(t), t);
         let before = self.blocks.book.zones.len();
         self.blocks.step(history);
         for i in before..self.blocks.book.zones.len() {
@@ -63,9 +62,9 @@ impl DealingRanges {
             let (origin, peak) = (block.anchor, self.blocks.peaks[i]);
             let up = block.direction > 0;
             let (top, bottom) = if up {
-                (bars[peak].high, bars[origin].low)
+                (history.high(peak), history.low(origin))
             } else {
-                (bars[origin].high, bars[peak].low)
+                (history.high(origin), history.low(peak))
             };
             let r = top - bottom;
             let (near, sweet, far) = OTE;

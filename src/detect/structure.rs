@@ -110,7 +110,7 @@ impl Structure {
         let t = history.len() - 1;
         self.saved = self.state;
         self.events_before = self.events.len();
-        let bar = history.bars[t];
+        let bar = history.bar(t);
         let (up, down) = match self.params.break_on {
             BreakOn::Close => (bar.close, bar.close),
             BreakOn::Wick => (bar.high, bar.low),

@@ -83,11 +83,10 @@ impl Side {
     }
 
     fn key(&self, history: &History, i: usize) -> f64 {
-        let bar = &history.bars[i];
         if self.sign > 0.0 {
-            bar.high
+            history.high(i)
         } else {
-            -bar.low
+            -history.low(i)
         }
     }
 
@@ -187,7 +186,7 @@ impl Swings {
         self.events_before = self.events.len();
         let p = self.params;
         if let Some(pivot) = self.highs.step(history, t, p) {
-            let level = history.bars[pivot].high;
+            let level = history.high(pivot);
             let label = match self.last.high {
                 None => Label::First,
                 Some(prev) if level > prev => Label::HigherHigh,
@@ -198,7 +197,7 @@ impl Swings {
             self.push(1, pivot, t, level, label);
         }
         if let Some(pivot) = self.lows.step(history, t, p) {
-            let level = history.bars[pivot].low;
+            let level = history.low(pivot);
             let label = match self.last.low {
                 None => Label::First,
                 Some(prev) if level > prev => Label::HigherLow,

@@ -62,7 +62,7 @@ pub(crate) fn common(
 ) -> Vec<Column> {
     let time = |rows: &[i64]| -> Vec<i64> {
         rows.iter()
-            .map(|&r| history.bars.get(r as usize).map_or(i64::MIN, |b| b.time))
+            .map(|&r| history.time_at(r as usize).unwrap_or(i64::MIN))
             .collect()
     };
     let anchor_time = time(&anchor);
@@ -131,7 +131,7 @@ pub fn transitions(history: &History, log: &[Transition]) -> ResultTable {
     let states: Vec<i32> = log.iter().map(|t| t.state as i32).collect();
     let time = bars
         .iter()
-        .map(|&r| history.bars.get(r as usize).map_or(i64::MIN, |b| b.time))
+        .map(|&r| history.time_at(r as usize).unwrap_or(i64::MIN))
         .collect();
     ResultTable {
         columns: vec![

@@ -21,7 +21,7 @@ fn bar(i: usize, open: f64, high: f64, low: f64, close: f64) -> Bar {
     }
 }
 
-fn history(bars: &[Bar]) -> History {
+fn history(bars: &[Bar]) -> History<'static> {
     let mut h = History::default();
     for &b in bars {
         h.push_unchecked(b);
@@ -30,7 +30,7 @@ fn history(bars: &[Bar]) -> History {
 }
 
 /// Runs a detector's step over `bars`, returning the history.
-fn run(bars: &[Bar], mut step: impl FnMut(&History)) -> History {
+fn run(bars: &[Bar], mut step: impl FnMut(&History)) -> History<'static> {
     let mut h = History::default();
     for &b in bars {
         h.push_unchecked(b);
@@ -497,7 +497,7 @@ fn bad_parameters_and_bars_name_the_problem() {
         .update_last(bar(0, f64::INFINITY, 2.0, 0.5, 1.5))
         .unwrap_err();
     assert!(err.to_string().contains("'open'"), "{err}");
-    assert_eq!(e.history.bars, [bar(0, 1.0, 2.0, 0.5, 1.5)]);
+    assert_eq!(e.history.bars(), [bar(0, 1.0, 2.0, 0.5, 1.5)]);
     assert!(e.table("swings").is_err());
     assert!(Engine::new(vec![spec("fvg", &[]).unwrap(), spec("fvg", &[]).unwrap()]).is_err());
 }

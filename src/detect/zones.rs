@@ -8,15 +8,16 @@
 //! goes back above its top. Bearish zones mirror. Checks start on the bar after the zone is
 //! known; several transitions may share a bar and are logged in order.
 //!
-//! Zones waiting for their next transition sit in ordered sets keyed by the price that
-//! triggers it, so a bar only visits the zones it moves: O(log n) per transition and no scan
-//! over open zones; one comparison per set skips a bar that moves nothing. Set changes are
-//! journaled, so the newest bar can be undone.
+//! Zones waiting for their next transition sit in heaps keyed by the price that triggers it,
+//! the zone that fires first on top, so a bar only visits the zones it moves: O(log n) per
+//! transition and no scan over open zones; one comparison per heap skips a bar that moves
+//! nothing. Heap changes are journaled, so the newest bar can be undone: a pop is undone by a
+//! push, a push by a tombstone that the heap drops when the entry comes to the top.
 
 use super::history::{Bar, History};
 use super::lifecycle::{State, Transition};
 use crate::cache::table::{Column, ResultTable};
-use std::collections::BTreeSet;
+use std::collections::{BinaryHeap, HashMap};
 
 /// One zone as formed (its later states are in the transition log).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,7 +89,7 @@ const RULES: [Rule; 10] = [
     rule(bottom, Price::Close, true, true),  // dead: close < bottom
 ];
 
-/// Total order of finite floats as integers (for the ordered sets).
+/// Total order of finite floats as integers (for the heaps).
 fn ordered(x: f64) -> u64 {
     let bits = x.to_bits();
     if bits >> 63 == 1 {
@@ -98,9 +99,54 @@ fn ordered(x: f64) -> u64 {
     }
 }
 
+/// The inverse of [`ordered`]: the level back from a key, so a bar is tested against the
+/// heap alone without loading the zone (a cache miss per test on long series).
+fn unordered(key: u64) -> f64 {
+    f64::from_bits(if key >> 63 == 1 {
+        key & !(1 << 63)
+    } else {
+        !key
+    })
+}
+
+/// A heap entry: (key, id) for lists whose largest level fires first, (!key, !id) for the
+/// others, so the max-heap's top is always the next to fire (ties: the same order as a sorted
+/// set of (level, id) read from that end).
+type Entry = (u64, usize);
+
 enum Op {
-    Insert(usize, (u64, usize)),
-    Remove(usize, (u64, usize)),
+    Insert(usize, Entry),
+    Remove(usize, Entry),
+}
+
+/// One waiting list.
+#[derive(Default)]
+struct Waiting {
+    heap: BinaryHeap<Entry>,
+    /// Entries whose insertion was undone, with how many copies to drop.
+    cancelled: HashMap<Entry, u32>,
+}
+
+impl Waiting {
+    /// The live top (dropping cancelled copies on the way).
+    fn top(&mut self) -> Option<Entry> {
+        while let Some(&top) = self.heap.peek() {
+            if self.cancelled.is_empty() {
+                return Some(top);
+            }
+            match self.cancelled.get_mut(&top) {
+                Some(n) => {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.cancelled.remove(&top);
+                    }
+                    self.heap.pop();
+                }
+                None => return Some(top),
+            }
+        }
+        None
+    }
 }
 
 /// Zones, their transition log and the waiting lists.
@@ -108,7 +154,7 @@ pub struct ZoneBook {
     pub zones: Vec<Zone>,
     pub transitions: Vec<Transition>,
     /// Waiting lists: index `side * 5 + state` (side 0 bullish, 1 bearish).
-    waiting: Vec<BTreeSet<(u64, usize)>>,
+    waiting: Vec<Waiting>,
     /// The level that fires first in each list (NaN when empty).
     first: [f64; 10],
     journal: Vec<Op>,
@@ -121,7 +167,7 @@ impl Default for ZoneBook {
         Self {
             zones: Vec::new(),
             transitions: Vec::new(),
-            waiting: vec![BTreeSet::new(); 10],
+            waiting: (0..10).map(|_| Waiting::default()).collect(),
             first: [f64::NAN; 10],
             journal: Vec::new(),
             zones_before: 0,
@@ -138,19 +184,41 @@ impl ZoneBook {
         self.transitions_before = self.transitions.len();
     }
 
+    fn entry(list: usize, level: f64, id: usize) -> Entry {
+        if RULES[list].from_top {
+            (ordered(level), id)
+        } else {
+            (!ordered(level), !id)
+        }
+    }
+
+    fn id(list: usize, entry: Entry) -> usize {
+        if RULES[list].from_top {
+            entry.1
+        } else {
+            !entry.1
+        }
+    }
+
+    fn level(list: usize, entry: Entry) -> f64 {
+        if RULES[list].from_top {
+            unordered(entry.0)
+        } else {
+            unordered(!entry.0)
+        }
+    }
+
     fn insert(&mut self, list: usize, id: usize) {
         let level = (RULES[list].level)(&self.zones[id]);
-        let entry = (ordered(level), id);
-        self.waiting[list].insert(entry);
+        let entry = Self::entry(list, level, id);
+        self.waiting[list].heap.push(entry);
         self.journal.push(Op::Insert(list, entry));
         self.refresh(list);
     }
 
     fn refresh(&mut self, list: usize) {
-        let r = RULES[list];
-        let set = &self.waiting[list];
-        let next = if r.from_top { set.last() } else { set.first() };
-        self.first[list] = next.map_or(f64::NAN, |&(_, id)| (r.level)(&self.zones[id]));
+        let top = self.waiting[list].top();
+        self.first[list] = top.map_or(f64::NAN, |e| Self::level(list, e));
     }
 
     /// Moves the zones bar `t` moves (call before adding the zones formed at `t`).
@@ -171,30 +239,21 @@ impl ZoneBook {
             if !fires(self.first[list]) {
                 continue;
             }
-            loop {
-                let next = if r.from_top {
-                    self.waiting[list].last()
-                } else {
-                    self.waiting[list].first()
-                };
-                let Some(&entry) = next else { break };
-                if !fires((r.level)(&self.zones[entry.1])) {
+            while let Some(entry) = self.waiting[list].top() {
+                if !fires(Self::level(list, entry)) {
                     break;
                 }
-                self.waiting[list].remove(&entry);
+                let id = Self::id(list, entry);
+                self.waiting[list].heap.pop();
                 self.journal.push(Op::Remove(list, entry));
-                let zone = &mut self.zones[entry.1];
+                let zone = &mut self.zones[id];
                 let Some(state) = zone.state.next() else {
                     break;
                 };
                 zone.state = state;
-                self.transitions.push(Transition {
-                    id: entry.1,
-                    state,
-                    bar: t,
-                });
+                self.transitions.push(Transition { id, state, bar: t });
                 if list % 5 < 4 {
-                    self.insert(list + 1, entry.1);
+                    self.insert(list + 1, id);
                 }
             }
             self.refresh(list);
@@ -222,11 +281,11 @@ impl ZoneBook {
         while let Some(op) = self.journal.pop() {
             let list = match op {
                 Op::Insert(list, entry) => {
-                    self.waiting[list].remove(&entry);
+                    *self.waiting[list].cancelled.entry(entry).or_insert(0) += 1;
                     list
                 }
                 Op::Remove(list, entry) => {
-                    self.waiting[list].insert(entry);
+                    self.waiting[list].heap.push(entry);
                     list
                 }
             };
@@ -297,5 +356,21 @@ fn previous(state: State) -> State {
         State::Filled => State::MeanThreshold,
         State::Inverted => State::Filled,
         State::Dead => State::Inverted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ordered, unordered};
+
+    proptest::proptest! {
+        /// Keys order like the floats and give them back bit for bit (-0.0 included).
+        #[test]
+        fn keys_order_and_invert(a in proptest::num::f64::NORMAL | proptest::num::f64::ZERO | proptest::num::f64::SUBNORMAL, b in proptest::num::f64::NORMAL | proptest::num::f64::ZERO) {
+            proptest::prop_assert_eq!(unordered(ordered(a)).to_bits(), a.to_bits());
+            if a < b {
+                proptest::prop_assert!(ordered(a) < ordered(b));
+            }
+        }
     }
 }
