@@ -45,39 +45,80 @@ const SAMPLE_BYTES: usize = 256 << 10;
 /// then take at most 12 / (8 * 8) of the raw bytes before lz4).
 const ELEMENTS_PER_RUN: usize = 8;
 
+/// Per-thread buffers for compression: columns are megabytes each, and a fresh buffer per
+/// column (lz4's output, the filter's planes) cost page faults on every entry and crowded the
+/// extension allocator's cache of large blocks (peak memory of a cold portfolio scan).
+#[derive(Default)]
+struct Scratch {
+    lz4: Vec<u8>,
+    planes: Vec<u8>,
+    words: Vec<u64>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// lz4 of `input` into `out` (grown as needed); the compressed length.
+fn lz4_into(input: &[u8], out: &mut Vec<u8>) -> usize {
+    let max = lz4_flex::block::get_maximum_output_size(input.len());
+    if out.len() < max {
+        out.resize(max, 0);
+    }
+    match lz4_flex::block::compress_into(input, out) {
+        Ok(n) => n,
+        // Not expected (the output holds the maximum size); the allocating form then.
+        Err(_) => {
+            *out = lz4_flex::block::compress(input);
+            out.len()
+        }
+    }
+}
+
 /// Compresses one column's bytes, choosing the smaller encoding (by trying both on the whole
 /// column, or on its first [`SAMPLE_BYTES`] when it is longer).
 pub fn compress(dtype: Dtype, bytes: &[u8]) -> (Filter, Vec<u8>) {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut scratch) => compress_with(&mut scratch, dtype, bytes),
+        // Re-entered on this thread (never in practice): use fresh buffers.
+        Err(_) => compress_with(&mut Scratch::default(), dtype, bytes),
+    })
+}
+
+fn compress_with(s: &mut Scratch, dtype: Dtype, bytes: &[u8]) -> (Filter, Vec<u8>) {
+    let Scratch { lz4, planes, words } = s;
+    let packed = |input: &[u8], lz4: &mut Vec<u8>| {
+        let n = lz4_into(input, lz4);
+        lz4[..n].to_vec()
+    };
     let width = dtype.size();
     if !matches!(width, 4 | 8) || bytes.len() < 64 {
-        return (Filter::Raw, lz4_flex::block::compress(bytes));
+        return (Filter::Raw, packed(bytes, lz4));
     }
     let n = bytes.len() / width;
     // A sample with far more runs than the threshold spares counting the whole column.
     let sample = &bytes[..bytes.len().min(SAMPLE_BYTES) / width * width];
     let hopeless = count_runs(sample, width) > 2 * (sample.len() / width) / ELEMENTS_PER_RUN;
     if !hopeless && count_runs(bytes, width) <= n / ELEMENTS_PER_RUN {
-        return (
-            Filter::Runs,
-            lz4_flex::block::compress(&to_runs(bytes, width)),
-        );
+        return (Filter::Runs, packed(&to_runs(bytes, width), lz4));
     }
     if bytes.len() > SAMPLE_BYTES {
-        let raw = lz4_flex::block::compress(sample).len();
-        let filtered = lz4_flex::block::compress(&delta_shuffle(sample, width)).len();
+        let raw = lz4_into(sample, lz4);
+        delta_shuffle_into(sample, width, words, planes);
+        let filtered = lz4_into(planes, lz4);
         return if filtered < raw {
-            (
-                Filter::DeltaShuffle,
-                lz4_flex::block::compress(&delta_shuffle(bytes, width)),
-            )
+            delta_shuffle_into(bytes, width, words, planes);
+            let n = lz4_into(planes, lz4);
+            (Filter::DeltaShuffle, lz4[..n].to_vec())
         } else {
-            (Filter::Raw, lz4_flex::block::compress(bytes))
+            (Filter::Raw, packed(bytes, lz4))
         };
     }
-    let raw = lz4_flex::block::compress(bytes);
-    let filtered = lz4_flex::block::compress(&delta_shuffle(bytes, width));
-    if filtered.len() < raw.len() {
-        (Filter::DeltaShuffle, filtered)
+    let raw = packed(bytes, lz4);
+    delta_shuffle_into(bytes, width, words, planes);
+    let n = lz4_into(planes, lz4);
+    if n < raw.len() {
+        (Filter::DeltaShuffle, lz4[..n].to_vec())
     } else {
         (Filter::Raw, raw)
     }
@@ -228,11 +269,12 @@ fn element(bytes: &[u8], width: usize) -> u64 {
     u64::from_le_bytes(word)
 }
 
-/// Elements as unsigned integers of their width -> zigzag deltas -> byte planes. Done plane by
-/// plane over a word buffer, so each pass reads and writes sequentially (vectorisable).
-fn delta_shuffle(bytes: &[u8], width: usize) -> Vec<u8> {
+/// Elements as unsigned integers of their width -> zigzag deltas -> byte planes, into `out`
+/// (`words` is scratch). Done plane by plane over a word buffer, so each pass reads and
+/// writes sequentially (vectorisable).
+fn delta_shuffle_into(bytes: &[u8], width: usize, words: &mut Vec<u64>, out: &mut Vec<u8>) {
     let n = bytes.len() / width;
-    let mut zigzags = Vec::with_capacity(n);
+    words.clear();
     if width == 8 {
         // The common case (float64/int64 columns), without the generic width arithmetic.
         let mut previous = 0u64;
@@ -241,23 +283,31 @@ fn delta_shuffle(bytes: &[u8], width: usize) -> Vec<u8> {
             word.copy_from_slice(chunk);
             let v = u64::from_le_bytes(word);
             let d = v.wrapping_sub(previous) as i64;
-            zigzags.push(((d << 1) ^ (d >> 63)) as u64);
+            words.push(((d << 1) ^ (d >> 63)) as u64);
             previous = v;
         }
     } else {
         let mut previous = 0u64;
         for chunk in bytes.chunks_exact(width) {
             let v = element(chunk, width);
-            zigzags.push(zigzag(v.wrapping_sub(previous) & mask(width), width));
+            words.push(zigzag(v.wrapping_sub(previous) & mask(width), width));
             previous = v;
         }
     }
-    let mut out = vec![0u8; n * width];
+    out.clear();
+    out.resize(n * width, 0);
     for (b, plane) in out.chunks_exact_mut(n.max(1)).take(width).enumerate() {
-        for (byte, z) in plane.iter_mut().zip(&zigzags) {
+        for (byte, z) in plane.iter_mut().zip(words.iter()) {
             *byte = (z >> (8 * b)) as u8;
         }
     }
+}
+
+/// [`delta_shuffle_into`] a new buffer.
+#[cfg(test)]
+fn delta_shuffle(bytes: &[u8], width: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    delta_shuffle_into(bytes, width, &mut Vec::new(), &mut out);
     out
 }
 

@@ -308,6 +308,25 @@ impl AnalysisCache {
         Ok(())
     }
 
+    /// [`AnalysisCache::fill`] for a result already computed (by the caller, who keeps it):
+    /// counted as a miss and written to the disk tier only. Without a disk tier it goes to
+    /// the memory tier, as `fill` does.
+    pub fn fill_computed(
+        &self,
+        key: Key,
+        detector: &str,
+        table: &Arc<ResultTable>,
+        compute_ns: u64,
+    ) {
+        let c = &self.counters;
+        c.compute_ns.fetch_add(compute_ns, Ordering::Relaxed);
+        c.misses.fetch_add(1, Ordering::Relaxed);
+        match &self.disk {
+            Some(disk) => self.write_through(disk, &key, table, detector, compute_ns),
+            None => self.memory.insert(key, Arc::clone(table)),
+        }
+    }
+
     /// Writes a computed result to disk; a failure (disk full, permissions) only costs a
     /// later recompute, so it is counted, not raised.
     fn write_through(

@@ -527,11 +527,17 @@ impl Task<'_> {
             counter.fetch_add(1, Ordering::Relaxed);
             return Ok(true);
         }
-        if matches!(spec, Spec::SwingHighsLows { .. }) {
-            return Ok(false); // the usual way: the task keeps swings for the specs reading them
+        if let Spec::SwingHighsLows { swing_length } = spec {
+            // Kept by the task for the specs reading them, written to disk, and kept out of
+            // the memory tier (a portfolio's swings would fill it: peak memory).
+            let began = Instant::now();
+            let table = self.local_swings(*swing_length)?;
+            cache.fill_computed(key, &key_id(spec), &table, elapsed_ns(began));
+            self.shared.misses.fetch_add(1, Ordering::Relaxed);
+            return Ok(true);
         }
         let swings = match spec.swing_length() {
-            Some(len) => Some(self.get(&Spec::SwingHighsLows { swing_length: len })?),
+            Some(len) => Some(self.local_swings(len)?),
             None => None,
         };
         cache
@@ -539,6 +545,18 @@ impl Task<'_> {
             .map_err(|e| (*e).clone())?;
         self.shared.misses.fetch_add(1, Ordering::Relaxed);
         Ok(true)
+    }
+
+    /// Swings of this series for `keep = false` runs: computed once per task, never through
+    /// the memory tier.
+    fn local_swings(&mut self, swing_length: usize) -> Result<Arc<ResultTable>> {
+        if let Some(s) = self.swings.get(&swing_length) {
+            return Ok(Arc::clone(s));
+        }
+        let spec = Spec::SwingHighsLows { swing_length };
+        let table = Arc::new(self.compute(&spec, None)?);
+        self.swings.insert(swing_length, Arc::clone(&table));
+        Ok(table)
     }
 
     fn compute(&self, spec: &Spec, swings: Option<&ResultTable>) -> Result<ResultTable> {
