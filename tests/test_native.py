@@ -54,6 +54,8 @@ def all_tables(c: Candles) -> dict[str, EventTable]:
             "order_blocks_wick": ictcore.order_blocks(c, break_on="wick"),
             "liquidity": ictcore.liquidity(c, left=3, right=2, tolerance_atr=0.5),
             "dealing_ranges": ictcore.dealing_ranges(c, left=3, right=3),
+            "bpr": ictcore.bpr(c, window=6),
+            "rejection_blocks": ictcore.rejection_blocks(c, left=3, right=2, min_wick_body=1.0),
         }
     )
 

@@ -10,9 +10,10 @@
 - ``ictcore.DetectorPool``: all detectors over whole portfolios from the store, in parallel
   with the GIL released, through the cache; ``ictcore.Config`` reads the engine's config.
 - ``ictcore.swings``, ``structure``, ``fvg``, ``volume_imbalance``, ``opening_gaps``,
-  ``displacement``, ``order_blocks``, ``liquidity``, ``dealing_ranges``: native **causal**
-  detectors returning event tables (every row knows its ``known_at`` bar; zones carry a
-  lifecycle log and ``active_at``); ``ictcore.Engine`` runs them bar by bar on a live series.
+  ``displacement``, ``order_blocks``, ``liquidity``, ``dealing_ranges``, ``bpr``,
+  ``rejection_blocks``: native **causal** detectors returning event tables (every row knows
+  its ``known_at`` bar; zones carry a lifecycle log and ``active_at``); ``ictcore.Engine``
+  runs them bar by bar on a live series.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
 
 Memory: result columns of long series (>= 1 MiB each) are kept after they are freed, up to
@@ -33,12 +34,14 @@ from .detect import (
     EventTable,
     LiquidityTable,
     ZoneTable,
+    bpr,
     dealing_ranges,
     displacement,
     fvg,
     liquidity,
     opening_gaps,
     order_blocks,
+    rejection_blocks,
     structure,
     swings,
     volume_imbalance,
@@ -74,6 +77,7 @@ __all__ = [
     "UnknownNameError",
     "ZoneTable",
     "__version__",
+    "bpr",
     "compat",
     "dealing_ranges",
     "displacement",
@@ -84,6 +88,7 @@ __all__ = [
     "opening_gaps",
     "order_blocks",
     "read_csv",
+    "rejection_blocks",
     "release_memory",
     "structure",
     "swings",

@@ -13,6 +13,7 @@ the batch tables. Definitions: ``ict-concepts.md`` §3; defaults are the "ictcor
   (:class:`ZoneTable`) with a lifecycle log: formed, touched, mean_threshold, filled,
   inverted (inverse FVG / breaker), dead; ``active_at(t)`` answers "which zones are alive at
   bar t" in O(log n + k).
+- :func:`bpr` (balanced price ranges) and :func:`rejection_blocks` — zones too.
 - :func:`displacement` — large-body, small-wick candles.
 - :func:`dealing_ranges` — premium/discount/equilibrium of the leg each break leaves, its
   OTE band (with a lifecycle) and its strong and weak ends.
@@ -41,12 +42,14 @@ __all__ = [
     "EventTable",
     "LiquidityTable",
     "ZoneTable",
+    "bpr",
     "dealing_ranges",
     "displacement",
     "fvg",
     "liquidity",
     "opening_gaps",
     "order_blocks",
+    "rejection_blocks",
     "replay_rewrites",
     "structure",
     "swings",
@@ -69,6 +72,8 @@ PRESET: dict[str, dict[str, Any]] = {
     "order_blocks": {"left": 5, "right": 5, "break_on": "close"},
     "liquidity": {"left": 5, "right": 5, "tolerance_atr": 0.2},
     "dealing_ranges": {"left": 5, "right": 5, "break_on": "close"},
+    "bpr": {"window": 10},
+    "rejection_blocks": {"left": 5, "right": 5, "min_wick_body": 2.0, "min_wick_share": 0.5},
 }
 #: Each detector's tables: its events (or zones), then the transition log of zone detectors.
 TABLES: dict[str, tuple[str, ...]] = {name: tuple(t) for name, t in _ictcore.NATIVE_TABLES}
@@ -357,6 +362,37 @@ def dealing_ranges(
     it (the retracement failed), dead = a close back beyond the 62% edge."""
     params = {"left": left, "right": right, "break_on": break_on}
     return _zones(_run("dealing_ranges", data, params))
+
+
+def bpr(data: Candles | pd.DataFrame, window: int = 10) -> ZoneTable:
+    """Balanced price ranges: when an FVG forms, the newest FVG of the other direction formed
+    within ``window`` bars before it whose range overlaps it; the zone is the overlap, in the
+    newer gap's direction, known at the newer gap's bar (``anchor`` = the older gap's). Columns:
+    the common ones, ``top``, ``bottom``, ``mid``, ``size_atr``, ``older_fvg``/``newer_fvg``
+    (ids in :func:`fvg`'s table with default parameters). Lifecycle as :func:`fvg`."""
+    return _zones(_run("bpr", data, {"window": window}))
+
+
+def rejection_blocks(
+    data: Candles | pd.DataFrame,
+    left: int = 5,
+    right: int = 5,
+    min_wick_body: float = 2.0,
+    min_wick_share: float = 0.5,
+) -> ZoneTable:
+    """Rejection blocks: at a confirmed swing high (as :func:`swings`) whose upper wick is at
+    least ``min_wick_body`` x its body and ``min_wick_share`` of its range, the zone from the
+    body's top to the high — a bearish zone; swing lows mirror (bullish). Known at the
+    swing's confirmation. Columns: the common ones, ``top``, ``bottom``, ``mid``,
+    ``wick_body``, ``wick_share``, ``swing_id``. Lifecycle as :func:`fvg` (``filled`` = price
+    reached the extreme, ``inverted`` = a close beyond it)."""
+    params = {
+        "left": left,
+        "right": right,
+        "min_wick_body": float(min_wick_body),
+        "min_wick_share": float(min_wick_share),
+    }
+    return _zones(_run("rejection_blocks", data, params))
 
 
 def _zones(table: EventTable) -> ZoneTable:

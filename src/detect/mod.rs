@@ -10,6 +10,8 @@
 //! - [`structure`]: BOS/CHoCH at the break bar.
 //! - [`fvg`], [`gaps`] (volume imbalances, opening gaps), [`order_blocks`] (with breakers):
 //!   zones with the lifecycle of [`zones`] (touched, mean threshold, filled, inverted, dead).
+//! - [`composite`]: BPRs (overlapping opposite FVGs) and rejection blocks (long-wick swings),
+//!   with the zone lifecycle.
 //! - [`displacement`]: large-body candles.
 //! - [`ranges`]: dealing ranges left by breaks — premium/discount, OTE band (with a
 //!   lifecycle), strong and weak ends.
@@ -18,6 +20,7 @@
 //! - [`engine`]: several detectors over one live series (`update`, `update_last`).
 //! - [`spec`]: detectors by name with typed parameters (Python, engine and pool share it).
 
+pub mod composite;
 pub mod displacement;
 pub mod engine;
 pub mod fvg;

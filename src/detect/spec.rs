@@ -2,6 +2,7 @@
 //! functions, the streaming engine and the pool share — and the [`Detector`] trait every
 //! streaming detector implements.
 
+use super::composite::{self, Bpr, RejectionBlocks, RejectionParams};
 use super::displacement::{Displacement, DisplacementParams};
 use super::fvg::{self, Fvg, FvgParams};
 use super::gaps::{self, GapKind, Gaps};
@@ -40,10 +41,12 @@ pub enum NativeSpec {
     OrderBlocks(StructureParams),
     Liquidity(LiquidityParams),
     DealingRanges(StructureParams),
+    Bpr { window: usize },
+    RejectionBlocks(RejectionParams),
 }
 
 /// Names of the native detectors.
-pub const NATIVE: [&str; 9] = [
+pub const NATIVE: [&str; 11] = [
     "swings",
     "structure",
     "fvg",
@@ -53,6 +56,8 @@ pub const NATIVE: [&str; 9] = [
     "order_blocks",
     "liquidity",
     "dealing_ranges",
+    "bpr",
+    "rejection_blocks",
 ];
 
 fn swing_params(p: &mut Params<'_>) -> Result<SwingParams> {
@@ -114,6 +119,24 @@ impl NativeSpec {
                     )?,
                 })
             }
+            "bpr" => NativeSpec::Bpr {
+                window: p.length("window", 10)?,
+            },
+            "rejection_blocks" => {
+                let swings = swing_params(&mut p)?;
+                let d = RejectionParams::default();
+                NativeSpec::RejectionBlocks(RejectionParams {
+                    swings,
+                    min_wick_body: positive(
+                        "rejection_blocks.min_wick_body",
+                        p.float("min_wick_body", d.min_wick_body)?,
+                    )?,
+                    min_wick_share: positive(
+                        "rejection_blocks.min_wick_share",
+                        p.float("min_wick_share", d.min_wick_share)?,
+                    )?,
+                })
+            }
             "volume_imbalance" => NativeSpec::VolumeImbalance,
             "opening_gaps" => NativeSpec::OpeningGaps,
             "displacement" => {
@@ -152,6 +175,8 @@ impl NativeSpec {
             NativeSpec::OrderBlocks(_) => "order_blocks",
             NativeSpec::Liquidity(_) => "liquidity",
             NativeSpec::DealingRanges(_) => "dealing_ranges",
+            NativeSpec::Bpr { .. } => "bpr",
+            NativeSpec::RejectionBlocks(_) => "rejection_blocks",
         }
     }
 
@@ -167,6 +192,8 @@ impl NativeSpec {
             NativeSpec::OrderBlocks(_) => &["order_blocks", "order_blocks_transitions"],
             NativeSpec::Liquidity(_) => &["liquidity", "liquidity_sweeps"],
             NativeSpec::DealingRanges(_) => &["dealing_ranges", "dealing_ranges_transitions"],
+            NativeSpec::Bpr { .. } => &["bpr", "bpr_transitions"],
+            NativeSpec::RejectionBlocks(_) => &["rejection_blocks", "rejection_blocks_transitions"],
         }
     }
 
@@ -207,6 +234,13 @@ impl NativeSpec {
                 v.push(("tolerance_atr", Param::Float(l.tolerance_atr)));
                 v
             }
+            NativeSpec::Bpr { window } => vec![("window", len(*window))],
+            NativeSpec::RejectionBlocks(r) => {
+                let mut v = swing(&r.swings);
+                v.push(("min_wick_body", Param::Float(r.min_wick_body)));
+                v.push(("min_wick_share", Param::Float(r.min_wick_share)));
+                v
+            }
         }
     }
 
@@ -222,6 +256,8 @@ impl NativeSpec {
             NativeSpec::OrderBlocks(p) => Box::new(OrderBlocks::new(*p)),
             NativeSpec::Liquidity(p) => Box::new(Liquidity::new(*p)),
             NativeSpec::DealingRanges(p) => Box::new(DealingRanges::new(*p)),
+            NativeSpec::Bpr { window } => Box::new(Bpr::new(*window)),
+            NativeSpec::RejectionBlocks(p) => Box::new(RejectionBlocks::new(*p)),
         }
     }
 }
@@ -349,4 +385,16 @@ zone_detector!(
     |_: &OrderBlocks| table::KIND_ORDER_BLOCK,
     "mean_threshold",
     order_blocks::QUALITY
+);
+zone_detector!(
+    Bpr,
+    |_: &Bpr| table::KIND_BPR,
+    "mid",
+    composite::BPR_QUALITY
+);
+zone_detector!(
+    RejectionBlocks,
+    |_: &RejectionBlocks| table::KIND_REJECTION_BLOCK,
+    "mid",
+    composite::REJECTION_QUALITY
 );

@@ -19,6 +19,8 @@ pub const KIND_EQUAL_LOWS: i32 = 11;
 pub const KIND_SWEEP: i32 = 12;
 pub const KIND_RUN: i32 = 13;
 pub const KIND_DEALING_RANGE: i32 = 14;
+pub const KIND_BPR: i32 = 15;
+pub const KIND_REJECTION_BLOCK: i32 = 16;
 
 /// `kind` codes of every native table, and their names.
 pub const KINDS: &[(i32, &str)] = &[
@@ -36,6 +38,8 @@ pub const KINDS: &[(i32, &str)] = &[
     (KIND_SWEEP, "sweep"),
     (KIND_RUN, "run"),
     (KIND_DEALING_RANGE, "dealing_range"),
+    (KIND_BPR, "bpr"),
+    (KIND_REJECTION_BLOCK, "rejection_block"),
 ];
 
 /// Names of swing labels by code (see [`super::swings::Label`]).

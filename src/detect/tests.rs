@@ -976,3 +976,71 @@ fn dealing_ranges_follow_the_breaking_leg() {
         assert_eq!(z.known_at, b.known_at);
     }
 }
+
+/// BPRs and rejection blocks against their definitions, restated over the finished tables.
+#[test]
+fn bpr_and_rejection_blocks_follow_their_definitions() {
+    use super::composite::{Bpr, RejectionBlocks, RejectionParams};
+    let bars = walk(77, 5000);
+    let mut bpr = Bpr::new(10);
+    let mut rb = RejectionBlocks::new(RejectionParams::default());
+    run(&bars, |h| {
+        bpr.step(h);
+        rb.step(h);
+    });
+    let gaps = &bpr.fvg.book.zones;
+    let mut expected = Vec::new();
+    for newer in gaps {
+        let older = gaps
+            .iter()
+            .filter(|z| {
+                z.id < newer.id
+                    && z.known_at + 10 >= newer.known_at
+                    && z.direction != newer.direction
+                    && z.bottom.max(newer.bottom) < z.top.min(newer.top)
+            })
+            .max_by_key(|z| z.id);
+        if let Some(o) = older {
+            expected.push((
+                newer.known_at,
+                newer.direction,
+                o.top.min(newer.top),
+                o.bottom.max(newer.bottom),
+            ));
+        }
+    }
+    let got: Vec<_> = bpr
+        .book
+        .zones
+        .iter()
+        .map(|z| (z.known_at, z.direction, z.top, z.bottom))
+        .collect();
+    assert!(got.len() > 5, "too few BPRs to test");
+    assert_eq!(got, expected);
+
+    let mut expected = Vec::new();
+    for s in &rb.swings.events {
+        let b = bars[s.anchor];
+        let wick = if s.direction > 0 {
+            b.high - b.open.max(b.close)
+        } else {
+            b.open.min(b.close) - b.low
+        };
+        if wick > 0.0 && wick >= 2.0 * b.body() && wick >= 0.5 * (b.high - b.low) {
+            let (top, bottom) = if s.direction > 0 {
+                (b.high, b.open.max(b.close))
+            } else {
+                (b.open.min(b.close), b.low)
+            };
+            expected.push((s.known_at, -s.direction, top, bottom, s.anchor));
+        }
+    }
+    let got: Vec<_> = rb
+        .book
+        .zones
+        .iter()
+        .map(|z| (z.known_at, z.direction, z.top, z.bottom, z.anchor))
+        .collect();
+    assert!(got.len() > 5, "too few rejection blocks to test");
+    assert_eq!(got, expected);
+}

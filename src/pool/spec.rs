@@ -65,7 +65,7 @@ pub const DETECTORS: [&str; 8] = [
 ];
 
 /// Names of the native detectors in the pool (`native.` + the detector's name).
-pub const NATIVE_DETECTORS: [&str; 9] = [
+pub const NATIVE_DETECTORS: [&str; 11] = [
     "native.swings",
     "native.structure",
     "native.fvg",
@@ -75,6 +75,8 @@ pub const NATIVE_DETECTORS: [&str; 9] = [
     "native.order_blocks",
     "native.liquidity",
     "native.dealing_ranges",
+    "native.bpr",
+    "native.rejection_blocks",
 ];
 
 fn known_detectors() -> Vec<String> {
