@@ -56,6 +56,7 @@ def all_tables(c: Candles) -> dict[str, EventTable]:
             "dealing_ranges": ictcore.dealing_ranges(c, left=3, right=3),
             "bpr": ictcore.bpr(c, window=6),
             "rejection_blocks": ictcore.rejection_blocks(c, left=3, right=2, min_wick_body=1.0),
+            "sessions": ictcore.sessions(c, "Europe/London", {"ldn": ("07:00", "10:00")}),
         }
     )
 
@@ -390,3 +391,23 @@ def test_the_shipped_replay_test_catches_look_ahead() -> None:
     assert replay_rewrites(smc.fvg, frame) > 0
     assert replay_rewrites(lambda f: smc.swing_highs_lows(f, 10), frame) > 0
     assert replay_rewrites(lambda f: smc.liquidity(f, smc.swing_highs_lows(f, 10)), frame) > 0
+
+
+def test_sessions_in_a_zone_with_dst() -> None:
+    """The London open kill zone on EURUSD read in New York time: 07:00-10:00 UTC in winter,
+    06:00-09:00 UTC in US summer; each row's high/low are those of its bars."""
+    frame = load_eurusd("Tickvol")
+    table = ictcore.sessions(frame, windows=["london_open"])
+    df = table.to_pandas()
+    assert len(df) > 100 and set(df["window"].astype(str)) == {"london_open"}
+    hours = set(zip(df["window_start"].dt.hour, df["window_end"].dt.hour, strict=True))
+    assert {(7, 10), (6, 9)} <= hours
+    c = candles_of(frame)
+    for row in df.itertuples():
+        inside = (c.time >= row.window_start.value) & (c.time < row.window_end.value)
+        assert row.high == c.high[inside].max() and row.low == c.low[inside].min()
+        assert row.known_at == np.flatnonzero(inside)[-1] + 1
+    with pytest.raises(ictcore.UnknownNameError, match="time zone"):
+        ictcore.sessions(frame, zone="Mars/Olympus")
+    with pytest.raises(ictcore.UnknownNameError, match="session window"):
+        ictcore.sessions(frame, windows=["tea_time"])

@@ -11,9 +11,9 @@
   with the GIL released, through the cache; ``ictcore.Config`` reads the engine's config.
 - ``ictcore.swings``, ``structure``, ``fvg``, ``volume_imbalance``, ``opening_gaps``,
   ``displacement``, ``order_blocks``, ``liquidity``, ``dealing_ranges``, ``bpr``,
-  ``rejection_blocks``: native **causal** detectors returning event tables (every row knows
-  its ``known_at`` bar; zones carry a lifecycle log and ``active_at``); ``ictcore.Engine``
-  runs them bar by bar on a live series.
+  ``rejection_blocks``, ``sessions``: native **causal** detectors returning event tables
+  (every row knows its ``known_at`` bar; zones carry a lifecycle log and ``active_at``);
+  ``ictcore.Engine`` runs them bar by bar on a live series.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
 
 Memory: result columns of long series (>= 1 MiB each) are kept after they are freed, up to
@@ -33,6 +33,7 @@ from .detect import (
     Engine,
     EventTable,
     LiquidityTable,
+    SessionTable,
     ZoneTable,
     bpr,
     dealing_ranges,
@@ -42,6 +43,7 @@ from .detect import (
     opening_gaps,
     order_blocks,
     rejection_blocks,
+    sessions,
     structure,
     swings,
     volume_imbalance,
@@ -74,6 +76,7 @@ __all__ = [
     "InvalidInputError",
     "LiquidityTable",
     "MissingColumnError",
+    "SessionTable",
     "UnknownNameError",
     "ZoneTable",
     "__version__",
@@ -90,6 +93,7 @@ __all__ = [
     "read_csv",
     "rejection_blocks",
     "release_memory",
+    "sessions",
     "structure",
     "swings",
     "volume_imbalance",

@@ -15,6 +15,7 @@ the batch tables. Definitions: ``ict-concepts.md`` §3; defaults are the "ictcor
   bar t" in O(log n + k).
 - :func:`bpr` (balanced price ranges) and :func:`rejection_blocks` — zones too.
 - :func:`displacement` — large-body, small-wick candles.
+- :func:`sessions` — kill zones / sessions in an IANA zone (DST-correct), with their ranges.
 - :func:`dealing_ranges` — premium/discount/equilibrium of the leg each break leaves, its
   OTE band (with a lifecycle) and its strong and weak ends.
 - :func:`liquidity` — swing levels and equal highs/lows pools (causal tolerance), with
@@ -41,6 +42,7 @@ __all__ = [
     "Engine",
     "EventTable",
     "LiquidityTable",
+    "SessionTable",
     "ZoneTable",
     "bpr",
     "dealing_ranges",
@@ -51,6 +53,7 @@ __all__ = [
     "order_blocks",
     "rejection_blocks",
     "replay_rewrites",
+    "sessions",
     "structure",
     "swings",
     "volume_imbalance",
@@ -74,11 +77,12 @@ PRESET: dict[str, dict[str, Any]] = {
     "dealing_ranges": {"left": 5, "right": 5, "break_on": "close"},
     "bpr": {"window": 10},
     "rejection_blocks": {"left": 5, "right": 5, "min_wick_body": 2.0, "min_wick_share": 0.5},
+    "sessions": {"zone": "America/New_York", "windows": "asian,london_open,ny_am,london_close"},
 }
 #: Each detector's tables: its events (or zones), then the transition log of zone detectors.
 TABLES: dict[str, tuple[str, ...]] = {name: tuple(t) for name, t in _ictcore.NATIVE_TABLES}
 
-_TIME_COLUMNS = ("anchor_time", "known_at_time", "time")
+_TIME_COLUMNS = ("anchor_time", "known_at_time", "time", "window_start", "window_end")
 
 
 def _columns(out: Sequence[tuple[str, str, npt.NDArray[Any]]]) -> dict[str, npt.NDArray[Any]]:
@@ -225,6 +229,37 @@ class LiquidityTable(EventTable):
         self.sweeps = EventTable(f"{name} sweeps", sweeps)
 
 
+class SessionTable(EventTable):
+    """Session / kill-zone instances: ``window`` codes index :attr:`windows` (names), which
+    ``to_pandas()`` shows; ``window_start``/``window_end`` are the instance's bounds in UTC."""
+
+    def __init__(
+        self, name: str, columns: Mapping[str, npt.NDArray[Any]], windows: list[str] | None
+    ) -> None:
+        super().__init__(name, columns)
+        self.windows = windows
+
+    def to_pandas(self) -> pd.DataFrame:
+        frame = super().to_pandas()
+        if self.windows is not None:
+            frame["window"] = pd.Categorical.from_codes(
+                self["window"], categories=pd.Index(self.windows)
+            )
+        return frame
+
+
+def _window_names(windows: str) -> list[str]:
+    return [w.split("=", 1)[0].strip() for w in windows.split(",") if w.strip()]
+
+
+def _windows_text(windows: str | Iterable[str] | Mapping[str, tuple[str, str]]) -> str:
+    if isinstance(windows, str):
+        return windows
+    if isinstance(windows, Mapping):
+        return ",".join(f"{name}={a}-{b}" for name, (a, b) in windows.items())
+    return ",".join(windows)
+
+
 def _candles(data: Candles | pd.DataFrame) -> Candles:
     if isinstance(data, Candles):
         return data
@@ -249,11 +284,19 @@ def _six(c: Candles) -> _Six:
 
 def _run(name: str, data: Candles | pd.DataFrame, params: dict[str, Any]) -> EventTable:
     tables = _ictcore.native_run(name, params, *_six(_candles(data)))
-    return _wrap(name, [_columns(t) for t in tables])
+    return _wrap(name, [_columns(t) for t in tables], params)
 
 
-def _wrap(name: str, tables: Sequence[Mapping[str, npt.NDArray[Any]]]) -> EventTable:
+def _wrap(
+    name: str,
+    tables: Sequence[Mapping[str, npt.NDArray[Any]]],
+    params: Mapping[str, Any] | None = None,
+) -> EventTable:
     """A detector's tables as its table class."""
+    if name == "sessions":
+        windows = (params or {}).get("windows")
+        names = None if windows is None else _window_names(str(windows))
+        return SessionTable(name, tables[0], names)
     if name == "liquidity":
         return LiquidityTable(name, tables[0], tables[1])
     if len(tables) == 2:
@@ -393,6 +436,32 @@ def rejection_blocks(
         "min_wick_share": float(min_wick_share),
     }
     return _zones(_run("rejection_blocks", data, params))
+
+
+def sessions(
+    data: Candles | pd.DataFrame,
+    zone: str = "America/New_York",
+    windows: str | Iterable[str] | Mapping[str, tuple[str, str]] = (
+        "asian",
+        "london_open",
+        "ny_am",
+        "london_close",
+    ),
+) -> SessionTable:
+    """Sessions and kill zones in an IANA time zone, DST included (smartmoneyconcepts' fixed
+    UTC windows are right only in US summer). ``windows``: preset names — asian (20:00-24:00),
+    london_open (02:00-05:00), ny_am (07:00-10:00), london_close (10:00-12:00), ny_lunch,
+    ny_pm (13:30-16:00), silver_bullet_london/_am/_pm (03-04, 10-11, 14-15), cbdr (14-20),
+    all New York wall-clock times — or ``{"name": ("HH:MM", "HH:MM")}`` / ``"name=HH:MM-HH:MM"``
+    (may wrap past midnight), read in ``zone``. One row per window instance, known at the
+    first bar after it (``anchor`` = its first bar): ``window``, ``window_start``/
+    ``window_end`` (UTC), ``open``, ``high``, ``low``, ``close``, ``high_bar``, ``low_bar``,
+    ``bars``. A bar belongs to a window when its open time falls in it. On the day clocks jump
+    forward a window starting in the skipped hour opens at the jump."""
+    text = _windows_text(windows)
+    table = _run("sessions", data, {"zone": zone, "windows": text})
+    assert isinstance(table, SessionTable)
+    return table
 
 
 def _zones(table: EventTable) -> ZoneTable:
@@ -556,7 +625,8 @@ class Engine:
         tables = TABLES.get(name)
         if tables is None or name not in self.detectors:
             raise ValueError(f"{name!r} is not run by this engine ({', '.join(self.detectors)})")
-        return _wrap(name, [_columns(self._native.table(t, 0)) for t in tables])
+        tables_now = [_columns(self._native.table(t, 0)) for t in tables]
+        return _wrap(name, tables_now, self.params[name])
 
     def snapshot(self) -> dict[str, EventTable]:
         """Every detector's full table."""

@@ -16,6 +16,8 @@
 //! - [`ranges`]: dealing ranges left by breaks — premium/discount, OTE band (with a
 //!   lifecycle), strong and weak ends.
 //! - [`liquidity`]: swing levels and equal highs/lows pools (causal tolerance), swept or run.
+//! - [`sessions`]: kill zones and sessions in an IANA time zone (DST-correct), one row per
+//!   window instance with its high and low, known at the first bar after it.
 //! - [`lifecycle`]: states, the transition log, and the "alive at bar t" index.
 //! - [`engine`]: several detectors over one live series (`update`, `update_last`).
 //! - [`spec`]: detectors by name with typed parameters (Python, engine and pool share it).
@@ -30,6 +32,7 @@ pub mod lifecycle;
 pub mod liquidity;
 pub mod order_blocks;
 pub mod ranges;
+pub mod sessions;
 pub mod spec;
 pub mod structure;
 pub mod swings;

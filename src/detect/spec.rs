@@ -10,6 +10,7 @@ use super::history::History;
 use super::liquidity::{Liquidity, LiquidityParams};
 use super::order_blocks::{self, OrderBlocks};
 use super::ranges::DealingRanges;
+use super::sessions::{SessionParams, Sessions, DEFAULT_WINDOWS};
 use super::structure::{BreakOn, Structure, StructureParams};
 use super::swings::{SwingParams, Swings};
 use super::table;
@@ -43,10 +44,11 @@ pub enum NativeSpec {
     DealingRanges(StructureParams),
     Bpr { window: usize },
     RejectionBlocks(RejectionParams),
+    Sessions(SessionParams),
 }
 
 /// Names of the native detectors.
-pub const NATIVE: [&str; 11] = [
+pub const NATIVE: [&str; 12] = [
     "swings",
     "structure",
     "fvg",
@@ -58,6 +60,7 @@ pub const NATIVE: [&str; 11] = [
     "dealing_ranges",
     "bpr",
     "rejection_blocks",
+    "sessions",
 ];
 
 fn swing_params(p: &mut Params<'_>) -> Result<SwingParams> {
@@ -137,6 +140,10 @@ impl NativeSpec {
                     )?,
                 })
             }
+            "sessions" => NativeSpec::Sessions(SessionParams::parse(
+                &p.string("zone", "America/New_York")?,
+                &p.string("windows", DEFAULT_WINDOWS)?,
+            )?),
             "volume_imbalance" => NativeSpec::VolumeImbalance,
             "opening_gaps" => NativeSpec::OpeningGaps,
             "displacement" => {
@@ -177,6 +184,7 @@ impl NativeSpec {
             NativeSpec::DealingRanges(_) => "dealing_ranges",
             NativeSpec::Bpr { .. } => "bpr",
             NativeSpec::RejectionBlocks(_) => "rejection_blocks",
+            NativeSpec::Sessions(_) => "sessions",
         }
     }
 
@@ -194,6 +202,7 @@ impl NativeSpec {
             NativeSpec::DealingRanges(_) => &["dealing_ranges", "dealing_ranges_transitions"],
             NativeSpec::Bpr { .. } => &["bpr", "bpr_transitions"],
             NativeSpec::RejectionBlocks(_) => &["rejection_blocks", "rejection_blocks_transitions"],
+            NativeSpec::Sessions(_) => &["sessions"],
         }
     }
 
@@ -235,6 +244,10 @@ impl NativeSpec {
                 v
             }
             NativeSpec::Bpr { window } => vec![("window", len(*window))],
+            NativeSpec::Sessions(p) => vec![
+                ("zone", Param::Str(p.zone.name().to_string())),
+                ("windows", Param::Str(p.windows_text())),
+            ],
             NativeSpec::RejectionBlocks(r) => {
                 let mut v = swing(&r.swings);
                 v.push(("min_wick_body", Param::Float(r.min_wick_body)));
@@ -258,6 +271,7 @@ impl NativeSpec {
             NativeSpec::DealingRanges(p) => Box::new(DealingRanges::new(*p)),
             NativeSpec::Bpr { window } => Box::new(Bpr::new(*window)),
             NativeSpec::RejectionBlocks(p) => Box::new(RejectionBlocks::new(*p)),
+            NativeSpec::Sessions(p) => Box::new(Sessions::new(p.clone())),
         }
     }
 }
@@ -289,6 +303,21 @@ impl Detector for Structure {
     }
     fn table(&self, history: &History, _which: usize, start: usize) -> ResultTable {
         table::breaks(history, &self.events[start.min(self.events.len())..])
+    }
+}
+
+impl Detector for Sessions {
+    fn step(&mut self, history: &History) {
+        Sessions::step(self, history);
+    }
+    fn undo(&mut self) {
+        Sessions::undo(self);
+    }
+    fn lens(&self) -> [usize; 2] {
+        [self.rows.len(), 0]
+    }
+    fn table(&self, history: &History, _which: usize, start: usize) -> ResultTable {
+        Sessions::table(self, history, start)
     }
 }
 

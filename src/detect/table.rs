@@ -21,6 +21,7 @@ pub const KIND_RUN: i32 = 13;
 pub const KIND_DEALING_RANGE: i32 = 14;
 pub const KIND_BPR: i32 = 15;
 pub const KIND_REJECTION_BLOCK: i32 = 16;
+pub const KIND_SESSION: i32 = 17;
 
 /// `kind` codes of every native table, and their names.
 pub const KINDS: &[(i32, &str)] = &[
@@ -40,6 +41,7 @@ pub const KINDS: &[(i32, &str)] = &[
     (KIND_DEALING_RANGE, "dealing_range"),
     (KIND_BPR, "bpr"),
     (KIND_REJECTION_BLOCK, "rejection_block"),
+    (KIND_SESSION, "session"),
 ];
 
 /// Names of swing labels by code (see [`super::swings::Label`]).

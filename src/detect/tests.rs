@@ -1044,3 +1044,87 @@ fn bpr_and_rejection_blocks_follow_their_definitions() {
     assert!(got.len() > 5, "too few rejection blocks to test");
     assert_eq!(got, expected);
 }
+
+/// Kill zones across the 2024 US DST change (10 March): the London open kill zone (02:00-05:00
+/// New York) is 07:00-10:00 UTC before and 06:00-09:00 UTC after. Each row's high/low are
+/// those of exactly the bars whose times fall in its window; it is known at the first bar
+/// after; a window wrapping past midnight (22:00-02:00) gathers both days' bars.
+#[test]
+fn sessions_follow_the_zone_across_dst() {
+    use super::sessions::{SessionParams, Sessions};
+    let start = 1_709_251_200_000_000_000i64; // 2024-03-01T00:00:00Z
+    let step = 15 * 60 * 1_000_000_000i64;
+    let mut bars: Vec<Bar> = walk(9, 20 * 96);
+    for (i, b) in bars.iter_mut().enumerate() {
+        b.time = start + i as i64 * step;
+    }
+    let params = SessionParams::parse("America/New_York", "london_open,late=22:00-02:00").unwrap();
+    let mut d = Sessions::new(params);
+    let h = run(&bars, |h| d.step(h));
+    let table = d.table(&h, 0);
+    let col = |name: &str| -> Vec<i64> {
+        bytemuck::cast_slice::<u8, i64>(table.column(name).unwrap().bytes()).to_vec()
+    };
+    let (starts, ends) = (col("window_start"), col("window_end"));
+    let hour = |ns: i64| ns.div_euclid(3_600_000_000_000).rem_euclid(24);
+    let mut seen_winter = false;
+    let mut seen_summer = false;
+    for (k, r) in d.rows.iter().enumerate() {
+        let inside: Vec<usize> = (0..bars.len())
+            .filter(|&i| starts[k] <= bars[i].time && bars[i].time < ends[k])
+            .collect();
+        assert!(
+            !inside.is_empty(),
+            "row {k}: {r:?} {} {} first bar {}",
+            starts[k],
+            ends[k],
+            bars[r.first].time
+        );
+        assert_eq!(
+            (r.first, r.last),
+            (inside[0], *inside.last().unwrap()),
+            "row {k}"
+        );
+        assert_eq!(r.known_at, r.last + 1);
+        let high = inside
+            .iter()
+            .map(|&i| bars[i].high)
+            .fold(f64::MIN, f64::max);
+        let low = inside.iter().map(|&i| bars[i].low).fold(f64::MAX, f64::min);
+        assert_eq!((r.high, r.low), (high, low));
+        if r.window == 0 {
+            let utc = (hour(starts[k]), hour(ends[k]));
+            // 2024-03-10T07:00Z: the jump (02:00 EST -> 03:00 EDT). That day 02:00 does not
+            // exist, so the window opens at the jump and lasts two hours.
+            let jump = 1_710_054_000_000_000_000;
+            if starts[k] < jump {
+                assert_eq!(utc, (7, 10));
+                seen_winter = true;
+            } else if starts[k] == jump {
+                assert_eq!(utc, (7, 9));
+            } else {
+                assert_eq!(utc, (6, 9));
+                seen_summer = true;
+            }
+        } else {
+            // Four hours every night, the night of the jump too (02:00 reads as the jump).
+            assert_eq!(
+                ends[k] - starts[k],
+                4 * 3_600_000_000_000,
+                "22:00-02:00 is 4 hours"
+            );
+        }
+    }
+    assert!(seen_winter && seen_summer);
+    for (zone, windows) in [
+        ("Mars/Olympus", "london_open"),
+        ("UTC", "nope"),
+        ("UTC", "x=25:00-02:00"),
+        ("UTC", "x=02:00-02:00"),
+    ] {
+        assert!(
+            SessionParams::parse(zone, windows).is_err(),
+            "{zone} {windows}"
+        );
+    }
+}

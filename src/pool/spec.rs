@@ -65,7 +65,7 @@ pub const DETECTORS: [&str; 8] = [
 ];
 
 /// Names of the native detectors in the pool (`native.` + the detector's name).
-pub const NATIVE_DETECTORS: [&str; 11] = [
+pub const NATIVE_DETECTORS: [&str; 12] = [
     "native.swings",
     "native.structure",
     "native.fvg",
@@ -77,6 +77,7 @@ pub const NATIVE_DETECTORS: [&str; 11] = [
     "native.dealing_ranges",
     "native.bpr",
     "native.rejection_blocks",
+    "native.sessions",
 ];
 
 fn known_detectors() -> Vec<String> {
