@@ -411,3 +411,22 @@ def test_sessions_in_a_zone_with_dst() -> None:
         ictcore.sessions(frame, zone="Mars/Olympus")
     with pytest.raises(ictcore.UnknownNameError, match="session window"):
         ictcore.sessions(frame, windows=["tea_time"])
+
+
+def test_engine_takes_bars_in_the_shapes_users_have() -> None:
+    """Tuples, dicts, ``iterrows()`` rows and ``itertuples()`` rows (any column case, time from
+    the index) all feed the same bars."""
+    frame = load_eurusd("Tickvol").iloc[:400]
+    expected = ictcore.fvg(frame)
+    feeds = {
+        "iterrows": lambda e: [e.update(row) for _, row in frame.iterrows()],
+        "itertuples": lambda e: [e.update(row) for row in frame.itertuples()],
+        "dicts": lambda e: [
+            e.update({"Date": t, "Open": o, "High": h, "Low": lo, "Close": c, "Volume": v})
+            for t, o, h, lo, c, v in zip(frame.index, *frame.to_numpy().T, strict=True)
+        ],
+    }
+    for feed in feeds.values():
+        engine = Engine(["fvg"])
+        feed(engine)
+        assert_tables_equal(engine.events("fvg"), expected)

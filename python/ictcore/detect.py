@@ -572,6 +572,9 @@ class Engine:
 
     @staticmethod
     def _fields(bar: Any) -> tuple[int, float, float, float, float, float]:
+        """(time ns, open, high, low, close, volume) of a tuple, a mapping, an object with
+        those attributes, or a pandas row (``df.iterrows()`` / ``itertuples()``: names in any
+        case, the time from a ``time``/``date`` field or the row's index)."""
         if isinstance(bar, tuple | list) and not hasattr(bar, "_fields"):
             if len(bar) not in (5, 6):
                 raise ValueError(
@@ -579,12 +582,28 @@ class Engine:
                 )
             values = list(bar)
         else:
-            get = bar.get if isinstance(bar, Mapping) else lambda k, d=None: getattr(bar, k, d)
-            missing = [k for k in ("time", "open", "high", "low", "close") if get(k) is None]
+            if isinstance(bar, pd.Series):
+                fields: dict[str, Any] = {str(k).lower(): v for k, v in bar.items()}
+                fields.setdefault("time", bar.name)
+            elif isinstance(bar, Mapping):
+                fields = {str(k).lower(): v for k, v in bar.items()}
+            elif hasattr(bar, "_asdict"):  # itertuples(): the index comes as ``Index``
+                fields = {str(k).lower(): v for k, v in bar._asdict().items()}
+                fields.setdefault("time", fields.get("index"))
+            else:
+                fields = {
+                    k: getattr(bar, k)
+                    for k in ("time", "open", "high", "low", "close", "volume")
+                    if hasattr(bar, k)
+                }
+            for alias in ("date", "datetime", "timestamp"):
+                if fields.get("time") is None and fields.get(alias) is not None:
+                    fields["time"] = fields[alias]
+            missing = [k for k in ("time", "open", "high", "low", "close") if fields.get(k) is None]
             if missing:
                 raise ValueError(f"bar is missing {missing}")
-            values = [get(k) for k in ("time", "open", "high", "low", "close")]
-            values.append(get("volume", 0.0))
+            values = [fields[k] for k in ("time", "open", "high", "low", "close")]
+            values.append(fields.get("volume", 0.0))
         if len(values) == 5:
             values.append(0.0)
         time = values[0]
