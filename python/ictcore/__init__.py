@@ -9,9 +9,9 @@
   by a content hash, so a stale or damaged entry is never returned.
 - ``ictcore.DetectorPool``: all detectors over whole portfolios from the store, in parallel
   with the GIL released, through the cache; ``ictcore.Config`` reads the engine's config.
-- ``ictcore.swings``, ``structure``, ``fvg``, ``volume_imbalance``, ``opening_gaps``,
-  ``displacement``, ``order_blocks``, ``liquidity``, ``dealing_ranges``, ``bpr``,
-  ``rejection_blocks``, ``sessions``: native **causal** detectors returning event tables
+- ``ictcore.swings``, ``structure``, ``structure_layers``, ``fvg``, ``volume_imbalance``,
+  ``opening_gaps``, ``displacement``, ``order_blocks``, ``liquidity``, ``dealing_ranges``,
+  ``bpr``, ``rejection_blocks``, ``sessions``: native **causal** detectors returning event tables
   (every row knows its ``known_at`` bar; zones carry a lifecycle log and ``active_at``);
   ``ictcore.Engine`` runs them bar by bar on a live series.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
@@ -45,6 +45,7 @@ from .detect import (
     rejection_blocks,
     sessions,
     structure,
+    structure_layers,
     swings,
     volume_imbalance,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "release_memory",
     "sessions",
     "structure",
+    "structure_layers",
     "swings",
     "volume_imbalance",
 ]

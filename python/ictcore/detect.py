@@ -8,7 +8,8 @@ the batch tables. Definitions: ``ict-concepts.md`` §3; defaults are the "ictcor
 (:data:`PRESET`).
 
 - :func:`swings` — pivot highs/lows (``left``/``right`` bars), labelled HH/LH/EH, HL/LL/EL.
-- :func:`structure` — BOS and CHoCH stamped at the **break** bar (close or wick).
+- :func:`structure` — BOS and CHoCH stamped at the **break** bar (close or wick);
+  :func:`structure_layers` — internal and swing layers in one table.
 - :func:`fvg`, :func:`volume_imbalance`, :func:`opening_gaps`, :func:`order_blocks` — zones
   (:class:`ZoneTable`) with a lifecycle log: formed, touched, mean_threshold, filled,
   inverted (inverse FVG / breaker), dead; ``active_at(t)`` answers "which zones are alive at
@@ -55,6 +56,7 @@ __all__ = [
     "replay_rewrites",
     "sessions",
     "structure",
+    "structure_layers",
     "swings",
     "volume_imbalance",
 ]
@@ -78,6 +80,13 @@ PRESET: dict[str, dict[str, Any]] = {
     "bpr": {"window": 10},
     "rejection_blocks": {"left": 5, "right": 5, "min_wick_body": 2.0, "min_wick_share": 0.5},
     "sessions": {"zone": "America/New_York", "windows": "asian,london_open,ny_am,london_close"},
+    "structure_layers": {
+        "internal_left": 5,
+        "internal_right": 5,
+        "swing_left": 50,
+        "swing_right": 50,
+        "break_on": "close",
+    },
 }
 #: Each detector's tables: its events (or zones), then the transition log of zone detectors.
 TABLES: dict[str, tuple[str, ...]] = {name: tuple(t) for name, t in _ictcore.NATIVE_TABLES}
@@ -146,6 +155,10 @@ class EventTable:
                 data[name] = pd.Categorical.from_codes(values, categories=pd.Index(_STATES))
             elif name == "initial":
                 data[name] = values.astype(bool)
+            elif name == "layer":
+                data[name] = pd.Categorical.from_codes(
+                    values, categories=pd.Index(["internal", "swing"])
+                )
             elif name in _TIME_COLUMNS:
                 data[name] = pd.to_datetime(values, unit="ns", utc=True)
             else:
@@ -322,6 +335,26 @@ def structure(
     Columns: the common ones (``anchor`` = the swing's bar, ``known_at`` = the break bar),
     ``level``, ``swing_id``, ``initial``, ``displacement`` (break candle body in ATR(14))."""
     return _run("structure", data, {"left": left, "right": right, "break_on": break_on})
+
+
+def structure_layers(
+    data: Candles | pd.DataFrame,
+    internal: tuple[int, int] = (5, 5),
+    swing: tuple[int, int] = (50, 50),
+    break_on: str = "close",
+) -> EventTable:
+    """Internal and swing structure in one table: two independent :func:`structure` layers
+    with (left, right) swing lengths ``internal`` and ``swing``; ``layer`` tells which. An
+    internal break at the level the swing layer was watching on that side is reported once,
+    as the swing layer's. ``swing_id`` refers to the row's own layer."""
+    params = {
+        "internal_left": internal[0],
+        "internal_right": internal[1],
+        "swing_left": swing[0],
+        "swing_right": swing[1],
+        "break_on": break_on,
+    }
+    return _run("structure_layers", data, params)
 
 
 def fvg(data: Candles | pd.DataFrame, min_size_atr: float = 0.0) -> ZoneTable:

@@ -11,7 +11,7 @@ use super::liquidity::{Liquidity, LiquidityParams};
 use super::order_blocks::{self, OrderBlocks};
 use super::ranges::DealingRanges;
 use super::sessions::{SessionParams, Sessions, DEFAULT_WINDOWS};
-use super::structure::{BreakOn, Structure, StructureParams};
+use super::structure::{BreakOn, Structure, StructureLayers, StructureParams};
 use super::swings::{SwingParams, Swings};
 use super::table;
 use crate::cache::table::ResultTable;
@@ -42,13 +42,19 @@ pub enum NativeSpec {
     OrderBlocks(StructureParams),
     Liquidity(LiquidityParams),
     DealingRanges(StructureParams),
-    Bpr { window: usize },
+    Bpr {
+        window: usize,
+    },
     RejectionBlocks(RejectionParams),
     Sessions(SessionParams),
+    StructureLayers {
+        internal: StructureParams,
+        swing: StructureParams,
+    },
 }
 
 /// Names of the native detectors.
-pub const NATIVE: [&str; 12] = [
+pub const NATIVE: [&str; 13] = [
     "swings",
     "structure",
     "fvg",
@@ -61,6 +67,7 @@ pub const NATIVE: [&str; 12] = [
     "bpr",
     "rejection_blocks",
     "sessions",
+    "structure_layers",
 ];
 
 fn swing_params(p: &mut Params<'_>) -> Result<SwingParams> {
@@ -73,18 +80,20 @@ fn swing_params(p: &mut Params<'_>) -> Result<SwingParams> {
     Ok(s)
 }
 
+fn break_on(name: &str, p: &mut Params<'_>) -> Result<BreakOn> {
+    match p.string("break_on", "close")?.as_str() {
+        "close" => Ok(BreakOn::Close),
+        "wick" => Ok(BreakOn::Wick),
+        other => Err(IctError::parameter(
+            format!("{name}.break_on"),
+            format!("must be \"close\" or \"wick\", got {other:?}"),
+        )),
+    }
+}
+
 fn structure_params(name: &str, p: &mut Params<'_>) -> Result<StructureParams> {
     let swings = swing_params(p)?;
-    let break_on = match p.string("break_on", "close")?.as_str() {
-        "close" => BreakOn::Close,
-        "wick" => BreakOn::Wick,
-        other => {
-            return Err(IctError::parameter(
-                format!("{name}.break_on"),
-                format!("must be \"close\" or \"wick\", got {other:?}"),
-            ))
-        }
-    };
+    let break_on = break_on(name, p)?;
     Ok(StructureParams { swings, break_on })
 }
 
@@ -140,6 +149,29 @@ impl NativeSpec {
                     )?,
                 })
             }
+            "structure_layers" => {
+                let internal = SwingParams {
+                    left: p.length("internal_left", 5)?,
+                    right: p.length("internal_right", 5)?,
+                };
+                let swing = SwingParams {
+                    left: p.length("swing_left", 50)?,
+                    right: p.length("swing_right", 50)?,
+                };
+                super::check_swing_params(internal)?;
+                super::check_swing_params(swing)?;
+                let break_on = break_on(name, &mut p)?;
+                NativeSpec::StructureLayers {
+                    internal: StructureParams {
+                        swings: internal,
+                        break_on,
+                    },
+                    swing: StructureParams {
+                        swings: swing,
+                        break_on,
+                    },
+                }
+            }
             "sessions" => NativeSpec::Sessions(SessionParams::parse(
                 &p.string("zone", "America/New_York")?,
                 &p.string("windows", DEFAULT_WINDOWS)?,
@@ -185,6 +217,7 @@ impl NativeSpec {
             NativeSpec::Bpr { .. } => "bpr",
             NativeSpec::RejectionBlocks(_) => "rejection_blocks",
             NativeSpec::Sessions(_) => "sessions",
+            NativeSpec::StructureLayers { .. } => "structure_layers",
         }
     }
 
@@ -203,6 +236,7 @@ impl NativeSpec {
             NativeSpec::Bpr { .. } => &["bpr", "bpr_transitions"],
             NativeSpec::RejectionBlocks(_) => &["rejection_blocks", "rejection_blocks_transitions"],
             NativeSpec::Sessions(_) => &["sessions"],
+            NativeSpec::StructureLayers { .. } => &["structure_layers"],
         }
     }
 
@@ -244,6 +278,16 @@ impl NativeSpec {
                 v
             }
             NativeSpec::Bpr { window } => vec![("window", len(*window))],
+            NativeSpec::StructureLayers { internal, swing } => {
+                let mut v = vec![
+                    ("internal_left", len(internal.swings.left)),
+                    ("internal_right", len(internal.swings.right)),
+                    ("swing_left", len(swing.swings.left)),
+                    ("swing_right", len(swing.swings.right)),
+                ];
+                v.push(structure(internal).swap_remove(2));
+                v
+            }
             NativeSpec::Sessions(p) => vec![
                 ("zone", Param::Str(p.zone.name().to_string())),
                 ("windows", Param::Str(p.windows_text())),
@@ -272,6 +316,9 @@ impl NativeSpec {
             NativeSpec::Bpr { window } => Box::new(Bpr::new(*window)),
             NativeSpec::RejectionBlocks(p) => Box::new(RejectionBlocks::new(*p)),
             NativeSpec::Sessions(p) => Box::new(Sessions::new(p.clone())),
+            NativeSpec::StructureLayers { internal, swing } => {
+                Box::new(StructureLayers::new(*internal, *swing))
+            }
         }
     }
 }
@@ -303,6 +350,33 @@ impl Detector for Structure {
     }
     fn table(&self, history: &History, _which: usize, start: usize) -> ResultTable {
         table::breaks(history, &self.events[start.min(self.events.len())..])
+    }
+}
+
+impl Detector for StructureLayers {
+    fn step(&mut self, history: &History) {
+        StructureLayers::step(self, history);
+    }
+    fn undo(&mut self) {
+        StructureLayers::undo(self);
+    }
+    fn lens(&self) -> [usize; 2] {
+        [self.rows.len(), 0]
+    }
+    fn table(&self, history: &History, _which: usize, start: usize) -> ResultTable {
+        let from = start.min(self.rows.len());
+        let rows = &self.rows[from..];
+        // Row ids for the combined table; `swing_id` stays the layer's own.
+        let breaks: Vec<_> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (_, b))| super::structure::Break { id: from + i, ..*b })
+            .collect();
+        let mut t = table::breaks(history, &breaks);
+        let layers: Vec<i32> = rows.iter().map(|(l, _)| i32::from(*l)).collect();
+        t.columns
+            .push(crate::cache::table::Column::i32("layer", &layers));
+        t
     }
 }
 

@@ -179,3 +179,57 @@ impl Structure {
         self.events.truncate(self.events_before);
     }
 }
+
+/// Internal and swing structure as one table: two independent layers (short and long swing
+/// lengths, LuxAlgo's 5 and 50 by default). An internal break whose level is the level the
+/// swing layer was watching on that side is not reported twice: it is the swing layer's.
+pub struct StructureLayers {
+    pub internal: Structure,
+    pub swing: Structure,
+    /// (layer: 0 internal, 1 swing; the break as its layer reported it).
+    pub rows: Vec<(u8, Break)>,
+    before: usize,
+}
+
+impl StructureLayers {
+    pub fn new(internal: StructureParams, swing: StructureParams) -> Self {
+        Self {
+            internal: Structure::new(internal),
+            swing: Structure::new(swing),
+            rows: Vec::new(),
+            before: 0,
+        }
+    }
+
+    fn watched_level(&self, direction: i8) -> Option<f64> {
+        let (_, id) = self.swing.watched(direction)?;
+        self.swing.swings.events.get(id).map(|s| s.level)
+    }
+
+    /// Processes the newest bar of `history`.
+    pub fn step(&mut self, history: &History) {
+        self.before = self.rows.len();
+        let swing_levels = [self.watched_level(1), self.watched_level(-1)];
+        let internal = self.internal.step(history);
+        let swing = self.swing.step(history);
+        let first = self.internal.events.len() - internal;
+        for i in first..self.internal.events.len() {
+            let b = self.internal.events[i];
+            let side = usize::from(b.direction < 0);
+            if swing_levels[side] != Some(b.level) {
+                self.rows.push((0, b));
+            }
+        }
+        let first = self.swing.events.len() - swing;
+        for i in first..self.swing.events.len() {
+            self.rows.push((1, self.swing.events[i]));
+        }
+    }
+
+    /// Undoes the last [`StructureLayers::step`].
+    pub fn undo(&mut self) {
+        self.internal.undo();
+        self.swing.undo();
+        self.rows.truncate(self.before);
+    }
+}

@@ -1128,3 +1128,52 @@ fn sessions_follow_the_zone_across_dst() {
         );
     }
 }
+
+/// Internal and swing layers: every swing-layer break is reported (layer 1); an internal
+/// break is reported (layer 0) unless its level is the one the swing layer was watching on
+/// that side when the bar came in.
+#[test]
+fn structure_layers_report_each_break_once() {
+    use super::structure::StructureLayers;
+    let internal = StructureParams {
+        swings: SwingParams { left: 3, right: 3 },
+        break_on: super::structure::BreakOn::Close,
+    };
+    let swing = StructureParams {
+        swings: SwingParams {
+            left: 12,
+            right: 12,
+        },
+        break_on: super::structure::BreakOn::Close,
+    };
+    let bars = walk(55, 5000);
+    let mut d = StructureLayers::new(internal, swing);
+    let mut alone_internal = Structure::new(internal);
+    let mut alone_swing = Structure::new(swing);
+    let mut skipped = 0;
+    let mut h = History::default();
+    for &b in &bars {
+        let watched: Vec<Option<f64>> = [1i8, -1]
+            .iter()
+            .map(|&dir| {
+                alone_swing
+                    .watched(dir)
+                    .map(|(_, id)| alone_swing.swings.events[id].level)
+            })
+            .collect();
+        h.push_unchecked(b);
+        d.step(&h);
+        let ni = alone_internal.step(&h);
+        alone_swing.step(&h);
+        for e in &alone_internal.events[alone_internal.events.len() - ni..] {
+            if watched[usize::from(e.direction < 0)] == Some(e.level) {
+                skipped += 1;
+            }
+        }
+    }
+    let swing_rows: Vec<_> = d.rows.iter().filter(|r| r.0 == 1).map(|r| r.1).collect();
+    assert_eq!(swing_rows, alone_swing.events);
+    let internal_rows = d.rows.iter().filter(|r| r.0 == 0).count();
+    assert_eq!(internal_rows + skipped, alone_internal.events.len());
+    assert!(skipped > 0 && internal_rows > 0 && !swing_rows.is_empty());
+}

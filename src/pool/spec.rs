@@ -65,7 +65,7 @@ pub const DETECTORS: [&str; 8] = [
 ];
 
 /// Names of the native detectors in the pool (`native.` + the detector's name).
-pub const NATIVE_DETECTORS: [&str; 12] = [
+pub const NATIVE_DETECTORS: [&str; 13] = [
     "native.swings",
     "native.structure",
     "native.fvg",
@@ -78,6 +78,7 @@ pub const NATIVE_DETECTORS: [&str; 12] = [
     "native.bpr",
     "native.rejection_blocks",
     "native.sessions",
+    "native.structure_layers",
 ];
 
 fn known_detectors() -> Vec<String> {
