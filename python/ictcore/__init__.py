@@ -11,9 +11,9 @@
   with the GIL released, through the cache; ``ictcore.Config`` reads the engine's config.
 - ``ictcore.swings``, ``structure``, ``structure_layers``, ``fvg``, ``volume_imbalance``,
   ``opening_gaps``, ``displacement``, ``order_blocks``, ``liquidity``, ``dealing_ranges``,
-  ``bpr``, ``rejection_blocks``, ``sessions``: native **causal** detectors returning event tables
-  (every row knows its ``known_at`` bar; zones carry a lifecycle log and ``active_at``);
-  ``ictcore.Engine`` runs them bar by bar on a live series.
+  ``bpr``, ``rejection_blocks``, ``sessions``, ``mss``: native **causal** detectors returning
+  event tables (every row knows its ``known_at`` bar; zones carry a lifecycle log and
+  ``active_at``); ``ictcore.Engine`` runs them bar by bar on a live series.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
 
 Memory: result columns of long series (>= 1 MiB each) are kept after they are freed, up to
@@ -40,6 +40,7 @@ from .detect import (
     displacement,
     fvg,
     liquidity,
+    mss,
     opening_gaps,
     order_blocks,
     rejection_blocks,
@@ -89,6 +90,7 @@ __all__ = [
     "fvg",
     "kept_memory",
     "liquidity",
+    "mss",
     "opening_gaps",
     "order_blocks",
     "read_csv",

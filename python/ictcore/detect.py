@@ -9,7 +9,8 @@ the batch tables. Definitions: ``ict-concepts.md`` §3; defaults are the "ictcor
 
 - :func:`swings` — pivot highs/lows (``left``/``right`` bars), labelled HH/LH/EH, HL/LL/EL.
 - :func:`structure` — BOS and CHoCH stamped at the **break** bar (close or wick);
-  :func:`structure_layers` — internal and swing layers in one table.
+  :func:`structure_layers` — internal and swing layers in one table; :func:`mss` — market
+  structure shifts (a displaced CHoCH after a liquidity sweep).
 - :func:`fvg`, :func:`volume_imbalance`, :func:`opening_gaps`, :func:`order_blocks` — zones
   (:class:`ZoneTable`) with a lifecycle log: formed, touched, mean_threshold, filled,
   inverted (inverse FVG / breaker), dead; ``active_at(t)`` answers "which zones are alive at
@@ -50,6 +51,7 @@ __all__ = [
     "displacement",
     "fvg",
     "liquidity",
+    "mss",
     "opening_gaps",
     "order_blocks",
     "rejection_blocks",
@@ -80,6 +82,14 @@ PRESET: dict[str, dict[str, Any]] = {
     "bpr": {"window": 10},
     "rejection_blocks": {"left": 5, "right": 5, "min_wick_body": 2.0, "min_wick_share": 0.5},
     "sessions": {"zone": "America/New_York", "windows": "asian,london_open,ny_am,london_close"},
+    "mss": {
+        "left": 5,
+        "right": 5,
+        "break_on": "close",
+        "tolerance_atr": 0.2,
+        "sweep_window": 10,
+        "min_displacement": 1.0,
+    },
     "structure_layers": {
         "internal_left": 5,
         "internal_right": 5,
@@ -355,6 +365,30 @@ def structure_layers(
         "break_on": break_on,
     }
     return _run("structure_layers", data, params)
+
+
+def mss(
+    data: Candles | pd.DataFrame,
+    left: int = 5,
+    right: int = 5,
+    break_on: str = "close",
+    tolerance_atr: float = 0.2,
+    sweep_window: int = 10,
+    min_displacement: float = 1.0,
+) -> EventTable:
+    """Market structure shifts: a CHoCH (as :func:`structure`) whose break candle's body is at
+    least ``min_displacement`` x ATR(14) and that follows a sweep of the opposite side's
+    liquidity (as :func:`liquidity`, same swing lengths) within ``sweep_window`` bars. Known at
+    the break bar. Columns: :func:`structure`'s, then ``sweep_bar`` and ``sweep_level``."""
+    params = {
+        "left": left,
+        "right": right,
+        "break_on": break_on,
+        "tolerance_atr": float(tolerance_atr),
+        "sweep_window": sweep_window,
+        "min_displacement": float(min_displacement),
+    }
+    return _run("mss", data, params)
 
 
 def fvg(data: Candles | pd.DataFrame, min_size_atr: float = 0.0) -> ZoneTable:

@@ -7,7 +7,8 @@
 //! construction, and nothing a detector emits can depend on a later bar.
 //!
 //! - [`swings`]: pivot highs/lows with HH/LH/HL/LL labels.
-//! - [`structure`]: BOS/CHoCH at the break bar.
+//! - [`structure`]: BOS/CHoCH at the break bar; internal and swing layers.
+//! - [`mss`]: market structure shifts (sweep, then a displaced CHoCH).
 //! - [`fvg`], [`gaps`] (volume imbalances, opening gaps), [`order_blocks`] (with breakers):
 //!   zones with the lifecycle of [`zones`] (touched, mean threshold, filled, inverted, dead).
 //! - [`composite`]: BPRs (overlapping opposite FVGs) and rejection blocks (long-wick swings),
@@ -30,6 +31,7 @@ pub mod gaps;
 pub mod history;
 pub mod lifecycle;
 pub mod liquidity;
+pub mod mss;
 pub mod order_blocks;
 pub mod ranges;
 pub mod sessions;

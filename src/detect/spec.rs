@@ -8,6 +8,7 @@ use super::fvg::{self, Fvg, FvgParams};
 use super::gaps::{self, GapKind, Gaps};
 use super::history::History;
 use super::liquidity::{Liquidity, LiquidityParams};
+use super::mss::{Mss, MssParams};
 use super::order_blocks::{self, OrderBlocks};
 use super::ranges::DealingRanges;
 use super::sessions::{SessionParams, Sessions, DEFAULT_WINDOWS};
@@ -51,10 +52,11 @@ pub enum NativeSpec {
         internal: StructureParams,
         swing: StructureParams,
     },
+    Mss(MssParams),
 }
 
 /// Names of the native detectors.
-pub const NATIVE: [&str; 13] = [
+pub const NATIVE: [&str; 14] = [
     "swings",
     "structure",
     "fvg",
@@ -68,6 +70,7 @@ pub const NATIVE: [&str; 13] = [
     "rejection_blocks",
     "sessions",
     "structure_layers",
+    "mss",
 ];
 
 fn swing_params(p: &mut Params<'_>) -> Result<SwingParams> {
@@ -172,6 +175,25 @@ impl NativeSpec {
                     },
                 }
             }
+            "mss" => {
+                let structure = structure_params(name, &mut p)?;
+                let d = MssParams::default();
+                NativeSpec::Mss(MssParams {
+                    structure,
+                    liquidity: LiquidityParams {
+                        swings: structure.swings,
+                        tolerance_atr: positive(
+                            "mss.tolerance_atr",
+                            p.float("tolerance_atr", d.liquidity.tolerance_atr)?,
+                        )?,
+                    },
+                    sweep_window: p.length("sweep_window", d.sweep_window as i64)?,
+                    min_displacement: positive(
+                        "mss.min_displacement",
+                        p.float("min_displacement", d.min_displacement)?,
+                    )?,
+                })
+            }
             "sessions" => NativeSpec::Sessions(SessionParams::parse(
                 &p.string("zone", "America/New_York")?,
                 &p.string("windows", DEFAULT_WINDOWS)?,
@@ -218,6 +240,7 @@ impl NativeSpec {
             NativeSpec::RejectionBlocks(_) => "rejection_blocks",
             NativeSpec::Sessions(_) => "sessions",
             NativeSpec::StructureLayers { .. } => "structure_layers",
+            NativeSpec::Mss(_) => "mss",
         }
     }
 
@@ -237,6 +260,7 @@ impl NativeSpec {
             NativeSpec::RejectionBlocks(_) => &["rejection_blocks", "rejection_blocks_transitions"],
             NativeSpec::Sessions(_) => &["sessions"],
             NativeSpec::StructureLayers { .. } => &["structure_layers"],
+            NativeSpec::Mss(_) => &["mss"],
         }
     }
 
@@ -288,6 +312,13 @@ impl NativeSpec {
                 v.push(structure(internal).swap_remove(2));
                 v
             }
+            NativeSpec::Mss(m) => {
+                let mut v = structure(&m.structure);
+                v.push(("tolerance_atr", Param::Float(m.liquidity.tolerance_atr)));
+                v.push(("sweep_window", len(m.sweep_window)));
+                v.push(("min_displacement", Param::Float(m.min_displacement)));
+                v
+            }
             NativeSpec::Sessions(p) => vec![
                 ("zone", Param::Str(p.zone.name().to_string())),
                 ("windows", Param::Str(p.windows_text())),
@@ -319,6 +350,7 @@ impl NativeSpec {
             NativeSpec::StructureLayers { internal, swing } => {
                 Box::new(StructureLayers::new(*internal, *swing))
             }
+            NativeSpec::Mss(p) => Box::new(Mss::new(*p)),
         }
     }
 }
@@ -377,6 +409,21 @@ impl Detector for StructureLayers {
         t.columns
             .push(crate::cache::table::Column::i32("layer", &layers));
         t
+    }
+}
+
+impl Detector for Mss {
+    fn step(&mut self, history: &History) {
+        Mss::step(self, history);
+    }
+    fn undo(&mut self) {
+        Mss::undo(self);
+    }
+    fn lens(&self) -> [usize; 2] {
+        [self.rows.len(), 0]
+    }
+    fn table(&self, history: &History, _which: usize, start: usize) -> ResultTable {
+        Mss::table(self, history, start)
     }
 }
 

@@ -22,6 +22,7 @@ pub const KIND_DEALING_RANGE: i32 = 14;
 pub const KIND_BPR: i32 = 15;
 pub const KIND_REJECTION_BLOCK: i32 = 16;
 pub const KIND_SESSION: i32 = 17;
+pub const KIND_MSS: i32 = 18;
 
 /// `kind` codes of every native table, and their names.
 pub const KINDS: &[(i32, &str)] = &[
@@ -42,6 +43,7 @@ pub const KINDS: &[(i32, &str)] = &[
     (KIND_BPR, "bpr"),
     (KIND_REJECTION_BLOCK, "rejection_block"),
     (KIND_SESSION, "session"),
+    (KIND_MSS, "mss"),
 ];
 
 /// Names of swing labels by code (see [`super::swings::Label`]).

@@ -1177,3 +1177,58 @@ fn structure_layers_report_each_break_once() {
     assert_eq!(internal_rows + skipped, alone_internal.events.len());
     assert!(skipped > 0 && internal_rows > 0 && !swing_rows.is_empty());
 }
+
+/// MSS against its definition over the finished tables: every displaced CHoCH with an
+/// opposite-side sweep (not a run) in the window before it, and nothing else.
+#[test]
+fn mss_is_a_displaced_choch_after_a_sweep() {
+    use super::liquidity::LiquidityParams;
+    use super::mss::{Mss, MssParams};
+    let swings = SwingParams { left: 2, right: 2 };
+    let params = MssParams {
+        structure: StructureParams {
+            swings,
+            break_on: super::structure::BreakOn::Close,
+        },
+        liquidity: LiquidityParams {
+            swings,
+            tolerance_atr: 0.2,
+        },
+        sweep_window: 10,
+        min_displacement: 0.3,
+    };
+    let bars = walk(61, 6000);
+    let mut d = Mss::new(params);
+    run(&bars, |h| d.step(h));
+    let mut expected = Vec::new();
+    for b in &d.structure.events {
+        let displaced = b.displacement >= 0.3; // NaN (no ATR yet) is not
+        if b.kind != BreakKind::Choch || !displaced {
+            continue;
+        }
+        // The newest qualifying sweep, scanning every sweep (not just the window's tail).
+        let sweep = d.liquidity.taken.iter().rfind(|s| {
+            !s.run
+                && s.direction == -b.direction
+                && s.known_at <= b.known_at
+                && s.known_at + 10 >= b.known_at
+        });
+        if let Some(s) = sweep {
+            expected.push((b.known_at, b.direction, s.known_at, s.level.to_bits()));
+        }
+    }
+    let got: Vec<_> = d
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.brk.known_at,
+                r.brk.direction,
+                r.sweep_bar,
+                r.sweep_level.to_bits(),
+            )
+        })
+        .collect();
+    assert!(got.len() > 5, "too few shifts to test");
+    assert_eq!(got, expected);
+}

@@ -65,7 +65,7 @@ pub const DETECTORS: [&str; 8] = [
 ];
 
 /// Names of the native detectors in the pool (`native.` + the detector's name).
-pub const NATIVE_DETECTORS: [&str; 13] = [
+pub const NATIVE_DETECTORS: [&str; 14] = [
     "native.swings",
     "native.structure",
     "native.fvg",
@@ -79,6 +79,7 @@ pub const NATIVE_DETECTORS: [&str; 13] = [
     "native.rejection_blocks",
     "native.sessions",
     "native.structure_layers",
+    "native.mss",
 ];
 
 fn known_detectors() -> Vec<String> {
