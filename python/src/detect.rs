@@ -10,7 +10,7 @@ use ictcore::cache::table::ResultTable;
 use ictcore::detect::engine::Engine as CoreEngine;
 use ictcore::detect::lifecycle::ActiveIndex as CoreIndex;
 use ictcore::detect::{self, Bar, NativeSpec};
-use ictcore::{Candles, IctError};
+use ictcore::Candles;
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -126,28 +126,9 @@ impl Engine {
         volume: &Bound<'py, PyAny>,
     ) -> PyResult<Counts> {
         let cols = CandleColumns::borrow([time, open, high, low, close, volume])?;
-        let (t, [o, h, l, c, v]) = cols.slices()?;
-        ictcore::candles::check_lengths(
-            "time",
-            t.len(),
-            &[
-                ("open", o.len()),
-                ("high", h.len()),
-                ("low", l.len()),
-                ("close", c.len()),
-                ("volume", v.len()),
-            ],
-        )
-        .map_err(to_pyerr)?;
+        let (t, values) = cols.slices()?;
         let engine = &mut self.engine;
-        run_detached(py, "Engine.update_many", || {
-            let before = engine.counts();
-            for i in 0..t.len() {
-                let b = bar(t[i], o[i], h[i], l[i], c[i], v[i]);
-                engine.update(b).map_err(|e| renumber(e, i))?;
-            }
-            Ok(before)
-        })
+        run_detached(py, "Engine.update_many", || engine.update_many(t, values))
     }
 
     /// Row counts of every table now.
@@ -193,32 +174,6 @@ impl Engine {
             f(|x| x.close),
             f(|x| x.volume),
         )
-    }
-}
-
-/// An error from bar `i` of an `update_many` batch names that row of the batch.
-fn renumber(e: IctError, i: usize) -> IctError {
-    match e {
-        IctError::NonFinite { column, value, .. } => IctError::NonFinite {
-            column,
-            row: i,
-            value,
-        },
-        IctError::NotIncreasing {
-            column,
-            value,
-            previous,
-            relation,
-            ..
-        } => IctError::NotIncreasing {
-            column,
-            row: i,
-            previous_row: i.saturating_sub(1),
-            value,
-            previous,
-            relation,
-        },
-        other => other,
     }
 }
 

@@ -81,6 +81,37 @@ impl Engine {
         }
     }
 
+    /// Appends the bars of parallel columns (time, [open, high, low, close, volume]); returns
+    /// the row counts before the first. On a bad bar the bars before it stay applied and the
+    /// error names its row in this batch.
+    pub fn update_many(
+        &mut self,
+        time: &[i64],
+        values: [&[f64]; 5],
+    ) -> Result<Vec<(&'static str, usize)>> {
+        let [o, h, l, c, v] = values;
+        let names = ["open", "high", "low", "close", "volume"];
+        let lens: Vec<(&str, usize)> = names
+            .iter()
+            .zip(values)
+            .map(|(n, c)| (*n, c.len()))
+            .collect();
+        crate::candles::check_lengths("time", time.len(), &lens)?;
+        let before = self.counts();
+        for i in 0..time.len() {
+            let bar = Bar {
+                time: time[i],
+                open: o[i],
+                high: h[i],
+                low: l[i],
+                close: c[i],
+                volume: v[i],
+            };
+            self.update(bar).map_err(|e| renumber(e, i))?;
+        }
+        Ok(before)
+    }
+
     fn step(&mut self) {
         for (_, d) in &mut self.detectors {
             d.step(&self.history);
@@ -111,5 +142,31 @@ impl Engine {
     /// The whole table of that name.
     pub fn table(&self, name: &str) -> Result<ResultTable> {
         self.table_from(name, 0)
+    }
+}
+
+/// An error from bar `i` of an [`Engine::update_many`] batch names that row of the batch.
+fn renumber(e: IctError, i: usize) -> IctError {
+    match e {
+        IctError::NonFinite { column, value, .. } => IctError::NonFinite {
+            column,
+            row: i,
+            value,
+        },
+        IctError::NotIncreasing {
+            column,
+            value,
+            previous,
+            relation,
+            ..
+        } => IctError::NotIncreasing {
+            column,
+            row: i,
+            previous_row: i.saturating_sub(1),
+            value,
+            previous,
+            relation,
+        },
+        other => other,
     }
 }

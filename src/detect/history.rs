@@ -107,21 +107,33 @@ impl<'a> History<'a> {
         Ok(())
     }
 
+    /// The price and volume columns, owned (a no-op for the engine's own history), cut to
+    /// the visible bars.
+    fn owned_values(&mut self) -> [&mut Vec<f64>; 5] {
+        let len = self.len;
+        [
+            &mut self.open,
+            &mut self.high,
+            &mut self.low,
+            &mut self.close,
+            &mut self.volume,
+        ]
+        .map(|c| {
+            let c = c.to_mut();
+            c.truncate(len);
+            c
+        })
+    }
+
     /// Appends a bar already checked.
     pub fn push_unchecked(&mut self, bar: Bar) {
-        // Columns past `len` (none in an owned history) would be overwritten logically.
-        self.time.to_mut().truncate(self.len);
-        self.open.to_mut().truncate(self.len);
-        self.high.to_mut().truncate(self.len);
-        self.low.to_mut().truncate(self.len);
-        self.close.to_mut().truncate(self.len);
-        self.volume.to_mut().truncate(self.len);
-        self.time.to_mut().push(bar.time);
-        self.open.to_mut().push(bar.open);
-        self.high.to_mut().push(bar.high);
-        self.low.to_mut().push(bar.low);
-        self.close.to_mut().push(bar.close);
-        self.volume.to_mut().push(bar.volume);
+        let values = [bar.open, bar.high, bar.low, bar.close, bar.volume];
+        for (column, value) in self.owned_values().into_iter().zip(values) {
+            column.push(value);
+        }
+        let time = self.time.to_mut();
+        time.truncate(self.len);
+        time.push(bar.time);
         self.len += 1;
         self.push_atr();
     }
@@ -159,12 +171,8 @@ impl<'a> History<'a> {
             return;
         }
         self.len -= 1;
+        self.owned_values();
         self.time.to_mut().truncate(self.len);
-        self.open.to_mut().truncate(self.len);
-        self.high.to_mut().truncate(self.len);
-        self.low.to_mut().truncate(self.len);
-        self.close.to_mut().truncate(self.len);
-        self.volume.to_mut().truncate(self.len);
         self.atr.truncate(self.len);
     }
 

@@ -19,6 +19,7 @@
 
 use super::history::History;
 use super::swings::{SwingParams, Swings};
+use super::zones::ordered;
 use crate::cache::table::{Column, ResultTable};
 use std::collections::BTreeSet;
 
@@ -77,15 +78,6 @@ pub struct Taken {
     pub wick_body: f64,
     pub pool: Option<usize>,
     pub swing_id: usize,
-}
-
-fn ordered(x: f64) -> u64 {
-    let bits = x.to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    }
 }
 
 type Entry = (u64, usize);

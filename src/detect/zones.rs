@@ -89,8 +89,8 @@ const RULES: [Rule; 10] = [
     rule(bottom, Price::Close, true, true),  // dead: close < bottom
 ];
 
-/// Total order of finite floats as integers (for the heaps).
-fn ordered(x: f64) -> u64 {
+/// Total order of finite floats as integers (the heaps here, liquidity's ordered sets).
+pub(crate) fn ordered(x: f64) -> u64 {
     let bits = x.to_bits();
     if bits >> 63 == 1 {
         !bits
