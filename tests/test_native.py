@@ -52,7 +52,9 @@ def all_tables(c: Candles) -> dict[str, EventTable]:
             "displacement": ictcore.displacement(c, min_body_atr=1.0),
             "order_blocks": ictcore.order_blocks(c, left=3, right=4),
             "order_blocks_wick": ictcore.order_blocks(c, break_on="wick"),
+            "mitigation_blocks": ictcore.mitigation_blocks(c, left=2, right=2),
             "liquidity": ictcore.liquidity(c, left=3, right=2, tolerance_atr=0.5),
+            "liquidity_ticks": ictcore.liquidity(c, tolerance_atr=0.0, tolerance_price=0.0005),
             "dealing_ranges": ictcore.dealing_ranges(c, left=3, right=3),
             "bpr": ictcore.bpr(c, window=6),
             "rejection_blocks": ictcore.rejection_blocks(c, left=3, right=2, min_wick_body=1.0),
@@ -305,6 +307,27 @@ def test_tables_convert_to_pandas_with_names_and_times() -> None:
     assert b["initial"].sum() == 1
     with pytest.raises(KeyError, match="no column 'nope'"):
         ictcore.swings(c)["nope"]
+
+
+def test_tick_based_tolerance_joins_levels_within_a_fixed_distance() -> None:
+    """``tolerance_atr=0, tolerance_price=x``: every pool row was joined within exactly x
+    (the ``tolerance`` column), a wider x joins more swings, and x=0 joins only equal
+    levels (a pool's level is then the level of each of its members)."""
+    c = candles_of(load_eurusd("Tickvol").iloc[:6000])
+    joins = []
+    for x in (0.0, 0.0002, 0.0006):
+        pools = ictcore.liquidity(c, tolerance_atr=0.0, tolerance_price=x)
+        assert np.all(pools["tolerance"] == x)
+        joins.append(len(pools))
+    assert joins[0] < joins[1] < joins[2]
+    sw = ictcore.swings(c)
+    exact = ictcore.liquidity(c, tolerance_atr=0.0)
+    for row in range(len(exact)):
+        side = sw["direction"] == exact["direction"][row]
+        members = sw["level"][side & (sw["known_at"] <= exact["known_at"][row])]
+        assert np.count_nonzero(members == exact["level"][row]) >= exact["members"][row]
+    with pytest.raises(ValueError, match="'liquidity.tolerance_price'"):
+        ictcore.liquidity(c, tolerance_price=-1.0)
 
 
 def test_bad_input_and_parameters_name_the_problem() -> None:

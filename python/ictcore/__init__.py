@@ -10,7 +10,8 @@
 - ``ictcore.DetectorPool``: all detectors over whole portfolios from the store, in parallel
   with the GIL released, through the cache; ``ictcore.Config`` reads the engine's config.
 - ``ictcore.swings``, ``structure``, ``structure_layers``, ``fvg``, ``volume_imbalance``,
-  ``opening_gaps``, ``displacement``, ``order_blocks``, ``liquidity``, ``dealing_ranges``,
+  ``opening_gaps``, ``displacement``, ``order_blocks``, ``mitigation_blocks``, ``liquidity``,
+  ``dealing_ranges``,
   ``bpr``, ``rejection_blocks``, ``sessions``, ``mss``: native **causal** detectors returning
   event tables (every row knows its ``known_at`` bar; zones carry a lifecycle log and
   ``active_at``); ``ictcore.Engine`` runs them bar by bar on a live series.
@@ -40,6 +41,7 @@ from .detect import (
     displacement,
     fvg,
     liquidity,
+    mitigation_blocks,
     mss,
     opening_gaps,
     order_blocks,
@@ -90,6 +92,7 @@ __all__ = [
     "fvg",
     "kept_memory",
     "liquidity",
+    "mitigation_blocks",
     "mss",
     "opening_gaps",
     "order_blocks",

@@ -15,7 +15,8 @@ the batch tables. Definitions: ``ict-concepts.md`` §3; defaults are the "ictcor
   (:class:`ZoneTable`) with a lifecycle log: formed, touched, mean_threshold, filled,
   inverted (inverse FVG / breaker), dead; ``active_at(t)`` answers "which zones are alive at
   bar t" in O(log n + k).
-- :func:`bpr` (balanced price ranges) and :func:`rejection_blocks` — zones too.
+- :func:`mitigation_blocks` (a failure swing, then a break), :func:`bpr` (balanced price
+  ranges) and :func:`rejection_blocks` — zones too.
 - :func:`displacement` — large-body, small-wick candles.
 - :func:`sessions` — kill zones / sessions in an IANA zone (DST-correct), with their ranges.
 - :func:`dealing_ranges` — premium/discount/equilibrium of the leg each break leaves, its
@@ -51,6 +52,7 @@ __all__ = [
     "displacement",
     "fvg",
     "liquidity",
+    "mitigation_blocks",
     "mss",
     "opening_gaps",
     "order_blocks",
@@ -77,7 +79,8 @@ PRESET: dict[str, dict[str, Any]] = {
     "opening_gaps": {},
     "displacement": {"min_body_atr": 1.5, "min_body_share": 0.6},
     "order_blocks": {"left": 5, "right": 5, "break_on": "close"},
-    "liquidity": {"left": 5, "right": 5, "tolerance_atr": 0.2},
+    "mitigation_blocks": {"left": 5, "right": 5, "break_on": "close"},
+    "liquidity": {"left": 5, "right": 5, "tolerance_atr": 0.2, "tolerance_price": 0.0},
     "dealing_ranges": {"left": 5, "right": 5, "break_on": "close"},
     "bpr": {"window": 10},
     "rejection_blocks": {"left": 5, "right": 5, "min_wick_body": 2.0, "min_wick_share": 0.5},
@@ -87,6 +90,7 @@ PRESET: dict[str, dict[str, Any]] = {
         "right": 5,
         "break_on": "close",
         "tolerance_atr": 0.2,
+        "tolerance_price": 0.0,
         "sweep_window": 10,
         "min_displacement": 1.0,
     },
@@ -375,16 +379,19 @@ def mss(
     tolerance_atr: float = 0.2,
     sweep_window: int = 10,
     min_displacement: float = 1.0,
+    tolerance_price: float = 0.0,
 ) -> EventTable:
     """Market structure shifts: a CHoCH (as :func:`structure`) whose break candle's body is at
     least ``min_displacement`` x ATR(14) and that follows a sweep of the opposite side's
     liquidity (as :func:`liquidity`, same swing lengths) within ``sweep_window`` bars. Known at
-    the break bar. Columns: :func:`structure`'s, then ``sweep_bar`` and ``sweep_level``."""
+    the break bar (``tolerance_price`` as :func:`liquidity`). Columns: :func:`structure`'s,
+    then ``sweep_bar`` and ``sweep_level``."""
     params = {
         "left": left,
         "right": right,
         "break_on": break_on,
         "tolerance_atr": float(tolerance_atr),
+        "tolerance_price": float(tolerance_price),
         "sweep_window": sweep_window,
         "min_displacement": float(min_displacement),
     }
@@ -441,18 +448,46 @@ def order_blocks(
     return _zones(_run("order_blocks", data, {"left": left, "right": right, "break_on": break_on}))
 
 
+def mitigation_blocks(
+    data: Candles | pd.DataFrame, left: int = 5, right: int = 5, break_on: str = "close"
+) -> ZoneTable:
+    """Mitigation blocks, known at the structure break (as :func:`structure`, same
+    parameters) that follows a **failure swing**: for a down break of the swing low L, the
+    newest swing high known before the break must be after L and *lower* than the last swing
+    high before L (price failed to take that high's liquidity); the block is the last
+    up-close candle from that lower high's pivot back to L — zone = its range,
+    ``mean_threshold`` = 50% of its body. Up breaks mirror (a higher low, the last down-close
+    candle). With the high swept first instead, the pattern is a breaker: see
+    :func:`order_blocks` (``inverted``). Columns: the common ones, ``top``, ``bottom``,
+    ``mean_threshold``, ``size_atr``, ``shortfall_atr`` (how far the failure swing fell short,
+    in ATR(14)), ``break_displacement``. Lifecycle as :func:`fvg`."""
+    params = {"left": left, "right": right, "break_on": break_on}
+    return _zones(_run("mitigation_blocks", data, params))
+
+
 def liquidity(
-    data: Candles | pd.DataFrame, left: int = 5, right: int = 5, tolerance_atr: float = 0.2
+    data: Candles | pd.DataFrame,
+    left: int = 5,
+    right: int = 5,
+    tolerance_atr: float = 0.2,
+    tolerance_price: float = 0.0,
 ) -> LiquidityTable:
     """Liquidity: every confirmed swing high (low) is buy-side (sell-side) liquidity until
     taken; a new swing within ``tolerance_atr`` x ATR(14) at its confirmation (never sized
-    from the whole series) of an untaken level joins it, making an equal highs/lows pool
+    from the whole series) plus ``tolerance_price`` (a fixed distance: ticks x tick size; set
+    ``tolerance_atr=0`` for a purely tick-based tolerance) of an untaken level joins it,
+    making an equal highs/lows pool
     (rows: ``members`` and ``level`` — the members' extreme — so far, ``tolerance``).
     ``.sweeps``: a wick beyond with the close back inside is a ``sweep`` (once per level), a
     close beyond a ``run`` (the level dies); columns ``level``, ``depth_atr``, ``wick_body``
     (wick beyond the level and body over the body), ``pool_id`` (-1: a lone swing),
     ``swing_id``."""
-    params = {"left": left, "right": right, "tolerance_atr": float(tolerance_atr)}
+    params = {
+        "left": left,
+        "right": right,
+        "tolerance_atr": float(tolerance_atr),
+        "tolerance_price": float(tolerance_price),
+    }
     table = _run("liquidity", data, params)
     assert isinstance(table, LiquidityTable)
     return table

@@ -3,7 +3,8 @@
 //!
 //! Every confirmed swing high is buy-side liquidity (BSL) until taken; lows are sell-side
 //! (SSL). A new swing within `tolerance_atr` x ATR(14) (as of its confirmation — causal,
-//! never sized from the whole series) of an untaken level on its side joins it: two or more
+//! never sized from the whole series) plus `tolerance_price` (a fixed distance, e.g. ticks x
+//! tick size) of an untaken level on its side joins it: two or more
 //! members make an **equal highs / equal lows pool** whose level is the members' extreme.
 //! Each join is a new row of the pool table (members so far, level so far), so no row is ever
 //! rewritten.
@@ -24,11 +25,14 @@ use crate::cache::table::{Column, ResultTable};
 use std::collections::BTreeSet;
 
 /// Parameters of [`Liquidity`]. Preset "ictcore": swings of 5 bars each side, tolerance
-/// 0.2 ATR(14).
+/// 0.2 ATR(14) and no fixed part.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LiquidityParams {
     pub swings: SwingParams,
     pub tolerance_atr: f64,
+    /// A fixed part of the tolerance in price units (ticks x tick size); added to the ATR
+    /// part.
+    pub tolerance_price: f64,
 }
 
 impl Default for LiquidityParams {
@@ -36,6 +40,7 @@ impl Default for LiquidityParams {
         Self {
             swings: SwingParams::default(),
             tolerance_atr: 0.2,
+            tolerance_price: 0.0,
         }
     }
 }
@@ -247,11 +252,13 @@ impl Liquidity {
         swing: usize,
     ) {
         let atr = history.atr[t];
-        let tolerance = if atr.is_finite() {
+        // Before the ATR exists only the fixed part applies.
+        let scaled = if atr.is_finite() {
             self.params.tolerance_atr * atr
         } else {
             0.0
         };
+        let tolerance = scaled + self.params.tolerance_price;
         let fresh = if side > 0 { 0 } else { 2 };
         let set = &self.sets[fresh];
         let key = ordered(price);

@@ -11,6 +11,8 @@
 //! - [`mss`]: market structure shifts (sweep, then a displaced CHoCH).
 //! - [`fvg`], [`gaps`] (volume imbalances, opening gaps), [`order_blocks`] (with breakers):
 //!   zones with the lifecycle of [`zones`] (touched, mean threshold, filled, inverted, dead).
+//! - [`mitigation`]: mitigation blocks (a failure swing, then a break), with the zone
+//!   lifecycle.
 //! - [`composite`]: BPRs (overlapping opposite FVGs) and rejection blocks (long-wick swings),
 //!   with the zone lifecycle.
 //! - [`displacement`]: large-body candles.
@@ -31,6 +33,7 @@ pub mod gaps;
 pub mod history;
 pub mod lifecycle;
 pub mod liquidity;
+pub mod mitigation;
 pub mod mss;
 pub mod order_blocks;
 pub mod ranges;

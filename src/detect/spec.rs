@@ -8,6 +8,7 @@ use super::fvg::{self, Fvg, FvgParams};
 use super::gaps::{self, GapKind, Gaps};
 use super::history::History;
 use super::liquidity::{Liquidity, LiquidityParams};
+use super::mitigation::{self, MitigationBlocks};
 use super::mss::{Mss, MssParams};
 use super::order_blocks::{self, OrderBlocks};
 use super::ranges::DealingRanges;
@@ -53,10 +54,11 @@ pub enum NativeSpec {
         swing: StructureParams,
     },
     Mss(MssParams),
+    MitigationBlocks(StructureParams),
 }
 
 /// Names of the native detectors.
-pub const NATIVE: [&str; 14] = [
+pub const NATIVE: [&str; 15] = [
     "swings",
     "structure",
     "fvg",
@@ -71,6 +73,7 @@ pub const NATIVE: [&str; 14] = [
     "sessions",
     "structure_layers",
     "mss",
+    "mitigation_blocks",
 ];
 
 fn swing_params(p: &mut Params<'_>) -> Result<SwingParams> {
@@ -120,6 +123,7 @@ impl NativeSpec {
             "structure" => NativeSpec::Structure(structure_params(name, &mut p)?),
             "order_blocks" => NativeSpec::OrderBlocks(structure_params(name, &mut p)?),
             "dealing_ranges" => NativeSpec::DealingRanges(structure_params(name, &mut p)?),
+            "mitigation_blocks" => NativeSpec::MitigationBlocks(structure_params(name, &mut p)?),
             "fvg" => NativeSpec::Fvg(FvgParams {
                 min_size_atr: positive("fvg.min_size_atr", p.float("min_size_atr", 0.0)?)?,
             }),
@@ -131,6 +135,10 @@ impl NativeSpec {
                     tolerance_atr: positive(
                         "liquidity.tolerance_atr",
                         p.float("tolerance_atr", d.tolerance_atr)?,
+                    )?,
+                    tolerance_price: positive(
+                        "liquidity.tolerance_price",
+                        p.float("tolerance_price", d.tolerance_price)?,
                     )?,
                 })
             }
@@ -185,6 +193,10 @@ impl NativeSpec {
                         tolerance_atr: positive(
                             "mss.tolerance_atr",
                             p.float("tolerance_atr", d.liquidity.tolerance_atr)?,
+                        )?,
+                        tolerance_price: positive(
+                            "mss.tolerance_price",
+                            p.float("tolerance_price", d.liquidity.tolerance_price)?,
                         )?,
                     },
                     sweep_window: p.length("sweep_window", d.sweep_window as i64)?,
@@ -241,6 +253,7 @@ impl NativeSpec {
             NativeSpec::Sessions(_) => "sessions",
             NativeSpec::StructureLayers { .. } => "structure_layers",
             NativeSpec::Mss(_) => "mss",
+            NativeSpec::MitigationBlocks(_) => "mitigation_blocks",
         }
     }
 
@@ -261,6 +274,9 @@ impl NativeSpec {
             NativeSpec::Sessions(_) => &["sessions"],
             NativeSpec::StructureLayers { .. } => &["structure_layers"],
             NativeSpec::Mss(_) => &["mss"],
+            NativeSpec::MitigationBlocks(_) => {
+                &["mitigation_blocks", "mitigation_blocks_transitions"]
+            }
         }
     }
 
@@ -289,7 +305,8 @@ impl NativeSpec {
             NativeSpec::Swings(s) => swing(s),
             NativeSpec::Structure(s)
             | NativeSpec::OrderBlocks(s)
-            | NativeSpec::DealingRanges(s) => structure(s),
+            | NativeSpec::DealingRanges(s)
+            | NativeSpec::MitigationBlocks(s) => structure(s),
             NativeSpec::Fvg(f) => vec![("min_size_atr", Param::Float(f.min_size_atr))],
             NativeSpec::VolumeImbalance | NativeSpec::OpeningGaps => Vec::new(),
             NativeSpec::Displacement(d) => vec![
@@ -299,6 +316,7 @@ impl NativeSpec {
             NativeSpec::Liquidity(l) => {
                 let mut v = swing(&l.swings);
                 v.push(("tolerance_atr", Param::Float(l.tolerance_atr)));
+                v.push(("tolerance_price", Param::Float(l.tolerance_price)));
                 v
             }
             NativeSpec::Bpr { window } => vec![("window", len(*window))],
@@ -315,6 +333,7 @@ impl NativeSpec {
             NativeSpec::Mss(m) => {
                 let mut v = structure(&m.structure);
                 v.push(("tolerance_atr", Param::Float(m.liquidity.tolerance_atr)));
+                v.push(("tolerance_price", Param::Float(m.liquidity.tolerance_price)));
                 v.push(("sweep_window", len(m.sweep_window)));
                 v.push(("min_displacement", Param::Float(m.min_displacement)));
                 v
@@ -351,6 +370,7 @@ impl NativeSpec {
                 Box::new(StructureLayers::new(*internal, *swing))
             }
             NativeSpec::Mss(p) => Box::new(Mss::new(*p)),
+            NativeSpec::MitigationBlocks(p) => Box::new(MitigationBlocks::new(*p)),
         }
     }
 }
@@ -547,4 +567,10 @@ zone_detector!(
     |_: &RejectionBlocks| table::KIND_REJECTION_BLOCK,
     "mid",
     composite::REJECTION_QUALITY
+);
+zone_detector!(
+    MitigationBlocks,
+    |_: &MitigationBlocks| table::KIND_MITIGATION_BLOCK,
+    "mean_threshold",
+    mitigation::QUALITY
 );

@@ -23,6 +23,7 @@ pub const KIND_BPR: i32 = 15;
 pub const KIND_REJECTION_BLOCK: i32 = 16;
 pub const KIND_SESSION: i32 = 17;
 pub const KIND_MSS: i32 = 18;
+pub const KIND_MITIGATION_BLOCK: i32 = 19;
 
 /// `kind` codes of every native table, and their names.
 pub const KINDS: &[(i32, &str)] = &[
@@ -44,6 +45,7 @@ pub const KINDS: &[(i32, &str)] = &[
     (KIND_REJECTION_BLOCK, "rejection_block"),
     (KIND_SESSION, "session"),
     (KIND_MSS, "mss"),
+    (KIND_MITIGATION_BLOCK, "mitigation_block"),
 ];
 
 /// Names of swing labels by code (see [`super::swings::Label`]).

@@ -529,7 +529,64 @@ fn all_specs() -> Vec<NativeSpec> {
             &[("left", Param::Int(3)), ("right", Param::Int(3))],
         )
         .unwrap(),
+        spec(
+            "liquidity",
+            &[
+                ("left", Param::Int(2)),
+                ("right", Param::Int(2)),
+                ("tolerance_atr", Param::Float(0.5)),
+            ],
+        )
+        .unwrap(),
+        spec("dealing_ranges", &[("left", Param::Int(2))]).unwrap(),
+        spec("bpr", &[("window", Param::Int(6))]).unwrap(),
+        spec(
+            "rejection_blocks",
+            &[
+                ("right", Param::Int(2)),
+                ("min_wick_body", Param::Float(1.0)),
+            ],
+        )
+        .unwrap(),
+        spec(
+            "sessions",
+            &[(
+                "windows",
+                Param::Str("a=17:20-17:27,b=17:25-17:50,c=21:00-01:00".into()),
+            )],
+        )
+        .unwrap(),
+        spec(
+            "structure_layers",
+            &[
+                ("internal_left", Param::Int(2)),
+                ("internal_right", Param::Int(2)),
+                ("swing_left", Param::Int(6)),
+                ("swing_right", Param::Int(4)),
+            ],
+        )
+        .unwrap(),
+        spec(
+            "mss",
+            &[
+                ("left", Param::Int(2)),
+                ("right", Param::Int(2)),
+                ("min_displacement", Param::Float(0.3)),
+            ],
+        )
+        .unwrap(),
+        spec(
+            "mitigation_blocks",
+            &[("left", Param::Int(2)), ("right", Param::Int(2))],
+        )
+        .unwrap(),
     ]
+}
+
+#[test]
+fn all_specs_cover_every_native_detector() {
+    let names: Vec<_> = all_specs().iter().map(|s| s.name()).collect();
+    assert_eq!(names, NATIVE);
 }
 
 fn candles_of(bars: &[Bar]) -> (Vec<i64>, [Vec<f64>; 5]) {
@@ -762,9 +819,12 @@ fn liquidity_equals_the_brute_force_rules() {
     use super::liquidity::{Liquidity, LiquidityParams};
     for seed in [4, 8, 15] {
         let bars = walk(seed, 3000);
+        // Seed 15 adds a fixed (tick-based) part to the tolerance.
+        let fixed = if seed == 15 { 1.0 } else { 0.0 };
         let params = LiquidityParams {
             swings: SwingParams { left: 2, right: 2 },
             tolerance_atr: 0.5,
+            tolerance_price: fixed,
         };
         let mut d = Liquidity::new(params);
         let h = run(&bars, |h| d.step(h));
@@ -796,9 +856,9 @@ fn liquidity_equals_the_brute_force_rules() {
             }
             for s in d.swings.events.iter().filter(|s| s.known_at == t) {
                 let tol = if h.atr[t].is_finite() {
-                    0.5 * h.atr[t]
+                    0.5 * h.atr[t] + fixed
                 } else {
-                    0.0
+                    fixed
                 };
                 let mut best: Option<(usize, (f64, bool, i64))> = None;
                 for (i, l) in levels.iter().enumerate() {
@@ -902,6 +962,7 @@ fn equal_highs_are_swept_then_run_by_hand() {
     let mut d = Liquidity::new(LiquidityParams {
         swings: SwingParams { left: 2, right: 2 },
         tolerance_atr: 0.2,
+        tolerance_price: 0.0,
     });
     run(&bars, |h| d.step(h));
     let pools: Vec<_> = d
@@ -1193,6 +1254,7 @@ fn mss_is_a_displaced_choch_after_a_sweep() {
         liquidity: LiquidityParams {
             swings,
             tolerance_atr: 0.2,
+            tolerance_price: 0.0,
         },
         sweep_window: 10,
         min_displacement: 0.3,
@@ -1231,4 +1293,142 @@ fn mss_is_a_displaced_choch_after_a_sweep() {
         .collect();
     assert!(got.len() > 5, "too few shifts to test");
     assert_eq!(got, expected);
+}
+
+/// A bearish mitigation block by hand (swings of 1 bar each side): bar 1 high 14 is H1
+/// (known at 2); bar 3 low 8 is L (known at 4); bar 5 high 12.5 < 14 is the failure swing H2
+/// (known at 6); bar 7 closes at 7.6 < 8: the break of L. The last up-close candle at or
+/// before H2's pivot is bar 5 itself -> zone [10.5, 12.5], mean threshold 10.8 + 1.4 / 2 =
+/// 11.5, known at 7. Then bar 8 high 10.6 reaches its bottom: touched; bar 9 high 11.6 >=
+/// 11.5: mean threshold; bar 10 high 12.6 >= 12.5 with close 12.0: filled; bar 11 close 12.8
+/// above the top: inverted; bar 12 close 10.2 below the bottom: dead. Bar 11 also breaks H2
+/// upwards, but the low before it (bar 8, 7.4) undercut L (8): a sweep, not a failure swing,
+/// so no bullish block.
+#[test]
+fn a_bearish_mitigation_block_by_hand() {
+    use super::mitigation::MitigationBlocks;
+    let bars = [
+        bar(0, 10.0, 11.0, 9.0, 10.5),
+        bar(1, 10.5, 14.0, 10.0, 13.5),
+        bar(2, 13.5, 13.6, 11.0, 11.5),
+        bar(3, 11.5, 12.0, 8.0, 8.5),
+        bar(4, 8.5, 11.0, 8.4, 10.8),
+        bar(5, 10.8, 12.5, 10.5, 12.2),
+        bar(6, 12.2, 12.3, 10.0, 10.2),
+        bar(7, 10.2, 10.3, 7.5, 7.6),
+        bar(8, 7.6, 10.6, 7.4, 10.0),
+        bar(9, 10.0, 11.6, 9.8, 11.0),
+        bar(10, 11.0, 12.6, 10.9, 12.0),
+        bar(11, 12.0, 13.0, 11.9, 12.8),
+        bar(12, 12.8, 12.9, 10.0, 10.2),
+    ];
+    let params = StructureParams {
+        swings: SwingParams { left: 1, right: 1 },
+        break_on: super::structure::BreakOn::Close,
+    };
+    let mut d = MitigationBlocks::new(params);
+    run(&bars, |h| d.step(h));
+    assert_eq!(d.book.zones.len(), 1, "{:?}", d.book.zones);
+    let z = d.book.zones[0];
+    assert_eq!((z.direction, z.anchor, z.known_at), (-1, 5, 7));
+    assert_eq!((z.bottom, z.top, z.mid), (10.5, 12.5, 11.5));
+    let log: Vec<(State, usize)> = d
+        .book
+        .transitions
+        .iter()
+        .map(|t| (t.state, t.bar))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            (State::Formed, 7),
+            (State::Touched, 8),
+            (State::MeanThreshold, 9),
+            (State::Filled, 10),
+            (State::Inverted, 11),
+            (State::Dead, 12),
+        ]
+    );
+    // The up break at bar 11 exists (so the missing bullish block is the rule, not silence).
+    assert!(d
+        .structure
+        .events
+        .iter()
+        .any(|b| b.direction > 0 && b.known_at == 11));
+}
+
+/// Mitigation blocks against the definition restated over the finished swing and structure
+/// tables: for every break, the newest opposite-side swing known before the break bar must
+/// be pivoted after the broken swing and fall short of the last one pivoted before it; the
+/// zone is the last candle of the opposite colour from that swing's pivot back to the broken
+/// swing's pivot.
+#[test]
+fn mitigation_blocks_equal_the_definition() {
+    use super::mitigation::MitigationBlocks;
+    let params = StructureParams {
+        swings: SwingParams { left: 2, right: 2 },
+        break_on: super::structure::BreakOn::Close,
+    };
+    let mut total = [0usize; 2];
+    for seed in [7, 8, 9] {
+        let bars = walk(seed, 4000);
+        let mut d = MitigationBlocks::new(params);
+        run(&bars, |h| d.step(h));
+        let swings = &d.structure.swings.events;
+        let mut expected = Vec::new();
+        for b in &d.structure.events {
+            let broken = &swings[b.swing_id];
+            let side: Vec<_> = swings
+                .iter()
+                .filter(|s| s.direction == -b.direction && s.known_at < b.known_at)
+                .collect();
+            let Some(second) = side.last().filter(|s| s.anchor > broken.anchor) else {
+                continue;
+            };
+            let Some(first) = side.iter().rev().find(|s| s.anchor < broken.anchor) else {
+                continue;
+            };
+            let failed = if b.direction < 0 {
+                second.level < first.level
+            } else {
+                second.level > first.level
+            };
+            if !failed {
+                continue;
+            }
+            let colour = |i: usize| {
+                let c = &bars[i];
+                if b.direction < 0 {
+                    c.close > c.open
+                } else {
+                    c.close < c.open
+                }
+            };
+            if let Some(c) = (broken.anchor..=second.anchor).rev().find(|&i| colour(i)) {
+                expected.push((b.direction, c, b.known_at, bars[c].low, bars[c].high));
+            }
+        }
+        let got: Vec<_> = d
+            .book
+            .zones
+            .iter()
+            .map(|z| (z.direction, z.anchor, z.known_at, z.bottom, z.top))
+            .collect();
+        assert_eq!(got, expected, "seed {seed}");
+        for z in &d.book.zones {
+            total[usize::from(z.direction > 0)] += 1;
+        }
+        // The lifecycle of each block is the shared zone walk.
+        assert_eq!(
+            sorted_by_bar(
+                d.book
+                    .transitions
+                    .iter()
+                    .map(|t| (t.id, t.state, t.bar))
+                    .collect()
+            ),
+            sorted_by_bar(brute_transitions(&bars, &d.book.zones))
+        );
+    }
+    assert!(total[0] > 10 && total[1] > 10, "too few blocks: {total:?}");
 }

@@ -65,7 +65,7 @@ pub const DETECTORS: [&str; 8] = [
 ];
 
 /// Names of the native detectors in the pool (`native.` + the detector's name).
-pub const NATIVE_DETECTORS: [&str; 14] = [
+pub const NATIVE_DETECTORS: [&str; 15] = [
     "native.swings",
     "native.structure",
     "native.fvg",
@@ -80,6 +80,7 @@ pub const NATIVE_DETECTORS: [&str; 14] = [
     "native.sessions",
     "native.structure_layers",
     "native.mss",
+    "native.mitigation_blocks",
 ];
 
 fn known_detectors() -> Vec<String> {
