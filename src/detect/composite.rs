@@ -62,7 +62,7 @@ impl Bpr {
                 bottom,
                 mid: bottom + (top - bottom) / 2.0,
                 quality: [
-                    (top - bottom) / history.atr[t],
+                    (top - bottom) / history.atr(t),
                     older.id as f64,
                     newer.id as f64,
                 ],

@@ -51,7 +51,7 @@ impl Displacement {
     pub fn step(&mut self, history: &History) {
         let t = history.len() - 1;
         self.before = self.events.len();
-        let Some(atr) = t.checked_sub(1).map(|p| history.atr[p]) else {
+        let Some(atr) = t.checked_sub(1).map(|p| history.atr(p)) else {
             return;
         };
         let bar = history.bar(t);

@@ -58,7 +58,7 @@ impl Fvg {
         } else {
             return;
         };
-        let size_atr = (top - bottom) / history.atr[t];
+        let size_atr = (top - bottom) / history.atr(t);
         // NaN (no ATR yet) is not big enough.
         let big_enough = size_atr >= self.params.min_size_atr;
         if self.params.min_size_atr > 0.0 && !big_enough {
@@ -75,7 +75,7 @@ impl Fvg {
             mid: bottom + (top - bottom) / 2.0,
             quality: [
                 size_atr,
-                middle.body() / history.atr[t - 2],
+                middle.body() / history.atr(t - 2),
                 if volume > 0.0 {
                     middle.volume / volume
                 } else {

@@ -86,7 +86,7 @@ impl Gaps {
             bottom,
             mid: bottom + (top - bottom) / 2.0,
             quality: [
-                (top - bottom) / history.atr[t],
+                (top - bottom) / history.atr(t),
                 if volume > 0.0 {
                     bar.volume / volume
                 } else {

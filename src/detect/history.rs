@@ -31,6 +31,11 @@ impl Bar {
 /// the first [`ATR_PERIOD`] bars; NaN before that).
 pub const ATR_PERIOD: usize = 14;
 
+/// Wilder's `(atr * 13 + tr) / 14` with the division folded into two constants: the chain
+/// from one bar's ATR to the next is a multiply and an add, not a division (~20 cycles).
+const KEEP: f64 = (ATR_PERIOD - 1) as f64 / ATR_PERIOD as f64;
+const ADD: f64 = 1.0 / ATR_PERIOD as f64;
+
 /// Bars seen so far (the first [`History::len`] of its columns) and the ATR as of each.
 #[derive(Debug, Clone, Default)]
 pub struct History<'a> {
@@ -41,13 +46,15 @@ pub struct History<'a> {
     close: Cow<'a, [f64]>,
     volume: Cow<'a, [f64]>,
     len: usize,
-    pub atr: Vec<f64>,
+    /// ATR per bar: every bar's at once for a batch (one tight loop; [`History::atr`] only
+    /// shows the visible ones), appended bar by bar when streaming.
+    atr: Vec<f64>,
 }
 
 impl<'a> History<'a> {
     /// A batch history over a validated series: no bar is visible until [`History::advance`].
     pub fn over(c: &Candles<'a>) -> Self {
-        Self {
+        let mut h = Self {
             time: Cow::Borrowed(c.time),
             open: Cow::Borrowed(c.open),
             high: Cow::Borrowed(c.high),
@@ -56,7 +63,30 @@ impl<'a> History<'a> {
             volume: Cow::Borrowed(c.volume),
             len: 0,
             atr: Vec::with_capacity(c.len()),
+        };
+        // Each bar's ATR only reads bars up to it, so computing them all here is the same as
+        // bar by bar; the accessor keeps later ones out of sight.
+        let n = c.len().min(ATR_PERIOD);
+        for t in 0..n {
+            h.atr.push(h.next_atr(t));
         }
+        if c.len() > ATR_PERIOD {
+            // True ranges first (a loop the compiler vectorises), then the smoothing in place.
+            let (high, low, close) = (&c.high[1..], &c.low[1..], &c.close[..c.len() - 1]);
+            h.atr.extend(
+                high.iter()
+                    .zip(low)
+                    .zip(close)
+                    .skip(ATR_PERIOD - 1)
+                    .map(|((&h, &l), &c)| (h - l).max((h - c).abs()).max((l - c).abs())),
+            );
+            let mut atr = h.atr[ATR_PERIOD - 1];
+            for a in &mut h.atr[ATR_PERIOD..] {
+                atr = atr * KEEP + *a * ADD;
+                *a = atr;
+            }
+        }
+        h
     }
 
     /// Reveals the next bar of a batch history. False when there is none.
@@ -65,8 +95,19 @@ impl<'a> History<'a> {
             return false;
         }
         self.len += 1;
-        self.push_atr();
         true
+    }
+
+    /// Wilder's ATR(14) as of bar `i` (visible bars only: a later one panics, like any read
+    /// beyond the newest bar).
+    #[inline]
+    pub fn atr(&self, i: usize) -> f64 {
+        self.atr[..self.len][i]
+    }
+
+    /// The ATR of every visible bar.
+    pub fn atrs(&self) -> &[f64] {
+        &self.atr[..self.len]
     }
 
     /// Appends `bar` after checking it (finite fields, time after the previous bar's); `row`
@@ -152,17 +193,22 @@ impl<'a> History<'a> {
     /// The ATR of the newest bar.
     fn push_atr(&mut self) {
         let t = self.len - 1;
-        let atr = if t + 1 < ATR_PERIOD {
+        let atr = self.next_atr(t);
+        self.atr.truncate(t);
+        self.atr.push(atr);
+    }
+
+    /// The ATR of bar `t`, from the ATRs of the bars before it.
+    fn next_atr(&self, t: usize) -> f64 {
+        if t + 1 < ATR_PERIOD {
             f64::NAN
         } else if t + 1 == ATR_PERIOD {
             // Seed: the mean true range of the first ATR_PERIOD bars (recomputed from the
             // bars, so popping a bar never leaves a stale running sum behind).
             (0..ATR_PERIOD).map(|i| self.true_range(i)).sum::<f64>() / ATR_PERIOD as f64
         } else {
-            (self.atr[t - 1] * (ATR_PERIOD - 1) as f64 + self.true_range(t)) / ATR_PERIOD as f64
-        };
-        self.atr.truncate(t);
-        self.atr.push(atr);
+            self.atr[t - 1] * KEEP + self.true_range(t) * ADD
+        }
     }
 
     /// Removes the newest bar (owned histories).
@@ -187,6 +233,18 @@ impl<'a> History<'a> {
             close: self.close[i],
             volume: self.volume[i],
         }
+    }
+
+    /// The visible highs.
+    #[inline]
+    pub fn highs(&self) -> &[f64] {
+        &self.high[..self.len]
+    }
+
+    /// The visible lows.
+    #[inline]
+    pub fn lows(&self) -> &[f64] {
+        &self.low[..self.len]
     }
 
     #[inline]

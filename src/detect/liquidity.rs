@@ -156,7 +156,7 @@ impl Liquidity {
     /// Sweeps and runs of the levels known before bar `t`.
     fn take(&mut self, history: &History, t: usize) {
         let bar = history.bar(t);
-        let atr = history.atr[t];
+        let atr = history.atr(t);
         for side in [1i8, -1] {
             let (fresh, swept) = if side > 0 { (0, 1) } else { (2, 3) };
             let beyond = |level: f64, price: f64| {
@@ -251,7 +251,7 @@ impl Liquidity {
         anchor: usize,
         swing: usize,
     ) {
-        let atr = history.atr[t];
+        let atr = history.atr(t);
         // Before the ATR exists only the fixed part applies.
         let scaled = if atr.is_finite() {
             self.params.tolerance_atr * atr

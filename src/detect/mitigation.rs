@@ -102,7 +102,7 @@ impl MitigationBlocks {
             }
         })?;
         let candle = history.bar(c);
-        let atr = history.atr[t];
+        let atr = history.atr(t);
         Some(Zone {
             id: 0,
             direction: b.direction,

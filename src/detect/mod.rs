@@ -52,6 +52,13 @@ use crate::cache::table::ResultTable;
 use crate::candles::Candles;
 use crate::error::{IctError, Result};
 
+/// Revision of the native detectors' outputs, part of their cache key: bumped whenever a
+/// detector's table can change for the same input and parameters (a fixed definition, a
+/// changed ATR rounding, another row order), so a cache never returns a table an older
+/// build computed. 2: ATR by constant multipliers; same-bar zone transitions logged zone by
+/// zone; mitigation blocks; tick tolerance.
+pub const REVISION: i64 = 2;
+
 /// Checks swing window lengths (both at least 1: a pivot needs a bar on each side).
 pub fn check_swing_params(p: swings::SwingParams) -> Result<()> {
     for (name, value) in [("left", p.left), ("right", p.right)] {
@@ -69,6 +76,7 @@ pub fn check_swing_params(p: swings::SwingParams) -> Result<()> {
 /// of [`NativeSpec::tables`]).
 pub fn run(spec: &NativeSpec, candles: &Candles) -> Result<Vec<ResultTable>> {
     let mut detector = spec.build();
+    detector.reserve(candles.len());
     let mut history = History::over(candles);
     while history.advance() {
         detector.step(&history);

@@ -113,7 +113,7 @@ impl OrderBlocks {
                 bottom: candle.low,
                 mid: candle.open.min(candle.close) + candle.body() / 2.0,
                 quality: [
-                    (candle.high - candle.low) / history.atr[t],
+                    (candle.high - candle.low) / history.atr(t),
                     if volume > 0.0 {
                         candle.volume / volume
                     } else {

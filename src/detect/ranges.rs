@@ -87,7 +87,7 @@ impl DealingRanges {
                 top: ote_top,
                 bottom: ote_bottom,
                 mid: ote_mid,
-                quality: [r / history.atr[t], f64::NAN, f64::NAN],
+                quality: [r / history.atr(t), f64::NAN, f64::NAN],
                 state: State::Formed,
             });
         }

@@ -30,6 +30,9 @@ pub trait Detector: Send + Sync {
     fn lens(&self) -> [usize; 2];
     /// Rows `start..` of table `which`.
     fn table(&self, history: &History, which: usize, start: usize) -> ResultTable;
+    /// A batch run is about to step `bars` bars: room for what they will log, so the logs
+    /// grow without copying (untouched room costs address space, not memory).
+    fn reserve(&mut self, _bars: usize) {}
 }
 
 /// A native detector and its parameters.
@@ -527,6 +530,9 @@ macro_rules! zone_detector {
             }
             fn lens(&self) -> [usize; 2] {
                 [self.book.zones.len(), self.book.transitions.len()]
+            }
+            fn reserve(&mut self, bars: usize) {
+                self.book.reserve(bars);
             }
             fn table(&self, history: &History, which: usize, start: usize) -> ResultTable {
                 if which == 0 {

@@ -115,7 +115,7 @@ impl Structure {
             BreakOn::Close => (bar.close, bar.close),
             BreakOn::Wick => (bar.high, bar.low),
         };
-        let displacement = bar.body() / history.atr[t];
+        let displacement = bar.body() / history.atr(t);
         if let Some(w) = self.state.high.filter(|w| up > w.level) {
             self.record(1, w, t, displacement);
             self.state.high = None;

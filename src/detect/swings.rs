@@ -3,8 +3,12 @@
 //! `p + right`. Labels compare a swing with the previous swing of its type: HH / LH / EH
 //! (equal high) for highs, HL / LL / EL for lows.
 //!
-//! Streaming in amortised O(1) per bar: a monotonic stack of bars not yet beaten from the
-//! right. A bar beaten by a later bar within `right` bars is popped (it cannot be a pivot);
+//! Short windows (`left + right <=` [`SCAN_MAX`]) are checked directly: at each bar the
+//! candidate `p = t - right` is compared with its neighbours, nearest right ones first, so
+//! almost every bar is rejected after a comparison or two and nothing needs undoing.
+//!
+//! Longer windows stream in amortised O(1) per bar: a monotonic stack of bars not yet beaten
+//! from the right. A bar beaten by a later bar within `right` bars is popped (it cannot be a pivot);
 //! when a bar is pushed, the bar below it on the stack is its nearest strictly higher bar to
 //! the left, which decides the left condition. Every pop and prune is journaled, so the
 //! newest bar can be undone (a revised forming candle) without copying the stack.
@@ -51,6 +55,23 @@ pub struct Swing {
     pub known_at: usize,
     pub level: f64,
     pub label: Label,
+}
+
+/// Windows up to this many bars in all are checked directly (bounded work per bar, no state);
+/// longer ones use the monotonic stacks.
+pub const SCAN_MAX: usize = 128;
+
+/// Whether bar `q` is a pivot high (`sign` +1) or low (-1) of `p`, by direct comparison with
+/// its neighbours as of bar `q + p.right` (which must be visible; `q >= p.left`).
+fn is_pivot(history: &History, q: usize, p: SwingParams, sign: f64) -> bool {
+    let values = if sign > 0.0 {
+        history.highs()
+    } else {
+        history.lows()
+    };
+    let key = values[q] * sign;
+    values[q + 1..=q + p.right].iter().all(|&v| v * sign < key)
+        && values[q - p.left..q].iter().rev().all(|&v| v * sign <= key)
 }
 
 /// One side (highs, or lows as negated keys) of the pivot search.
@@ -149,6 +170,8 @@ struct Last {
 #[derive(Debug, Clone)]
 pub struct Swings {
     pub params: SwingParams,
+    /// Direct checks (short windows) instead of the stacks.
+    scan: bool,
     highs: Side,
     lows: Side,
     last: Last,
@@ -159,10 +182,19 @@ pub struct Swings {
 
 impl Swings {
     pub fn new(params: SwingParams) -> Self {
+        let mut s = Self::with_stacks(params);
+        s.scan = params.left + params.right <= SCAN_MAX;
+        s
+    }
+
+    /// The stack form for any window (what [`Swings::new`] uses above [`SCAN_MAX`]); tests
+    /// hold the two forms to the same definition.
+    pub fn with_stacks(params: SwingParams) -> Self {
         // Holds every bar from the oldest still in a window to the newest.
         let ring = (params.left.max(params.right) + 2).next_power_of_two();
         Self {
             params,
+            scan: false,
             highs: Side::new(1.0, ring),
             lows: Side::new(-1.0, ring),
             last: Last {
@@ -185,7 +217,19 @@ impl Swings {
         self.saved = self.last;
         self.events_before = self.events.len();
         let p = self.params;
-        if let Some(pivot) = self.highs.step(history, t, p) {
+        let (high, low) = if self.scan {
+            let q = t.checked_sub(p.right).filter(|&q| q >= p.left);
+            (
+                q.filter(|&q| is_pivot(history, q, p, 1.0)),
+                q.filter(|&q| is_pivot(history, q, p, -1.0)),
+            )
+        } else {
+            (
+                self.highs.step(history, t, p),
+                self.lows.step(history, t, p),
+            )
+        };
+        if let Some(pivot) = high {
             let level = history.high(pivot);
             let label = match self.last.high {
                 None => Label::First,
@@ -196,7 +240,7 @@ impl Swings {
             self.last.high = Some(level);
             self.push(1, pivot, t, level, label);
         }
-        if let Some(pivot) = self.lows.step(history, t, p) {
+        if let Some(pivot) = low {
             let level = history.low(pivot);
             let label = match self.last.low {
                 None => Label::First,
@@ -223,8 +267,10 @@ impl Swings {
 
     /// Undoes the last [`Swings::step`].
     pub fn undo(&mut self) {
-        self.highs.undo();
-        self.lows.undo();
+        if !self.scan {
+            self.highs.undo();
+            self.lows.undo();
+        }
         self.last = self.saved;
         self.events.truncate(self.events_before);
     }

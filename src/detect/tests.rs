@@ -561,8 +561,10 @@ fn all_specs() -> Vec<NativeSpec> {
             &[
                 ("internal_left", Param::Int(2)),
                 ("internal_right", Param::Int(2)),
-                ("swing_left", Param::Int(6)),
-                ("swing_right", Param::Int(4)),
+                // 80 + 50 > SCAN_MAX: the swing layer streams on the stacks (undo
+                // included).
+                ("swing_left", Param::Int(80)),
+                ("swing_right", Param::Int(50)),
             ],
         )
         .unwrap(),
@@ -652,13 +654,22 @@ proptest! {
 
     /// The pivot detector equals the definition on random walks with many ties.
     #[test]
-    fn swings_equal_the_definition(seed in 1u64.., n in 0usize..400, left in 1usize..8, right in 1usize..8) {
+    /// Both forms (direct checks, stacks), short and long windows (long ones take the stacks
+    /// in `Swings::new`).
+    #[test]
+    fn swings_equal_the_definition(seed in 1u64.., n in 0usize..400, left in 1usize..8, right in 1usize..8, long in proptest::bool::ANY) {
         let bars = walk(seed, n);
-        let p = SwingParams { left, right };
-        let mut d = Swings::new(p);
-        run(&bars, |h| { d.step(h); });
-        let got: Vec<_> = d.events.iter().map(|e| (e.direction, e.anchor, e.known_at)).collect();
-        prop_assert_eq!(got, brute_swings(&bars, p));
+        let p = if long {
+            SwingParams { left: left * 5, right: right * 5 }
+        } else {
+            SwingParams { left, right }
+        };
+        let expected = brute_swings(&bars, p);
+        for mut d in [Swings::new(p), Swings::with_stacks(p)] {
+            run(&bars, |h| { d.step(h); });
+            let got: Vec<_> = d.events.iter().map(|e| (e.direction, e.anchor, e.known_at)).collect();
+            prop_assert_eq!(&got, &expected);
+        }
     }
 
     /// Streaming == batch, bit for bit, with random revisions of the forming bar: before each
@@ -692,8 +703,27 @@ proptest! {
 fn history_atr_is_seeded_then_smoothed() {
     let bars = walk(11, 40);
     let h = history(&bars);
-    assert!(h.atr[..13].iter().all(|a| a.is_nan()));
-    assert!(h.atr[13..].iter().all(|a| a.is_finite() && *a > 0.0));
+    assert!(h.atrs()[..13].iter().all(|a| a.is_nan()));
+    assert!(h.atrs()[13..].iter().all(|a| a.is_finite() && *a > 0.0));
+    // The batch history computes every ATR up front: the same bits as bar by bar, and only
+    // the visible ones can be read.
+    for n in [0, 1, 13, 14, 15, 40] {
+        let (t, [o, hi, l, c, v]) = candles_of(&bars[..n]);
+        let candles = crate::Candles::new(&t, &o, &hi, &l, &c, &v).unwrap();
+        let mut batch = History::over(&candles);
+        let mut seen = 0;
+        while batch.advance() {
+            seen += 1;
+            assert_eq!(batch.atrs().len(), seen);
+        }
+        let bits = |a: &[f64]| a.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(batch.atrs()), bits(&h.atrs()[..n]), "{n} bars");
+    }
+    let (t, [o, hi, l, c, v]) = candles_of(&bars);
+    let candles = crate::Candles::new(&t, &o, &hi, &l, &c, &v).unwrap();
+    let mut batch = History::over(&candles);
+    batch.advance();
+    assert!(std::panic::catch_unwind(|| batch.atr(1)).is_err());
 }
 
 /// Every zone detector's lifecycle equals the brute-force walk of the rules.
@@ -855,8 +885,8 @@ fn liquidity_equals_the_brute_force_rules() {
                 }
             }
             for s in d.swings.events.iter().filter(|s| s.known_at == t) {
-                let tol = if h.atr[t].is_finite() {
-                    0.5 * h.atr[t] + fixed
+                let tol = if h.atr(t).is_finite() {
+                    0.5 * h.atr(t) + fixed
                 } else {
                     fixed
                 };

@@ -6,7 +6,8 @@
 //! **filled** when a low reaches its bottom, is **inverted** when a close goes below its
 //! bottom (an inverse FVG, a breaker: it now acts as resistance) and **dead** when a close
 //! goes back above its top. Bearish zones mirror. Checks start on the bar after the zone is
-//! known; several transitions may share a bar and are logged in order.
+//! known; several transitions may share a bar: they are logged zone by zone, each zone's in
+//! state order.
 //!
 //! Zones waiting for their next transition sit in heaps keyed by the price that triggers it,
 //! the zone that fires first on top, so a bar only visits the zones it moves: O(log n) per
@@ -157,6 +158,11 @@ pub struct ZoneBook {
     waiting: Vec<Waiting>,
     /// The level that fires first in each list (NaN when empty).
     first: [f64; 10],
+    /// The lists' first levels folded by the price that moves them, so a bar that moves
+    /// nothing costs four comparisons: the highest level a low fires (lists 0-2), the
+    /// lowest a high fires (5-7), the highest a close fires from above (3, 9) and the lowest
+    /// from below (4, 8). -inf / +inf when those lists are empty.
+    gates: [f64; 4],
     journal: Vec<Op>,
     zones_before: usize,
     transitions_before: usize,
@@ -169,6 +175,12 @@ impl Default for ZoneBook {
             transitions: Vec::new(),
             waiting: (0..10).map(|_| Waiting::default()).collect(),
             first: [f64::NAN; 10],
+            gates: [
+                f64::NEG_INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::INFINITY,
+            ],
             journal: Vec::new(),
             zones_before: 0,
             transitions_before: 0,
@@ -182,6 +194,13 @@ impl ZoneBook {
         self.journal.clear();
         self.zones_before = self.zones.len();
         self.transitions_before = self.transitions.len();
+    }
+
+    /// Room for the zones and transitions of a batch run of `bars` bars (at most one zone
+    /// per bar in practice, and six transitions each).
+    pub fn reserve(&mut self, bars: usize) {
+        self.zones.reserve(bars / 4);
+        self.transitions.reserve(bars);
     }
 
     fn entry(list: usize, level: f64, id: usize) -> Entry {
@@ -219,22 +238,24 @@ impl ZoneBook {
     fn refresh(&mut self, list: usize) {
         let top = self.waiting[list].top();
         self.first[list] = top.map_or(f64::NAN, |e| Self::level(list, e));
+        // f64::max / min skip NaN (an empty list).
+        let f = &self.first;
+        self.gates = [
+            f64::NEG_INFINITY.max(f[0]).max(f[1]).max(f[2]),
+            f64::INFINITY.min(f[5]).min(f[6]).min(f[7]),
+            f64::NEG_INFINITY.max(f[3]).max(f[9]),
+            f64::INFINITY.min(f[4]).min(f[8]),
+        ];
     }
 
     /// Moves the zones bar `t` moves (call before adding the zones formed at `t`).
     pub fn advance(&mut self, bar: &Bar, t: usize) {
+        let g = &self.gates;
+        if bar.low > g[0] && bar.high < g[1] && bar.close >= g[2] && bar.close <= g[3] {
+            return;
+        }
         for (list, &r) in RULES.iter().enumerate() {
-            let price = match r.price {
-                Price::Low => bar.low,
-                Price::High => bar.high,
-                Price::Close => bar.close,
-            };
-            let fires = |level: f64| match (r.from_top, r.strict) {
-                (true, false) => level >= price,
-                (true, true) => level > price,
-                (false, false) => level <= price,
-                (false, true) => level < price,
-            };
+            let fires = |level: f64| Self::meets(r, level, bar);
             // NaN (an empty list) never fires.
             if !fires(self.first[list]) {
                 continue;
@@ -246,17 +267,49 @@ impl ZoneBook {
                 let id = Self::id(list, entry);
                 self.waiting[list].heap.pop();
                 self.journal.push(Op::Remove(list, entry));
-                let zone = &mut self.zones[id];
-                let Some(state) = zone.state.next() else {
-                    break;
-                };
-                zone.state = state;
-                self.transitions.push(Transition { id, state, bar: t });
-                if list % 5 < 4 {
-                    self.insert(list + 1, id);
-                }
+                self.chain(list, id, bar, t);
             }
             self.refresh(list);
+        }
+    }
+
+    /// Zone `id` left list `list` at bar `t`: logs its transition, then every later rule the
+    /// same bar also meets (a wide bar touches, crosses the mean and fills at once), and
+    /// queues it where it waits next. Chaining here spares a heap push and pop per same-bar
+    /// transition; the transitions are those of visiting the lists in order, logged zone by
+    /// zone.
+    fn chain(&mut self, mut list: usize, id: usize, bar: &Bar, t: usize) {
+        loop {
+            let zone = &mut self.zones[id];
+            let Some(state) = zone.state.next() else {
+                return;
+            };
+            zone.state = state;
+            self.transitions.push(Transition { id, state, bar: t });
+            if list % 5 == 4 {
+                return;
+            }
+            list += 1;
+            if !Self::meets(RULES[list], (RULES[list].level)(zone), bar) {
+                self.insert(list, id);
+                return;
+            }
+        }
+    }
+
+    /// Whether `bar` meets rule `r` for a zone level.
+    #[inline]
+    fn meets(r: Rule, level: f64, bar: &Bar) -> bool {
+        let price = match r.price {
+            Price::Low => bar.low,
+            Price::High => bar.high,
+            Price::Close => bar.close,
+        };
+        match (r.from_top, r.strict) {
+            (true, false) => level >= price,
+            (true, true) => level > price,
+            (false, false) => level <= price,
+            (false, true) => level < price,
         }
     }
 

@@ -301,6 +301,9 @@ impl Spec {
         for (name, value) in self.params() {
             k.param(name, value)?;
         }
+        if self.is_native() {
+            k.param("native_revision", Param::Int(crate::detect::REVISION))?;
+        }
         Ok(k)
     }
 
