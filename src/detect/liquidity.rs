@@ -20,9 +20,17 @@
 
 use super::history::History;
 use super::swings::{SwingParams, Swings};
-use super::zones::ordered;
+use super::zones::{ordered, unordered};
 use crate::cache::table::{Column, ResultTable};
 use std::collections::BTreeSet;
+
+/// `edges` of empty sets: nothing is beyond them.
+const EMPTY_EDGES: [f64; 4] = [
+    f64::INFINITY,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NEG_INFINITY,
+];
 
 /// Parameters of [`Liquidity`]. Preset "ictcore": swings of 5 bars each side, tolerance
 /// 0.2 ATR(14) and no fixed part.
@@ -101,6 +109,9 @@ pub struct Liquidity {
     levels: Vec<Level>,
     /// Sets: 0 untaken highs, 1 swept highs, 2 untaken lows, 3 swept lows.
     sets: [BTreeSet<Entry>; 4],
+    /// The level nearest to price in each set (the lowest high, the highest low; +inf /
+    /// -inf when empty), so a bar that takes nothing costs four comparisons.
+    edges: [f64; 4],
     pub pools: Vec<PoolRow>,
     pub taken: Vec<Taken>,
     pool_count: usize,
@@ -115,6 +126,7 @@ impl Liquidity {
             swings: Swings::new(params.swings),
             levels: Vec::new(),
             sets: Default::default(),
+            edges: EMPTY_EDGES,
             pools: Vec::new(),
             taken: Vec::new(),
             pool_count: 0,
@@ -127,11 +139,22 @@ impl Liquidity {
         let entry = (ordered(self.levels[id].level), id);
         self.sets[set].insert(entry);
         self.journal.push(Op::Insert(set, entry));
+        self.refresh(set);
     }
 
     fn remove(&mut self, set: usize, entry: Entry) {
         self.sets[set].remove(&entry);
         self.journal.push(Op::Remove(set, entry));
+        self.refresh(set);
+    }
+
+    fn refresh(&mut self, set: usize) {
+        let entry = if set < 2 {
+            self.sets[set].first()
+        } else {
+            self.sets[set].last()
+        };
+        self.edges[set] = entry.map_or(EMPTY_EDGES[set], |e| unordered(e.0));
     }
 
     /// Processes the newest bar of `history`.
@@ -156,6 +179,10 @@ impl Liquidity {
     /// Sweeps and runs of the levels known before bar `t`.
     fn take(&mut self, history: &History, t: usize) {
         let bar = history.bar(t);
+        let e = &self.edges;
+        if bar.high <= e[0] && bar.close <= e[1] && bar.low >= e[2] && bar.close >= e[3] {
+            return;
+        }
         let atr = history.atr(t);
         for side in [1i8, -1] {
             let (fresh, swept) = if side > 0 { (0, 1) } else { (2, 3) };
@@ -340,6 +367,9 @@ impl Liquidity {
         self.pools.truncate(pools);
         self.taken.truncate(taken);
         self.pool_count = count;
+        for set in 0..4 {
+            self.refresh(set);
+        }
         self.swings.undo();
     }
 

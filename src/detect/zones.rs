@@ -102,7 +102,7 @@ pub(crate) fn ordered(x: f64) -> u64 {
 
 /// The inverse of [`ordered`]: the level back from a key, so a bar is tested against the
 /// heap alone without loading the zone (a cache miss per test on long series).
-fn unordered(key: u64) -> f64 {
+pub(crate) fn unordered(key: u64) -> f64 {
     f64::from_bits(if key >> 63 == 1 {
         key & !(1 << 63)
     } else {
@@ -163,6 +163,8 @@ pub struct ZoneBook {
     /// lowest a high fires (5-7), the highest a close fires from above (3, 9) and the lowest
     /// from below (4, 8). -inf / +inf when those lists are empty.
     gates: [f64; 4],
+    /// Lists changed since `first` was last brought up to date (bit per list).
+    dirty: u16,
     journal: Vec<Op>,
     zones_before: usize,
     transitions_before: usize,
@@ -181,6 +183,7 @@ impl Default for ZoneBook {
                 f64::NEG_INFINITY,
                 f64::INFINITY,
             ],
+            dirty: 0,
             journal: Vec::new(),
             zones_before: 0,
             transitions_before: 0,
@@ -232,12 +235,21 @@ impl ZoneBook {
         let entry = Self::entry(list, level, id);
         self.waiting[list].heap.push(entry);
         self.journal.push(Op::Insert(list, entry));
-        self.refresh(list);
+        self.dirty |= 1 << list;
     }
 
-    fn refresh(&mut self, list: usize) {
-        let top = self.waiting[list].top();
-        self.first[list] = top.map_or(f64::NAN, |e| Self::level(list, e));
+    /// Brings `first` and the gates up to date with the lists changed since the last call.
+    fn refresh(&mut self) {
+        if self.dirty == 0 {
+            return;
+        }
+        for list in 0..RULES.len() {
+            if self.dirty & (1 << list) != 0 {
+                let top = self.waiting[list].top();
+                self.first[list] = top.map_or(f64::NAN, |e| Self::level(list, e));
+            }
+        }
+        self.dirty = 0;
         // f64::max / min skip NaN (an empty list).
         let f = &self.first;
         self.gates = [
@@ -257,9 +269,12 @@ impl ZoneBook {
         for (list, &r) in RULES.iter().enumerate() {
             let fires = |level: f64| Self::meets(r, level, bar);
             // NaN (an empty list) never fires.
+            // `first` may miss zones queued earlier this bar; they do not fire on it (see
+            // `chain`), so only the zones waiting before the bar need this check.
             if !fires(self.first[list]) {
                 continue;
             }
+            self.dirty |= 1 << list;
             while let Some(entry) = self.waiting[list].top() {
                 if !fires(Self::level(list, entry)) {
                     break;
@@ -269,8 +284,8 @@ impl ZoneBook {
                 self.journal.push(Op::Remove(list, entry));
                 self.chain(list, id, bar, t);
             }
-            self.refresh(list);
         }
+        self.refresh();
     }
 
     /// Zone `id` left list `list` at bar `t`: logs its transition, then every later rule the
@@ -325,12 +340,12 @@ impl ZoneBook {
             bar: zone.known_at,
         });
         self.insert(if zone.direction > 0 { 0 } else { 5 }, id);
+        self.refresh();
         id
     }
 
     /// Undoes everything since [`ZoneBook::begin`].
     pub fn undo(&mut self) {
-        let mut changed = [false; 10];
         while let Some(op) = self.journal.pop() {
             let list = match op {
                 Op::Insert(list, entry) => {
@@ -342,7 +357,7 @@ impl ZoneBook {
                     list
                 }
             };
-            changed[list] = true;
+            self.dirty |= 1 << list;
         }
         for tr in self.transitions.drain(self.transitions_before..).rev() {
             if let Some(zone) = self.zones.get_mut(tr.id) {
@@ -350,11 +365,7 @@ impl ZoneBook {
             }
         }
         self.zones.truncate(self.zones_before);
-        for (list, &c) in changed.iter().enumerate() {
-            if c {
-                self.refresh(list);
-            }
-        }
+        self.refresh();
     }
 
     /// Zones `start..` as a table: the common columns with `kind`, `top`, `bottom`, the mean
