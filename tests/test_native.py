@@ -61,6 +61,7 @@ def all_tables(c: Candles) -> dict[str, EventTable]:
             "sessions": ictcore.sessions(c, "Europe/London", {"ldn": ("07:00", "10:00")}),
             "structure_layers": ictcore.structure_layers(c, internal=(3, 3), swing=(10, 8)),
             "mss": ictcore.mss(c, left=3, right=2, min_displacement=0.5),
+            "cisd": ictcore.cisd(c, min_run=3, lookback=6),
         }
     )
 

@@ -12,7 +12,7 @@
 - ``ictcore.swings``, ``structure``, ``structure_layers``, ``fvg``, ``volume_imbalance``,
   ``opening_gaps``, ``displacement``, ``order_blocks``, ``mitigation_blocks``, ``liquidity``,
   ``dealing_ranges``,
-  ``bpr``, ``rejection_blocks``, ``sessions``, ``mss``: native **causal** detectors returning
+  ``bpr``, ``rejection_blocks``, ``sessions``, ``mss``, ``cisd``: native **causal** detectors returning
   event tables (every row knows its ``known_at`` bar; zones carry a lifecycle log and
   ``active_at``); ``ictcore.Engine`` runs them bar by bar on a live series.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
@@ -37,6 +37,7 @@ from .detect import (
     SessionTable,
     ZoneTable,
     bpr,
+    cisd,
     dealing_ranges,
     displacement,
     fvg,
@@ -85,6 +86,7 @@ __all__ = [
     "ZoneTable",
     "__version__",
     "bpr",
+    "cisd",
     "compat",
     "dealing_ranges",
     "displacement",

@@ -10,7 +10,8 @@ the batch tables. Definitions: ``ict-concepts.md`` §3; defaults are the "ictcor
 - :func:`swings` — pivot highs/lows (``left``/``right`` bars), labelled HH/LH/EH, HL/LL/EL.
 - :func:`structure` — BOS and CHoCH stamped at the **break** bar (close or wick);
   :func:`structure_layers` — internal and swing layers in one table; :func:`mss` — market
-  structure shifts (a displaced CHoCH after a liquidity sweep).
+  structure shifts (a displaced CHoCH after a liquidity sweep); :func:`cisd` — changes in
+  state of delivery.
 - :func:`fvg`, :func:`volume_imbalance`, :func:`opening_gaps`, :func:`order_blocks` — zones
   (:class:`ZoneTable`) with a lifecycle log: formed, touched, mean_threshold, filled,
   inverted (inverse FVG / breaker), dead; ``active_at(t)`` answers "which zones are alive at
@@ -48,6 +49,7 @@ __all__ = [
     "SessionTable",
     "ZoneTable",
     "bpr",
+    "cisd",
     "dealing_ranges",
     "displacement",
     "fvg",
@@ -80,6 +82,7 @@ PRESET: dict[str, dict[str, Any]] = {
     "displacement": {"min_body_atr": 1.5, "min_body_share": 0.6},
     "order_blocks": {"left": 5, "right": 5, "break_on": "close"},
     "mitigation_blocks": {"left": 5, "right": 5, "break_on": "close"},
+    "cisd": {"min_run": 2, "lookback": 10},
     "liquidity": {"left": 5, "right": 5, "tolerance_atr": 0.2, "tolerance_price": 0.0},
     "dealing_ranges": {"left": 5, "right": 5, "break_on": "close"},
     "bpr": {"window": 10},
@@ -396,6 +399,18 @@ def mss(
         "min_displacement": float(min_displacement),
     }
     return _run("mss", data, params)
+
+
+def cisd(data: Candles | pd.DataFrame, min_run: int = 2, lookback: int = 10) -> EventTable:
+    """Changes in state of delivery: a run of at least ``min_run`` down-close candles whose
+    lowest low is the lowest of the ``lookback`` bars ending with it arms the open of its
+    first candle; the first later close above that open (the candle ending the run included)
+    is a bullish CISD, known at its close. Each armed level fires once; a newer qualifying run
+    replaces one still waiting. Bearish mirrors (up-close runs making a high, a close below
+    the first open). A doji ends a run. Columns: the common ones (``anchor`` = the run's first
+    candle), ``level``, ``extreme`` (the run's low / high), ``run_length``, ``displacement``
+    (the closing candle's body in ATR(14))."""
+    return _run("cisd", data, {"min_run": min_run, "lookback": lookback})
 
 
 def fvg(data: Candles | pd.DataFrame, min_size_atr: float = 0.0) -> ZoneTable:

@@ -9,6 +9,8 @@
 //! - [`swings`]: pivot highs/lows with HH/LH/HL/LL labels.
 //! - [`structure`]: BOS/CHoCH at the break bar; internal and swing layers.
 //! - [`mss`]: market structure shifts (sweep, then a displaced CHoCH).
+//! - [`cisd`]: changes in state of delivery (a close beyond the open of a run that made an
+//!   extreme).
 //! - [`fvg`], [`gaps`] (volume imbalances, opening gaps), [`order_blocks`] (with breakers):
 //!   zones with the lifecycle of [`zones`] (touched, mean threshold, filled, inverted, dead).
 //! - [`mitigation`]: mitigation blocks (a failure swing, then a break), with the zone
@@ -25,6 +27,7 @@
 //! - [`engine`]: several detectors over one live series (`update`, `update_last`).
 //! - [`spec`]: detectors by name with typed parameters (Python, engine and pool share it).
 
+pub mod cisd;
 pub mod composite;
 pub mod displacement;
 pub mod engine;

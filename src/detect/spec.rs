@@ -2,6 +2,7 @@
 //! functions, the streaming engine and the pool share — and the [`Detector`] trait every
 //! streaming detector implements.
 
+use super::cisd::{Cisd, CisdParams};
 use super::composite::{self, Bpr, RejectionBlocks, RejectionParams};
 use super::displacement::{Displacement, DisplacementParams};
 use super::fvg::{self, Fvg, FvgParams};
@@ -58,10 +59,11 @@ pub enum NativeSpec {
     },
     Mss(MssParams),
     MitigationBlocks(StructureParams),
+    Cisd(CisdParams),
 }
 
 /// Names of the native detectors.
-pub const NATIVE: [&str; 15] = [
+pub const NATIVE: [&str; 16] = [
     "swings",
     "structure",
     "fvg",
@@ -77,6 +79,7 @@ pub const NATIVE: [&str; 15] = [
     "structure_layers",
     "mss",
     "mitigation_blocks",
+    "cisd",
 ];
 
 fn swing_params(p: &mut Params<'_>) -> Result<SwingParams> {
@@ -213,6 +216,21 @@ impl NativeSpec {
                 &p.string("zone", "America/New_York")?,
                 &p.string("windows", DEFAULT_WINDOWS)?,
             )?),
+            "cisd" => {
+                let d = CisdParams::default();
+                let min_run = p.length("min_run", d.min_run as i64)?;
+                let lookback = p.length("lookback", d.lookback as i64)?;
+                // The lookback is scanned at the end of every run: bounded like swing windows.
+                for (what, v) in [("min_run", min_run), ("lookback", lookback)] {
+                    if v == 0 || v > 100_000 {
+                        return Err(IctError::parameter(
+                            format!("cisd.{what}"),
+                            format!("must be between 1 and 100000, got {v}"),
+                        ));
+                    }
+                }
+                NativeSpec::Cisd(CisdParams { min_run, lookback })
+            }
             "volume_imbalance" => NativeSpec::VolumeImbalance,
             "opening_gaps" => NativeSpec::OpeningGaps,
             "displacement" => {
@@ -257,6 +275,7 @@ impl NativeSpec {
             NativeSpec::StructureLayers { .. } => "structure_layers",
             NativeSpec::Mss(_) => "mss",
             NativeSpec::MitigationBlocks(_) => "mitigation_blocks",
+            NativeSpec::Cisd(_) => "cisd",
         }
     }
 
@@ -277,6 +296,7 @@ impl NativeSpec {
             NativeSpec::Sessions(_) => &["sessions"],
             NativeSpec::StructureLayers { .. } => &["structure_layers"],
             NativeSpec::Mss(_) => &["mss"],
+            NativeSpec::Cisd(_) => &["cisd"],
             NativeSpec::MitigationBlocks(_) => {
                 &["mitigation_blocks", "mitigation_blocks_transitions"]
             }
@@ -323,6 +343,7 @@ impl NativeSpec {
                 v
             }
             NativeSpec::Bpr { window } => vec![("window", len(*window))],
+            NativeSpec::Cisd(c) => vec![("min_run", len(c.min_run)), ("lookback", len(c.lookback))],
             NativeSpec::StructureLayers { internal, swing } => {
                 let mut v = vec![
                     ("internal_left", len(internal.swings.left)),
@@ -374,6 +395,7 @@ impl NativeSpec {
             }
             NativeSpec::Mss(p) => Box::new(Mss::new(*p)),
             NativeSpec::MitigationBlocks(p) => Box::new(MitigationBlocks::new(*p)),
+            NativeSpec::Cisd(p) => Box::new(Cisd::new(*p)),
         }
     }
 }
@@ -462,6 +484,21 @@ impl Detector for Sessions {
     }
     fn table(&self, history: &History, _which: usize, start: usize) -> ResultTable {
         Sessions::table(self, history, start)
+    }
+}
+
+impl Detector for Cisd {
+    fn step(&mut self, history: &History) {
+        Cisd::step(self, history);
+    }
+    fn undo(&mut self) {
+        Cisd::undo(self);
+    }
+    fn lens(&self) -> [usize; 2] {
+        [self.events.len(), 0]
+    }
+    fn table(&self, history: &History, _which: usize, start: usize) -> ResultTable {
+        Cisd::table(self, history, start)
     }
 }
 

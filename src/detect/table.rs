@@ -24,6 +24,7 @@ pub const KIND_REJECTION_BLOCK: i32 = 16;
 pub const KIND_SESSION: i32 = 17;
 pub const KIND_MSS: i32 = 18;
 pub const KIND_MITIGATION_BLOCK: i32 = 19;
+pub const KIND_CISD: i32 = 20;
 
 /// `kind` codes of every native table, and their names.
 pub const KINDS: &[(i32, &str)] = &[
@@ -46,6 +47,7 @@ pub const KINDS: &[(i32, &str)] = &[
     (KIND_SESSION, "session"),
     (KIND_MSS, "mss"),
     (KIND_MITIGATION_BLOCK, "mitigation_block"),
+    (KIND_CISD, "cisd"),
 ];
 
 /// Names of swing labels by code (see [`super::swings::Label`]).

@@ -582,6 +582,7 @@ fn all_specs() -> Vec<NativeSpec> {
             &[("left", Param::Int(2)), ("right", Param::Int(2))],
         )
         .unwrap(),
+        spec("cisd", &[("lookback", Param::Int(6))]).unwrap(),
     ]
 }
 
@@ -1461,4 +1462,123 @@ fn mitigation_blocks_equal_the_definition() {
         );
     }
     assert!(total[0] > 10 && total[1] > 10, "too few blocks: {total:?}");
+}
+
+/// A bullish CISD by hand (runs of 2+, a 5-bar extreme): bars 1-3 close down (first open
+/// 10.2, lowest low 9.0); bar 4 closes up, ending the run, whose low 9.0 is the lowest of bars
+/// 0-3: the level 10.2 is armed, but bar 4 closes at 9.8. Bar 5 closes at 10.25 > 10.2: a
+/// bullish CISD known at 5, anchored at 1. The up run 4-5 (high 10.3) ends at bar 6 without
+/// an extreme (bar 1's high 10.4 is within the 5 bars), and the down run 6-7 ends at the doji
+/// 8 above bar 3's low: nothing else is armed.
+#[test]
+fn a_bullish_cisd_by_hand() {
+    use super::cisd::{Cisd, CisdParams};
+    let bars = [
+        bar(0, 10.0, 10.5, 9.8, 10.2),
+        bar(1, 10.2, 10.4, 9.9, 10.0),
+        bar(2, 10.0, 10.1, 9.5, 9.6),
+        bar(3, 9.6, 9.7, 9.0, 9.1),
+        bar(4, 9.1, 9.9, 9.05, 9.8),
+        bar(5, 9.8, 10.3, 9.7, 10.25),
+        bar(6, 10.25, 10.3, 10.0, 10.1),
+        bar(7, 10.1, 10.2, 9.95, 10.0),
+        bar(8, 10.0, 10.05, 9.9, 10.0),
+        bar(9, 10.0, 10.6, 9.9, 10.5),
+    ];
+    let mut d = Cisd::new(CisdParams {
+        min_run: 2,
+        lookback: 5,
+    });
+    run(&bars, |h| d.step(h));
+    let got: Vec<_> = d
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e.direction,
+                e.anchor,
+                e.known_at,
+                e.level,
+                e.extreme,
+                e.run_length,
+            )
+        })
+        .collect();
+    assert_eq!(got, [(1, 1, 5, 10.2, 9.0, 3)]);
+}
+
+/// CISD against the definition restated over the whole series: find every maximal run of
+/// one colour that has ended, keep those long enough whose extreme is the extreme of the
+/// `lookback` bars ending with them, and walk the bars: a run ending at e arms its side from
+/// bar e + 1 (replacing what waits there), and the first close beyond the armed open fires.
+#[test]
+fn cisd_equals_the_definition() {
+    use super::cisd::{Cisd, CisdParams};
+    let params = CisdParams {
+        min_run: 2,
+        lookback: 8,
+    };
+    let mut counts = [0usize; 2];
+    for seed in [21, 22, 23] {
+        let bars = walk(seed, 5000);
+        let mut d = Cisd::new(params);
+        run(&bars, |h| d.step(h));
+        let colour = |b: &Bar| (b.close > b.open) as i8 - (b.close < b.open) as i8;
+        // (end bar, colour, first bar) of every run that ended.
+        let mut runs = Vec::new();
+        let mut start = 0;
+        for i in 1..bars.len() {
+            if colour(&bars[i]) != colour(&bars[i - 1]) {
+                runs.push((i - 1, colour(&bars[i - 1]), start));
+                start = i;
+            }
+        }
+        let mut armed: [Option<(f64, usize)>; 2] = [None, None];
+        let mut expected = Vec::new();
+        let mut next_run = 0;
+        for (t, b) in bars.iter().enumerate() {
+            while next_run < runs.len() && runs[next_run].0 + 1 == t {
+                let (end, c, first) = runs[next_run];
+                next_run += 1;
+                if c == 0 || end + 1 - first < params.min_run {
+                    continue;
+                }
+                let from = (end + 1).saturating_sub(params.lookback);
+                let ok = if c > 0 {
+                    let top = bars[first..=end]
+                        .iter()
+                        .map(|b| b.high)
+                        .fold(f64::MIN, f64::max);
+                    bars[from..=end].iter().all(|b| b.high <= top)
+                } else {
+                    let low = bars[first..=end]
+                        .iter()
+                        .map(|b| b.low)
+                        .fold(f64::MAX, f64::min);
+                    bars[from..=end].iter().all(|b| b.low >= low)
+                };
+                if ok {
+                    armed[usize::from(c > 0)] = Some((bars[first].open, first));
+                }
+            }
+            if let Some((level, first)) = armed[0].filter(|a| b.close > a.0) {
+                expected.push((1, first, t, level.to_bits()));
+                armed[0] = None;
+            }
+            if let Some((level, first)) = armed[1].filter(|a| b.close < a.0) {
+                expected.push((-1, first, t, level.to_bits()));
+                armed[1] = None;
+            }
+        }
+        let got: Vec<_> = d
+            .events
+            .iter()
+            .map(|e| (e.direction, e.anchor, e.known_at, e.level.to_bits()))
+            .collect();
+        assert_eq!(got, expected, "seed {seed}");
+        for e in &d.events {
+            counts[usize::from(e.direction > 0)] += 1;
+        }
+    }
+    assert!(counts[0] > 20 && counts[1] > 20, "too few: {counts:?}");
 }

@@ -65,7 +65,7 @@ pub const DETECTORS: [&str; 8] = [
 ];
 
 /// Names of the native detectors in the pool (`native.` + the detector's name).
-pub const NATIVE_DETECTORS: [&str; 15] = [
+pub const NATIVE_DETECTORS: [&str; 16] = [
     "native.swings",
     "native.structure",
     "native.fvg",
@@ -81,6 +81,7 @@ pub const NATIVE_DETECTORS: [&str; 15] = [
     "native.structure_layers",
     "native.mss",
     "native.mitigation_blocks",
+    "native.cisd",
 ];
 
 fn known_detectors() -> Vec<String> {
