@@ -11,10 +11,10 @@
   with the GIL released, through the cache; ``ictcore.Config`` reads the engine's config.
 - ``ictcore.swings``, ``structure``, ``structure_layers``, ``fvg``, ``volume_imbalance``,
   ``opening_gaps``, ``displacement``, ``order_blocks``, ``mitigation_blocks``, ``liquidity``,
-  ``dealing_ranges``,
-  ``bpr``, ``rejection_blocks``, ``sessions``, ``mss``, ``cisd``: native **causal** detectors returning
-  event tables (every row knows its ``known_at`` bar; zones carry a lifecycle log and
-  ``active_at``); ``ictcore.Engine`` runs them bar by bar on a live series.
+  ``dealing_ranges``, ``bpr``, ``rejection_blocks``, ``sessions``, ``mss``, ``cisd``: native
+  **causal** detectors returning event tables (every row knows its ``known_at`` bar; zones
+  carry a lifecycle log and ``active_at``); ``ictcore.Engine`` runs them bar by bar on a
+  live series.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
 
 Memory: result columns of long series (>= 1 MiB each) are kept after they are freed, up to
