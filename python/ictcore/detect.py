@@ -574,7 +574,10 @@ def sessions(
     first bar after it (``anchor`` = its first bar): ``window``, ``window_start``/
     ``window_end`` (UTC), ``open``, ``high``, ``low``, ``close``, ``high_bar``, ``low_bar``,
     ``bars``. A bar belongs to a window when its open time falls in it. On the day clocks jump
-    forward a window starting in the skipped hour opens at the jump."""
+    forward a window starting in the skipped hour opens at the jump. A window whose start
+    equals its end is a whole day from that time — ``{"day": ("17:00", "17:00")}`` is the
+    futures day, ``("00:00", "00:00")`` midnight New York: its rows are previous-day
+    open/high/low/close with an explicit day boundary, known at the next day's first bar."""
     text = _windows_text(windows)
     table = _run("sessions", data, {"zone": zone, "windows": text})
     assert isinstance(table, SessionTable)

@@ -8,6 +8,11 @@
 //! its first bar. Columns: the window (its position in the window list), the instance's
 //! start and end as UTC times (so DST shifts are visible), open, high, low, close, the bars
 //! of the high and low, and how many bars it had.
+//!
+//! A window whose start equals its end is a whole day from that time: `day=17:00-17:00`
+//! (the futures day), `day=00:00-00:00` (midnight New York), or any anchor in any zone. Its
+//! rows are the previous day's open, high, low and close, known at the first bar of the next
+//! day — previous-day highs and lows with an explicit day boundary.
 
 use super::history::History;
 use crate::cache::table::{Column, ResultTable};
@@ -32,8 +37,9 @@ pub const PRESETS: &[(&str, u32, u32)] = &[
 /// The preset "ictcore" window list.
 pub const DEFAULT_WINDOWS: &str = "asian,london_open,ny_am,london_close";
 
-/// One window: name and local start/end in minutes after midnight (`end <= start`: it wraps
-/// past midnight; 1440 is midnight at the end of the day).
+/// One window: name and local start/end in minutes after midnight (`end < start`: it wraps
+/// past midnight; `end == start`: a whole day from `start`; 1440 is midnight at the end of
+/// the day).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
     pub name: String,
@@ -106,11 +112,12 @@ impl SessionParams {
                     }
                 }
             };
-            if window.start == window.end {
-                return Err(IctError::parameter(
-                    "sessions.windows",
-                    format!("{item:?} is empty"),
-                ));
+            let mut window = window;
+            if window.start % 1440 == window.end % 1440 {
+                // A whole day from that time: a trading day (17:00-17:00 New York), whose
+                // rows are each day's open, high, low and close.
+                window.start %= 1440;
+                window.end = window.start;
             }
             list.push(window);
         }
@@ -159,24 +166,25 @@ pub struct Sessions {
     saved: Vec<Option<Instance>>,
     pub rows: Vec<Instance>,
     before: usize,
-    /// (15-minute UTC bucket, offset seconds): offsets change at most at such boundaries.
+    clock: LocalClock,
+}
+
+/// Local wall-clock seconds of UTC bar times in one zone, remembering the last offset: zones
+/// change offsets only at 15-minute UTC boundaries, so most bars skip the zone lookup.
+#[derive(Debug, Clone)]
+pub struct LocalClock {
+    pub zone: Tz,
+    /// (15-minute UTC bucket, offset seconds).
     offset: Option<(i64, i64)>,
 }
 
-impl Sessions {
-    pub fn new(params: SessionParams) -> Self {
-        let n = params.windows.len();
-        Self {
-            params,
-            open: vec![None; n],
-            saved: vec![None; n],
-            rows: Vec::new(),
-            before: 0,
-            offset: None,
-        }
+impl LocalClock {
+    pub fn new(zone: Tz) -> Self {
+        Self { zone, offset: None }
     }
 
-    fn local_seconds(&mut self, time_ns: i64) -> i64 {
+    /// Seconds since 1970-01-01 00:00 local time.
+    pub fn local_seconds(&mut self, time_ns: i64) -> i64 {
         let secs = time_ns.div_euclid(1_000_000_000);
         let bucket = secs.div_euclid(900);
         let offset = match self.offset {
@@ -186,8 +194,7 @@ impl Sessions {
                     .map(|d| d.naive_utc())
                     .unwrap_or_default();
                 let o = i64::from(
-                    self.params
-                        .zone
+                    self.zone
                         .offset_from_utc_datetime(&utc)
                         .fix()
                         .local_minus_utc(),
@@ -198,6 +205,21 @@ impl Sessions {
         };
         secs + offset
     }
+}
+
+impl Sessions {
+    pub fn new(params: SessionParams) -> Self {
+        let n = params.windows.len();
+        let params_zone = params.zone;
+        Self {
+            params,
+            open: vec![None; n],
+            saved: vec![None; n],
+            rows: Vec::new(),
+            before: 0,
+            clock: LocalClock::new(params_zone),
+        }
+    }
 
     /// Processes the newest bar of `history`.
     pub fn step(&mut self, history: &History) {
@@ -205,7 +227,7 @@ impl Sessions {
         self.saved.clone_from(&self.open);
         self.before = self.rows.len();
         let bar = history.bar(t);
-        let local = self.local_seconds(bar.time);
+        let local = self.clock.local_seconds(bar.time);
         let (day, tod) = (local.div_euclid(86_400), local.rem_euclid(86_400));
         for (w, window) in self.params.windows.iter().enumerate() {
             let (s, e) = (i64::from(window.start) * 60, i64::from(window.end) * 60);
