@@ -62,6 +62,8 @@ def all_tables(c: Candles) -> dict[str, EventTable]:
             "structure_layers": ictcore.structure_layers(c, internal=(3, 3), swing=(10, 8)),
             "mss": ictcore.mss(c, left=3, right=2, min_displacement=0.5),
             "cisd": ictcore.cisd(c, min_run=3, lookback=6),
+            "new_opening_gaps": ictcore.new_opening_gaps(c, "Europe/London", "21:00", "22:00"),
+            "midnight_gaps": ictcore.new_opening_gaps(c, close_at="00:00", open_at="00:00"),
         }
     )
 
@@ -329,6 +331,46 @@ def test_tick_based_tolerance_joins_levels_within_a_fixed_distance() -> None:
         assert np.count_nonzero(members == exact["level"][row]) >= exact["members"][row]
     with pytest.raises(ValueError, match="'liquidity.tolerance_price'"):
         ictcore.liquidity(c, tolerance_price=-1.0)
+
+
+def test_new_opening_gaps_on_eurusd_follow_the_futures_day() -> None:
+    """On EURUSD (15-minute bars, 24 hours a day), read in New York time by pandas: each gap
+    runs from the close of the last bar opening before 17:00 of a trading day (18:00 to
+    18:00) to the open of the first bar of the next one, and week opens carry an NWOG too."""
+    frame = load_eurusd("Tickvol")
+    gaps = ictcore.new_opening_gaps(candles_of(frame)).to_pandas()
+    ny = frame.index.tz_localize("UTC").tz_convert("America/New_York")
+    shifted = ny - pd.Timedelta(hours=18)
+    day = np.asarray((shifted.tz_localize(None) - pd.Timestamp("1970-01-01")).days)
+    minute = np.asarray(shifted.hour * 60 + shifted.minute)
+    close = frame["Close"].to_numpy()
+    open_ = frame["Open"].to_numpy()
+    expected = []
+    settle = None
+    for t in range(len(frame)):
+        if t > 0 and day[t] > day[t - 1] and settle is not None and open_[t] != close[settle]:
+            named = pd.Timestamp("1970-01-02") + pd.Timedelta(days=int(day[t]))
+            before = pd.Timestamp("1970-01-02") + pd.Timedelta(days=int(day[settle]))
+            kinds = ["ndog"]
+            if named.isocalendar()[:2] != before.isocalendar()[:2]:
+                kinds.append("nwog")
+            for kind in kinds:
+                lo, hi = sorted((close[settle], open_[t]))
+                expected.append((kind, settle, t, lo, hi))
+        if minute[t] < 23 * 60:
+            settle = t
+    got = list(
+        zip(
+            gaps["kind"].astype(str),
+            gaps["anchor"],
+            gaps["known_at"],
+            gaps["bottom"],
+            gaps["top"],
+            strict=True,
+        )
+    )
+    assert got == expected
+    assert sum(k == "nwog" for k, *_ in got) >= 10
 
 
 def test_bad_input_and_parameters_name_the_problem() -> None:

@@ -11,7 +11,8 @@
   with the GIL released, through the cache; ``ictcore.Config`` reads the engine's config.
 - ``ictcore.swings``, ``structure``, ``structure_layers``, ``fvg``, ``volume_imbalance``,
   ``opening_gaps``, ``displacement``, ``order_blocks``, ``mitigation_blocks``, ``liquidity``,
-  ``dealing_ranges``, ``bpr``, ``rejection_blocks``, ``sessions``, ``mss``, ``cisd``: native
+  ``dealing_ranges``, ``bpr``, ``rejection_blocks``, ``sessions``, ``mss``, ``cisd``,
+  ``new_opening_gaps``: native
   **causal** detectors returning event tables (every row knows its ``known_at`` bar; zones
   carry a lifecycle log and ``active_at``); ``ictcore.Engine`` runs them bar by bar on a
   live series.
@@ -44,6 +45,7 @@ from .detect import (
     liquidity,
     mitigation_blocks,
     mss,
+    new_opening_gaps,
     opening_gaps,
     order_blocks,
     rejection_blocks,
@@ -96,6 +98,7 @@ __all__ = [
     "liquidity",
     "mitigation_blocks",
     "mss",
+    "new_opening_gaps",
     "opening_gaps",
     "order_blocks",
     "read_csv",

@@ -19,7 +19,9 @@ the batch tables. Definitions: ``ict-concepts.md`` §3; defaults are the "ictcor
 - :func:`mitigation_blocks` (a failure swing, then a break), :func:`bpr` (balanced price
   ranges) and :func:`rejection_blocks` — zones too.
 - :func:`displacement` — large-body, small-wick candles.
-- :func:`sessions` — kill zones / sessions in an IANA zone (DST-correct), with their ranges.
+- :func:`sessions` — kill zones / sessions in an IANA zone (DST-correct), with their ranges;
+  whole-day windows give previous-day highs/lows with any day anchor.
+- :func:`new_opening_gaps` — NDOG / NWOG (settlement close to reopen), zones too.
 - :func:`dealing_ranges` — premium/discount/equilibrium of the leg each break leaves, its
   OTE band (with a lifecycle) and its strong and weak ends.
 - :func:`liquidity` — swing levels and equal highs/lows pools (causal tolerance), with
@@ -56,6 +58,7 @@ __all__ = [
     "liquidity",
     "mitigation_blocks",
     "mss",
+    "new_opening_gaps",
     "opening_gaps",
     "order_blocks",
     "rejection_blocks",
@@ -83,6 +86,7 @@ PRESET: dict[str, dict[str, Any]] = {
     "order_blocks": {"left": 5, "right": 5, "break_on": "close"},
     "mitigation_blocks": {"left": 5, "right": 5, "break_on": "close"},
     "cisd": {"min_run": 2, "lookback": 10},
+    "new_opening_gaps": {"zone": "America/New_York", "close_at": "17:00", "open_at": "18:00"},
     "liquidity": {"left": 5, "right": 5, "tolerance_atr": 0.2, "tolerance_price": 0.0},
     "dealing_ranges": {"left": 5, "right": 5, "break_on": "close"},
     "bpr": {"window": 10},
@@ -582,6 +586,25 @@ def sessions(
     table = _run("sessions", data, {"zone": zone, "windows": text})
     assert isinstance(table, SessionTable)
     return table
+
+
+def new_opening_gaps(
+    data: Candles | pd.DataFrame,
+    zone: str = "America/New_York",
+    close_at: str = "17:00",
+    open_at: str = "18:00",
+) -> ZoneTable:
+    """New day / new week opening gaps. In ``zone``, a trading day runs from ``open_at`` (the
+    futures reopen, 18:00 New York) to the next, and settles at ``close_at`` (17:00): the
+    settlement close is the close of the day's last bar that opened before ``close_at``. At
+    the first bar of a later trading day, the gap between that close and the bar's open is an
+    NDOG (``kind`` "ndog"), and when that bar also opens a new week (Sunday evening opens
+    Monday's day) a second row "nwog". ``close_at == open_at`` ("00:00", "00:00") gives the
+    gap across midnight. Days without bars are skipped; equal prices leave no gap. Zones known
+    at the reopen bar, drawn from the settlement bar (``anchor``): ``top``, ``bottom``, ``ce``
+    (the midpoint), ``size_atr``; up gaps are bullish. Lifecycle as :func:`fvg`."""
+    params = {"zone": zone, "close_at": close_at, "open_at": open_at}
+    return _zones(_run("new_opening_gaps", data, params))
 
 
 def _zones(table: EventTable) -> ZoneTable:

@@ -21,6 +21,7 @@
 //! - [`ranges`]: dealing ranges left by breaks — premium/discount, OTE band (with a
 //!   lifecycle), strong and weak ends.
 //! - [`liquidity`]: swing levels and equal highs/lows pools (causal tolerance), swept or run.
+//! - [`new_opening_gaps`]: NDOG / NWOG, settlement close to reopen, with the zone lifecycle.
 //! - [`sessions`]: kill zones and sessions in an IANA time zone (DST-correct), one row per
 //!   window instance with its high and low, known at the first bar after it.
 //! - [`lifecycle`]: states, the transition log, and the "alive at bar t" index.
@@ -38,6 +39,7 @@ pub mod lifecycle;
 pub mod liquidity;
 pub mod mitigation;
 pub mod mss;
+pub mod new_opening_gaps;
 pub mod order_blocks;
 pub mod ranges;
 pub mod sessions;

@@ -54,7 +54,7 @@ pub struct SessionParams {
     pub windows: Vec<Window>,
 }
 
-fn minutes(text: &str, what: &str) -> Result<u32> {
+pub(crate) fn minutes(text: &str, what: &str) -> Result<u32> {
     let bad = || {
         IctError::parameter(
             "sessions.windows",

@@ -11,6 +11,7 @@ use super::history::History;
 use super::liquidity::{Liquidity, LiquidityParams};
 use super::mitigation::{self, MitigationBlocks};
 use super::mss::{Mss, MssParams};
+use super::new_opening_gaps::{NewGapParams, NewOpeningGaps};
 use super::order_blocks::{self, OrderBlocks};
 use super::ranges::DealingRanges;
 use super::sessions::{SessionParams, Sessions, DEFAULT_WINDOWS};
@@ -60,10 +61,11 @@ pub enum NativeSpec {
     Mss(MssParams),
     MitigationBlocks(StructureParams),
     Cisd(CisdParams),
+    NewOpeningGaps(NewGapParams),
 }
 
 /// Names of the native detectors.
-pub const NATIVE: [&str; 16] = [
+pub const NATIVE: [&str; 17] = [
     "swings",
     "structure",
     "fvg",
@@ -80,6 +82,7 @@ pub const NATIVE: [&str; 16] = [
     "mss",
     "mitigation_blocks",
     "cisd",
+    "new_opening_gaps",
 ];
 
 fn swing_params(p: &mut Params<'_>) -> Result<SwingParams> {
@@ -231,6 +234,24 @@ impl NativeSpec {
                 }
                 NativeSpec::Cisd(CisdParams { min_run, lookback })
             }
+            "new_opening_gaps" => {
+                let zone = p.string("zone", "America/New_York")?;
+                let zone = zone.parse().map_err(|_| IctError::UnknownName {
+                    what: "time zone",
+                    name: zone.clone(),
+                    known: vec!["an IANA name such as America/New_York, Europe/London, UTC".into()],
+                })?;
+                let at = |p: &mut Params<'_>, what: &str, default: &str| -> Result<u32> {
+                    let text = p.string(what, default)?;
+                    let minute = super::sessions::minutes(&text, &format!("{what}={text}"))?;
+                    Ok(minute % 1440)
+                };
+                NativeSpec::NewOpeningGaps(NewGapParams {
+                    zone,
+                    close_at: at(&mut p, "close_at", "17:00")?,
+                    open_at: at(&mut p, "open_at", "18:00")?,
+                })
+            }
             "volume_imbalance" => NativeSpec::VolumeImbalance,
             "opening_gaps" => NativeSpec::OpeningGaps,
             "displacement" => {
@@ -276,6 +297,7 @@ impl NativeSpec {
             NativeSpec::Mss(_) => "mss",
             NativeSpec::MitigationBlocks(_) => "mitigation_blocks",
             NativeSpec::Cisd(_) => "cisd",
+            NativeSpec::NewOpeningGaps(_) => "new_opening_gaps",
         }
     }
 
@@ -297,6 +319,7 @@ impl NativeSpec {
             NativeSpec::StructureLayers { .. } => &["structure_layers"],
             NativeSpec::Mss(_) => &["mss"],
             NativeSpec::Cisd(_) => &["cisd"],
+            NativeSpec::NewOpeningGaps(_) => &["new_opening_gaps", "new_opening_gaps_transitions"],
             NativeSpec::MitigationBlocks(_) => {
                 &["mitigation_blocks", "mitigation_blocks_transitions"]
             }
@@ -343,6 +366,14 @@ impl NativeSpec {
                 v
             }
             NativeSpec::Bpr { window } => vec![("window", len(*window))],
+            NativeSpec::NewOpeningGaps(g) => {
+                let hm = |m: u32| Param::Str(format!("{:02}:{:02}", m / 60, m % 60));
+                vec![
+                    ("zone", Param::Str(g.zone.name().to_string())),
+                    ("close_at", hm(g.close_at)),
+                    ("open_at", hm(g.open_at)),
+                ]
+            }
             NativeSpec::Cisd(c) => vec![("min_run", len(c.min_run)), ("lookback", len(c.lookback))],
             NativeSpec::StructureLayers { internal, swing } => {
                 let mut v = vec![
@@ -396,6 +427,7 @@ impl NativeSpec {
             NativeSpec::Mss(p) => Box::new(Mss::new(*p)),
             NativeSpec::MitigationBlocks(p) => Box::new(MitigationBlocks::new(*p)),
             NativeSpec::Cisd(p) => Box::new(Cisd::new(*p)),
+            NativeSpec::NewOpeningGaps(p) => Box::new(NewOpeningGaps::new(*p)),
         }
     }
 }
@@ -484,6 +516,25 @@ impl Detector for Sessions {
     }
     fn table(&self, history: &History, _which: usize, start: usize) -> ResultTable {
         Sessions::table(self, history, start)
+    }
+}
+
+impl Detector for NewOpeningGaps {
+    fn step(&mut self, history: &History) {
+        NewOpeningGaps::step(self, history);
+    }
+    fn undo(&mut self) {
+        NewOpeningGaps::undo(self);
+    }
+    fn lens(&self) -> [usize; 2] {
+        [self.book.zones.len(), self.book.transitions.len()]
+    }
+    fn table(&self, history: &History, which: usize, start: usize) -> ResultTable {
+        if which == 0 {
+            NewOpeningGaps::table(self, history, start)
+        } else {
+            self.book.transitions_table(history, start)
+        }
     }
 }
 

@@ -25,6 +25,8 @@ pub const KIND_SESSION: i32 = 17;
 pub const KIND_MSS: i32 = 18;
 pub const KIND_MITIGATION_BLOCK: i32 = 19;
 pub const KIND_CISD: i32 = 20;
+pub const KIND_NDOG: i32 = 21;
+pub const KIND_NWOG: i32 = 22;
 
 /// `kind` codes of every native table, and their names.
 pub const KINDS: &[(i32, &str)] = &[
@@ -48,6 +50,8 @@ pub const KINDS: &[(i32, &str)] = &[
     (KIND_MSS, "mss"),
     (KIND_MITIGATION_BLOCK, "mitigation_block"),
     (KIND_CISD, "cisd"),
+    (KIND_NDOG, "ndog"),
+    (KIND_NWOG, "nwog"),
 ];
 
 /// Names of swing labels by code (see [`super::swings::Label`]).

@@ -583,6 +583,15 @@ fn all_specs() -> Vec<NativeSpec> {
         )
         .unwrap(),
         spec("cisd", &[("lookback", Param::Int(6))]).unwrap(),
+        // The walks' 1-minute bars start at 17:13 New York: days turn at 18:30.
+        spec(
+            "new_opening_gaps",
+            &[
+                ("close_at", Param::Str("18:10".into())),
+                ("open_at", Param::Str("18:30".into())),
+            ],
+        )
+        .unwrap(),
     ]
 }
 
@@ -1596,4 +1605,188 @@ fn cisd_equals_the_definition() {
         }
     }
     assert!(counts[0] > 20 && counts[1] > 20, "too few: {counts:?}");
+}
+
+/// NDOG and NWOG by hand, in New York time (EST, UTC-5), 17:00 settlement and 18:00 reopen:
+/// bar 0 (Thursday 16:45) closes at 100: Thursday's settlement; bar 1 (17:15) is after it;
+/// bar 2 (18:00) reopens at 100.5: a bullish NDOG [100, 100.5] known at 2, drawn from bar 0.
+/// Bar 3 (Friday 16:45) settles at 102; bar 4 (Sunday 18:00, Monday's trading day) reopens
+/// at 101: a bearish NDOG [101, 102] and, a new week, the same gap as an NWOG. Bar 5 trades up
+/// to 102.5 and closes at 101.5: both bearish gaps are touched, reach their CE (101.5) and
+/// fill on it; no close above 102, so they stay filled. No bar after bar 2 trades down to
+/// 100.5: the bullish gap stays formed.
+#[test]
+fn new_day_and_week_opening_gaps_by_hand() {
+    use super::new_opening_gaps::{NewGapParams, NewOpeningGaps};
+    let at = |utc: i64| utc * 1_000_000_000;
+    let thu = 1_709_243_100; // 2024-02-29T21:45:00Z = 16:45 New York
+    let bars = [
+        Bar {
+            time: at(thu),
+            ..bar(0, 99.8, 100.2, 99.7, 100.0)
+        },
+        Bar {
+            time: at(thu + 1800),
+            ..bar(1, 100.0, 101.2, 99.9, 101.0)
+        },
+        Bar {
+            time: at(thu + 4500),
+            ..bar(2, 100.5, 101.0, 100.5, 100.8)
+        },
+        Bar {
+            time: at(thu + 86_400),
+            ..bar(3, 101.5, 102.2, 101.2, 102.0)
+        },
+        Bar {
+            time: at(thu + 3 * 86_400 + 4500),
+            ..bar(4, 101.0, 101.3, 100.9, 101.2)
+        },
+        Bar {
+            time: at(thu + 4 * 86_400 - 6 * 3600 - 2700),
+            ..bar(5, 101.2, 102.5, 100.8, 101.5)
+        },
+    ];
+    let mut d = NewOpeningGaps::new(NewGapParams::default());
+    let h = run(&bars, |h| d.step(h));
+    let zones: Vec<_> = d
+        .book
+        .zones
+        .iter()
+        .map(|z| (z.direction, z.anchor, z.known_at, z.bottom, z.top, z.mid))
+        .collect();
+    assert_eq!(
+        zones,
+        [
+            (1, 0, 2, 100.0, 100.5, 100.25),
+            (-1, 3, 4, 101.0, 102.0, 101.5),
+            (-1, 3, 4, 101.0, 102.0, 101.5),
+        ]
+    );
+    let table = d.table(&h, 0);
+    let kinds = bytemuck::cast_slice::<u8, i32>(table.column("kind").unwrap().bytes()).to_vec();
+    assert_eq!(
+        kinds,
+        [table::KIND_NDOG, table::KIND_NDOG, table::KIND_NWOG]
+    );
+    let log: Vec<_> = d
+        .book
+        .transitions
+        .iter()
+        .map(|t| (t.id, t.state, t.bar))
+        .collect();
+    let mut expected = vec![
+        (0, State::Formed, 2),
+        (1, State::Formed, 4),
+        (2, State::Formed, 4),
+    ];
+    for id in [1, 2] {
+        for state in [State::Touched, State::MeanThreshold, State::Filled] {
+            expected.push((id, state, 5));
+        }
+    }
+    assert_eq!(sorted_by_bar(log), sorted_by_bar(expected));
+}
+
+/// NDOG/NWOG against the definition with every local time read from the zone afresh (no
+/// offset memo), on 15-minute bars across the 2024 US DST change and four weekends (no bars
+/// from Friday 17:00 to Sunday 18:00 New York), for the futures day and for midnight.
+#[test]
+fn new_opening_gaps_equal_the_definition() {
+    use super::new_opening_gaps::{NewGapParams, NewOpeningGaps};
+    use chrono::{Datelike, Offset, TimeZone};
+    let zone = chrono_tz::America::New_York;
+    let local = |ns: i64| {
+        let utc = chrono::DateTime::from_timestamp(ns / 1_000_000_000, 0).unwrap();
+        let offset = zone.offset_from_utc_datetime(&utc.naive_utc()).fix();
+        utc.naive_utc() + chrono::TimeDelta::seconds(i64::from(offset.local_minus_utc()))
+    };
+    let start = 1_708_822_800_000_000_000i64; // 2024-02-25T01:00:00Z, Saturday evening NY
+    let step = 15 * 60 * 1_000_000_000i64;
+    let mut bars = walk(31, 4 * 7 * 96);
+    for (i, b) in bars.iter_mut().enumerate() {
+        b.time = start + i as i64 * step;
+    }
+    // Drop the weekend: Friday 17:00 to Sunday 18:00 New York.
+    bars.retain(|b| {
+        let l = local(b.time);
+        let minute = l.hour_minute();
+        match l.weekday() {
+            chrono::Weekday::Fri => minute < 17 * 60,
+            chrono::Weekday::Sat => false,
+            chrono::Weekday::Sun => minute >= 18 * 60,
+            _ => true,
+        }
+    });
+    let mut total = [0usize; 2];
+    for (close_at, open_at) in [(17 * 60, 18 * 60), (0, 0)] {
+        let params = NewGapParams {
+            zone,
+            close_at,
+            open_at,
+        };
+        let mut d = NewOpeningGaps::new(params);
+        let h = run(&bars, |h| d.step(h));
+        let mut expected = Vec::new();
+        let mut last_day = None;
+        let mut settlement: Option<(f64, usize, chrono::NaiveDate)> = None;
+        for (t, b) in bars.iter().enumerate() {
+            // The trading day: the local date of (local time - open_at).
+            let shifted = local(b.time) - chrono::TimeDelta::minutes(i64::from(open_at));
+            let day = shifted.date();
+            let into = shifted.hour_minute();
+            if last_day.is_some_and(|d| day > d) {
+                if let Some((close, anchor, settled)) = settlement {
+                    if b.open != close {
+                        let named = |d: chrono::NaiveDate| {
+                            if open_at >= 12 * 60 {
+                                d.succ_opt().unwrap()
+                            } else {
+                                d
+                            }
+                        };
+                        let new_week = named(day).iso_week() != named(settled).iso_week();
+                        let dir = if b.open > close { 1 } else { -1 };
+                        expected.push((dir, anchor, t, table::KIND_NDOG));
+                        if new_week {
+                            expected.push((dir, anchor, t, table::KIND_NWOG));
+                        }
+                    }
+                }
+            }
+            if last_day.is_none_or(|d| day > d) {
+                last_day = Some(day);
+            }
+            let settle = (close_at + 1440 - open_at) % 1440;
+            let settle = if settle == 0 { 1440 } else { settle };
+            if into < settle {
+                settlement = Some((b.close, t, day));
+            }
+        }
+        let table = d.table(&h, 0);
+        let kinds = bytemuck::cast_slice::<u8, i32>(table.column("kind").unwrap().bytes());
+        let got: Vec<_> = d
+            .book
+            .zones
+            .iter()
+            .zip(kinds)
+            .map(|(z, &k)| (z.direction, z.anchor, z.known_at, k))
+            .collect();
+        assert_eq!(got, expected, "{close_at} {open_at}");
+        total[0] += got.iter().filter(|g| g.3 == table::KIND_NDOG).count();
+        total[1] += got.iter().filter(|g| g.3 == table::KIND_NWOG).count();
+    }
+    // ~20 trading days a run with 4 week opens; the walk's opens repeat the previous close
+    // unless they jump (one bar in four), so many reopens leave no gap.
+    assert!(total[0] > 15 && total[1] >= 3, "{total:?}");
+}
+
+trait HourMinute {
+    fn hour_minute(&self) -> u32;
+}
+
+impl HourMinute for chrono::NaiveDateTime {
+    fn hour_minute(&self) -> u32 {
+        use chrono::Timelike;
+        self.hour() * 60 + self.minute()
+    }
 }

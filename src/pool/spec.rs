@@ -65,7 +65,7 @@ pub const DETECTORS: [&str; 8] = [
 ];
 
 /// Names of the native detectors in the pool (`native.` + the detector's name).
-pub const NATIVE_DETECTORS: [&str; 16] = [
+pub const NATIVE_DETECTORS: [&str; 17] = [
     "native.swings",
     "native.structure",
     "native.fvg",
@@ -82,6 +82,7 @@ pub const NATIVE_DETECTORS: [&str; 16] = [
     "native.mss",
     "native.mitigation_blocks",
     "native.cisd",
+    "native.new_opening_gaps",
 ];
 
 fn known_detectors() -> Vec<String> {
