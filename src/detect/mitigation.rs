@@ -21,7 +21,6 @@
 //! successive breaks share at most `right` of (watched swings only move forward).
 
 use super::history::History;
-use super::lifecycle::State;
 use super::structure::{Break, Structure, StructureParams};
 use super::zones::{Zone, ZoneBook};
 
@@ -103,21 +102,12 @@ impl MitigationBlocks {
         })?;
         let candle = history.bar(c);
         let atr = history.atr(t);
-        Some(Zone {
-            id: 0,
-            direction: b.direction,
-            anchor: c,
-            known_at: t,
-            top: candle.high,
-            bottom: candle.low,
-            mid: candle.open.min(candle.close) + candle.body() / 2.0,
-            quality: [
-                (candle.high - candle.low) / atr,
-                shortfall / atr,
-                b.displacement,
-            ],
-            state: State::Formed,
-        })
+        let quality = [
+            (candle.high - candle.low) / atr,
+            shortfall / atr,
+            b.displacement,
+        ];
+        Some(Zone::of_candle(&candle, b.direction, c, t, quality))
     }
 
     /// Undoes the last [`MitigationBlocks::step`].

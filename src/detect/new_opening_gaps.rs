@@ -60,6 +60,8 @@ pub struct NewOpeningGaps {
     pub book: ZoneBook,
     /// Per zone: `kind` (NDOG or NWOG).
     kinds: Vec<i32>,
+    /// Seconds from the reopen to the settlement (a whole day when they are equal).
+    settle: i64,
 }
 
 /// The Monday-based week of a trading day. A day opening in the evening (from 12:00) trades
@@ -79,6 +81,11 @@ impl NewOpeningGaps {
             saved: GapState::default(),
             book: ZoneBook::default(),
             kinds: Vec::new(),
+            settle: match (i64::from(params.close_at) - i64::from(params.open_at)).rem_euclid(1440)
+            {
+                0 => 86_400,
+                minutes => minutes * 60,
+            },
         }
     }
 
@@ -119,10 +126,7 @@ impl NewOpeningGaps {
         if self.state.day.is_none_or(|d| day > d) {
             self.state.day = Some(day);
         }
-        // The settlement is `close_at` - `open_at` into the day (a whole day when equal).
-        let settle = (i64::from(self.params.close_at) * 60 - open_at).rem_euclid(86_400);
-        let settle = if settle == 0 { 86_400 } else { settle };
-        if into < settle && self.state.day == Some(day) {
+        if into < self.settle && self.state.day == Some(day) {
             self.state.settlement = Some((bar.close, t, day));
         }
     }

@@ -14,7 +14,6 @@
 //! once.
 
 use super::history::History;
-use super::lifecycle::State;
 use super::structure::{Structure, StructureParams};
 use super::zones::{Zone, ZoneBook};
 
@@ -104,25 +103,18 @@ impl OrderBlocks {
             let candle = history.bar(c);
             let before_c = if c == 0 { 0.0 } else { self.volume_sum[c - 1] };
             let volume = self.volume_sum[t] - before_c;
-            self.book.add(Zone {
-                id: 0,
-                direction: b.direction,
-                anchor: c,
-                known_at: t,
-                top: candle.high,
-                bottom: candle.low,
-                mid: candle.open.min(candle.close) + candle.body() / 2.0,
-                quality: [
-                    (candle.high - candle.low) / history.atr(t),
-                    if volume > 0.0 {
-                        candle.volume / volume
-                    } else {
-                        f64::NAN
-                    },
-                    b.displacement,
-                ],
-                state: State::Formed,
-            });
+            let volume_share = if volume > 0.0 {
+                candle.volume / volume
+            } else {
+                f64::NAN
+            };
+            let quality = [
+                (candle.high - candle.low) / history.atr(t),
+                volume_share,
+                b.displacement,
+            ];
+            self.book
+                .add(Zone::of_candle(&candle, b.direction, c, t, quality));
             self.peaks.push(leg.peak);
         }
         self.legs.up = self.follow(history, 1, self.legs.up);

@@ -72,14 +72,19 @@ pub(crate) fn minutes(text: &str, what: &str) -> Result<u32> {
     Ok(h * 60 + m)
 }
 
+/// An IANA time zone by name.
+pub(crate) fn parse_zone(name: &str) -> Result<Tz> {
+    name.parse().map_err(|_| IctError::UnknownName {
+        what: "time zone",
+        name: name.to_string(),
+        known: vec!["an IANA name such as America/New_York, Europe/London, UTC".into()],
+    })
+}
+
 impl SessionParams {
     /// `zone`: an IANA name; `windows`: comma-separated preset names or `name=HH:MM-HH:MM`.
     pub fn parse(zone: &str, windows: &str) -> Result<Self> {
-        let zone: Tz = zone.parse().map_err(|_| IctError::UnknownName {
-            what: "time zone",
-            name: zone.to_string(),
-            known: vec!["an IANA name such as America/New_York, Europe/London, UTC".into()],
-        })?;
+        let zone = parse_zone(zone)?;
         let mut list = Vec::new();
         for item in windows.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let window = match item.split_once('=') {

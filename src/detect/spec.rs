@@ -235,12 +235,7 @@ impl NativeSpec {
                 NativeSpec::Cisd(CisdParams { min_run, lookback })
             }
             "new_opening_gaps" => {
-                let zone = p.string("zone", "America/New_York")?;
-                let zone = zone.parse().map_err(|_| IctError::UnknownName {
-                    what: "time zone",
-                    name: zone.clone(),
-                    known: vec!["an IANA name such as America/New_York, Europe/London, UTC".into()],
-                })?;
+                let zone = super::sessions::parse_zone(&p.string("zone", "America/New_York")?)?;
                 let at = |p: &mut Params<'_>, what: &str, default: &str| -> Result<u32> {
                     let text = p.string(what, default)?;
                     let minute = super::sessions::minutes(&text, &format!("{what}={text}"))?;

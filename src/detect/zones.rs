@@ -38,6 +38,30 @@ pub struct Zone {
     pub state: State,
 }
 
+impl Zone {
+    /// A zone over one candle's range (order blocks, mitigation blocks): mean threshold at
+    /// 50% of its body, formed at `known_at`; its id is assigned by [`ZoneBook::add`].
+    pub fn of_candle(
+        candle: &Bar,
+        direction: i8,
+        anchor: usize,
+        known_at: usize,
+        quality: [f64; 3],
+    ) -> Self {
+        Self {
+            id: 0,
+            direction,
+            anchor,
+            known_at,
+            top: candle.high,
+            bottom: candle.low,
+            mid: candle.open.min(candle.close) + candle.body() / 2.0,
+            quality,
+            state: State::Formed,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Price {
     Low,
