@@ -9,6 +9,8 @@
 //! - [`store`]: the candle store: memory-mapped series files, crash-safe appends, CSV import.
 //! - [`cache`]: the analysis cache: a moka memory tier over a compressed disk tier.
 //! - [`pool`]: the detector pool: whole portfolios on a rayon pool, through the cache.
+//! - [`own_files`]: opening, creating and publishing files without following links or
+//!   replacing anything (the store and cache touch only their own files).
 //! - [`recycle`]: the extension's allocator, which reuses large freed result columns.
 
 pub mod algo;
@@ -18,6 +20,7 @@ pub mod columns;
 pub mod compat;
 pub mod detect;
 pub mod error;
+pub mod own_files;
 pub mod params;
 pub mod pool;
 pub mod recycle;

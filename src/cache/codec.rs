@@ -124,6 +124,58 @@ fn compress_with(s: &mut Scratch, dtype: Dtype, bytes: &[u8]) -> (Filter, Vec<u8
     }
 }
 
+/// The most bytes lz4 can expand `compressed` bytes to: a block sequence of a token, an
+/// offset and n length bytes copies at most 255 n + 19 bytes (plus literals, which are in the
+/// input). Used to refuse a recorded length that the bytes present cannot hold, before any
+/// memory is allocated for it (`storage-and-cache.md` T2).
+pub fn max_lz4_output(compressed: usize) -> usize {
+    compressed.saturating_mul(255).saturating_add(64)
+}
+
+/// A zeroed buffer of `len` bytes, or an error if the memory cannot be had (a damaged length
+/// must be an error, never an abort).
+pub fn try_zeroed(len: usize) -> Result<Vec<u8>, String> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|e| format!("cannot allocate {len} bytes: {e}"))?;
+    v.resize(len, 0);
+    Ok(v)
+}
+
+/// Checks, before `out` is allocated, that `compressed` can decompress to `raw_len` bytes
+/// with `filter`: a whole number of elements, and no more than lz4 can produce from the
+/// bytes present — except runs, whose lengths are checked after their (bounded) header is
+/// read, by [`decompress_into`].
+pub fn check_raw_len(
+    filter: Filter,
+    dtype: Dtype,
+    compressed: &[u8],
+    raw_len: usize,
+) -> Result<(), String> {
+    if !raw_len.is_multiple_of(dtype.size()) {
+        return Err(format!(
+            "{raw_len} bytes is not a whole number of {}",
+            dtype.name()
+        ));
+    }
+    if filter != Filter::Raw && !matches!(dtype.size(), 4 | 8) {
+        return Err(format!("filter does not apply to {}", dtype.name()));
+    }
+    match filter {
+        Filter::Runs => {
+            let runs = read_runs(compressed, dtype.size(), raw_len / dtype.size())?;
+            runs.check_fills(raw_len / dtype.size())
+        }
+        Filter::Raw | Filter::DeltaShuffle if raw_len > max_lz4_output(compressed.len()) => {
+            Err(format!(
+                "{} compressed bytes cannot hold {raw_len} bytes",
+                compressed.len()
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Decompresses one column into `out`, whose length is the exact expected length. Any
 /// mismatch is an error (the caller treats it as a corrupt entry).
 pub fn decompress_into(
@@ -139,13 +191,20 @@ pub fn decompress_into(
         return Err(format!("filter does not apply to {}", dtype.name()));
     }
     if filter == Filter::Runs {
-        return expand_runs(compressed, dtype.size(), out);
+        let runs = read_runs(compressed, dtype.size(), raw_len / dtype.size())?;
+        return runs.expand(dtype.size(), out);
+    }
+    if raw_len > max_lz4_output(compressed.len()) {
+        return Err(format!(
+            "{} compressed bytes cannot hold {raw_len} bytes",
+            compressed.len()
+        ));
     }
     let mut planes = Vec::new();
     let target: &mut [u8] = match filter {
         Filter::Raw => out,
         Filter::DeltaShuffle | Filter::Runs => {
-            planes = vec![0u8; raw_len];
+            planes = try_zeroed(raw_len)?;
             &mut planes
         }
     };
@@ -154,7 +213,7 @@ pub fn decompress_into(
         return Err(format!("decompressed to {n} bytes, expected {raw_len}"));
     }
     if filter == Filter::DeltaShuffle {
-        undo_delta_shuffle(&planes, dtype.size(), out);
+        undo_delta_shuffle(&planes, dtype.size(), out)?;
     }
     Ok(())
 }
@@ -212,37 +271,79 @@ fn to_runs(bytes: &[u8], width: usize) -> Vec<u8> {
     }
 }
 
-/// Undoes [`to_runs`] after lz4 into `out`, checking every length against `out`'s.
-fn expand_runs(compressed: &[u8], width: usize, out: &mut [u8]) -> Result<(), String> {
-    let n = out.len() / width;
-    // No more runs than elements: this bounds the buffer before trusting the data.
-    let limit = 8 + n * (4 + width);
-    let runs = lz4_flex::block::decompress(compressed, limit).map_err(|e| e.to_string())?;
-    let count = runs
+/// The runs of a column, decoded from lz4 and checked for shape: `[count][lengths][values]`.
+struct Runs {
+    bytes: Vec<u8>,
+    count: usize,
+}
+
+/// Decompresses the runs of a column of `n` elements. The buffer is bounded both by the
+/// most runs such a column can have and by what lz4 can make of the bytes present, so a
+/// damaged length cannot make it large.
+fn read_runs(compressed: &[u8], width: usize, n: usize) -> Result<Runs, String> {
+    // No more runs than elements, and no more bytes than the input can expand to.
+    let limit = n
+        .checked_mul(4 + width)
+        .and_then(|b| b.checked_add(8))
+        .ok_or("run count overflows")?
+        .min(max_lz4_output(compressed.len()));
+    let mut bytes = try_zeroed(limit)?;
+    let len =
+        lz4_flex::block::decompress_into(compressed, &mut bytes).map_err(|e| e.to_string())?;
+    bytes.truncate(len);
+    let count = bytes
         .get(..8)
-        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()) as usize)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
         .ok_or("runs header missing")?;
-    if count > n || runs.len() != 8 + count * (4 + width) {
-        return Err(format!(
-            "{} bytes of runs do not hold {count} runs",
-            runs.len()
-        ));
+    let fits = usize::try_from(count)
+        .ok()
+        .filter(|&c| c <= n)
+        .filter(|&c| c.checked_mul(4 + width).and_then(|b| b.checked_add(8)) == Some(len));
+    let Some(count) = fits else {
+        return Err(format!("{len} bytes of runs do not hold {count} runs"));
+    };
+    Ok(Runs { bytes, count })
+}
+
+impl Runs {
+    fn lengths(&self) -> impl Iterator<Item = usize> + '_ {
+        self.bytes[8..8 + self.count * 4]
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
     }
-    let (lengths, values) = runs[8..].split_at(count * 4);
-    let mut at = 0usize;
-    for (len, value) in lengths.chunks_exact(4).zip(values.chunks_exact(width)) {
-        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-        let end = at + len * width;
-        let target = out.get_mut(at..end).ok_or("runs longer than the column")?;
-        for slot in target.chunks_exact_mut(width) {
-            slot.copy_from_slice(value);
+
+    /// Checks that the runs cover exactly `n` elements (before the column is allocated).
+    fn check_fills(&self, n: usize) -> Result<(), String> {
+        let total = self
+            .lengths()
+            .try_fold(0usize, |sum, len| sum.checked_add(len));
+        if total == Some(n) {
+            Ok(())
+        } else {
+            Err(format!("runs do not fill the column's {n} elements"))
         }
-        at = end;
     }
-    if at != out.len() {
-        return Err(format!("runs fill {at} of {} bytes", out.len()));
+
+    /// Writes the runs into `out`, checking every length against `out`'s.
+    fn expand(&self, width: usize, out: &mut [u8]) -> Result<(), String> {
+        let values = &self.bytes[8 + self.count * 4..];
+        let mut at = 0usize;
+        for (len, value) in self.lengths().zip(values.chunks_exact(width)) {
+            let end = len
+                .checked_mul(width)
+                .and_then(|b| b.checked_add(at))
+                .ok_or("runs longer than the column")?;
+            let target = out.get_mut(at..end).ok_or("runs longer than the column")?;
+            for slot in target.chunks_exact_mut(width) {
+                slot.copy_from_slice(value);
+            }
+            at = end;
+        }
+        if at != out.len() {
+            return Err(format!("runs fill {at} of {} bytes", out.len()));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn zigzag(d: u64, width: usize) -> u64 {
@@ -311,9 +412,13 @@ fn delta_shuffle(bytes: &[u8], width: usize) -> Vec<u8> {
     out
 }
 
-fn undo_delta_shuffle(planes: &[u8], width: usize, out: &mut [u8]) {
+fn undo_delta_shuffle(planes: &[u8], width: usize, out: &mut [u8]) -> Result<(), String> {
     let n = planes.len() / width;
-    let mut zigzags = vec![0u64; n];
+    let mut zigzags = Vec::new();
+    zigzags
+        .try_reserve_exact(n)
+        .map_err(|e| format!("cannot allocate {n} words: {e}"))?;
+    zigzags.resize(n, 0u64);
     for (b, plane) in planes.chunks_exact(n.max(1)).take(width).enumerate() {
         for (z, &byte) in zigzags.iter_mut().zip(plane) {
             *z |= u64::from(byte) << (8 * b);
@@ -325,6 +430,7 @@ fn undo_delta_shuffle(planes: &[u8], width: usize, out: &mut [u8]) {
         chunk.copy_from_slice(&v.to_le_bytes()[..width]);
         previous = v;
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,18 +1,27 @@
 //! The disk tier: one self-validating file per entry under `<root>/<2 hex>/<32 hex>.ictc`, no
-//! index to corrupt. Writes go to a temp file in the same directory and are renamed into place
-//! (readers never see a partial entry; identical keys have identical content, so the last
-//! rename winning is fine). Any entry that fails validation is renamed `<key>.corrupt` and
-//! reported as corrupt, which the caller turns into a miss. A sweep, under a `try_lock` so
-//! only one process sweeps at a time, removes temp files of dead writers, old quarantined
-//! files and entries past the TTL, then deletes least recently used entries (by mtime, touched
-//! on a hit at most once per [`TOUCH_INTERVAL`]) until the tier fits its byte budget.
+//! index to corrupt. Writes go to a temp file in the same directory and are published with
+//! `link` + `unlink` (readers never see a partial entry; identical keys have identical
+//! content, so whichever copy lands first stays). An entry that fails validation is renamed
+//! `<key>.corrupt` and reported as corrupt, which the caller turns into a miss. A sweep, under
+//! a `try_lock` so only one process sweeps at a time, removes temp files of dead writers, old
+//! quarantined files and entries past the TTL, then deletes least recently used entries (by
+//! mtime, touched on a hit at most once per [`TOUCH_INTERVAL`]) until the tier fits its byte
+//! budget; a write that takes the tier past its budget runs one (T5).
+//!
+//! Only its own files (T1): the root carries a marker file ([`MARKER`]); a directory that
+//! holds anything else is refused at open. Inside a root, a file is the cache's only under its
+//! own name pattern (entries and quarantined entries `<32 hex>.<ext>` in the shard their
+//! first two digits name, temp files `.ictc.<pid>-<n>.tmp`) and, before an entry or a
+//! quarantined file is removed, with the entry magic (and an entry with its own key) in its
+//! first bytes. Nothing is opened through a symbolic link or written through a hard link
+//! (see [`crate::own_files`]).
 
-use super::entry::{self, EntryMeta};
+use super::entry::{self, EntryMeta, MAGIC};
 use super::key::Key;
 use super::table::ResultTable;
-use crate::error::{io_error, Result};
-use std::fs::File;
-use std::io::Write;
+use crate::error::{io_error, IctError, Result};
+use crate::own_files;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -21,14 +30,113 @@ use std::time::{Duration, SystemTime};
 const ENTRY: &str = "ictc";
 /// Extension of quarantined entries.
 const CORRUPT: &str = "corrupt";
-/// Extension of temp files (`.<pid>-<n>.tmp`).
-const TEMP: &str = "tmp";
+/// Stem of temp file names (`.ictc.<pid>-<n>.tmp`, see [`own_files::temp_name`]).
+const TEMP_STEM: &str = "ictc";
+/// The marker file that makes a directory a cache root, and its first line.
+pub const MARKER: &str = ".ictcore-cache";
+const MARKER_TEXT: &[u8] = b"ictcore analysis cache\n";
+/// The store's marker (`crate::store`): a cache never shares a root with a store.
+const STORE_MARKER: &str = ".ictcore-store";
+/// The sweep's lock file in the root.
+const SWEEP_LOCK: &str = ".sweep.lock";
 /// A hit moves an entry's mtime forward at most this often (LRU order without a write per hit).
 pub const TOUCH_INTERVAL: Duration = Duration::from_secs(3600);
 /// Temp files older than this are removed even if their writer's pid is alive (pid reuse).
 const TEMP_MAX_AGE: Duration = Duration::from_secs(3600);
 /// Quarantined entries are kept this long for inspection.
 const CORRUPT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// The largest entry file read or written (a guard before allocating for a file's bytes).
+pub const MAX_ENTRY_BYTES: u64 = 1 << 34;
+/// A sweep run because a write went over budget brings the tier down to this share of it,
+/// so the writes after it do not each pay for a sweep.
+const LOW_WATER: f64 = 0.9;
+
+/// One of the cache's own files, recognised by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Own {
+    Entry(Key),
+    Corrupt(Key),
+    /// A temp file and the pid of the process that made it.
+    Temp(u32),
+}
+
+/// What a file in shard `shard` is, by its name alone (None: not the cache's).
+fn classify(shard: &str, name: &str) -> Option<Own> {
+    if let Some(pid) = own_files::temp_pid(name, TEMP_STEM) {
+        return Some(Own::Temp(pid));
+    }
+    // Temp files of earlier builds: `.<pid>-<n>.tmp`.
+    if let Some((pid, n)) = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .and_then(|n| n.split_once('-'))
+    {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if digits(pid) && digits(n) {
+            return pid.parse().ok().map(Own::Temp);
+        }
+    }
+    let (stem, ext) = name.split_once('.')?;
+    let lower_hex = stem.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !lower_hex || !stem.starts_with(shard) {
+        return None;
+    }
+    let key = Key::from_hex(stem)?;
+    match ext {
+        ENTRY => Some(Own::Entry(key)),
+        CORRUPT => Some(Own::Corrupt(key)),
+        _ => None,
+    }
+}
+
+fn is_shard_name(name: &str) -> bool {
+    name.len() == 2 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Whether the file at `path` starts like an entry (the magic) and, with `key`, holds that
+/// key: the proof, besides its name, that the cache wrote it.
+fn starts_as_entry(path: &Path, key: Option<&Key>) -> bool {
+    let Ok(mut file) = own_files::open_read(path) else {
+        return false;
+    };
+    let mut head = [0u8; 26];
+    if file.read_exact(&mut head).is_err() || head[..8] != MAGIC {
+        return false;
+    }
+    key.is_none_or(|k| head[10..26] == k.0)
+}
+
+/// Removes one of the cache's own files, after checking it is still what its name says
+/// (a plain file; an entry or quarantined entry must also start as one). Returns whether it
+/// was removed.
+fn remove_own(path: &Path, own: Own) -> bool {
+    if !own_files::is_plain_file(path) {
+        return false;
+    }
+    let proven = match own {
+        Own::Entry(key) => starts_as_entry(path, Some(&key)),
+        Own::Corrupt(_) => starts_as_entry(path, None) || is_blank(path),
+        Own::Temp(_) => true,
+    };
+    proven && std::fs::remove_file(path).is_ok()
+}
+
+/// Whether a file holds nothing: empty or all zero bytes (what a power loss can leave of an
+/// unsynced entry). Removing it loses no information.
+fn is_blank(path: &Path) -> bool {
+    let Ok(file) = own_files::open_read(path) else {
+        return false;
+    };
+    let mut buf = [0u8; 1 << 16];
+    let mut reader = file.take(MAX_ENTRY_BYTES);
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(n) if buf[..n].iter().all(|&b| b == 0) => {}
+            _ => return false,
+        }
+    }
+}
 
 /// What a lookup found.
 #[derive(Debug)]
@@ -58,13 +166,107 @@ pub struct DiskTier {
     max_bytes: u64,
     max_age: Option<Duration>,
     sync: bool,
-    /// Distinguishes this process's temp files.
-    counter: AtomicU64,
+    /// Entry bytes on disk as this process knows them: the last sweep's count plus what it
+    /// wrote since. A write that takes it past `max_bytes` sweeps (T5).
+    bytes_estimate: AtomicU64,
+}
+
+/// Makes `root` a cache root, or refuses it: a root with the marker is one; a new or empty
+/// directory gets the marker; a directory that holds only the cache's own files (written by
+/// a build from before the marker) is adopted; anything else is refused, naming a file that
+/// is not the cache's, so the cache can never remove it.
+fn claim_root(root: &Path) -> Result<()> {
+    let marker = root.join(MARKER);
+    let refuse = |why: String| {
+        IctError::parameter(
+            "path",
+            format!(
+                "{} is not an ictcore cache directory: {why}; give AnalysisCache a new or \
+                 empty directory (it removes files, so it only works in one that is its own)",
+                root.display()
+            ),
+        )
+    };
+    match own_files::open_read(&marker) {
+        Ok(mut file) => {
+            let mut head = vec![0u8; MARKER_TEXT.len()];
+            let ours = file.read_exact(&mut head).is_ok() && head == MARKER_TEXT;
+            return if ours && own_files::is_plain_file(&marker) {
+                Ok(())
+            } else {
+                Err(refuse(format!("its {MARKER} file is not ictcore's")))
+            };
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(refuse(format!("its {MARKER} cannot be read ({e})"))),
+    }
+    if let Some(foreign) = first_foreign(root)? {
+        return Err(refuse(format!(
+            "it holds {} (and has no {MARKER} marker)",
+            foreign.display()
+        )));
+    }
+    match own_files::create_new(&marker) {
+        Ok(mut file) => file
+            .write_all(MARKER_TEXT)
+            .and_then(|()| file.write_all(b"Files here are written and removed by ictcore.\n"))
+            .map_err(io_error(&marker)),
+        // Another process claimed it at the same moment: check what it wrote.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => claim_root(root),
+        Err(e) => Err(io_error(&marker)(e)),
+    }
+}
+
+/// The first file or directory under `root` that is not the cache's own (see [`claim_root`]).
+fn first_foreign(root: &Path) -> Result<Option<PathBuf>> {
+    for item in std::fs::read_dir(root).map_err(io_error(root))? {
+        let item = item.map_err(io_error(root))?;
+        let path = item.path();
+        let name = item.file_name();
+        let Some(name) = name.to_str() else {
+            return Ok(Some(path));
+        };
+        if name == STORE_MARKER {
+            return Ok(Some(path));
+        }
+        if name == SWEEP_LOCK && own_files::is_plain_file(&path) {
+            continue;
+        }
+        if !is_shard_name(name) || own_files::check_dir(&path).is_err() {
+            return Ok(Some(path));
+        }
+        for file in std::fs::read_dir(&path).map_err(io_error(&path))? {
+            let file = file.map_err(io_error(&path))?.path();
+            let own = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| classify(name, n));
+            let proven = match own {
+                Some(Own::Entry(key)) => starts_as_entry(&file, Some(&key)),
+                Some(Own::Corrupt(_)) => starts_as_entry(&file, None),
+                Some(Own::Temp(_)) => own_files::is_plain_file(&file),
+                None => false,
+            };
+            if !proven {
+                return Ok(Some(file));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// One of the cache's files as a listing found it.
+struct Listed {
+    path: PathBuf,
+    own: Own,
+    len: u64,
+    mtime: SystemTime,
 }
 
 impl DiskTier {
-    /// Opens (creating) a cache directory; refuses network file systems like the store does
-    /// (unless `ICTCORE_ALLOW_NETWORK_FS=1`).
+    /// Opens (creating) a cache directory, which must be the cache's own (see
+    /// [`claim_root`]); refuses network file systems like the store does (unless
+    /// `ICTCORE_ALLOW_NETWORK_FS=1`).
     pub fn open(
         root: &Path,
         max_bytes: u64,
@@ -73,12 +275,13 @@ impl DiskTier {
     ) -> Result<Self> {
         std::fs::create_dir_all(root).map_err(io_error(root))?;
         crate::store::fs_kind::check_local(root, "cache")?;
+        claim_root(root)?;
         Ok(Self {
             root: root.to_path_buf(),
             max_bytes,
             max_age,
             sync,
-            counter: AtomicU64::new(0),
+            bytes_estimate: AtomicU64::new(0),
         })
     }
 
@@ -96,17 +299,22 @@ impl DiskTier {
     /// Looks an entry up; a damaged one is quarantined and reported, never returned.
     pub fn get(&self, key: &Key) -> Lookup {
         let path = self.entry_path(key);
-        let bytes = match std::fs::read(&path) {
+        let bytes = match read_entry_file(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Miss,
-            Err(e) => return self.quarantine(&path, format!("unreadable: {e}")),
+            // Not a file the cache can read as its own (a link, too large, unreadable): a
+            // miss, reported, and left where it is.
+            Err(e) => return Lookup::Corrupt(format!("{}: {e}", path.display())),
         };
         match entry::decode(&bytes, key) {
             Ok((table, meta)) => {
                 touch(&path);
                 Lookup::Hit(table, meta)
             }
-            Err(e) => self.quarantine(&path, e.0),
+            Err(e) => {
+                self.quarantine(&path);
+                Lookup::Corrupt(format!("{}: {}", path.display(), e.0))
+            }
         }
     }
 
@@ -114,79 +322,127 @@ impl DiskTier {
     /// for callers that only need to know a result is stored; reading it validates it.
     pub fn contains(&self, key: &Key) -> bool {
         let path = self.entry_path(key);
-        let exists = path.is_file();
+        let exists = own_files::is_plain_file(&path);
         if exists {
             touch(&path);
         }
         exists
     }
 
-    fn quarantine(&self, path: &Path, reason: String) -> Lookup {
-        // Rename rather than delete, so the damage can be inspected; if even that fails
-        // (the file vanished, or another process quarantined it first), it is still a miss.
-        let _ = std::fs::rename(path, path.with_extension(CORRUPT));
-        Lookup::Corrupt(format!("{}: {reason}", path.display()))
+    /// Moves a damaged file at an entry's name aside as `<key>.corrupt` (renamed, not
+    /// deleted, so the damage can be inspected; the sweep deletes it later only if it is
+    /// provably the cache's). An older quarantined copy is replaced only if it is provably
+    /// the cache's too; otherwise, or if the rename fails (another process quarantined it
+    /// first), the file stays and the lookup is still a miss.
+    fn quarantine(&self, path: &Path) {
+        let aside = path.with_extension(CORRUPT);
+        let key = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(Key::from_hex);
+        let free = match key {
+            Some(key) => {
+                std::fs::symlink_metadata(&aside).is_err() || remove_own(&aside, Own::Corrupt(key))
+            }
+            None => false,
+        };
+        if free && own_files::is_plain_file(path) {
+            let _ = std::fs::rename(path, &aside);
+        }
     }
 
-    /// Writes an entry (temp file + rename); returns (raw bytes, compressed bytes, file bytes).
+    /// Writes an entry (temp file, then published without replacing anything); returns
+    /// (raw bytes, compressed bytes, file bytes). Sweeps when the write takes the tier past
+    /// its budget.
     pub fn put(&self, key: &Key, table: &ResultTable, meta: &EntryMeta) -> Result<(u64, u64, u64)> {
         let encoded = entry::encode(key, table, meta);
         let path = self.entry_path(key);
+        if encoded.bytes.len() as u64 > MAX_ENTRY_BYTES {
+            return Err(IctError::parameter(
+                "result",
+                format!(
+                    "an entry of {} bytes is larger than the cache stores ({MAX_ENTRY_BYTES})",
+                    encoded.bytes.len()
+                ),
+            ));
+        }
         let dir = path.parent().unwrap_or(&self.root);
-        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(".{}-{n}.{TEMP}", std::process::id()));
+        own_files::ensure_dir(dir)?;
+        let tmp = dir.join(own_files::temp_name(TEMP_STEM));
+        let mut file = own_files::create_new(&tmp).map_err(io_error(&tmp))?;
+        // From here the temp file is this process's own: it may be removed on failure.
         let written = (|| {
-            let mut file = File::create(&tmp)?;
             file.write_all(&encoded.bytes)?;
             if self.sync {
                 file.sync_data()?;
             }
-            std::fs::rename(&tmp, &path)
+            drop(file);
+            own_files::publish(&tmp, &path)
         })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(io_error(&path)(e));
+        let published = match written {
+            Ok(published) => published,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(io_error(&path)(e));
+            }
+        };
+        let len = encoded.bytes.len() as u64;
+        if published {
+            let total = self.bytes_estimate.fetch_add(len, Ordering::Relaxed) + len;
+            if total > self.max_bytes {
+                self.sweep_to((self.max_bytes as f64 * LOW_WATER) as u64)?;
+            }
         }
-        Ok((
-            encoded.raw_bytes,
-            encoded.compressed_bytes,
-            encoded.bytes.len() as u64,
-        ))
+        Ok((encoded.raw_bytes, encoded.compressed_bytes, len))
     }
 
-    /// Removes every entry (and temp and quarantined file) this tier holds.
+    /// Removes every entry (and temp file of a dead writer, and quarantined file) this tier
+    /// holds; files that are not the cache's own stay.
     pub fn clear(&self) -> Result<u64> {
         let mut removed = 0;
-        for (path, _, _) in self.files()? {
-            if std::fs::remove_file(&path).is_ok() {
+        for f in self.files()? {
+            let removable = match f.own {
+                Own::Temp(pid) => !own_files::pid_alive(pid),
+                Own::Entry(_) | Own::Corrupt(_) => true,
+            };
+            if removable && remove_own(&f.path, f.own) {
                 removed += 1;
             }
         }
+        self.bytes_estimate.store(0, Ordering::Relaxed);
         Ok(removed)
     }
 
-    /// Every file under the shard directories: (path, length, mtime).
-    fn files(&self) -> Result<Vec<(PathBuf, u64, SystemTime)>> {
+    /// Every file of the cache's own under the shard directories (by name; links and
+    /// anything else are left out).
+    fn files(&self) -> Result<Vec<Listed>> {
         let mut out = Vec::new();
         for shard in std::fs::read_dir(&self.root).map_err(io_error(&self.root))? {
             let Ok(shard) = shard else { continue };
-            let shard = shard.path();
-            let is_shard = shard
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.len() == 2 && n.bytes().all(|b| b.is_ascii_hexdigit()));
-            if !is_shard || !shard.is_dir() {
+            let name = shard.file_name();
+            let Some(name) = name.to_str().filter(|n| is_shard_name(n)) else {
+                continue;
+            };
+            let shard_path = shard.path();
+            if own_files::check_dir(&shard_path).is_err() {
                 continue;
             }
             // Files can vanish while we list (other processes sweep and quarantine).
-            let Ok(listing) = std::fs::read_dir(&shard) else {
+            let Ok(listing) = std::fs::read_dir(&shard_path) else {
                 continue;
             };
             for file in listing.flatten() {
-                if let Ok(m) = file.metadata() {
-                    let mtime = m.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-                    out.push((file.path(), m.len(), mtime));
+                let Some(own) = file.file_name().to_str().and_then(|n| classify(name, n)) else {
+                    continue;
+                };
+                // `DirEntry::metadata` does not follow links: a link is not a plain file.
+                if let Some(m) = file.metadata().ok().filter(|m| m.file_type().is_file()) {
+                    out.push(Listed {
+                        path: file.path(),
+                        own,
+                        len: m.len(),
+                        mtime: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                    });
                 }
             }
         }
@@ -197,23 +453,11 @@ impl DiskTier {
     /// fails is quarantined (as a lookup would) and listed with the reason.
     pub fn verify(&self) -> Result<Vec<(PathBuf, String)>> {
         let mut bad = Vec::new();
-        for (path, _, _) in self.files()? {
-            if !has_extension(&path, ENTRY) {
-                continue;
-            }
-            let key = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .and_then(Key::from_hex);
-            let problem = match key {
-                None => Some("the file name is not a key".to_string()),
-                Some(key) => match self.get(&key) {
-                    Lookup::Hit(..) | Lookup::Miss => None,
-                    Lookup::Corrupt(reason) => Some(reason),
-                },
-            };
-            if let Some(reason) = problem {
-                bad.push((path, reason));
+        for f in self.files()? {
+            if let Own::Entry(key) = f.own {
+                if let Lookup::Corrupt(reason) = self.get(&key) {
+                    bad.push((f.path, reason));
+                }
             }
         }
         Ok(bad)
@@ -224,16 +468,21 @@ impl DiskTier {
         Ok(self
             .files()?
             .iter()
-            .filter(|(p, _, _)| has_extension(p, ENTRY))
-            .map(|(_, len, _)| len)
+            .filter(|f| matches!(f.own, Own::Entry(_)))
+            .map(|f| f.len)
             .sum())
     }
 
     /// Cleans up and enforces the byte budget (see the module documentation). Skipped, not
     /// waited for, when another process holds the sweep lock.
     pub fn sweep(&self) -> Result<Sweep> {
-        let lock_path = self.root.join(".sweep.lock");
-        let lock = File::create(&lock_path).map_err(io_error(&lock_path))?;
+        self.sweep_to(self.max_bytes)
+    }
+
+    /// [`DiskTier::sweep`] down to `target` bytes of entries.
+    fn sweep_to(&self, target: u64) -> Result<Sweep> {
+        let lock_path = self.root.join(SWEEP_LOCK);
+        let lock = own_files::open_write(&lock_path, true).map_err(io_error(&lock_path))?;
         if lock.try_lock().is_err() {
             return Ok(Sweep::default());
         }
@@ -244,46 +493,69 @@ impl DiskTier {
             ..Sweep::default()
         };
         let mut entries = Vec::new();
-        for (path, len, mtime) in self.files()? {
-            if has_extension(&path, TEMP) {
-                if age(mtime) > TEMP_MAX_AGE || !writer_alive(&path) {
-                    report.removed_temp += u64::from(std::fs::remove_file(&path).is_ok());
+        for f in self.files()? {
+            match f.own {
+                Own::Temp(pid) => {
+                    if age(f.mtime) > TEMP_MAX_AGE || !own_files::pid_alive(pid) {
+                        report.removed_temp += u64::from(remove_own(&f.path, f.own));
+                    }
                 }
-            } else if has_extension(&path, CORRUPT) {
-                if age(mtime) > CORRUPT_MAX_AGE {
-                    report.removed_corrupt += u64::from(std::fs::remove_file(&path).is_ok());
+                Own::Corrupt(_) => {
+                    if age(f.mtime) > CORRUPT_MAX_AGE {
+                        report.removed_corrupt += u64::from(remove_own(&f.path, f.own));
+                    }
                 }
-            } else if has_extension(&path, ENTRY) {
-                if self.max_age.is_some_and(|max| age(mtime) > max) {
-                    report.removed_entries += u64::from(std::fs::remove_file(&path).is_ok());
-                } else {
-                    entries.push((mtime, len, path));
+                Own::Entry(_) => {
+                    if self.max_age.is_some_and(|max| age(f.mtime) > max)
+                        && remove_own(&f.path, f.own)
+                    {
+                        report.removed_entries += 1;
+                    } else {
+                        entries.push((f.mtime, f.len, f.path, f.own));
+                    }
                 }
             }
         }
         let mut total: u64 = entries.iter().map(|e| e.1).sum();
-        entries.sort();
-        for (_, len, path) in entries {
-            if total <= self.max_bytes {
+        entries.sort_by(|a, b| (a.0, &a.2).cmp(&(b.0, &b.2)));
+        for (_, len, path, own) in entries {
+            if total <= target {
                 break;
             }
-            if std::fs::remove_file(&path).is_ok() {
+            if remove_own(&path, own) {
                 total -= len;
                 report.removed_entries += 1;
             }
         }
         report.bytes = total;
+        self.bytes_estimate.store(total, Ordering::Relaxed);
         Ok(report)
     }
 }
 
-fn has_extension(path: &Path, ext: &str) -> bool {
-    path.extension().and_then(|e| e.to_str()) == Some(ext)
+/// The bytes of an entry file, refusing links and files too large to be an entry before
+/// anything is allocated for them.
+fn read_entry_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = own_files::open_read(path)?;
+    let len = file.metadata()?.len();
+    if len > MAX_ENTRY_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{len} bytes is larger than any entry ({MAX_ENTRY_BYTES})"
+        )));
+    }
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(len as usize)
+        .map_err(|e| std::io::Error::other(format!("cannot allocate {len} bytes: {e}")))?;
+    // At most `len` bytes: a file growing under us cannot make the read allocate more.
+    file.take(len).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
-/// Moves an entry's mtime to now if it is older than [`TOUCH_INTERVAL`] (best effort).
+/// Moves an entry's mtime to now if it is older than [`TOUCH_INTERVAL`] (best effort; never
+/// through a link).
 fn touch(path: &Path) {
-    let Ok(file) = File::options().write(true).open(path) else {
+    let Ok(file) = own_files::open_write(path, false) else {
         return;
     };
     let stale = file
@@ -295,17 +567,34 @@ fn touch(path: &Path) {
     }
 }
 
-/// Whether the process that named a temp file `.<pid>-<n>.tmp` still runs.
-fn writer_alive(path: &Path) -> bool {
-    let pid = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix('.'))
-        .and_then(|n| n.split('-').next())
-        .and_then(|p| p.parse::<u32>().ok());
-    match pid {
-        Some(pid) if pid == std::process::id() => true,
-        Some(pid) => Path::new(&format!("/proc/{pid}")).exists(),
-        None => false,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_classified_strictly() {
+        let key = "ab".to_string() + &"0".repeat(30);
+        assert!(matches!(
+            classify("ab", &format!("{key}.ictc")),
+            Some(Own::Entry(_))
+        ));
+        assert!(matches!(
+            classify("ab", &format!("{key}.corrupt")),
+            Some(Own::Corrupt(_))
+        ));
+        assert_eq!(classify("ab", ".ictc.12-3.tmp"), Some(Own::Temp(12)));
+        assert_eq!(classify("ab", ".12-3.tmp"), Some(Own::Temp(12)));
+        for foreign in [
+            "draft.tmp",
+            "users.sqlite",
+            "1h.ictc",
+            &format!("{key}.ictc.bak"),
+            &format!("{}.ictc", key.to_uppercase()),
+            &format!("cd{}.ictc", &key[2..]),
+            ".ictc.12.tmp",
+        ] {
+            assert_eq!(classify("ab", foreign), None, "{foreign}");
+        }
+        assert!(is_shard_name("0f") && !is_shard_name("AA") && !is_shard_name("abc"));
     }
 }

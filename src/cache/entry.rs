@@ -26,8 +26,9 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 pub const MAGIC: [u8; 8] = [0x89, b'I', b'C', b'A', b'\r', b'\n', 0x1A, b'\n'];
 /// Entry format written and read by this code.
 pub const FORMAT_VERSION: u16 = 2;
-/// No column is longer than this (a guard before allocating for a damaged entry).
-const MAX_COLUMN_BYTES: u64 = 1 << 36;
+/// No column is longer than this (a guard before allocating for a damaged entry; the lengths
+/// are also checked against what the bytes present can decompress to).
+const MAX_COLUMN_BYTES: u64 = 1 << 35;
 
 /// What the entry says about itself, besides the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,7 +168,7 @@ pub fn decode(bytes: &[u8], key: &Key) -> Result<(ResultTable, EntryMeta), Entry
         let dtype = Dtype::from_code(r.u8()?).ok_or_else(|| bad("unknown dtype"))?;
         let filter = Filter::from_code(r.u8()?).ok_or_else(|| bad("unknown filter"))?;
         let (raw_len, packed_len) = (r.u64()?, r.u64()?);
-        if raw_len > MAX_COLUMN_BYTES || packed_len > MAX_COLUMN_BYTES {
+        if raw_len >= MAX_COLUMN_BYTES || packed_len >= MAX_COLUMN_BYTES {
             return Err(bad("implausible column length"));
         }
         layout.push((name, dtype, filter, raw_len as usize, packed_len as usize));
@@ -199,6 +200,9 @@ pub fn decode(bytes: &[u8], key: &Key) -> Result<(ResultTable, EntryMeta), Entry
     for (name, dtype, filter, raw_len, packed_len) in layout {
         let packed = &payload[at..at + packed_len];
         at += packed_len;
+        // Lengths are checked against the bytes present before anything is allocated.
+        codec::check_raw_len(filter, dtype, packed, raw_len)
+            .map_err(|e| bad(format!("column '{name}': {e}")))?;
         // Straight into the column's aligned buffer: no second copy.
         let mut column =
             Column::zeroed(name, dtype, raw_len).map_err(|e| bad(format!("column: {e}")))?;

@@ -92,10 +92,19 @@ impl Column {
     pub fn zeroed(name: impl Into<String>, dtype: Dtype, byte_len: usize) -> Result<Self> {
         let name = name.into();
         whole_elements(&name, dtype, byte_len)?;
+        // Fallible: a length read from a damaged file must be an error, never an abort.
+        let mut words = Vec::new();
+        words.try_reserve_exact(byte_len.div_ceil(8)).map_err(|e| {
+            IctError::parameter(
+                "column",
+                format!("'{name}': cannot allocate {byte_len} bytes: {e}"),
+            )
+        })?;
+        words.resize(byte_len.div_ceil(8), 0u64);
         Ok(Self {
             name,
             dtype,
-            words: vec![0u64; byte_len.div_ceil(8)],
+            words,
             byte_len,
         })
     }

@@ -9,12 +9,15 @@
 //! no lock.
 
 use super::csv_import::{parse_csv, VolumeColumn};
+use super::header::MAX_SYMBOL_BYTES;
 use super::series::{Damage, Durability, SeriesReader, SeriesWriter};
 use crate::candles::Candles;
 use crate::error::{io_error, IctError, Result};
+use crate::own_files;
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -103,12 +106,28 @@ pub fn timeframe_seconds(timeframe: &str) -> Result<u64> {
 }
 
 /// A file-name-safe form of a symbol: ASCII letters, digits, '-', '_' and '.' stay, every
-/// other byte becomes `%XX`. Reversible, so listing recovers the symbol.
+/// other byte becomes `%XX`. Reversible, so listing recovers the symbol. Symbols the file
+/// header cannot hold are refused here, before anything is created for them.
 fn encode_symbol(symbol: &str) -> Result<String> {
     if symbol.is_empty() || symbol == "." || symbol == ".." {
         return Err(IctError::parameter(
             "symbol",
             format!("'{symbol}' is not a usable symbol"),
+        ));
+    }
+    if symbol.len() > MAX_SYMBOL_BYTES {
+        return Err(IctError::parameter(
+            "symbol",
+            format!(
+                "'{symbol}' is {} bytes of UTF-8; a stored symbol has at most {MAX_SYMBOL_BYTES}",
+                symbol.len()
+            ),
+        ));
+    }
+    if symbol.contains('\0') {
+        return Err(IctError::parameter(
+            "symbol",
+            "a symbol cannot hold a NUL character",
         ));
     }
     Ok(symbol
@@ -137,17 +156,87 @@ fn decode_symbol(name: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The store's marker file in its root, and its first line.
+pub const STORE_MARKER: &str = ".ictcore-store";
+const STORE_MARKER_TEXT: &[u8] = b"ictcore candle store\n";
+/// The analysis cache's marker (`crate::cache`): a store never shares a root with a cache.
+const CACHE_MARKER: &str = ".ictcore-cache";
+
+/// Writes the store's marker into a root that has none (best effort when the directory
+/// cannot be written: the store may still be read).
+fn mark_root(root: &Path) -> Result<()> {
+    let marker = root.join(STORE_MARKER);
+    match own_files::create_new(&marker) {
+        Ok(mut file) => file.write_all(STORE_MARKER_TEXT).map_err(io_error(&marker)),
+        Err(_) => Ok(()), // there already, or a read-only store
+    }
+}
+
+/// Removes temp files a crashed writer of the series at `path` left beside it (the caller
+/// holds the series' writer lock, so no writer of it is running): names ictcore gives temp
+/// files of this series (now, and before temp names carried a pid), that are regular files
+/// and start with the series magic or hold nothing yet. Anything else stays.
+fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let stem = name.trim_end_matches(".ictc");
+    let legacy = [format!("{stem}.ictc.write.tmp"), format!("{stem}.grow.tmp")];
+    for item in listing.flatten() {
+        let file_name = item.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let ours = own_files::temp_pid(file_name, name)
+            .is_some_and(|pid| pid != std::process::id())
+            || legacy.iter().any(|l| l == file_name);
+        if !ours {
+            continue;
+        }
+        let temp = item.path();
+        if !own_files::is_plain_file(&temp) {
+            continue;
+        }
+        let mut head = [0u8; 8];
+        let started = own_files::open_read(&temp).map(|mut f| f.read(&mut head));
+        let proven = match started {
+            Ok(Ok(0)) => true, // created, nothing written yet
+            Ok(Ok(8)) => head == super::header::MAGIC || head == [0; 8],
+            _ => false,
+        };
+        if proven {
+            let _ = std::fs::remove_file(&temp);
+        }
+    }
+}
+
 /// An exclusive writer lock on one series, released on drop (or by the kernel if the
 /// process dies).
 #[derive(Debug)]
 pub struct WriterLock {
     file: File,
+    /// The process that took it: a forked child shares the lock's open file description, so
+    /// unlocking there would release the parent's lock. Only the owner unlocks.
+    pid: u32,
 }
 
 impl Drop for WriterLock {
     fn drop(&mut self) {
-        let _ = self.file.unlock();
+        if self.pid == std::process::id() {
+            let _ = self.file.unlock();
+        }
     }
+}
+
+/// Whether a lock file's text is one ictcore writes: empty, or `pid <digits>`.
+fn is_lock_text(text: &str) -> bool {
+    text.is_empty()
+        || text
+            .strip_prefix("pid ")
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl WriterLock {
@@ -156,19 +245,20 @@ impl WriterLock {
             path: lock_path.to_path_buf(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(lock_path)
-            .map_err(io)?;
+        // Not through a link, not a file with other names: the pid written below lands in
+        // this lock file only.
+        let file = own_files::open_write(lock_path, true).map_err(io)?;
+        let mut text = String::new();
+        let readable = (&file).take(64).read_to_string(&mut text).is_ok();
+        if !readable || !is_lock_text(text.trim()) {
+            return Err(io(std::io::Error::other(
+                "is not an ictcore lock file (it holds other text); ictcore leaves it alone",
+            )));
+        }
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
+                let holder = text.trim();
                 let who = if holder.is_empty() {
                     "another writer"
                 } else {
@@ -185,9 +275,12 @@ impl WriterLock {
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
         file.set_len(0).map_err(io)?;
-        file.write_all(format!("pid {}", std::process::id()).as_bytes())
+        file.write_all_at(format!("pid {}", std::process::id()).as_bytes(), 0)
             .map_err(io)?;
-        Ok(Self { file })
+        Ok(Self {
+            file,
+            pid: std::process::id(),
+        })
     }
 }
 
@@ -200,6 +293,18 @@ impl Store {
             return Err(IctError::NotFound {
                 path: root.to_path_buf(),
             });
+        }
+        if root.join(CACHE_MARKER).exists() {
+            return Err(IctError::parameter(
+                "root",
+                format!(
+                    "{} is an ictcore analysis cache directory; a store needs its own",
+                    root.display()
+                ),
+            ));
+        }
+        if create {
+            mark_root(root)?;
         }
         Ok(Self {
             root: root.to_path_buf(),
@@ -224,11 +329,21 @@ impl Store {
 
     fn lock(&self, symbol: &str, timeframe: &str) -> Result<(PathBuf, WriterLock)> {
         super::fs_kind::check_local(&self.root, "store")?;
+        // Every name is checked before anything is created for it.
         let path = self.series_path(symbol, timeframe)?;
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+            own_files::ensure_dir(dir)?;
+        }
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.file_type().is_file()) {
+            return Err(IctError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(
+                    "is not a regular file (a link or a directory); ictcore leaves it alone",
+                ),
+            });
         }
         let lock = WriterLock::acquire(&path.with_extension("ictc.lock"), symbol, timeframe)?;
+        remove_stale_temps(&path);
         Ok((path, lock))
     }
 
@@ -267,12 +382,13 @@ impl Store {
         timeframe: &str,
         candles: &Candles<'_>,
     ) -> Result<()> {
-        let tmp = path.with_extension("ictc.write.tmp");
-        let _ = std::fs::remove_file(&tmp);
+        let tmp = super::series::temp_path(path);
+        let seconds = timeframe_seconds(timeframe)?;
+        // Created exclusively: from here the temp file is this call's own, removed on failure.
+        let mut writer =
+            SeriesWriter::create(&tmp, symbol, seconds, initial_capacity(candles.len()))
+                .map_err(|e| e.in_series(symbol, timeframe))?;
         let result = (|| -> Result<()> {
-            let seconds = timeframe_seconds(timeframe)?;
-            let mut writer =
-                SeriesWriter::create(&tmp, symbol, seconds, initial_capacity(candles.len()))?;
             writer.append(candles, Durability::Full)?;
             std::fs::rename(&tmp, path).map_err(io_error(path))?;
             // The new name must survive a power loss too (S2): sync the directory entry.
@@ -522,6 +638,99 @@ mod tests {
         );
         drop(held);
         assert!(store.lock("EURUSD", "1m").is_ok());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    fn one_bar(i: i64) -> (Vec<i64>, Vec<f64>) {
+        (vec![i * 60_000_000_000], vec![1.0])
+    }
+
+    /// T1/T2: lock, series and temp files are never followed through links, never written
+    /// through hard links, and foreign files with ictcore-like names are left alone.
+    #[test]
+    fn links_and_foreign_files_are_left_alone() {
+        let root = root();
+        let store = Store::open(&root, true).unwrap();
+        let outside = root.with_extension("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        let target = outside.join("precious");
+        std::fs::write(&target, b"precious").unwrap();
+        let (t, p) = one_bar(1);
+        let c = Candles::new(&t, &p, &p, &p, &p, &p).unwrap();
+        let dir = root.join("EURUSD");
+        std::fs::create_dir_all(&dir).unwrap();
+        // A lock file that is a symbolic link, then one that is a hard link.
+        std::os::unix::fs::symlink(&target, dir.join("1m.ictc.lock")).unwrap();
+        let err = store
+            .append("EURUSD", "1m", &c, Durability::Os)
+            .unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        std::fs::remove_file(dir.join("1m.ictc.lock")).unwrap();
+        std::fs::hard_link(&target, dir.join("1m.ictc.lock")).unwrap();
+        let err = store
+            .append("EURUSD", "1m", &c, Durability::Os)
+            .unwrap_err();
+        assert!(err.to_string().contains("hard links"), "{err}");
+        std::fs::remove_file(dir.join("1m.ictc.lock")).unwrap();
+        // A lock file with someone else's text.
+        std::fs::write(dir.join("1m.ictc.lock"), b"notes").unwrap();
+        assert!(store.append("EURUSD", "1m", &c, Durability::Os).is_err());
+        assert_eq!(std::fs::read(dir.join("1m.ictc.lock")).unwrap(), b"notes");
+        std::fs::remove_file(dir.join("1m.ictc.lock")).unwrap();
+        // A series file that is a link: neither written nor read through.
+        std::os::unix::fs::symlink(&target, dir.join("1h.ictc")).unwrap();
+        assert!(store.append("EURUSD", "1h", &c, Durability::Os).is_err());
+        assert!(store.write("EURUSD", "1h", &c).is_err());
+        assert!(store.read("EURUSD", "1h").is_err());
+        // A symbol directory that is a link.
+        std::os::unix::fs::symlink(&outside, root.join("GBPUSD")).unwrap();
+        assert!(store.append("GBPUSD", "1m", &c, Durability::Os).is_err());
+        // Foreign files named like the temp files of older builds survive writes; a stale
+        // temp of a crashed writer (the series magic) is removed.
+        std::fs::write(dir.join("5m.ictc.write.tmp"), b"user draft").unwrap();
+        std::fs::write(
+            dir.join("5m.grow.tmp"),
+            b"\x89ICT\r\n\x1a\n rest of a crashed growth",
+        )
+        .unwrap();
+        store.write("EURUSD", "5m", &c).unwrap();
+        assert_eq!(
+            std::fs::read(dir.join("5m.ictc.write.tmp")).unwrap(),
+            b"user draft"
+        );
+        assert!(!dir.join("5m.grow.tmp").exists());
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+        let names: Vec<_> = std::fs::read_dir(&outside).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        std::fs::remove_dir_all(root).unwrap();
+        std::fs::remove_dir_all(outside).unwrap();
+    }
+
+    /// A symbol the header cannot hold is refused before anything is created for it.
+    #[test]
+    fn a_long_symbol_is_refused_before_anything_is_created() {
+        let root = root();
+        let store = Store::open(&root, true).unwrap();
+        let (t, p) = one_bar(1);
+        let c = Candles::new(&t, &p, &p, &p, &p, &p).unwrap();
+        let long = "X".repeat(65);
+        let err = store.append(&long, "1m", &c, Durability::Os).unwrap_err();
+        assert!(matches!(err, IctError::InvalidParameter { .. }), "{err}");
+        assert!(err.to_string().contains("at most 64"), "{err}");
+        assert!(!root.join(&long).exists());
+        store
+            .append(&"X".repeat(64), "1m", &c, Durability::Os)
+            .unwrap();
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    /// A store and a cache never share a root.
+    #[test]
+    fn a_cache_root_is_not_a_store() {
+        let root = root();
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join(CACHE_MARKER), b"ictcore analysis cache\n").unwrap();
+        assert!(Store::open(&root, true).is_err());
         std::fs::remove_dir_all(root).unwrap();
     }
 }

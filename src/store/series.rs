@@ -15,7 +15,7 @@ use super::header::{
 };
 use crate::candles::Candles;
 use crate::error::{now_ns, IctError, Result};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -253,12 +253,16 @@ impl SeriesWriter {
         capacity: u64,
     ) -> Result<Self> {
         let header = Header::new(symbol, timeframe_seconds, capacity.max(1));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(io(path))?;
+        // Exclusive and without following links: a creation never truncates anything.
+        let file = crate::own_files::create_new(path).map_err(io(path))?;
+        // The file is this call's own from here: a failure below removes it again.
+        Self::start(path, file, header).inspect_err(|_| {
+            let _ = std::fs::remove_file(path);
+        })
+    }
+
+    /// Sizes a just-created file and commits its empty header to both slots.
+    fn start(path: &Path, file: File, header: Header) -> Result<Self> {
         let len = header.file_len().map_err(slot_error(path))?;
         file.set_len(len).map_err(io(path))?;
         let mut writer = Self {
@@ -282,11 +286,8 @@ impl SeriesWriter {
     /// Opens an existing series file for appending; recomputes the tail checksums from the
     /// committed rows and refuses a file whose tail does not match its header.
     pub fn open(path: &Path) -> Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(io(path))?;
+        // A regular file with one name, not through a link: the write lands in this file.
+        let file = crate::own_files::open_write(path, false).map_err(io(path))?;
         let slots = read_header(&file, path)?;
         let older_synced = slots.older.as_ref().is_some_and(|o| !o.unsynced());
         // Roll back a commit whose unsynced data did not land, as readers do.
@@ -508,10 +509,29 @@ impl SeriesWriter {
 
     /// Moves the committed rows into a new file of `capacity` rows, renamed over this one.
     fn grow(&mut self, capacity: u64) -> Result<()> {
-        let tmp = self.path.with_extension("grow.tmp");
-        let _ = std::fs::remove_file(&tmp);
+        let tmp = temp_path(&self.path);
+        let mut grown = SeriesWriter::create(
+            &tmp,
+            &self.header.symbol,
+            self.header.timeframe_seconds,
+            capacity,
+        )?;
+        // The temp file is this writer's own from here: removed on any failure (a full disk
+        // must not leave it behind).
+        let result = self.fill_and_publish(&mut grown, &tmp);
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+            return result;
+        }
+        grown.path = self.path.clone();
+        *self = grown;
+        Ok(())
+    }
+
+    /// Copies the committed rows into `grown` (a new file at `tmp`), commits it and renames
+    /// it over this writer's file.
+    fn fill_and_publish(&mut self, grown: &mut SeriesWriter, tmp: &Path) -> Result<()> {
         let h = &self.header;
-        let mut grown = SeriesWriter::create(&tmp, &h.symbol, h.timeframe_seconds, capacity)?;
         let rows = h.committed_rows;
         let mut done = 0;
         // Copy block by block so memory stays bounded.
@@ -528,16 +548,24 @@ impl SeriesWriter {
         grown.header.first_ts = h.first_ts;
         grown.header.last_ts = h.last_ts;
         grown.commit(Durability::Full)?;
-        std::fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
+        std::fs::rename(tmp, &self.path).map_err(io(&self.path))?;
         if let Some(dir) = self.path.parent() {
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all(); // best effort: the rename's directory entry
             }
         }
-        grown.path = self.path.clone();
-        *self = grown;
         Ok(())
     }
+}
+
+/// A fresh temp name beside a series file, `.<tf>.ictc.<pid>-<n>.tmp` (created with
+/// `O_EXCL`, so it is this process's own once created).
+pub fn temp_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("series.ictc");
+    path.with_file_name(crate::own_files::temp_name(stem))
 }
 
 impl std::fmt::Debug for SeriesWriter {
@@ -601,7 +629,7 @@ fn identity(file: &File, path: &Path) -> Result<(u64, u64, u64)> {
 impl SeriesReader {
     /// Maps a series file read-only after validating its header and length. Takes no lock.
     pub fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(io(path))?;
+        let file = crate::own_files::open_read(path).map_err(io(path))?;
         let slots = read_header(&file, path)?;
         let map = map_file(&file, path)?;
         let (_, header, newer) = settle(&map, path, slots)?;
@@ -618,7 +646,7 @@ impl SeriesReader {
     /// file is the same (appends within capacity do not change its length or inode), so views
     /// of one series share memory. A grown or rewritten file is mapped anew.
     pub fn refreshed(&self) -> Result<Self> {
-        let file = File::open(&self.path).map_err(io(&self.path))?;
+        let file = crate::own_files::open_read(&self.path).map_err(io(&self.path))?;
         if identity(&file, &self.path)? != self.identity {
             return Self::open(&self.path);
         }
@@ -1079,7 +1107,7 @@ mod tests {
         let newest = SLOT_OFFSETS[w.slot];
         drop(w);
         // Tear the newest slot: the reader falls back to the 10-row commit.
-        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         f.write_all_at(&[0xFF; 16], newest + 100).unwrap();
         let r = SeriesReader::open(&path).unwrap();
         assert_eq!(r.header().committed_rows, 10);
@@ -1098,7 +1126,7 @@ mod tests {
             .unwrap();
         drop(w);
         let offsets = column_offsets(70_000).unwrap();
-        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         f.write_all_at(&[0x55], offsets[3] + 8 * 1234).unwrap(); // low, block 0
         f.write_all_at(&[0x55], offsets[2] + 8 * 65_600).unwrap(); // high, tail
         let damage = SeriesReader::open(&path).unwrap().verify().unwrap();

@@ -1,0 +1,164 @@
+"""Adversarial tests: each class of the hardening review (issue 13), tried as a hostile or
+careless user would. Every test here failed on the build before the fixes."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ictcore
+from ictcore import AnalysisCache, CandleStore, Candles
+
+
+def _candles(n: int = 50, start: int = 0) -> Candles:
+    t = (np.arange(start, start + n, dtype=np.int64) + 1_700_000_000) * 60 * 10**9
+    close = 1.1 + np.cumsum(np.sin(np.arange(start, start + n) * 0.7)) * 1e-3
+    return Candles(t, close, close + 1e-4, close - 1e-4, close, np.ones(n))
+
+
+def _run(code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Runs code in a fresh interpreter; a signal or a hang is a failure of the caller."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+# -- class 1: the cache and the store remove only files they wrote ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("folder", "name"), [("ab", "draft.tmp"), ("db", "users.sqlite"), ("AA", "1h.ictc")]
+)
+def test_a_cache_refuses_a_directory_holding_foreign_files(
+    tmp_path: Path, folder: str, name: str
+) -> None:
+    (tmp_path / folder).mkdir()
+    (tmp_path / folder / name).write_bytes(b"user data")
+    with pytest.raises(ValueError, match="not an ictcore cache directory"):
+        AnalysisCache(tmp_path, ttl_seconds=1)
+    assert (tmp_path / folder / name).read_bytes() == b"user data"
+
+
+def test_a_cache_rooted_at_a_store_is_refused_and_the_series_survive(tmp_path: Path) -> None:
+    store = CandleStore(tmp_path)
+    store.write("AA", "1h", _candles())
+    with pytest.raises(ValueError, match="not an ictcore cache directory"):
+        AnalysisCache(tmp_path, ttl_seconds=1, max_disk_bytes=1)
+    assert len(store.read("AA", "1h")) == 50
+
+
+def test_clear_and_sweep_leave_files_the_cache_did_not_write(tmp_path: Path) -> None:
+    cache = AnalysisCache(tmp_path / "c", ttl_seconds=0.5, max_disk_bytes=1)
+    x = np.arange(100.0)
+    cache.get_or_compute("d", {"k": 1}, {"x": x}, lambda: {"y": x * 2})
+    shard = next(p for p in (tmp_path / "c").iterdir() if p.is_dir())
+    (shard / "draft.tmp").write_bytes(b"draft")
+    (shard / "notes.corrupt").write_bytes(b"notes")
+    cache.clear()
+    cache.sweep()
+    assert (shard / "draft.tmp").read_bytes() == b"draft"
+    assert (shard / "notes.corrupt").read_bytes() == b"notes"
+    assert not list(shard.glob("*.ictc"))
+
+
+# -- class 2: no write through links --------------------------------------------------------
+
+
+def test_a_linked_series_lock_is_not_written_through(tmp_path: Path) -> None:
+    target = tmp_path / "precious.txt"
+    target.write_text("precious")
+    store = CandleStore(tmp_path / "store")
+    store.write("EURUSD", "1m", _candles())
+    lock = tmp_path / "store" / "EURUSD" / "1m.ictc.lock"
+    if lock.exists():
+        lock.unlink()
+    lock.symlink_to(target)
+    with pytest.raises(OSError, match="symbolic link"):
+        store.append("EURUSD", "1m", _candles(5, start=100))
+    assert target.read_text() == "precious"
+    assert len(store.read("EURUSD", "1m")) == 50
+
+
+def test_a_linked_sweep_lock_is_not_truncated(tmp_path: Path) -> None:
+    target = tmp_path / "precious.txt"
+    target.write_text("precious")
+    root = tmp_path / "cache"
+    AnalysisCache(root)
+    (root / ".sweep.lock").unlink()
+    (root / ".sweep.lock").symlink_to(target)
+    with pytest.raises(OSError, match="symbolic link"):
+        AnalysisCache(root)
+    assert target.read_text() == "precious"
+
+
+# -- class 3: lengths are checked before anything is allocated -------------------------------
+
+
+def _reseal(entry: bytearray) -> None:
+    """Recomputes an entry's header checksum (xxh3 is integrity, not authentication)."""
+    import xxhash  # the reference implementation, not ictcore's
+
+    at = 8 + 2 + 16 + 16
+    for _ in range(2):
+        (n,) = struct.unpack_from("<H", entry, at)
+        at += 2 + n
+    (columns,) = struct.unpack_from("<I", entry, at)
+    at += 4
+    for _ in range(columns):
+        (n,) = struct.unpack_from("<H", entry, at)
+        at += 2 + n + 2 + 16
+    at += 16
+    struct.pack_into("<Q", entry, at, xxhash.xxh3_64_intdigest(bytes(entry[:at])))
+
+
+def test_a_crafted_cache_entry_is_a_miss_not_an_abort(tmp_path: Path) -> None:
+    """A column length of 2**36 with a valid header checksum: the reader used to allocate
+    64 GiB and abort the interpreter."""
+    root = tmp_path / "cache"
+    x = np.arange(1000.0)
+    AnalysisCache(root).get_or_compute("d", {}, {"x": x}, lambda: {"y": x})
+    (entry,) = root.glob("*/*.ictc")
+    data = bytearray(entry.read_bytes())
+    at = data.index(b"y\x01") + 3  # name "y", dtype float64, filter -> raw length
+    for claimed in (2**36, 2**40 + 8, 2**63):
+        struct.pack_into("<Q", data, at, claimed)
+        _reseal(data)
+        entry.write_bytes(bytes(data))
+        code = f"""
+            import numpy as np, ictcore
+            c = ictcore.AnalysisCache({str(root)!r})
+            x = np.arange(1000.0)
+            c.get_or_compute("d", {{}}, {{"x": x}}, lambda: {{"y": x}})
+            s = c.stats()
+            assert s["misses"] == 1 and s["corrupt"] == 1, s
+            print("ok")
+        """
+        done = _run(code)
+        assert done.returncode == 0 and "ok" in done.stdout, (claimed, done.stderr[-2000:])
+        for p in root.glob("*/*.corrupt"):
+            p.unlink()
+        entry.write_bytes(bytes(data))
+
+
+def test_a_file_too_large_for_an_entry_is_not_read(tmp_path: Path) -> None:
+    root = tmp_path / "cache"
+    x = np.arange(10.0)
+    cache = AnalysisCache(root)
+    cache.get_or_compute("d", {}, {"x": x}, lambda: {"y": x})
+    (entry,) = root.glob("*/*.ictc")
+    with entry.open("r+b") as f:
+        f.truncate(2**40)  # sparse: a terabyte that is not there
+    fresh = AnalysisCache(root, max_disk_bytes=2**42)  # no sweep removes it first
+    fresh.get_or_compute("d", {}, {"x": x}, lambda: {"y": x})
+    s = fresh.stats()
+    assert s["misses"] == 1 and s["corrupt"] == 1, s
