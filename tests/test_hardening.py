@@ -3,7 +3,6 @@ careless user would. Every test here failed on the build before the fixes."""
 
 from __future__ import annotations
 
-import os
 import struct
 import subprocess
 import sys
@@ -13,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import ictcore
-from ictcore import AnalysisCache, CandleStore, Candles
+from ictcore import AnalysisCache, Candles, CandleStore
 
 
 def _candles(n: int = 50, start: int = 0) -> Candles:
