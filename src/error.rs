@@ -87,6 +87,10 @@ pub enum IctError {
         #[source]
         source: Box<IctError>,
     },
+    /// A computation asked its own cache for the key it is computing (it would wait for
+    /// itself forever).
+    #[error("re-entrant cache request: computing {detector} key {key} asked the same cache for the same key (it would wait for itself forever); compute it without the cache, or under another key")]
+    Reentrant { detector: String, key: String },
     /// Work that was cancelled before it ran.
     #[error("cancelled: {what}")]
     Cancelled { what: String },
@@ -177,6 +181,10 @@ impl Clone for IctError {
                 source: source.clone(),
             },
             Self::Cancelled { what } => Self::Cancelled { what: what.clone() },
+            Self::Reentrant { detector, key } => Self::Reentrant {
+                detector: detector.clone(),
+                key: key.clone(),
+            },
             Self::Internal { context, message } => Self::Internal {
                 context: context.clone(),
                 message: message.clone(),

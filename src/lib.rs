@@ -9,6 +9,8 @@
 //! - [`store`]: the candle store: memory-mapped series files, crash-safe appends, CSV import.
 //! - [`cache`]: the analysis cache: a moka memory tier over a compressed disk tier.
 //! - [`pool`]: the detector pool: whole portfolios on a rayon pool, through the cache.
+//! - [`fork`]: per-process state, fresh in a forked child (never a lock held by a thread
+//!   that does not exist there).
 //! - [`own_files`]: opening, creating and publishing files without following links or
 //!   replacing anything (the store and cache touch only their own files).
 //! - [`recycle`]: the extension's allocator, which reuses large freed result columns.
@@ -20,6 +22,7 @@ pub mod columns;
 pub mod compat;
 pub mod detect;
 pub mod error;
+pub mod fork;
 pub mod own_files;
 pub mod params;
 pub mod pool;

@@ -160,3 +160,112 @@ def test_a_file_too_large_for_an_entry_is_not_read(tmp_path: Path) -> None:
     fresh.get_or_compute("d", {}, {"x": x}, lambda: {"y": x})
     s = fresh.stats()
     assert s["misses"] == 1 and s["corrupt"] == 1, s
+
+
+# -- class 4: fork never hangs ----------------------------------------------------------------
+
+_FORK_HAMMER = """
+import os, sys, threading, time, warnings
+import numpy as np
+import ictcore
+
+root = sys.argv[1]
+store = ictcore.CandleStore(os.path.join(root, "store"))
+cache = ictcore.AnalysisCache(os.path.join(root, "cache"))
+pool = ictcore.DetectorPool(workers=2, cache=cache, store=store)
+t = (np.arange(3000, dtype=np.int64) + 1_700_000_000) * 60 * 10**9
+p = 1.1 + np.cumsum(np.sin(np.arange(3000) * 0.7)) * 1e-3
+for sym in ("A", "B"):
+    store.write(sym, "1m", ictcore.Candles(t, p, p + 1e-4, p - 1e-4, p, np.ones(3000)))
+x = np.arange(1000.0)
+stop = threading.Event()
+
+def slow(k):
+    def compute():
+        time.sleep(0.05)  # holds the key "being computed" while the main thread forks
+        return {"y": x * k}
+    return compute
+
+def hammer(i):
+    n = 0
+    while not stop.is_set():
+        n += 1
+        store.read("A", "1m")
+        cache.get_or_compute("slow", {"k": n % 7}, {"x": x}, slow(n % 7))
+        if i == 0:
+            pool.analyze([("A", "1m"), ("B", "1m")], ["fvg", "native.fvg"], progress=False)
+        if i == 1:
+            cache.clear()
+            more = ictcore.Candles(t[-1:] + 60 * 10**9 * n, p[-1:], p[-1:], p[-1:], p[-1:], [1.0])
+            store.append("B", "1m", more, durability="os")
+
+threads = [threading.Thread(target=hammer, args=(i,)) for i in range(3)]
+for th in threads:
+    th.start()
+hung = 0
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+    for attempt in range(12):
+        time.sleep(0.03 * (attempt % 4))
+        pid = os.fork()
+        if pid == 0:
+            # Everything the threads were inside of, used again in the child.
+            store.read("A", "1m")
+            cache.get_or_compute("slow", {"k": attempt % 7}, {"x": x}, slow(attempt % 7))
+            r = pool.analyze([("A", "1m")], ["fvg"], progress=False)
+            os._exit(0 if not r.errors else 3)
+        deadline = time.monotonic() + 30
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                if os.waitstatus_to_exitcode(status) != 0:
+                    print("child failed", status, flush=True)
+                    os._exit(2)
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                hung += 1
+                break
+            time.sleep(0.01)
+stop.set()
+for th in threads:
+    th.join()
+print("hung", hung, flush=True)
+os._exit(1 if hung else 0)
+"""
+
+
+def test_children_forked_while_threads_use_every_shared_object_do_not_hang(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_HAMMER, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-2000:])
+
+
+# -- class 5: a re-entrant request is an error, not a deadlock --------------------------------
+
+
+def test_a_reentrant_get_or_compute_raises_naming_the_key() -> None:
+    code = """
+        import numpy as np, ictcore
+        cache = ictcore.AnalysisCache()
+        x = np.arange(10.0)
+        key = cache.key("d", {"k": 1}, {"x": x})
+        def compute():
+            return cache.get_or_compute("d", {"k": 1}, {"x": x}, lambda: {"y": x})
+        try:
+            cache.get_or_compute("d", {"k": 1}, {"x": x}, compute)
+        except ictcore.IctError as e:
+            assert key in str(e) and "re-entrant" in str(e), e
+            print("raised")
+        out = cache.get_or_compute("d", {"k": 1}, {"x": x}, lambda: {"y": x + 1})
+        assert out["y"][0] == 1.0
+    """
+    done = _run(code, timeout=60)
+    assert done.returncode == 0 and "raised" in done.stdout, done.stderr[-2000:]

@@ -161,7 +161,9 @@ class AnalysisCache:
                 RangeIndex, or :class:`~ictcore.Candles`. Everything the result depends on
                 must be here or in ``params``.
             compute: called without arguments on a miss; returns a dict of 1-D arrays or a
-                DataFrame with a RangeIndex. It must not ask this cache for the same key.
+                DataFrame with a RangeIndex. If it asks this cache for the same key (on the
+                same thread), that request raises :class:`~ictcore.IctError` naming the key
+                instead of waiting for itself.
             mode: ``"native"`` or ``"compat"`` (part of the key).
             as_frame: return a DataFrame (writable copies) instead of a dict of read-only
                 arrays (zero-copy views of the cached columns).

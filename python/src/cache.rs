@@ -171,6 +171,22 @@ pub(crate) fn to_arrays<'py>(py: Python<'py>, table: Arc<ResultTable>) -> PyResu
         .collect()
 }
 
+/// The error of a Python `compute`: its exception, or the cache's own refusal (a re-entrant
+/// request) as one.
+struct ComputeError(PyErr);
+
+impl From<PyErr> for ComputeError {
+    fn from(e: PyErr) -> Self {
+        Self(e)
+    }
+}
+
+impl From<ictcore::IctError> for ComputeError {
+    fn from(e: ictcore::IctError) -> Self {
+        Self(to_pyerr(e))
+    }
+}
+
 /// The analysis cache (see `ictcore.AnalysisCache`).
 #[pyclass(frozen, module = "ictcore._ictcore")]
 pub struct Cache {
@@ -261,7 +277,7 @@ impl Cache {
             let key = builder.key();
             cache
                 .get_or_compute(key, &id, || {
-                    Python::attach(|py| -> PyResult<ResultTable> {
+                    Python::attach(|py| -> Result<ResultTable, ComputeError> {
                         let out = compute.bind(py).call0()?;
                         let list = out.cast::<PyList>().map_err(|_| {
                             PyTypeError::new_err(
@@ -278,9 +294,9 @@ impl Cache {
                         Ok(ResultTable { columns })
                     })
                 })
-                .map_err(|shared| {
-                    Arc::try_unwrap(shared)
-                        .unwrap_or_else(|shared| Python::attach(|py| shared.clone_ref(py)))
+                .map_err(|shared| match Arc::try_unwrap(shared) {
+                    Ok(ComputeError(e)) => e,
+                    Err(shared) => Python::attach(|py| shared.0.clone_ref(py)),
                 })
         })?;
         let source = match source {

@@ -46,9 +46,10 @@ pub fn to_pyerr(err: IctError) -> PyErr {
             message,
             path.display().to_string(),
         )),
-        IctError::InSeries { .. } | IctError::Internal { .. } | IctError::Cancelled { .. } => {
-            PyIctErrorBase::new_err(message)
-        }
+        IctError::InSeries { .. }
+        | IctError::Internal { .. }
+        | IctError::Cancelled { .. }
+        | IctError::Reentrant { .. } => PyIctErrorBase::new_err(message),
         IctError::Corrupt { .. } => CorruptFileError::new_err(message),
     }
 }

@@ -7,6 +7,7 @@ use crate::arrays::CandleColumns;
 use crate::cache::{params, to_arrays, Cache, Out};
 use crate::errors::to_pyerr;
 use crate::store::PyStore;
+use ictcore::fork::PerProcess;
 use ictcore::pool::{Control, DetectorPool, Request, Source, Spec};
 use ictcore::{Candles, IctError};
 use pyo3::exceptions::PyValueError;
@@ -14,14 +15,16 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// The detector pool (see `ictcore.DetectorPool`). Its worker threads do not survive a
 /// `fork`: a child process gets a new set on first use (the parent's are left alone).
 #[pyclass(frozen, module = "ictcore._ictcore")]
 pub struct Pool {
-    current: Mutex<(u32, Arc<DetectorPool>)>,
+    /// This process's pool: a forked child builds its own on first use and never touches
+    /// (or drops) the parent's, whose threads exist only in the parent.
+    current: PerProcess<OnceLock<Arc<DetectorPool>>>,
     workers: Option<usize>,
     buffer_bytes: u64,
 }
@@ -29,18 +32,12 @@ pub struct Pool {
 impl Pool {
     /// The pool for this process, rebuilt after a fork.
     fn pool(&self) -> PyResult<Arc<DetectorPool>> {
-        let mut current = self
-            .current
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let pid = std::process::id();
-        if current.0 != pid {
-            let fresh =
-                Arc::new(DetectorPool::new(self.workers, self.buffer_bytes).map_err(to_pyerr)?);
-            // The old pool's threads exist only in the parent: never touch (or drop) them here.
-            std::mem::forget(std::mem::replace(&mut *current, (pid, fresh)));
+        let cell = self.current.get();
+        if let Some(pool) = cell.get() {
+            return Ok(Arc::clone(pool));
         }
-        Ok(Arc::clone(&current.1))
+        let fresh = Arc::new(DetectorPool::new(self.workers, self.buffer_bytes).map_err(to_pyerr)?);
+        Ok(Arc::clone(cell.get_or_init(|| fresh)))
     }
 }
 
@@ -61,9 +58,11 @@ impl Pool {
     #[new]
     #[pyo3(signature = (workers, buffer_bytes))]
     fn new(workers: Option<usize>, buffer_bytes: u64) -> PyResult<Self> {
-        let pool = DetectorPool::new(workers, buffer_bytes).map_err(to_pyerr)?;
+        let pool = Arc::new(DetectorPool::new(workers, buffer_bytes).map_err(to_pyerr)?);
+        let current = PerProcess::new(OnceLock::new);
+        let _ = current.get().set(pool);
         Ok(Self {
-            current: Mutex::new((std::process::id(), Arc::new(pool))),
+            current,
             workers,
             buffer_bytes,
         })

@@ -20,6 +20,7 @@ pub use key::{input_hash, Key, KeyBuilder, Param};
 pub use table::{Column, Dtype, ResultTable};
 
 use crate::error::{now_ns, IctError, Result};
+use crate::fork::PerProcess;
 use entry::EntryMeta;
 use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
@@ -132,10 +133,72 @@ impl Stats {
 /// share one directory.
 #[derive(Clone)]
 pub struct AnalysisCache {
-    memory: moka::sync::Cache<Key, Arc<ResultTable>>,
+    /// The memory tier of this process: a forked child starts with an empty one (moka's
+    /// internal locks may be held by threads of the parent that do not exist in the child).
+    memory: Arc<PerProcess<MemoryTier>>,
     disk: Option<Arc<DiskTier>>,
     counters: Arc<Counters>,
     config: CacheConfig,
+}
+
+type MemoryTier = moka::sync::Cache<Key, Arc<ResultTable>>;
+
+thread_local! {
+    /// The (cache, key) pairs this thread is computing right now, innermost last: a compute
+    /// function that asks its own cache for its own key would wait for itself forever.
+    static COMPUTING: std::cell::RefCell<Vec<(usize, Key)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Marks (cache, key) as being computed on this thread until dropped.
+struct Computing(usize, Key);
+
+impl Computing {
+    /// Refuses a key this thread is already computing for this cache.
+    fn enter(cache: usize, key: Key, detector: &str) -> Result<Self> {
+        let again = COMPUTING.with(|c| c.borrow().contains(&(cache, key)));
+        if again {
+            return Err(IctError::Reentrant {
+                detector: detector.to_string(),
+                key: key.to_string(),
+            });
+        }
+        COMPUTING.with(|c| c.borrow_mut().push((cache, key)));
+        Ok(Self(cache, key))
+    }
+}
+
+impl Drop for Computing {
+    fn drop(&mut self) {
+        COMPUTING.with(|c| {
+            let mut stack = c.borrow_mut();
+            if let Some(at) = stack.iter().rposition(|e| *e == (self.0, self.1)) {
+                stack.remove(at);
+            }
+        });
+    }
+}
+
+/// Builds an empty memory tier for `config`, counting evictions in `counters`.
+fn memory_tier(config: &CacheConfig, counters: &Arc<Counters>) -> MemoryTier {
+    let evicted = Arc::clone(counters);
+    let mut builder = moka::sync::Cache::builder()
+        .max_capacity(config.max_memory_bytes)
+        .weigher(|_key: &Key, value: &Arc<ResultTable>| {
+            u32::try_from(value.data_bytes() as u64 + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+        })
+        .eviction_policy(match config.eviction {
+            Eviction::Lru => EvictionPolicy::lru(),
+            Eviction::TinyLfu => EvictionPolicy::tiny_lfu(),
+        })
+        .eviction_listener(move |_key, _value, cause| {
+            if matches!(cause, RemovalCause::Size | RemovalCause::Expired) {
+                evicted.evictions.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    if let Some(ttl) = config.ttl {
+        builder = builder.time_to_live(ttl);
+    }
+    builder.build()
 }
 
 impl std::fmt::Debug for AnalysisCache {
@@ -158,24 +221,10 @@ impl AnalysisCache {
             ));
         }
         let counters = Arc::new(Counters::default());
-        let evicted = Arc::clone(&counters);
-        let mut builder = moka::sync::Cache::builder()
-            .max_capacity(config.max_memory_bytes)
-            .weigher(|_key: &Key, value: &Arc<ResultTable>| {
-                u32::try_from(value.data_bytes() as u64 + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
-            })
-            .eviction_policy(match config.eviction {
-                Eviction::Lru => EvictionPolicy::lru(),
-                Eviction::TinyLfu => EvictionPolicy::tiny_lfu(),
-            })
-            .eviction_listener(move |_key, _value, cause| {
-                if matches!(cause, RemovalCause::Size | RemovalCause::Expired) {
-                    evicted.evictions.fetch_add(1, Ordering::Relaxed);
-                }
-            });
-        if let Some(ttl) = config.ttl {
-            builder = builder.time_to_live(ttl);
-        }
+        let memory = {
+            let (config, counters) = (config.clone(), Arc::clone(&counters));
+            Arc::new(PerProcess::new(move || memory_tier(&config, &counters)))
+        };
         let disk = match path {
             None => None,
             Some(root) => {
@@ -186,11 +235,16 @@ impl AnalysisCache {
             }
         };
         Ok(Self {
-            memory: builder.build(),
+            memory,
             disk,
             counters,
             config,
         })
+    }
+
+    /// This process's memory tier.
+    fn memory(&self) -> &MemoryTier {
+        self.memory.get()
     }
 
     /// The settings it was opened with.
@@ -206,7 +260,9 @@ impl AnalysisCache {
     /// The cached result of `key`, or `compute`'s (then cached in both tiers). Identical
     /// concurrent requests in this process compute once; the others wait and share the
     /// result. `detector` is recorded in the disk entry. An error from `compute` is returned
-    /// to every waiting caller and nothing is cached.
+    /// to every waiting caller and nothing is cached. A `compute` that asks this cache for
+    /// the same key on the same thread gets [`IctError::Reentrant`] (it would otherwise wait
+    /// for itself forever).
     pub fn get_or_compute<E, F>(
         &self,
         key: Key,
@@ -214,16 +270,18 @@ impl AnalysisCache {
         compute: F,
     ) -> std::result::Result<(Arc<ResultTable>, Source), Arc<E>>
     where
-        E: Send + Sync + 'static,
+        E: From<IctError> + Send + Sync + 'static,
         F: FnOnce() -> std::result::Result<ResultTable, E>,
     {
         let c = &self.counters;
-        if let Some(hit) = self.memory.get(&key) {
+        if let Some(hit) = self.memory().get(&key) {
             c.memory_hits.fetch_add(1, Ordering::Relaxed);
             return Ok((hit, Source::Memory));
         }
+        let _computing = Computing::enter(Arc::as_ptr(&self.counters) as usize, key, detector)
+            .map_err(|e| Arc::new(E::from(e)))?;
         let mut source = Source::Memory; // unless this call runs the initialiser below
-        let value = self.memory.try_get_with(key, || {
+        let value = self.memory().try_get_with(key, || {
             if let Some(disk) = &self.disk {
                 match disk.get(&key) {
                     Lookup::Hit(table, _) => {
@@ -258,7 +316,7 @@ impl AnalysisCache {
     /// The memory tier's entry for `key`, if any (counted as a memory hit), without looking
     /// on disk or computing.
     pub fn peek(&self, key: &Key) -> Option<Arc<ResultTable>> {
-        let hit = self.memory.get(key);
+        let hit = self.memory().get(key);
         if hit.is_some() {
             self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
         }
@@ -270,7 +328,7 @@ impl AnalysisCache {
     /// as a hit of that tier. For callers that precompute and do not need the value now.
     pub fn contains(&self, key: &Key) -> Option<Source> {
         let c = &self.counters;
-        if self.memory.contains_key(key) {
+        if self.memory().contains_key(key) {
             c.memory_hits.fetch_add(1, Ordering::Relaxed);
             return Some(Source::Memory);
         }
@@ -292,7 +350,7 @@ impl AnalysisCache {
         compute: F,
     ) -> std::result::Result<(), Arc<E>>
     where
-        E: Send + Sync + 'static,
+        E: From<IctError> + Send + Sync + 'static,
         F: FnOnce() -> std::result::Result<ResultTable, E>,
     {
         let Some(disk) = &self.disk else {
@@ -323,7 +381,7 @@ impl AnalysisCache {
         c.misses.fetch_add(1, Ordering::Relaxed);
         match &self.disk {
             Some(disk) => self.write_through(disk, &key, table, detector, compute_ns),
-            None => self.memory.insert(key, Arc::clone(table)),
+            None => self.memory().insert(key, Arc::clone(table)),
         }
     }
 
@@ -359,7 +417,7 @@ impl AnalysisCache {
     /// A consistent snapshot of the counters (pending memory-tier work is run first, so
     /// entries and bytes are exact).
     pub fn stats(&self) -> Result<Stats> {
-        self.memory.run_pending_tasks();
+        self.memory().run_pending_tasks();
         let c = &self.counters;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         Ok(Stats {
@@ -368,8 +426,8 @@ impl AnalysisCache {
             misses: get(&c.misses),
             corrupt: get(&c.corrupt),
             evictions: get(&c.evictions),
-            entries: self.memory.entry_count(),
-            bytes_in_memory: self.memory.weighted_size(),
+            entries: self.memory().entry_count(),
+            bytes_in_memory: self.memory().weighted_size(),
             bytes_on_disk: match &self.disk {
                 Some(d) => d.bytes()?,
                 None => 0,
@@ -384,8 +442,8 @@ impl AnalysisCache {
 
     /// Drops every entry of both tiers (counters are kept).
     pub fn clear(&self) -> Result<()> {
-        self.memory.invalidate_all();
-        self.memory.run_pending_tasks();
+        self.memory().invalidate_all();
+        self.memory().run_pending_tasks();
         if let Some(d) = &self.disk {
             d.clear()?;
         }
@@ -407,7 +465,7 @@ impl AnalysisCache {
 
     /// Runs the disk sweep now (see [`disk`]); a memory-only cache just settles its tier.
     pub fn sweep(&self) -> Result<Sweep> {
-        self.memory.run_pending_tasks();
+        self.memory().run_pending_tasks();
         match &self.disk {
             Some(d) => d.sweep(),
             None => Ok(Sweep::default()),

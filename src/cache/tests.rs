@@ -41,7 +41,7 @@ fn key(seed: u64) -> Key {
     k.key()
 }
 
-type Never = std::convert::Infallible;
+type Never = IctError;
 
 fn get(cache: &AnalysisCache, seed: u64, runs: &AtomicUsize) -> (Arc<ResultTable>, Source) {
     cache
@@ -128,9 +128,11 @@ fn concurrent_requests_compute_once() {
 fn errors_are_not_cached() {
     let cache = memory_only(1 << 20, Eviction::Lru);
     let err = cache
-        .get_or_compute(key(1), "native.test", || Err("bad input"))
+        .get_or_compute(key(1), "native.test", || {
+            Err(IctError::parameter("x", "bad input"))
+        })
         .unwrap_err();
-    assert_eq!(*err, "bad input");
+    assert!(err.to_string().contains("bad input"), "{err}");
     let runs = AtomicUsize::new(0);
     assert_eq!(get(&cache, 1, &runs).1, Source::Computed);
 }
@@ -430,4 +432,28 @@ fn reseal(bytes: &mut [u8]) {
     at += 16;
     let sum = xxhash_rust::xxh3::xxh3_64(&bytes[..at]);
     bytes[at..at + 8].copy_from_slice(&sum.to_le_bytes());
+}
+
+/// T3: a computation that asks its own cache for its own key gets an error naming the key,
+/// instead of waiting for itself forever; other keys and other caches still work inside.
+#[test]
+fn a_reentrant_request_is_an_error_not_a_deadlock() {
+    let cache = memory_only(1 << 20, Eviction::Lru);
+    let other = memory_only(1 << 20, Eviction::Lru);
+    let runs = AtomicUsize::new(0);
+    let err = cache
+        .get_or_compute(key(1), "native.test", || {
+            // Another key of this cache, and the same key of another cache, are fine.
+            get(&cache, 2, &runs);
+            get(&other, 1, &runs);
+            cache
+                .get_or_compute::<IctError, _>(key(1), "native.test", || Ok(result(1, 10)))
+                .map_err(|e| (*e).clone())?;
+            Ok(result(1, 10))
+        })
+        .unwrap_err();
+    assert!(matches!(*err, IctError::Reentrant { .. }), "{err}");
+    assert!(err.to_string().contains(&key(1).to_string()), "{err}");
+    // Nothing is left marked: the key computes normally now.
+    assert_eq!(get(&cache, 1, &runs).1, Source::Computed);
 }

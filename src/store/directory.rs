@@ -13,6 +13,7 @@ use super::header::MAX_SYMBOL_BYTES;
 use super::series::{Damage, Durability, SeriesReader, SeriesWriter};
 use crate::candles::Candles;
 use crate::error::{io_error, IctError, Result};
+use crate::fork::PerProcess;
 use crate::own_files;
 use std::collections::HashMap;
 use std::fs::File;
@@ -29,10 +30,11 @@ pub const EXTENSION: &str = "ictc";
 pub struct Store {
     root: PathBuf,
     /// The latest reader of each series read so far: later reads of an unchanged file reuse
-    /// its mapping, so their views share memory.
-    readers: Arc<Mutex<HashMap<PathBuf, SeriesReader>>>,
-    /// The version of each series at the last [`Store::refresh`].
-    seen: Arc<Mutex<HashMap<PathBuf, Version>>>,
+    /// its mapping, so their views share memory. Per process: a forked child starts afresh
+    /// (the parent's lock may be held by a thread that does not exist in the child).
+    readers: Arc<PerProcess<Mutex<HashMap<PathBuf, SeriesReader>>>>,
+    /// The version of each series at the last [`Store::refresh`] (per process, likewise).
+    seen: Arc<PerProcess<Mutex<HashMap<PathBuf, Version>>>>,
 }
 
 /// What `Store::import_csv` does when the series is already stored.
@@ -308,8 +310,8 @@ impl Store {
         }
         Ok(Self {
             root: root.to_path_buf(),
-            readers: Arc::default(),
-            seen: Arc::default(),
+            readers: Arc::new(PerProcess::new(Mutex::default)),
+            seen: Arc::new(PerProcess::new(Mutex::default)),
         })
     }
 
@@ -447,6 +449,7 @@ impl Store {
         let path = self.series_path(symbol, timeframe)?;
         let known = self
             .readers
+            .get()
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&path)
@@ -457,6 +460,7 @@ impl Store {
         }
         .map_err(|e| e.in_series(symbol, timeframe))?;
         self.readers
+            .get()
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(path, reader.clone());
@@ -535,6 +539,7 @@ impl Store {
             .collect();
         let mut seen = self
             .seen
+            .get()
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let changed = listed
@@ -545,6 +550,7 @@ impl Store {
             })
             .collect();
         self.readers
+            .get()
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .retain(|path, reader| {
