@@ -18,9 +18,11 @@ impl<'a> Params<'a> {
 }
 
 impl Params<'_> {
+    /// The parameter's value as a plain one (a numpy scalar or an int subclass as the int,
+    /// float, bool or str it holds: detectors read values, the cache key keeps the types).
     fn take(&mut self, name: &str) -> Option<Param> {
         let at = self.given.iter().position(|(n, _)| n == name)?;
-        Some(self.given.swap_remove(at).1)
+        Some(self.given.swap_remove(at).1.plain().clone())
     }
 
     fn wrong(&self, name: &str, want: &str, got: &Param) -> IctError {

@@ -156,7 +156,10 @@ class AnalysisCache:
 
         Parameters:
             detector: a name for the computation (part of the key).
-            params: its parameters: int, float (not NaN), bool, str or None values.
+            params: its parameters: int, float, bool, str or None values, or numpy
+                scalars of them. The key records each value's exact type and value
+                (``1``, ``1.0``, ``True`` and ``numpy.True_`` are four keys; ints of any
+                size are exact; floats by their bits).
             inputs: the arrays it reads: a dict of 1-D numpy arrays, a DataFrame with a
                 RangeIndex, or :class:`~ictcore.Candles`. Everything the result depends on
                 must be here or in ``params``.

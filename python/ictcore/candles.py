@@ -31,7 +31,59 @@ def _as_time(values: Any) -> npt.NDArray[np.int64]:
         raise InvalidInputError(
             f"column 'time': expected int64 nanoseconds or datetimes, got dtype {array.dtype}"
         )
+    if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
+        # A cast would wrap them to negative times (1677): refuse instead.
+        row = int(np.argmax(array > np.iinfo(np.int64).max))
+        raise InvalidInputError(
+            f"column 'time': {int(array[row])} at row {row} is beyond int64 nanoseconds (year 2262)"
+        )
     return np.ascontiguousarray(array, dtype=np.int64)
+
+
+#: Column names read as the time column (any case), when the frame has no DatetimeIndex.
+TIME_COLUMNS = ("time", "timestamp", "date", "datetime")
+
+
+def _frame_time(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+    """The times of a frame, by one rule: its DatetimeIndex; else its one time column
+    (``time``, ``timestamp``, ``date`` or ``datetime``, any case). A DatetimeIndex beside a
+    time column that says otherwise, or two time columns, are refused naming them: a stale
+    column must never win silently."""
+    found = [c for c in frame.columns if str(c).lower() in TIME_COLUMNS]
+    if isinstance(frame.index, pd.DatetimeIndex):
+        index_time = _as_time(frame.index)
+        for label in found:
+            try:
+                column_time = _as_time(pd.to_datetime(frame[label]))
+            except (TypeError, ValueError):
+                column_time = None
+            if column_time is None or not np.array_equal(column_time, index_time):
+                raise InvalidInputError(
+                    f"the frame has a DatetimeIndex and a time column {label!r} that does "
+                    "not match it (first difference at row "
+                    f"{_first_difference(index_time, column_time)}); drop the column or "
+                    "set it as the index"
+                )
+        return index_time
+    if len(found) > 1:
+        raise InvalidInputError(
+            f"the frame has several time columns ({', '.join(map(repr, found))}) and no "
+            "DatetimeIndex; keep one, or set the right one as the index"
+        )
+    if found:
+        return _as_time(pd.to_datetime(frame[found[0]]))
+    if frame.index.dtype.kind in "iufb" or not len(frame):  # row numbers are not times
+        raise InvalidInputError(
+            "the frame has no time: give it a DatetimeIndex or a time column "
+            f"({', '.join(TIME_COLUMNS)}; any case)"
+        )
+    return _as_time(datetime_index(frame))
+
+
+def _first_difference(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64] | None) -> int:
+    if b is None or len(a) != len(b):
+        return 0
+    return int(np.argmax(a != b))
 
 
 class Candles:
@@ -116,14 +168,12 @@ class Candles:
 
     @classmethod
     def from_pandas(cls, frame: pd.DataFrame) -> Candles:
-        """From a DataFrame with open/high/low/close[/volume] columns (any case) and either a
-        DatetimeIndex or a ``time``/``date``/``datetime`` column. Naive times are taken as UTC."""
+        """From a DataFrame with open/high/low/close[/volume] columns (any case). Time comes
+        from its DatetimeIndex, else from its one ``time``/``timestamp``/``date``/
+        ``datetime`` column (any case); a time column that disagrees with the index, or two
+        time columns, are an error naming them. Naive times are taken as UTC."""
         lookup = {str(c).lower(): c for c in frame.columns}
-        time_label = next((lookup[k] for k in ("time", "date", "datetime") if k in lookup), None)
-        if time_label is not None:
-            time = _as_time(pd.to_datetime(frame[time_label]))
-        else:
-            time = _as_time(datetime_index(frame))
+        time = _frame_time(frame)
         has_volume = "volume" in lookup
         cols = columns(frame, extra=("volume",) if has_volume else ())
         return cls(time, cols["open"], cols["high"], cols["low"], cols["close"], cols.get("volume"))

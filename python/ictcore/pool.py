@@ -279,6 +279,7 @@ class DetectorPool:
         native: list[Any] = []
         keys: list[tuple[str, str]] = []
         errors: dict[tuple[str, str], BaseException] = {}
+        seen: set[tuple[str, str]] = set()
         for item in items:
             if not isinstance(item, tuple) or len(item) not in (2, 3, 4):
                 raise ValueError(
@@ -286,6 +287,14 @@ class DetectorPool:
                     f"(symbol, timeframe, candles); got {item!r}"
                 )
             symbol, timeframe = str(item[0]), str(item[1])
+            if (symbol, timeframe) in seen:
+                # Results are keyed by (symbol, timeframe, detector): a second request for
+                # the same series would silently take the first one's place.
+                raise ValueError(
+                    f"({symbol!r}, {timeframe!r}) is requested twice; results are keyed by "
+                    "(symbol, timeframe, detector), so each series may appear once per call"
+                )
+            seen.add((symbol, timeframe))
             if len(item) == 3:
                 try:
                     c = item[2] if isinstance(item[2], Candles) else Candles.from_pandas(item[2])

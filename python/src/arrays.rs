@@ -89,3 +89,35 @@ impl<'py> CandleColumns<'py> {
         ))
     }
 }
+
+/// A copy of one series' six columns, taken while the GIL is held: work that runs without
+/// the GIL (a store write, a pool run) then reads bytes no other Python thread can change,
+/// so what is validated, hashed, computed and written is one and the same.
+pub struct OwnedCandles {
+    time: Vec<i64>,
+    values: [Vec<f64>; 5],
+}
+
+impl OwnedCandles {
+    /// Copies the borrowed columns (call with the GIL held).
+    pub fn copy(cols: &CandleColumns<'_>) -> PyResult<Self> {
+        let (t, [o, h, l, c, v]) = cols.slices()?;
+        Ok(Self {
+            time: t.to_vec(),
+            values: [o.to_vec(), h.to_vec(), l.to_vec(), c.to_vec(), v.to_vec()],
+        })
+    }
+
+    /// An unchecked view of the copy (callers validate it with `Candles::new`).
+    pub fn view(&self) -> ictcore::Candles<'_> {
+        let [o, h, l, c, v] = &self.values;
+        ictcore::Candles {
+            time: &self.time,
+            open: o,
+            high: h,
+            low: l,
+            close: c,
+            volume: v,
+        }
+    }
+}

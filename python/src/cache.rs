@@ -11,7 +11,7 @@ use ictcore::cache::{
 use numpy::{PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,29 +91,75 @@ fn extract_arrays<'py>(
         .collect()
 }
 
+/// Parameters as the cache key records them: the exact type and value (see [`Param`]).
 pub(crate) fn params(dict: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Param)>> {
     dict.iter()
         .map(|(k, v)| {
             let name: String = k.extract()?;
-            let value = if v.is_none() {
-                Param::None
-            } else if let Ok(b) = v.cast::<pyo3::types::PyBool>() {
-                Param::Bool(b.is_true())
-            } else if let Ok(i) = v.extract::<i64>() {
-                Param::Int(i)
-            } else if let Ok(f) = v.extract::<f64>() {
-                Param::Float(f)
-            } else if let Ok(s) = v.extract::<String>() {
-                Param::Str(s)
-            } else {
-                return Err(PyTypeError::new_err(format!(
-                    "parameter '{name}': {} is not an int, float, bool, str or None",
-                    v.get_type().name()?
-                )));
-            };
-            Ok((name, value))
+            Ok((name.clone(), param(&name, &v)?))
         })
         .collect()
+}
+
+/// One parameter value: Python's plain types as themselves; numpy scalars and subclasses
+/// of int, float and str (enums, say) as their type's name and their plain value; anything
+/// else refused.
+fn param(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Param> {
+    if let Some(plain) = plain_param(v)? {
+        return Ok(plain);
+    }
+    let ty = v.get_type();
+    let type_name = format!("{}.{}", ty.module()?, ty.qualname()?);
+    // A numpy scalar's plain value is `.item()`; an int/float/str subclass's is itself.
+    let value = if type_name.starts_with("numpy.") {
+        v.call_method0("item")?
+    } else if v.is_instance_of::<PyBool>() {
+        PyBool::new(v.py(), v.is_truthy()?).to_owned().into_any()
+    } else if v.is_instance_of::<PyInt>() {
+        v.call_method0("__index__")?
+    } else if v.is_instance_of::<PyFloat>() {
+        PyFloat::new(v.py(), v.extract::<f64>()?).into_any()
+    } else if v.is_instance_of::<PyString>() {
+        PyString::new(v.py(), &v.extract::<String>()?).into_any()
+    } else {
+        v.clone()
+    };
+    match plain_param(&value)? {
+        Some(inner) => Ok(Param::Typed(type_name, Box::new(inner))),
+        None => Err(PyTypeError::new_err(format!(
+            "parameter '{name}': {type_name} is not an int, float, bool, str or None (nor a \
+             numpy scalar of one)"
+        ))),
+    }
+}
+
+/// The value of an object of exactly `None`, `bool`, `int`, `float` or `str` (not of a
+/// subclass); None for anything else.
+fn plain_param(v: &Bound<'_, PyAny>) -> PyResult<Option<Param>> {
+    Ok(Some(if v.is_none() {
+        Param::None
+    } else if v.is_exact_instance_of::<PyBool>() {
+        Param::Bool(v.is_truthy()?)
+    } else if v.is_exact_instance_of::<PyInt>() {
+        match v.extract::<i64>() {
+            Ok(i) => Param::Int(i),
+            // Beyond int64: its digits, never a rounded float.
+            Err(_) => Param::BigInt(v.str()?.to_string()),
+        }
+    } else if v.is_exact_instance_of::<PyFloat>() {
+        Param::Float(v.extract::<f64>()?)
+    } else if v.is_exact_instance_of::<PyString>() {
+        Param::Str(v.extract::<String>()?)
+    } else {
+        return Ok(None);
+    }))
+}
+
+/// Checks that `params` can be keyed (the compat layer computes without its cache rather
+/// than fail when they cannot, so caching never changes what a call accepts).
+#[pyfunction]
+pub fn keyable_params(params: &Bound<'_, PyDict>) -> PyResult<()> {
+    self::params(params).map(|_| ())
 }
 
 fn key_builder(

@@ -54,6 +54,7 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", ictcore::VERSION)?;
     m.add_function(wrap_pyfunction!(candles::validate_candles, m)?)?;
     m.add_function(wrap_pyfunction!(candles::check_time_index, m)?)?;
+    m.add_function(wrap_pyfunction!(cache::keyable_params, m)?)?;
     m.add_function(wrap_pyfunction!(compat::compat_fvg, m)?)?;
     m.add_function(wrap_pyfunction!(compat::compat_swing_highs_lows, m)?)?;
     m.add_function(wrap_pyfunction!(compat::compat_bos_choch, m)?)?;

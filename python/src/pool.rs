@@ -3,13 +3,13 @@
 //! check for Ctrl-C (which cancels the run: tasks not started fail as cancelled, finished
 //! ones stay valid, and the KeyboardInterrupt is raised when the workers have stopped).
 
-use crate::arrays::CandleColumns;
+use crate::arrays::{CandleColumns, OwnedCandles};
 use crate::cache::{params, to_arrays, Cache, Out};
 use crate::errors::to_pyerr;
 use crate::store::PyStore;
 use ictcore::fork::PerProcess;
 use ictcore::pool::{Control, DetectorPool, Request, Source, Spec};
-use ictcore::{Candles, IctError};
+use ictcore::IctError;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -100,8 +100,10 @@ impl Pool {
             .iter()
             .map(|r| r.extract())
             .collect::<PyResult<_>>()?;
-        // Borrow in-memory columns for the whole run (the guards outlive the detached work).
-        let borrowed: Vec<Option<CandleColumns<'py>>> = raw
+        // In-memory columns are copied with the GIL held: the run (without the GIL) then
+        // hashes, validates and computes on bytes no other Python thread can change, so a
+        // cached result always belongs to its key.
+        let owned: Vec<Option<OwnedCandles>> = raw
             .iter()
             .map(|(.., cols)| match cols {
                 None => Ok(None),
@@ -111,27 +113,16 @@ impl Pool {
                         [a, b, c, d, e, f] => [a, b, c, d, e, f],
                         _ => return Err(PyValueError::new_err("in-memory candles need 6 columns")),
                     };
-                    CandleColumns::borrow(cols).map(Some)
+                    OwnedCandles::copy(&CandleColumns::borrow(cols)?).map(Some)
                 }
             })
             .collect::<PyResult<_>>()?;
         let mut requests = Vec::with_capacity(raw.len());
-        for ((symbol, timeframe, start, end, _), cols) in raw.iter().zip(&borrowed) {
-            let source = match cols {
-                None => Source::Store,
-                Some(c) => {
-                    let (t, [o, h, l, cl, v]) = c.slices()?;
-                    // Checked by the Python layer (which reports a bad series alone).
-                    Source::Candles(Candles {
-                        time: t,
-                        open: o,
-                        high: h,
-                        low: l,
-                        close: cl,
-                        volume: v,
-                    })
-                }
-            };
+        for ((symbol, timeframe, start, end, _), cols) in raw.iter().zip(&owned) {
+            // Checked by the pool on every run (a bad series fails alone).
+            let source = cols
+                .as_ref()
+                .map_or(Source::Store, |c| Source::Candles(c.view()));
             requests.push(Request {
                 symbol: symbol.clone(),
                 timeframe: timeframe.clone(),

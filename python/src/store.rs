@@ -2,7 +2,7 @@
 //! stored series. Each view's base object owns the mapping (an `Arc`), so views stay valid
 //! after the store is dropped or the file is replaced by growth.
 
-use crate::arrays::{readonly_view, CandleColumns};
+use crate::arrays::{readonly_view, CandleColumns, OwnedCandles};
 use crate::detach::run_detached;
 use crate::errors::to_pyerr;
 use ictcore::store::{
@@ -295,10 +295,12 @@ impl PyStore {
         cols: [&Bound<'py, PyAny>; 6],
         work: impl FnOnce(&Candles<'_>) -> ictcore::Result<()> + Send,
     ) -> PyResult<()> {
-        let cols = CandleColumns::borrow(cols)?;
-        let (t, [o, h, l, c, v]) = cols.slices()?;
+        // Copied with the GIL held: another thread changing the arrays during the write
+        // cannot make the store persist values that skipped validation.
+        let owned = OwnedCandles::copy(&CandleColumns::borrow(cols)?)?;
         run_detached(py, "CandleStore", || {
-            let candles = Candles::new(t, o, h, l, c, v)?;
+            let c = owned.view();
+            let candles = Candles::new(c.time, c.open, c.high, c.low, c.close, c.volume)?;
             work(&candles)
         })
     }

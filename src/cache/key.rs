@@ -45,15 +45,23 @@ pub fn input_hash(bytes: &[u8]) -> [u8; 16] {
     xxh3_128(bytes).to_le_bytes()
 }
 
-/// A typed parameter value.
+/// A typed parameter value. A key records the exact type and value: values of different
+/// types never share a key, even when they compare equal (`True`, `1`, `1.0`,
+/// `numpy.True_`), since a computation may treat them differently.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Param {
     Int(i64),
+    /// An integer beyond int64, as its decimal digits (never rounded to a float).
+    BigInt(String),
+    /// Keyed by its IEEE bits: -0.0 and 0.0 differ, and a NaN is the NaN it is.
     Float(f64),
     Bool(bool),
     Str(String),
     /// An explicit "not set" (Python's `None`), distinct from leaving the parameter out.
     None,
+    /// A value of another type than the plain ones (a numpy scalar, an `int` subclass such
+    /// as an enum), keyed by the type's name and its value as a plain one.
+    Typed(String, Box<Param>),
 }
 
 impl Param {
@@ -64,6 +72,31 @@ impl Param {
             Param::Bool(_) => 3,
             Param::Str(_) => 4,
             Param::None => 5,
+            Param::BigInt(_) => 6,
+            Param::Typed(..) => 7,
+        }
+    }
+
+    /// The value as detectors read it: a typed value as its plain one.
+    pub fn plain(&self) -> &Param {
+        match self {
+            Param::Typed(_, inner) => inner.plain(),
+            other => other,
+        }
+    }
+
+    fn encode(&self, r: &mut Vec<u8>) {
+        r.push(self.tag());
+        match self {
+            Param::Int(v) => r.extend_from_slice(&v.to_le_bytes()),
+            Param::Float(v) => r.extend_from_slice(&v.to_bits().to_le_bytes()),
+            Param::Bool(v) => r.push(u8::from(*v)),
+            Param::Str(v) | Param::BigInt(v) => put_str(r, v),
+            Param::None => {}
+            Param::Typed(type_name, inner) => {
+                put_str(r, type_name);
+                inner.encode(r);
+            }
         }
     }
 }
@@ -96,16 +129,10 @@ impl KeyBuilder {
         }
     }
 
-    /// Adds a parameter; NaN and a repeated name are refused.
+    /// Adds a parameter; a repeated name is refused. (NaN is keyed by its bits, like every
+    /// float: the same NaN finds its result again, and caching never changes what a call
+    /// accepts.)
     pub fn param(&mut self, name: &str, value: Param) -> Result<&mut Self> {
-        if let Param::Float(v) = value {
-            if v.is_nan() {
-                return Err(IctError::parameter(
-                    name,
-                    "NaN cannot be a parameter (it is never equal to itself, so a cached result could not be found again)",
-                ));
-            }
-        }
         if self.params.insert(name.to_string(), value).is_some() {
             return Err(IctError::parameter(name, "given twice"));
         }
@@ -152,14 +179,7 @@ impl KeyBuilder {
         r.extend_from_slice(&(self.params.len() as u64).to_le_bytes());
         for (name, value) in &self.params {
             put_str(&mut r, name);
-            r.push(value.tag());
-            match value {
-                Param::Int(v) => r.extend_from_slice(&v.to_le_bytes()),
-                Param::Float(v) => r.extend_from_slice(&v.to_bits().to_le_bytes()),
-                Param::Bool(v) => r.push(u8::from(*v)),
-                Param::Str(v) => put_str(&mut r, v),
-                Param::None => {}
-            }
+            value.encode(&mut r);
         }
         r.extend_from_slice(&self.rows.unwrap_or(0).to_le_bytes());
         r.extend_from_slice(&(self.inputs.len() as u64).to_le_bytes());
@@ -195,7 +215,7 @@ mod tests {
     }
 
     #[test]
-    fn parameter_order_does_not_matter_and_nan_is_refused() {
+    fn parameter_order_does_not_matter_and_types_are_kept() {
         let mut a = KeyBuilder::new("liquidity", "compat");
         a.param("range_percent", Param::Float(0.01)).unwrap();
         a.param("swing_length", Param::Int(5)).unwrap();
@@ -203,8 +223,36 @@ mod tests {
         b.param("swing_length", Param::Int(5)).unwrap();
         b.param("range_percent", Param::Float(0.01)).unwrap();
         assert_eq!(a.key(), b.key());
-        assert!(a.param("x", Param::Float(f64::NAN)).is_err());
         assert!(a.param("swing_length", Param::Int(6)).is_err());
+        // Values that compare equal in Python but are of other types never share a key, and
+        // integers beyond 64 bits are not rounded.
+        let one = |value: Param| {
+            let mut k = KeyBuilder::new("d", "native");
+            k.param("k", value).unwrap();
+            k.key()
+        };
+        let keys = [
+            one(Param::Int(1)),
+            one(Param::Float(1.0)),
+            one(Param::Bool(true)),
+            one(Param::Typed(
+                "numpy.bool".into(),
+                Box::new(Param::Bool(true)),
+            )),
+            one(Param::Typed("numpy.int64".into(), Box::new(Param::Int(1)))),
+            one(Param::BigInt("18446744073709551617".into())),
+            one(Param::BigInt("18446744073709551616".into())),
+            one(Param::Float(-0.0)),
+            one(Param::Float(0.0)),
+            one(Param::Str("1".into())),
+        ];
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        // NaN is keyed by its bits: the same NaN finds its entry again.
+        assert_eq!(one(Param::Float(f64::NAN)), one(Param::Float(f64::NAN)));
     }
 
     #[test]

@@ -124,6 +124,19 @@ impl SessionParams {
                 window.start %= 1440;
                 window.end = window.start;
             }
+            if window.name.is_empty() || window.name.contains(['=', ',']) {
+                return Err(IctError::parameter(
+                    "sessions.windows",
+                    format!("{item:?}: a window needs a name without '=' or ','"),
+                ));
+            }
+            if list.iter().any(|w: &Window| w.name == window.name) {
+                // Rows name their window: two windows of one name could not be told apart.
+                return Err(IctError::parameter(
+                    "sessions.windows",
+                    format!("the window name {:?} is given twice", window.name),
+                ));
+            }
             list.push(window);
         }
         if list.is_empty() {

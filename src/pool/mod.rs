@@ -31,7 +31,8 @@ use std::time::Instant;
 pub enum Source<'a> {
     /// The store's (symbol, timeframe) series.
     Store,
-    /// Candles in memory (already validated).
+    /// Candles in memory (validated again by every run: the caller's arrays may have
+    /// changed since they were last checked).
     Candles(Candles<'a>),
 }
 
@@ -360,9 +361,15 @@ fn prepare(req: &Request<'_>, store: Option<&Store>) -> Result<Prepared> {
             let store = store.ok_or_else(|| {
                 IctError::parameter("requests", "a (symbol, timeframe) request needs a store")
             })?;
-            Some(store.read(&req.symbol, &req.timeframe)?)
+            // Block checksums are checked by the worker that runs it (in parallel).
+            Some(store.read_unchecked(&req.symbol, &req.timeframe)?)
         }
-        Source::Candles(_) => None,
+        Source::Candles(c) => {
+            // In-memory candles are checked every run: their arrays may have changed since
+            // they were built (`c.close[10] = nan`, a shortened column).
+            Candles::new(c.time, c.open, c.high, c.low, c.close, c.volume)?;
+            None
+        }
     };
     let time = match (&req.source, &reader) {
         (_, Some(r)) => r.time()?,
@@ -419,6 +426,9 @@ fn run(
     shared: &Shared,
     keep: bool,
 ) -> Result<Vec<Arc<ResultTable>>> {
+    if let Some(reader) = &p.reader {
+        reader.check_blocks()?; // damaged data is never analysed
+    }
     let c = candles(req, p)?;
     let mut task = Task {
         req,

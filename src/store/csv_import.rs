@@ -70,6 +70,11 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
         if t.len() == 6 && !body.is_empty() && matches!(t[0], b'+' | b'-') && t[3] == b':' {
             let h: i64 = tz.get(1..3)?.parse().ok()?;
             let m: i64 = tz.get(4..6)?.parse().ok()?;
+            // Real offsets run from -12:00 to +14:00; anything else is a damaged time, not
+            // one to shift by.
+            if h > 14 || m > 59 || (h == 14 && m > 0) {
+                return None;
+            }
             offset_seconds = (h * 3600 + m * 60) * if t[0] == b'-' { -1 } else { 1 };
             rest = body;
         }
@@ -153,7 +158,22 @@ struct Chunk {
 
 /// Parses a CSV file of candles; see the module documentation.
 pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
-    let bytes = std::fs::read(path).map_err(io_error(path))?;
+    // A regular file, read no further than its length at open: a device or a pipe
+    // (`/dev/zero`) would otherwise be read without end.
+    let file = std::fs::File::open(path).map_err(io_error(path))?;
+    let len = file.metadata().map_err(io_error(path))?;
+    if !len.is_file() {
+        return Err(IctError::parameter(
+            "csv",
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(len.len() as usize)
+        .map_err(|e| io_error(path)(std::io::Error::other(e.to_string())))?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, len.len()), &mut bytes)
+        .map_err(io_error(path))?;
     let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let delimiter = [b',', b'\t', b';']
         .into_iter()
@@ -576,6 +596,15 @@ mod tests {
             Some(base + 1_500_000_000)
         );
         assert_eq!(parse_datetime("2022-10-10 02:00:00+02:00"), Some(base));
+        // Offsets that no place has are damage, not a shift.
+        for bad in ["+99:99", "+15:00", "-14:30", "+02:60", "+14:01"] {
+            assert_eq!(
+                parse_datetime(&format!("2022-10-10 02:00:00{bad}")),
+                None,
+                "{bad}"
+            );
+        }
+        assert!(parse_datetime("2022-10-10 02:00:00+14:00").is_some());
         for bad in [
             "",
             "2022-13-01",

@@ -444,8 +444,20 @@ impl Store {
     }
 
     /// Maps a stored series read-only (no lock), reusing the mapping of an earlier read
-    /// while the file is unchanged.
+    /// while the file is unchanged, and checks the rows it serves against their checksums
+    /// (each block once per process, see [`SeriesReader::check_blocks`]): damaged data is an
+    /// error naming the file, column and rows, never served.
     pub fn read(&self, symbol: &str, timeframe: &str) -> Result<SeriesReader> {
+        let reader = self.read_unchecked(symbol, timeframe)?;
+        reader
+            .check_blocks()
+            .map_err(|e| e.in_series(symbol, timeframe))?;
+        Ok(reader)
+    }
+
+    /// [`Store::read`] without the block checks, for callers that run
+    /// [`SeriesReader::check_blocks`] themselves later (the pool, on its worker threads).
+    pub fn read_unchecked(&self, symbol: &str, timeframe: &str) -> Result<SeriesReader> {
         let path = self.series_path(symbol, timeframe)?;
         let known = self
             .readers
@@ -457,8 +469,20 @@ impl Store {
         let reader = match known {
             Some(reader) => reader.refreshed(),
             None => SeriesReader::open(&path),
-        }
-        .map_err(|e| e.in_series(symbol, timeframe))?;
+        };
+        let reader = match reader {
+            Ok(reader) => reader,
+            Err(e) => {
+                // Read afresh next time (a file changed in place is reported once, then
+                // served as it is now).
+                self.readers
+                    .get()
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&path);
+                return Err(e.in_series(symbol, timeframe));
+            }
+        };
         self.readers
             .get()
             .lock()
@@ -737,6 +761,85 @@ mod tests {
         std::fs::create_dir_all(&root).unwrap();
         std::fs::write(root.join(CACHE_MARKER), b"ictcore analysis cache\n").unwrap();
         assert!(Store::open(&root, true).is_err());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    fn series(n: usize, from: i64) -> (Vec<i64>, Vec<f64>) {
+        let t = (0..n as i64).map(|i| (from + i) * 60_000_000_000).collect();
+        let p = (0..n).map(|i| 1.0 + (i % 97) as f64 * 1e-3).collect();
+        (t, p)
+    }
+
+    /// T4: a flipped bit in a sealed block or in the tail is never served: `read()` (and so
+    /// the pool) raises naming the file, column and rows, the first time the process reads
+    /// the block and every time after.
+    #[test]
+    fn damaged_blocks_are_refused_when_read() {
+        use super::super::header::column_offsets;
+        use std::os::unix::fs::FileExt;
+        for (row, column, rows) in [
+            (1234u64, 3usize, "rows 0..65536"),
+            (65_600, 2, "rows 65536..66000"),
+        ] {
+            let root = root();
+            let store = Store::open(&root, true).unwrap();
+            let (t, p) = series(66_000, 0);
+            let c = Candles::new(&t, &p, &p, &p, &p, &p).unwrap();
+            store.write("EURUSD", "1m", &c).unwrap();
+            assert!(store.read("EURUSD", "1m").is_ok());
+            let path = store.series_path("EURUSD", "1m").unwrap();
+            let capacity = SeriesReader::open(&path).unwrap().header().capacity_rows;
+            let at = column_offsets(capacity).unwrap()[column] + row * 8;
+            let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.write_all_at(&[0x40], at).unwrap();
+            // A fresh store (a new process): the damage is found on the first read.
+            let fresh = Store::open(&root, false).unwrap();
+            for _ in 0..2 {
+                let err = fresh.read("EURUSD", "1m").unwrap_err();
+                let text = err.to_string();
+                assert!(matches!(err, IctError::InSeries { .. }), "{text}");
+                assert!(
+                    text.contains(COLUMNS_FOR_TEST[column]) && text.contains(rows),
+                    "{text}"
+                );
+            }
+            std::fs::remove_dir_all(root).unwrap();
+        }
+    }
+
+    const COLUMNS_FOR_TEST: [&str; 6] = ["time", "open", "high", "low", "close", "volume"];
+
+    /// T4: a file replaced in place behind an open store (same size, an older commit) is
+    /// noticed: the store reports it instead of serving rows the file no longer commits, and
+    /// reading again serves the file as it is.
+    #[test]
+    fn a_file_replaced_in_place_is_noticed() {
+        let root = root();
+        let store = Store::open(&root, true).unwrap();
+        let (t, p) = series(100, 0);
+        let c = Candles::new(&t[..50], &p[..50], &p[..50], &p[..50], &p[..50], &p[..50]).unwrap();
+        store.append("EURUSD", "1m", &c, Durability::Full).unwrap();
+        let path = store.series_path("EURUSD", "1m").unwrap();
+        let old = std::fs::read(&path).unwrap();
+        let c = Candles::new(&t[50..], &p[50..], &p[50..], &p[50..], &p[50..], &p[50..]).unwrap();
+        store.append("EURUSD", "1m", &c, Durability::Full).unwrap();
+        assert_eq!(
+            store.read("EURUSD", "1m").unwrap().time().unwrap().len(),
+            100
+        );
+        // Rewritten in place (same inode, same length), as `cp old 1m.ictc` would.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&old)
+            .unwrap();
+        let err = store.read("EURUSD", "1m").unwrap_err();
+        assert!(err.to_string().contains("changed in place"), "{err}");
+        assert_eq!(
+            store.read("EURUSD", "1m").unwrap().time().unwrap().len(),
+            50
+        );
         std::fs::remove_dir_all(root).unwrap();
     }
 }

@@ -18,6 +18,7 @@ use crate::error::{now_ns, IctError, Result};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
@@ -49,6 +50,8 @@ struct Slots {
     slot: usize,
     header: Header,
     older: Option<Header>,
+    /// A slot failed to decode (torn by a commit being written, or damaged).
+    damaged: bool,
 }
 
 /// Reads both slots and returns the one to trust (and its index), checking the file is as
@@ -101,10 +104,12 @@ fn read_header(file: &File, path: &Path) -> Result<Slots> {
             format!("file is {len} bytes, its header needs {needed} (truncated)"),
         ));
     }
+    let damaged = decoded.iter().any(std::result::Result::is_err);
     Ok(Slots {
         slot,
         header,
         older,
+        damaged,
     })
 }
 
@@ -117,6 +122,7 @@ fn settle(bytes: &[u8], path: &Path, slots: Slots) -> Result<(usize, Header, Opt
         slot,
         header,
         older,
+        ..
     } = slots;
     if !header.unsynced() {
         return Ok((slot, header, None));
@@ -618,6 +624,41 @@ pub struct SeriesReader {
     identity: (u64, u64, u64),
     /// Rows of a newer unsynced commit that failed its checksums and was rolled back.
     rolled_back: Option<(u64, u64)>,
+    /// What [`SeriesReader::check_blocks`] has verified of this mapping (shared by every
+    /// reader of it).
+    verified: Arc<Verified>,
+}
+
+/// The blocks of one mapping whose checksums were verified in this process (T4): a sealed
+/// block is checked the first time it is read, the tail once per commit.
+#[derive(Debug)]
+struct Verified {
+    /// One bit per sealed block of the file's capacity.
+    blocks: Box<[AtomicU64]>,
+    /// The commit sequence (+1) whose tail rows were checked; 0 for none.
+    tail_of: AtomicU64,
+}
+
+impl Verified {
+    fn new(capacity_rows: u64) -> Self {
+        let blocks = capacity_rows.div_ceil(BLOCK_ROWS).div_ceil(64);
+        Self {
+            blocks: (0..blocks).map(|_| AtomicU64::new(0)).collect(),
+            tail_of: AtomicU64::new(0),
+        }
+    }
+
+    fn has(&self, block: u64) -> bool {
+        self.blocks
+            .get((block / 64) as usize)
+            .is_some_and(|w| w.load(Ordering::Acquire) & (1 << (block % 64)) != 0)
+    }
+
+    fn set(&self, block: u64) {
+        if let Some(w) = self.blocks.get((block / 64) as usize) {
+            w.fetch_or(1 << (block % 64), Ordering::Release);
+        }
+    }
 }
 
 fn identity(file: &File, path: &Path) -> Result<(u64, u64, u64)> {
@@ -628,6 +669,7 @@ fn identity(file: &File, path: &Path) -> Result<(u64, u64, u64)> {
 
 impl SeriesReader {
     /// Maps a series file read-only after validating its header and length. Takes no lock.
+    /// Its data blocks are not checked yet: see [`SeriesReader::check_blocks`].
     pub fn open(path: &Path) -> Result<Self> {
         let file = crate::own_files::open_read(path).map_err(io(path))?;
         let slots = read_header(&file, path)?;
@@ -637,6 +679,7 @@ impl SeriesReader {
             path: path.to_path_buf(),
             map: Arc::new(map),
             rolled_back: newer.map(|n| (header.committed_rows, n.committed_rows)),
+            verified: Arc::new(Verified::new(header.capacity_rows)),
             header,
             identity: identity(&file, path)?,
         })
@@ -644,25 +687,63 @@ impl SeriesReader {
 
     /// The series as it is now: re-reads the header, and keeps the existing mapping when the
     /// file is the same (appends within capacity do not change its length or inode), so views
-    /// of one series share memory. A grown or rewritten file is mapped anew.
+    /// of one series share memory. A grown or rewritten file is mapped anew. A file changed
+    /// in place by another program (its commit went back, or its sealed blocks changed) is an
+    /// error: the rows this reader saw are no longer what the file holds.
     pub fn refreshed(&self) -> Result<Self> {
         let file = crate::own_files::open_read(&self.path).map_err(io(&self.path))?;
         if identity(&file, &self.path)? != self.identity {
             return Self::open(&self.path);
         }
         let slots = read_header(&file, &self.path)?;
-        if slots.header.sequence == self.header.sequence && self.rolled_back.is_none() {
+        if slots.header == self.header && self.rolled_back.is_none() {
             return Ok(self.clone());
+        }
+        let changed_in_place = |detail: String| {
+            corrupt(
+                &self.path,
+                format!(
+                    "the file was changed in place by another program ({detail}); ictcore \
+                     serves none of it through this store (reading it again opens it as it is)"
+                ),
+            )
+        };
+        if slots.header.sequence <= self.header.sequence {
+            // A commit never goes back, and one sequence is one header. A slot torn by a
+            // commit being written right now may hide the newest one: then keep what this
+            // reader has (a later refresh sees the commit).
+            if slots.damaged && slots.header.sequence < self.header.sequence {
+                return Ok(self.clone());
+            }
+            return Err(changed_in_place(format!(
+                "it commits sequence {} with {} rows, this store read sequence {} with {} rows",
+                slots.header.sequence,
+                slots.header.committed_rows,
+                self.header.sequence,
+                self.header.committed_rows
+            )));
         }
         let needed = slots.header.file_len().map_err(slot_error(&self.path))?;
         if needed > self.map.len() as u64 {
             return Self::open(&self.path);
         }
         let (_, header, newer) = settle(&self.map, &self.path, slots)?;
-        // Never step back: a commit this reader has seen stays the least it serves (a slot
-        // damaged since is reported by verify(), not by fewer rows).
         if header.sequence < self.header.sequence {
-            return Ok(self.clone());
+            return Ok(self.clone()); // rolled back past what this reader serves: keep it
+        }
+        // Sealed blocks are written once: the table entries this reader knew must be there.
+        let known = (self.header.sealed_blocks * 48) as usize;
+        let table = self
+            .map
+            .get(TABLE_OFFSET as usize..TABLE_OFFSET as usize + known)
+            .ok_or_else(|| corrupt(&self.path, "checksum table outside the file"))?;
+        if header.sealed_blocks < self.header.sealed_blocks
+            || header.committed_rows < self.header.committed_rows
+            || xxh3_64(table) != self.header.chain_hash
+        {
+            return Err(changed_in_place(
+                "its sealed blocks are not the ones committed before".into(),
+            ));
         }
         Ok(Self {
             path: self.path.clone(),
@@ -670,7 +751,74 @@ impl SeriesReader {
             rolled_back: newer.map(|n| (header.committed_rows, n.committed_rows)),
             header,
             identity: self.identity,
+            verified: Arc::clone(&self.verified),
         })
+    }
+
+    /// Checks the rows this reader serves against their checksums, once per block and
+    /// mapping in this process (T4): each sealed block the first time, the tail once per
+    /// commit, and the checksum table against the header. Damage is a
+    /// [`IctError::Corrupt`] naming the file, column and rows, so damaged data is never
+    /// analysed. About 20 GB/s of hashing, paid once per process for each block.
+    pub fn check_blocks(&self) -> Result<()> {
+        let h = &self.header;
+        let v = &self.verified;
+        let tail_done = v.tail_of.load(Ordering::Acquire) == h.sequence + 1;
+        if tail_done && (0..h.sealed_blocks).all(|b| v.has(b)) {
+            return Ok(());
+        }
+        let table_len = (h.sealed_blocks * 48) as usize;
+        let table = self
+            .map
+            .get(TABLE_OFFSET as usize..TABLE_OFFSET as usize + table_len)
+            .ok_or_else(|| corrupt(&self.path, "checksum table outside the file"))?;
+        if xxh3_64(table) != h.chain_hash {
+            return Err(corrupt(
+                &self.path,
+                "the sealed-block checksum table does not match its header (run verify())",
+            ));
+        }
+        let offsets = column_offsets(h.capacity_rows).map_err(slot_error(&self.path))?;
+        let check = |block: u64, expected: &dyn Fn(usize) -> u64| -> Result<()> {
+            let lo = block * BLOCK_ROWS;
+            let hi = ((block + 1) * BLOCK_ROWS).min(h.committed_rows);
+            for (c, (name, _)) in COLUMNS.iter().enumerate() {
+                let start = offsets[c] as usize + (lo * 8) as usize;
+                let bytes = self
+                    .map
+                    .get(start..start + ((hi - lo) * 8) as usize)
+                    .ok_or_else(|| corrupt(&self.path, "column region outside the file"))?;
+                if xxh3_64(bytes) != expected(c) {
+                    return Err(corrupt(
+                        &self.path,
+                        format!(
+                            "column '{name}' rows {lo}..{hi} (block {block}) do not match their \
+                             checksum: the data is damaged and is not served"
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        for block in 0..h.sealed_blocks {
+            if v.has(block) {
+                continue;
+            }
+            let at = (block * 48) as usize;
+            check(block, &|c| {
+                u64::from_le_bytes(
+                    table[at + c * 8..at + c * 8 + 8]
+                        .try_into()
+                        .unwrap_or([0; 8]),
+                )
+            })?;
+            v.set(block);
+        }
+        if !tail_done {
+            check(h.sealed_blocks, &|c| h.tail_checksums[c])?;
+            v.tail_of.store(h.sequence + 1, Ordering::Release);
+        }
+        Ok(())
     }
 
     /// What identifies this state of the series: the file (device, inode) and the commit

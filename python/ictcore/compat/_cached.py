@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .. import _ictcore
 from ..cache import AnalysisCache, ParamValue
 
 _default: AnalysisCache | None = None
@@ -58,6 +59,12 @@ def run(
     since result frames may be modified by the caller)."""
     cache = get_cache()
     if cache is None:
+        return call()
+    try:
+        _ictcore.keyable_params(dict(params))
+    except (TypeError, ValueError):
+        # A parameter no key can hold exactly: computed as without a cache (caching must
+        # never change what a call accepts or returns).
         return call()
 
     def compute() -> dict[str, npt.NDArray[Any]]:
