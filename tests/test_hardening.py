@@ -423,3 +423,49 @@ def test_a_flipped_bit_in_stored_data_is_never_analysed(tmp_path: Path) -> None:
 def test_duplicate_session_window_names_are_refused() -> None:
     with pytest.raises(ValueError, match="given twice"):
         ictcore.sessions(_candles(100), windows=["london_open", "london_open"])
+
+
+# -- class 7: resource limits -----------------------------------------------------------------
+
+
+def test_config_values_the_pool_or_cache_would_refuse_fail_when_read() -> None:
+    from ictcore import Config
+
+    cases = {
+        ("cache_optimization", "max_cache_size", "9" * 400 + "GB"): "more than 1 EiB",
+        ("cache_optimization", "cache_ttl_seconds", 1e300): "more than",
+        ("cache_optimization", "cache_ttl_seconds", float("inf")): "finite",
+        ("detector_pool", "max_pool_size", 5000): "more than 1024",
+        ("batch_processing", "max_buffer_size", "1.5EB"): "not a size",
+    }
+    for (section, key, value), message in cases.items():
+        with pytest.raises(ValueError, match=message) as e:
+            Config.from_dict({section: {key: value}})
+        assert f"{section}.{key}" in str(e.value)
+    with pytest.raises(ValueError, match="max_memory_bytes"):
+        AnalysisCache(max_memory_bytes=2**70)
+
+
+def test_a_growth_that_fails_on_a_full_disk_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A file-size limit (as a full disk would) makes the growth's new file fail part way:
+    the append fails, the series keeps its rows, and no temp file is left."""
+    code = f"""
+        import resource, signal
+        import numpy as np, ictcore
+        store = ictcore.CandleStore({str(tmp_path)!r})
+        t = (1_700_000_000 + 60 * np.arange(2000, dtype=np.int64)) * 10**9
+        p = np.full(2000, 1.1)
+        store.write("X", "1m", ictcore.Candles(t[:1000], p[:1000], p[:1000], p[:1000], p[:1000]))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+        try:
+            store.append("X", "1m", ictcore.Candles(t[1000:], p[1000:], p[1000:], p[1000:], p[1000:]))
+        except OSError as e:
+            print("refused", e)
+        print(len(store.read("X", "1m")))
+    """
+    done = _run(code)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "refused" in done.stdout and done.stdout.split()[-1] == "1000", done.stdout
+    left = sorted(p.name for p in (tmp_path / "X").iterdir())
+    assert left == ["1m.ictc", "1m.ictc.lock"], left

@@ -103,6 +103,8 @@ class AnalysisCache:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+            if value > 2**63:
+                raise ValueError(f"{name} must be at most 2**63 bytes, got {value!r}")
         self._cache = _ictcore.Cache(
             None if path is None else os.fspath(path),
             max_memory_bytes,

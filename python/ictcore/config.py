@@ -8,6 +8,7 @@ otherwise be ignored silently) raises ``ValueError`` naming the key, e.g.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -28,19 +29,36 @@ _UNITS = {
 }
 
 
+#: The largest size accepted (1 EiB): what the cache and pool take, with room for the disk
+#: tier's 10x of the memory budget.
+MAX_SIZE = 2**60
+#: Bounds that the pool and cache enforce, checked here so a config fails when it is read.
+MAX_WORKERS = 1024
+MAX_TTL_SECONDS = 100 * 365 * 24 * 3600
+
+
 def parse_size(text: Any, key: str = "size") -> int:
-    """Bytes of a size such as ``"50MB"``, ``"1.5GB"``, ``"512MiB"`` or a plain int."""
+    """Bytes of a size such as ``"50MB"``, ``"1.5GB"``, ``"512MiB"`` or a plain int (at most
+    1 EiB; computed exactly, without floats)."""
     if isinstance(text, bool):
         raise ValueError(f"{key}: {text!r} is not a size like '50MB'")
     if isinstance(text, int):
-        if text < 0:
-            raise ValueError(f"{key}: {text} is negative")
-        return text
-    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
-    unit = match.group(2).upper() if match else None
-    if not match or unit not in _UNITS:
-        raise ValueError(f"{key}: {text!r} is not a size like '50MB'")
-    return int(float(match.group(1)) * _UNITS[unit])
+        value = text
+    else:
+        match = re.fullmatch(
+            r"\s*([0-9]{1,4000})(?:\.([0-9]{1,4000}))?\s*([A-Za-z]*)\s*", str(text)
+        )
+        unit = match.group(3).upper() if match else None
+        if not match or unit not in _UNITS:
+            raise ValueError(f"{key}: {text!r} is not a size like '50MB'")
+        fraction = match.group(2) or ""
+        scale = 10 ** len(fraction)
+        value = (int(match.group(1)) * scale + int(fraction or 0)) * _UNITS[unit] // scale
+    if value < 0:
+        raise ValueError(f"{key}: {text!r} is negative")
+    if value > MAX_SIZE:
+        raise ValueError(f"{key}: {text!r} is more than 1 EiB")
+    return value
 
 
 @dataclass(frozen=True)
@@ -78,15 +96,18 @@ class Config:
         batch = reader.section("batch_processing")
         cache = reader.section("cache_optimization")
         targets = reader.section("performance_targets")
+        big = 10**12  # counts beyond any machine: a typo, not a setting
         config = cls(
-            max_pool_size=pool.integer("max_pool_size", 4, minimum=1),
-            min_pool_size=pool.integer("min_pool_size", 2, minimum=1),
+            max_pool_size=pool.integer("max_pool_size", 4, minimum=1, maximum=MAX_WORKERS),
+            min_pool_size=pool.integer("min_pool_size", 2, minimum=1, maximum=MAX_WORKERS),
             adaptive_sizing=pool.flag("adaptive_sizing", True),
-            batch_size=batch.integer("batch_size", 100, minimum=1),
+            batch_size=batch.integer("batch_size", 100, minimum=1, maximum=big),
             max_buffer_bytes=batch.size("max_buffer_size", 50 * 10**6),
-            async_threshold=batch.integer("async_threshold", 10, minimum=0),
+            async_threshold=batch.integer("async_threshold", 10, minimum=0, maximum=big),
             cache_max_bytes=cache.size("max_cache_size", 200 * 10**6),
-            cache_ttl_seconds=cache.number("cache_ttl_seconds", 3600.0, positive=True),
+            cache_ttl_seconds=cache.number(
+                "cache_ttl_seconds", 3600.0, positive=True, maximum=MAX_TTL_SECONDS
+            ),
             compression_enabled=cache.flag("compression_enabled", True),
             parallel_speedup_min=targets.number("parallel_speedup_min", 2.0, positive=True),
             total_analysis_max_seconds=targets.number(
@@ -133,12 +154,14 @@ class _Reader:
         value = self._get(key)
         return _Reader({} if value is None else value, key)
 
-    def integer(self, key: str, default: int, minimum: int) -> int:
+    def integer(self, key: str, default: int, minimum: int, maximum: int) -> int:
         value = self._get(key)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(f"{self.key(key)}: expected an int >= {minimum}, got {value!r}")
+        if value > maximum:
+            raise ValueError(f"{self.key(key)}: {value!r} is more than {maximum}")
         return value
 
     def flag(self, key: str, default: bool) -> bool:
@@ -149,15 +172,23 @@ class _Reader:
             raise ValueError(f"{self.key(key)}: expected true or false, got {value!r}")
         return value
 
-    def number(self, key: str, default: float, positive: bool) -> float:
+    def number(self, key: str, default: float, positive: bool, maximum: float = 1e300) -> float:
         value = self._get(key)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{self.key(key)}: expected a number, got {value!r}")
-        if positive and not value > 0:
+        try:
+            number = float(value)
+        except OverflowError:
+            number = float("inf")
+        if not math.isfinite(number):
+            raise ValueError(f"{self.key(key)}: expected a finite number, got {value!r}")
+        if positive and not number > 0:
             raise ValueError(f"{self.key(key)}: must be positive, got {value!r}")
-        return float(value)
+        if number > maximum:
+            raise ValueError(f"{self.key(key)}: {value!r} is more than {maximum:g}")
+        return number
 
     def size(self, key: str, default: int) -> int:
         value = self._get(key)
