@@ -459,7 +459,8 @@ def test_a_growth_that_fails_on_a_full_disk_leaves_nothing_behind(tmp_path: Path
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail (EFBIG)
         resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
         try:
-            store.append("X", "1m", ictcore.Candles(t[1000:], p[1000:], p[1000:], p[1000:], p[1000:]))
+            q = p[1000:]
+            store.append("X", "1m", ictcore.Candles(t[1000:], q, q, q, q))
         except OSError as e:
             print("refused", e)
         print(len(store.read("X", "1m")))

@@ -29,6 +29,7 @@ _UNITS = {
 }
 
 
+_SIZE = re.compile(r"\s*([0-9]{1,4000})(?:\.([0-9]{1,4000}))?\s*([A-Za-z]*)\s*")
 #: The largest size accepted (1 EiB): what the cache and pool take, with room for the disk
 #: tier's 10x of the memory budget.
 MAX_SIZE = 2**60
