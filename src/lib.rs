@@ -34,3 +34,6 @@ pub use error::{IctError, Result};
 
 /// The version of this crate, part of every cache key.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg(test)]
+mod fuzz_tests;

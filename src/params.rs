@@ -28,7 +28,7 @@ impl Params<'_> {
     fn wrong(&self, name: &str, want: &str, got: &Param) -> IctError {
         IctError::parameter(
             format!("{}.{name}", self.detector),
-            format!("expected {want}, got {got:?}"),
+            format!("expected {want}, got {got}"),
         )
     }
 

@@ -158,6 +158,10 @@ class DetectorPool:
     ) -> None:
         if workers is None and config is not None:
             workers = config.workers()
+        if workers is not None and (
+            isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 1024
+        ):
+            raise ValueError(f"workers must be an int from 1 to 1024 (or None), got {workers!r}")
         buffer = config.max_buffer_bytes if config is not None else 64 * 2**20
         self._pool = _ictcore.Pool(workers, buffer)
         self.cache = cache

@@ -64,6 +64,25 @@ pub enum Param {
     Typed(String, Box<Param>),
 }
 
+impl fmt::Display for Param {
+    /// The value as Python would show it (for error messages).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Param::Int(v) => write!(f, "{v}"),
+            Param::BigInt(v) => f.write_str(v),
+            Param::Float(v) if v.is_nan() => f.write_str("nan"),
+            Param::Float(v) if v.is_infinite() => {
+                f.write_str(if *v > 0.0 { "inf" } else { "-inf" })
+            }
+            Param::Float(v) => write!(f, "{v:?}"),
+            Param::Bool(v) => f.write_str(if *v { "True" } else { "False" }),
+            Param::Str(v) => write!(f, "{v:?}"),
+            Param::None => f.write_str("None"),
+            Param::Typed(type_name, inner) => write!(f, "{type_name}({inner})"),
+        }
+    }
+}
+
 impl Param {
     fn tag(&self) -> u8 {
         match self {

@@ -471,7 +471,11 @@ impl SeriesWriter {
         } else {
             self.header.features.compat |= COMPAT_UNSYNCED;
         }
-        self.header.sequence += 1;
+        self.header.sequence = self
+            .header
+            .sequence
+            .checked_add(1)
+            .ok_or_else(|| corrupt(&self.path, "the commit sequence is exhausted"))?;
         self.header.writer_pid = u64::from(std::process::id());
         self.header.commit_time_ns = now_ns();
         let next = if durability == Durability::Os && self.durable_slot == Some(1 - self.slot) {
@@ -763,7 +767,7 @@ impl SeriesReader {
     pub fn check_blocks(&self) -> Result<()> {
         let h = &self.header;
         let v = &self.verified;
-        let tail_done = v.tail_of.load(Ordering::Acquire) == h.sequence + 1;
+        let tail_done = v.tail_of.load(Ordering::Acquire) == h.sequence.wrapping_add(1);
         if tail_done && (0..h.sealed_blocks).all(|b| v.has(b)) {
             return Ok(());
         }
@@ -816,7 +820,8 @@ impl SeriesReader {
         }
         if !tail_done {
             check(h.sealed_blocks, &|c| h.tail_checksums[c])?;
-            v.tail_of.store(h.sequence + 1, Ordering::Release);
+            v.tail_of
+                .store(h.sequence.wrapping_add(1), Ordering::Release);
         }
         Ok(())
     }
