@@ -426,10 +426,11 @@ fn run(
     shared: &Shared,
     keep: bool,
 ) -> Result<Vec<Arc<ResultTable>>> {
-    if let Some(reader) = &p.reader {
-        reader.check_blocks()?; // damaged data is never analysed
-    }
     let c = candles(req, p)?;
+    let whole = p
+        .reader
+        .as_ref()
+        .filter(|r| p.rows == (0, r.header().committed_rows as usize));
     let mut task = Task {
         req,
         c,
@@ -437,6 +438,9 @@ fn run(
         shared,
         hashes: HashMap::new(),
         swings: HashMap::new(),
+        reader: p.reader.as_ref(),
+        whole,
+        checked: std::cell::Cell::new(false),
     };
     specs
         .iter()
@@ -457,6 +461,14 @@ struct Task<'a> {
     shared: &'a Shared,
     hashes: HashMap<&'static str, [u8; 16]>,
     swings: HashMap<usize, Arc<ResultTable>>,
+    /// The stored series, if the request reads one.
+    reader: Option<&'a SeriesReader>,
+    /// The stored series when the request covers all of it: cache keys then come from the
+    /// checksums its writer recorded, without reading the rows.
+    whole: Option<&'a SeriesReader>,
+    /// Whether the stored rows were checked against their checksums (before the first
+    /// computation: damaged data is never analysed; results found in the cache need none).
+    checked: std::cell::Cell<bool>,
 }
 
 impl Task<'_> {
@@ -508,13 +520,30 @@ impl Task<'_> {
         Ok(table)
     }
 
-    /// The cache key of `spec` on this series (each column hashed once per task).
+    /// The cache key of `spec` on this series (each column hashed once per task). A whole
+    /// stored series is identified by its recorded block checksums (the input's name then
+    /// says so, so the two kinds of identity never meet); anything else by its bytes.
     fn key(&mut self, spec: &Spec) -> Result<crate::cache::Key> {
         let mut key = spec.key_builder()?;
         for &name in spec.inputs() {
             let (bytes, dtype) = column(&self.c, name);
-            let hash = *self.hashes.entry(name).or_insert_with(|| input_hash(bytes));
-            key.input_hashed(name, dtype, (bytes.len() / 8) as u64, hash);
+            let hash = match self.hashes.get(name) {
+                Some(hash) => *hash,
+                None => {
+                    let hash = match self.whole {
+                        Some(reader) => reader.column_digest(column_index(name))?,
+                        None => input_hash(bytes),
+                    };
+                    self.hashes.insert(name, hash);
+                    hash
+                }
+            };
+            let label = if self.whole.is_some() {
+                stored_label(name)
+            } else {
+                name
+            };
+            key.input_hashed(label, dtype, (bytes.len() / 8) as u64, hash);
         }
         Ok(key.key())
     }
@@ -570,6 +599,10 @@ impl Task<'_> {
     }
 
     fn compute(&self, spec: &Spec, swings: Option<&ResultTable>) -> Result<ResultTable> {
+        if let (Some(reader), false) = (self.reader, self.checked.get()) {
+            reader.check_blocks()?; // damaged data is never analysed
+            self.checked.set(true);
+        }
         let began = Instant::now();
         let out = spec.compute(&self.c, swings, &self.req.symbol);
         let ns = elapsed_ns(began);
@@ -593,6 +626,31 @@ fn column<'a>(c: &Candles<'a>, name: &str) -> (&'a [u8], Dtype) {
         "low" => (bytemuck::cast_slice(c.low), Dtype::F64),
         "close" => (bytemuck::cast_slice(c.close), Dtype::F64),
         _ => (bytemuck::cast_slice(c.volume), Dtype::F64),
+    }
+}
+
+/// The store column of a key input (the session's wall clock is the time column).
+fn column_index(name: &str) -> usize {
+    match name {
+        "time" | "wall_clock" => 0,
+        "open" => 1,
+        "high" => 2,
+        "low" => 3,
+        "close" => 4,
+        _ => 5,
+    }
+}
+
+/// The name a key records for an input identified by its stored block checksums.
+fn stored_label(name: &str) -> &'static str {
+    match name {
+        "time" => "time@store-blocks",
+        "wall_clock" => "wall_clock@store-blocks",
+        "open" => "open@store-blocks",
+        "high" => "high@store-blocks",
+        "low" => "low@store-blocks",
+        "close" => "close@store-blocks",
+        _ => "volume@store-blocks",
     }
 }
 

@@ -759,6 +759,40 @@ impl SeriesReader {
         })
     }
 
+    /// A 128-bit identity of one column's committed rows, derived from the checksums the
+    /// writer recorded (the sealed-block table, checked against the header, and the tail
+    /// checksum) without reading the rows: for cache keys of whole stored series. Equal
+    /// contents written by ictcore give equal digests; a cached result found through it
+    /// belongs to exactly the committed rows (the rows themselves are checked by
+    /// [`SeriesReader::check_blocks`] before anything is computed from them).
+    pub fn column_digest(&self, column: usize) -> Result<[u8; 16]> {
+        let h = &self.header;
+        let table_len = (h.sealed_blocks * 48) as usize;
+        let table = self
+            .map
+            .get(TABLE_OFFSET as usize..TABLE_OFFSET as usize + table_len)
+            .ok_or_else(|| corrupt(&self.path, "checksum table outside the file"))?;
+        if xxh3_64(table) != h.chain_hash {
+            return Err(corrupt(
+                &self.path,
+                "the sealed-block checksum table does not match its header (run verify())",
+            ));
+        }
+        let tail = h
+            .tail_checksums
+            .get(column)
+            .ok_or_else(|| IctError::parameter("column", format!("{column} is not 0..5")))?;
+        let mut record = Xxh3::new();
+        record.update(b"ictcore-series-blocks-1");
+        record.update(&(column as u64).to_le_bytes());
+        record.update(&h.committed_rows.to_le_bytes());
+        for entry in table.chunks_exact(48) {
+            record.update(&entry[column * 8..column * 8 + 8]);
+        }
+        record.update(&tail.to_le_bytes());
+        Ok(record.digest128().to_le_bytes())
+    }
+
     /// Checks the rows this reader serves against their checksums, once per block and
     /// mapping in this process (T4): each sealed block the first time, the tail once per
     /// commit, and the checksum table against the header. Damage is a
