@@ -20,10 +20,11 @@ use super::entry::{self, EntryMeta, MAGIC};
 use super::key::Key;
 use super::table::ResultTable;
 use crate::error::{io_error, IctError, Result};
-use crate::own_files;
+use crate::own_files::{self, Dir};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Extension of entry files.
@@ -93,10 +94,10 @@ fn is_shard_name(name: &str) -> bool {
     name.len() == 2 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// Whether the file at `path` starts like an entry (the magic) and, with `key`, holds that
-/// key: the proof, besides its name, that the cache wrote it.
-fn starts_as_entry(path: &Path, key: Option<&Key>) -> bool {
-    let Ok(mut file) = own_files::open_read(path) else {
+/// Whether the file `name` in `dir` starts like an entry (the magic) and, with `key`, holds
+/// that key: the proof, besides its name, that the cache wrote it.
+fn starts_as_entry(dir: &Dir, name: &str, key: Option<&Key>) -> bool {
+    let Ok(mut file) = dir.open_read(name) else {
         return false;
     };
     let mut head = [0u8; 26];
@@ -109,22 +110,22 @@ fn starts_as_entry(path: &Path, key: Option<&Key>) -> bool {
 /// Removes one of the cache's own files, after checking it is still what its name says
 /// (a plain file; an entry or quarantined entry must also start as one). Returns whether it
 /// was removed.
-fn remove_own(path: &Path, own: Own) -> bool {
-    if !own_files::is_plain_file(path) {
+fn remove_own(dir: &Dir, name: &str, own: Own) -> bool {
+    if !dir.is_plain_file(name) {
         return false;
     }
     let proven = match own {
-        Own::Entry(key) => starts_as_entry(path, Some(&key)),
-        Own::Corrupt(_) => starts_as_entry(path, None) || is_blank(path),
+        Own::Entry(key) => starts_as_entry(dir, name, Some(&key)),
+        Own::Corrupt(_) => starts_as_entry(dir, name, None) || is_blank(dir, name),
         Own::Temp(_) => true,
     };
-    proven && std::fs::remove_file(path).is_ok()
+    proven && dir.remove(name).is_ok()
 }
 
 /// Whether a file holds nothing: empty or all zero bytes (what a power loss can leave of an
 /// unsynced entry). Removing it loses no information.
-fn is_blank(path: &Path) -> bool {
-    let Ok(file) = own_files::open_read(path) else {
+fn is_blank(dir: &Dir, name: &str) -> bool {
+    let Ok(file) = dir.open_read(name) else {
         return false;
     };
     let mut buf = [0u8; 1 << 16];
@@ -162,7 +163,8 @@ pub struct Sweep {
 /// The disk tier of one cache directory.
 #[derive(Debug)]
 pub struct DiskTier {
-    root: PathBuf,
+    /// The root, opened once: every file below it is reached by name from this handle.
+    root: Dir,
     max_bytes: u64,
     max_age: Option<Duration>,
     sync: bool,
@@ -175,23 +177,22 @@ pub struct DiskTier {
 /// directory gets the marker; a directory that holds only the cache's own files (written by
 /// a build from before the marker) is adopted; anything else is refused, naming a file that
 /// is not the cache's, so the cache can never remove it.
-fn claim_root(root: &Path) -> Result<()> {
-    let marker = root.join(MARKER);
+fn claim_root(root: &Dir) -> Result<()> {
     let refuse = |why: String| {
         IctError::parameter(
             "path",
             format!(
                 "{} is not an ictcore cache directory: {why}; give AnalysisCache a new or \
                  empty directory (it removes files, so it only works in one that is its own)",
-                root.display()
+                root.path().display()
             ),
         )
     };
-    match own_files::open_read(&marker) {
+    match root.open_read(MARKER) {
         Ok(mut file) => {
             let mut head = vec![0u8; MARKER_TEXT.len()];
             let ours = file.read_exact(&mut head).is_ok() && head == MARKER_TEXT;
-            return if ours && own_files::is_plain_file(&marker) {
+            return if ours && root.is_plain_file(MARKER) {
                 Ok(())
             } else {
                 Err(refuse(format!("its {MARKER} file is not ictcore's")))
@@ -206,7 +207,8 @@ fn claim_root(root: &Path) -> Result<()> {
             foreign.display()
         )));
     }
-    match own_files::create_new(&marker) {
+    let marker = root.join(MARKER);
+    match root.create_new(MARKER) {
         Ok(mut file) => file
             .write_all(MARKER_TEXT)
             .and_then(|()| file.write_all(b"Files here are written and removed by ictcore.\n"))
@@ -218,37 +220,27 @@ fn claim_root(root: &Path) -> Result<()> {
 }
 
 /// The first file or directory under `root` that is not the cache's own (see [`claim_root`]).
-fn first_foreign(root: &Path) -> Result<Option<PathBuf>> {
-    for item in std::fs::read_dir(root).map_err(io_error(root))? {
-        let item = item.map_err(io_error(root))?;
-        let path = item.path();
-        let name = item.file_name();
-        let Some(name) = name.to_str() else {
-            return Ok(Some(path));
-        };
+fn first_foreign(root: &Dir) -> Result<Option<PathBuf>> {
+    for name in root.names().map_err(io_error(root.path()))? {
         if name == STORE_MARKER {
-            return Ok(Some(path));
+            return Ok(Some(root.join(&name)));
         }
-        if name == SWEEP_LOCK && own_files::is_plain_file(&path) {
+        if name == SWEEP_LOCK && root.is_plain_file(&name) {
             continue;
         }
-        if !is_shard_name(name) || own_files::check_dir(&path).is_err() {
-            return Ok(Some(path));
-        }
-        for file in std::fs::read_dir(&path).map_err(io_error(&path))? {
-            let file = file.map_err(io_error(&path))?.path();
-            let own = file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| classify(name, n));
-            let proven = match own {
-                Some(Own::Entry(key)) => starts_as_entry(&file, Some(&key)),
-                Some(Own::Corrupt(_)) => starts_as_entry(&file, None),
-                Some(Own::Temp(_)) => own_files::is_plain_file(&file),
+        let shard = match is_shard_name(&name).then(|| root.sub(&name, false)) {
+            Some(Ok(shard)) => shard,
+            _ => return Ok(Some(root.join(&name))),
+        };
+        for file in shard.names().map_err(io_error(shard.path()))? {
+            let proven = match classify(&name, &file) {
+                Some(Own::Entry(key)) => starts_as_entry(&shard, &file, Some(&key)),
+                Some(Own::Corrupt(_)) => starts_as_entry(&shard, &file, None),
+                Some(Own::Temp(_)) => shard.is_plain_file(&file),
                 None => false,
             };
             if !proven {
-                return Ok(Some(file));
+                return Ok(Some(shard.join(&file)));
             }
         }
     }
@@ -257,10 +249,21 @@ fn first_foreign(root: &Path) -> Result<Option<PathBuf>> {
 
 /// One of the cache's files as a listing found it.
 struct Listed {
-    path: PathBuf,
+    shard: Arc<Dir>,
+    name: String,
     own: Own,
     len: u64,
     mtime: SystemTime,
+}
+
+impl Listed {
+    fn path(&self) -> PathBuf {
+        self.shard.join(&self.name)
+    }
+
+    fn remove(&self) -> bool {
+        remove_own(&self.shard, &self.name, self.own)
+    }
 }
 
 impl DiskTier {
@@ -273,11 +276,11 @@ impl DiskTier {
         max_age: Option<Duration>,
         sync: bool,
     ) -> Result<Self> {
-        std::fs::create_dir_all(root).map_err(io_error(root))?;
+        let dir = own_files::root_dir(root, true)?;
         crate::store::fs_kind::check_local(root, "cache")?;
-        claim_root(root)?;
+        claim_root(&dir)?;
         Ok(Self {
-            root: root.to_path_buf(),
+            root: dir,
             max_bytes,
             max_age,
             sync,
@@ -287,19 +290,31 @@ impl DiskTier {
 
     /// The cache directory.
     pub fn root(&self) -> &Path {
-        &self.root
+        self.root.path()
+    }
+
+    /// The shard directory and file name of an entry.
+    fn entry_name(key: &Key) -> (String, String) {
+        let hex = key.to_string();
+        (hex[..2].to_string(), format!("{hex}.{ENTRY}"))
     }
 
     /// The file of an entry.
     pub fn entry_path(&self, key: &Key) -> PathBuf {
-        let hex = key.to_string();
-        self.root.join(&hex[..2]).join(format!("{hex}.{ENTRY}"))
+        let (shard, name) = Self::entry_name(key);
+        self.root.join(&shard).join(name)
     }
 
     /// Looks an entry up; a damaged one is quarantined and reported, never returned.
     pub fn get(&self, key: &Key) -> Lookup {
+        let (shard, name) = Self::entry_name(key);
         let path = self.entry_path(key);
-        let bytes = match read_entry_file(&path) {
+        let dir = match self.root.sub(&shard, false) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Miss,
+            Err(e) => return Lookup::Corrupt(format!("{}: {e}", path.display())),
+        };
+        let bytes = match read_entry_file(&dir, &name) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Miss,
             // Not a file the cache can read as its own (a link, too large, unreadable): a
@@ -308,11 +323,11 @@ impl DiskTier {
         };
         match entry::decode(&bytes, key) {
             Ok((table, meta)) => {
-                touch(&path);
+                touch(&dir, &name);
                 Lookup::Hit(table, meta)
             }
             Err(e) => {
-                self.quarantine(&path);
+                quarantine(&dir, &name, key);
                 Lookup::Corrupt(format!("{}: {}", path.display(), e.0))
             }
         }
@@ -321,34 +336,15 @@ impl DiskTier {
     /// Whether an entry file for `key` exists (touching it as a hit does). Not validated:
     /// for callers that only need to know a result is stored; reading it validates it.
     pub fn contains(&self, key: &Key) -> bool {
-        let path = self.entry_path(key);
-        let exists = own_files::is_plain_file(&path);
+        let (shard, name) = Self::entry_name(key);
+        let Ok(dir) = self.root.sub(&shard, false) else {
+            return false;
+        };
+        let exists = dir.is_plain_file(&name);
         if exists {
-            touch(&path);
+            touch(&dir, &name);
         }
         exists
-    }
-
-    /// Moves a damaged file at an entry's name aside as `<key>.corrupt` (renamed, not
-    /// deleted, so the damage can be inspected; the sweep deletes it later only if it is
-    /// provably the cache's). An older quarantined copy is replaced only if it is provably
-    /// the cache's too; otherwise, or if the rename fails (another process quarantined it
-    /// first), the file stays and the lookup is still a miss.
-    fn quarantine(&self, path: &Path) {
-        let aside = path.with_extension(CORRUPT);
-        let key = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .and_then(Key::from_hex);
-        let free = match key {
-            Some(key) => {
-                std::fs::symlink_metadata(&aside).is_err() || remove_own(&aside, Own::Corrupt(key))
-            }
-            None => false,
-        };
-        if free && own_files::is_plain_file(path) {
-            let _ = std::fs::rename(path, &aside);
-        }
     }
 
     /// Writes an entry (temp file, then published without replacing anything); returns
@@ -366,10 +362,13 @@ impl DiskTier {
                 ),
             ));
         }
-        let dir = path.parent().unwrap_or(&self.root);
-        own_files::ensure_dir(dir)?;
-        let tmp = dir.join(own_files::temp_name(TEMP_STEM));
-        let mut file = own_files::create_new(&tmp).map_err(io_error(&tmp))?;
+        let (shard, name) = Self::entry_name(key);
+        let dir = self
+            .root
+            .sub(&shard, true)
+            .map_err(io_error(&self.root.join(&shard)))?;
+        let tmp = own_files::temp_name(TEMP_STEM);
+        let mut file = dir.create_new(&tmp).map_err(io_error(&dir.join(&tmp)))?;
         // From here the temp file is this process's own: it may be removed on failure.
         let written = (|| {
             file.write_all(&encoded.bytes)?;
@@ -377,12 +376,12 @@ impl DiskTier {
                 file.sync_data()?;
             }
             drop(file);
-            own_files::publish(&tmp, &path)
+            dir.publish(&tmp, &name)
         })();
         let published = match written {
             Ok(published) => published,
             Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
+                let _ = dir.remove(&tmp);
                 return Err(io_error(&path)(e));
             }
         };
@@ -405,7 +404,7 @@ impl DiskTier {
                 Own::Temp(pid) => !own_files::pid_alive(pid),
                 Own::Entry(_) | Own::Corrupt(_) => true,
             };
-            if removable && remove_own(&f.path, f.own) {
+            if removable && f.remove() {
                 removed += 1;
             }
         }
@@ -417,32 +416,33 @@ impl DiskTier {
     /// anything else are left out).
     fn files(&self) -> Result<Vec<Listed>> {
         let mut out = Vec::new();
-        for shard in std::fs::read_dir(&self.root).map_err(io_error(&self.root))? {
-            let Ok(shard) = shard else { continue };
-            let name = shard.file_name();
-            let Some(name) = name.to_str().filter(|n| is_shard_name(n)) else {
-                continue;
-            };
-            let shard_path = shard.path();
-            if own_files::check_dir(&shard_path).is_err() {
+        for name in self.root.names().map_err(io_error(self.root.path()))? {
+            if !is_shard_name(&name) {
                 continue;
             }
-            // Files can vanish while we list (other processes sweep and quarantine).
-            let Ok(listing) = std::fs::read_dir(&shard_path) else {
+            // A link, or a shard removed while we list: not ours to look into.
+            let Ok(shard) = self.root.sub(&name, false) else {
                 continue;
             };
-            for file in listing.flatten() {
-                let Some(own) = file.file_name().to_str().and_then(|n| classify(name, n)) else {
+            let shard = Arc::new(shard);
+            let Ok(listing) = shard.names() else {
+                continue;
+            };
+            for file in listing {
+                let Some(own) = classify(&name, &file) else {
                     continue;
                 };
-                // `DirEntry::metadata` does not follow links: a link is not a plain file.
-                if let Some(m) = file.metadata().ok().filter(|m| m.file_type().is_file()) {
-                    out.push(Listed {
-                        path: file.path(),
-                        own,
-                        len: m.len(),
-                        mtime: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                    });
+                // Files can vanish while we list (other processes sweep and quarantine).
+                if let Ok(st) = shard.stat(&file).map(|st| (st.is_file, st)) {
+                    if st.0 {
+                        out.push(Listed {
+                            shard: Arc::clone(&shard),
+                            name: file,
+                            own,
+                            len: st.1.len,
+                            mtime: st.1.modified,
+                        });
+                    }
                 }
             }
         }
@@ -456,7 +456,7 @@ impl DiskTier {
         for f in self.files()? {
             if let Own::Entry(key) = f.own {
                 if let Lookup::Corrupt(reason) = self.get(&key) {
-                    bad.push((f.path, reason));
+                    bad.push((f.path(), reason));
                 }
             }
         }
@@ -481,8 +481,10 @@ impl DiskTier {
 
     /// [`DiskTier::sweep`] down to `target` bytes of entries.
     fn sweep_to(&self, target: u64) -> Result<Sweep> {
-        let lock_path = self.root.join(SWEEP_LOCK);
-        let lock = own_files::open_write(&lock_path, true).map_err(io_error(&lock_path))?;
+        let lock = self
+            .root
+            .open_write(SWEEP_LOCK, true)
+            .map_err(io_error(&self.root.join(SWEEP_LOCK)))?;
         if lock.try_lock().is_err() {
             return Ok(Sweep::default());
         }
@@ -497,33 +499,31 @@ impl DiskTier {
             match f.own {
                 Own::Temp(pid) => {
                     if age(f.mtime) > TEMP_MAX_AGE || !own_files::pid_alive(pid) {
-                        report.removed_temp += u64::from(remove_own(&f.path, f.own));
+                        report.removed_temp += u64::from(f.remove());
                     }
                 }
                 Own::Corrupt(_) => {
                     if age(f.mtime) > CORRUPT_MAX_AGE {
-                        report.removed_corrupt += u64::from(remove_own(&f.path, f.own));
+                        report.removed_corrupt += u64::from(f.remove());
                     }
                 }
                 Own::Entry(_) => {
-                    if self.max_age.is_some_and(|max| age(f.mtime) > max)
-                        && remove_own(&f.path, f.own)
-                    {
+                    if self.max_age.is_some_and(|max| age(f.mtime) > max) && f.remove() {
                         report.removed_entries += 1;
                     } else {
-                        entries.push((f.mtime, f.len, f.path, f.own));
+                        entries.push(f);
                     }
                 }
             }
         }
-        let mut total: u64 = entries.iter().map(|e| e.1).sum();
-        entries.sort_by(|a, b| (a.0, &a.2).cmp(&(b.0, &b.2)));
-        for (_, len, path, own) in entries {
+        let mut total: u64 = entries.iter().map(|e| e.len).sum();
+        entries.sort_by(|a, b| (a.mtime, &a.name).cmp(&(b.mtime, &b.name)));
+        for f in entries {
             if total <= target {
                 break;
             }
-            if remove_own(&path, own) {
-                total -= len;
+            if f.remove() {
+                total -= f.len;
                 report.removed_entries += 1;
             }
         }
@@ -533,10 +533,23 @@ impl DiskTier {
     }
 }
 
+/// Moves a damaged file at an entry's name aside as `<key>.corrupt` (renamed, not deleted,
+/// so the damage can be inspected; the sweep deletes it later only if it is provably the
+/// cache's). An older quarantined copy is replaced only if it is provably the cache's too;
+/// otherwise, or if the rename fails (another process quarantined it first), the file stays
+/// and the lookup is still a miss.
+fn quarantine(dir: &Dir, name: &str, key: &Key) {
+    let aside = format!("{key}.{CORRUPT}");
+    let free = dir.stat(&aside).is_err() || remove_own(dir, &aside, Own::Corrupt(*key));
+    if free && dir.is_plain_file(name) {
+        let _ = dir.rename(name, &aside);
+    }
+}
+
 /// The bytes of an entry file, refusing links and files too large to be an entry before
 /// anything is allocated for them.
-fn read_entry_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    let file = own_files::open_read(path)?;
+fn read_entry_file(dir: &Dir, name: &str) -> std::io::Result<Vec<u8>> {
+    let file = dir.open_read(name)?;
     let len = file.metadata()?.len();
     if len > MAX_ENTRY_BYTES {
         return Err(std::io::Error::other(format!(
@@ -554,8 +567,8 @@ fn read_entry_file(path: &Path) -> std::io::Result<Vec<u8>> {
 
 /// Moves an entry's mtime to now if it is older than [`TOUCH_INTERVAL`] (best effort; never
 /// through a link).
-fn touch(path: &Path) {
-    let Ok(file) = own_files::open_write(path, false) else {
+fn touch(dir: &Dir, name: &str) {
+    let Ok(file) = dir.open_write(name, false) else {
         return;
     };
     let stale = file

@@ -174,43 +174,40 @@ fn mark_root(root: &Path) -> Result<()> {
     }
 }
 
-/// Removes temp files a crashed writer of the series at `path` left beside it (the caller
-/// holds the series' writer lock, so no writer of it is running): names ictcore gives temp
-/// files of this series (now, and before temp names carried a pid), that are regular files
-/// and start with the series magic or hold nothing yet. Anything else stays.
-fn remove_stale_temps(path: &Path) {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
-        return;
-    };
-    let Ok(listing) = std::fs::read_dir(dir) else {
+/// A series' file: its (checked) directory, its name there, and its path for messages.
+#[derive(Debug)]
+struct Located {
+    dir: own_files::Dir,
+    name: String,
+    path: PathBuf,
+}
+
+/// Removes temp files a crashed writer of the series `name` left beside it in `dir` (the
+/// caller holds the series' writer lock, so no writer of it is running): names ictcore gives
+/// temp files of this series (now, and before temp names carried a pid), that are regular
+/// files and start with the series magic or hold nothing yet. Anything else stays.
+fn remove_stale_temps(dir: &own_files::Dir, name: &str) {
+    let Ok(listing) = dir.names() else {
         return;
     };
     let stem = name.trim_end_matches(".ictc");
     let legacy = [format!("{stem}.ictc.write.tmp"), format!("{stem}.grow.tmp")];
-    for item in listing.flatten() {
-        let file_name = item.file_name();
-        let Some(file_name) = file_name.to_str() else {
-            continue;
-        };
-        let ours = own_files::temp_pid(file_name, name)
+    for file_name in listing {
+        let ours = own_files::temp_pid(&file_name, name)
             .is_some_and(|pid| pid != std::process::id())
-            || legacy.iter().any(|l| l == file_name);
-        if !ours {
-            continue;
-        }
-        let temp = item.path();
-        if !own_files::is_plain_file(&temp) {
+            || legacy.contains(&file_name);
+        if !ours || !dir.is_plain_file(&file_name) {
             continue;
         }
         let mut head = [0u8; 8];
-        let started = own_files::open_read(&temp).map(|mut f| f.read(&mut head));
+        let started = dir.open_read(&file_name).map(|mut f| f.read(&mut head));
         let proven = match started {
             Ok(Ok(0)) => true, // created, nothing written yet
             Ok(Ok(8)) => head == super::header::MAGIC || head == [0; 8],
             _ => false,
         };
         if proven {
-            let _ = std::fs::remove_file(&temp);
+            let _ = dir.remove(&file_name);
         }
     }
 }
@@ -242,14 +239,16 @@ fn is_lock_text(text: &str) -> bool {
 }
 
 impl WriterLock {
-    fn acquire(lock_path: &Path, symbol: &str, timeframe: &str) -> Result<Self> {
+    fn acquire(at: &Located, symbol: &str, timeframe: &str) -> Result<Self> {
+        let lock_name = format!("{}.lock", at.name);
+        let lock_path = &at.dir.join(&lock_name);
         let io = |source| IctError::Io {
             path: lock_path.to_path_buf(),
             source,
         };
         // Not through a link, not a file with other names: the pid written below lands in
         // this lock file only.
-        let file = own_files::open_write(lock_path, true).map_err(io)?;
+        let file = at.dir.open_write(&lock_name, true).map_err(io)?;
         let mut text = String::new();
         let readable = (&file).take(64).read_to_string(&mut text).is_ok();
         if !readable || !is_lock_text(text.trim()) {
@@ -329,24 +328,36 @@ impl Store {
             .join(format!("{timeframe}.{EXTENSION}")))
     }
 
-    fn lock(&self, symbol: &str, timeframe: &str) -> Result<(PathBuf, WriterLock)> {
+    /// The directory of a symbol (not through a link; created when `create`) and the file
+    /// name of its series.
+    fn series_dir(&self, symbol: &str, timeframe: &str, create: bool) -> Result<Located> {
+        timeframe_seconds(timeframe)?;
+        let symbol_dir = encode_symbol(symbol)?;
+        let name = format!("{timeframe}.{EXTENSION}");
+        let path = self.root.join(&symbol_dir).join(&name);
+        let root = own_files::Dir::open(&self.root).map_err(io_error(&self.root))?;
+        let dir = root
+            .sub(&symbol_dir, create)
+            .map_err(|e| io_error(&self.root.join(&symbol_dir))(e))?;
+        Ok(Located { dir, name, path })
+    }
+
+    fn lock(&self, symbol: &str, timeframe: &str) -> Result<(Located, WriterLock)> {
         super::fs_kind::check_local(&self.root, "store")?;
         // Every name is checked before anything is created for it.
-        let path = self.series_path(symbol, timeframe)?;
-        if let Some(dir) = path.parent() {
-            own_files::ensure_dir(dir)?;
-        }
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.file_type().is_file()) {
+        self.series_path(symbol, timeframe)?;
+        let at = self.series_dir(symbol, timeframe, true)?;
+        if at.dir.stat(&at.name).is_ok_and(|s| !s.is_file) {
             return Err(IctError::Io {
-                path: path.clone(),
+                path: at.path.clone(),
                 source: std::io::Error::other(
                     "is not a regular file (a link or a directory); ictcore leaves it alone",
                 ),
             });
         }
-        let lock = WriterLock::acquire(&path.with_extension("ictc.lock"), symbol, timeframe)?;
-        remove_stale_temps(&path);
-        Ok((path, lock))
+        let lock = WriterLock::acquire(&at, symbol, timeframe)?;
+        remove_stale_temps(&at.dir, &at.name);
+        Ok((at, lock))
     }
 
     /// Appends a batch to a series, creating it if needed. Atomic: all rows or none.
@@ -357,13 +368,14 @@ impl Store {
         candles: &Candles<'_>,
         durability: Durability,
     ) -> Result<()> {
-        let (path, _lock) = self.lock(symbol, timeframe)?;
-        if !path.exists() {
+        let (at, _lock) = self.lock(symbol, timeframe)?;
+        if at.dir.stat(&at.name).is_err() {
             // A new series appears whole (written aside, then renamed), so a crash while it
             // is being created cannot leave a file without a committed header.
-            return self.replace_locked(&path, symbol, timeframe, candles);
+            return self.replace_locked(&at, symbol, timeframe, candles);
         }
-        let mut writer = SeriesWriter::open(&path).map_err(|e| e.in_series(symbol, timeframe))?;
+        let mut writer =
+            SeriesWriter::open_in(&at.dir, &at.name).map_err(|e| e.in_series(symbol, timeframe))?;
         writer
             .append(candles, durability)
             .map_err(|e| e.in_series(symbol, timeframe))
@@ -371,38 +383,39 @@ impl Store {
 
     /// Writes a series anew (replacing any stored one): a new file, renamed over the old.
     pub fn write(&self, symbol: &str, timeframe: &str, candles: &Candles<'_>) -> Result<()> {
-        let (path, _lock) = self.lock(symbol, timeframe)?;
-        self.replace_locked(&path, symbol, timeframe, candles)
+        let (at, _lock) = self.lock(symbol, timeframe)?;
+        self.replace_locked(&at, symbol, timeframe, candles)
     }
 
-    /// Writes `candles` as the whole series at `path` (whose lock the caller holds): a new
-    /// file, committed and synced, then renamed over the name.
+    /// Writes `candles` as the whole series `at` (whose lock the caller holds): a new file,
+    /// committed and synced, then renamed over the name.
     fn replace_locked(
         &self,
-        path: &Path,
+        at: &Located,
         symbol: &str,
         timeframe: &str,
         candles: &Candles<'_>,
     ) -> Result<()> {
-        let tmp = super::series::temp_path(path);
+        let tmp = own_files::temp_name(&at.name);
         let seconds = timeframe_seconds(timeframe)?;
         // Created exclusively: from here the temp file is this call's own, removed on failure.
-        let mut writer =
-            SeriesWriter::create(&tmp, symbol, seconds, initial_capacity(candles.len()))
-                .map_err(|e| e.in_series(symbol, timeframe))?;
+        let mut writer = SeriesWriter::create_in(
+            &at.dir,
+            &tmp,
+            symbol,
+            seconds,
+            initial_capacity(candles.len()),
+        )
+        .map_err(|e| e.in_series(symbol, timeframe))?;
         let result = (|| -> Result<()> {
             writer.append(candles, Durability::Full)?;
-            std::fs::rename(&tmp, path).map_err(io_error(path))?;
+            at.dir.rename(&tmp, &at.name).map_err(io_error(&at.path))?;
             // The new name must survive a power loss too (S2): sync the directory entry.
-            if let Some(dir) = path.parent() {
-                std::fs::File::open(dir)
-                    .and_then(|d| d.sync_all())
-                    .map_err(io_error(dir))?;
-            }
+            at.dir.sync().map_err(io_error(at.dir.path()))?;
             Ok(())
         })();
         if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = at.dir.remove(&tmp);
         }
         result.map_err(|e| e.in_series(symbol, timeframe))
     }
@@ -458,7 +471,10 @@ impl Store {
     /// [`Store::read`] without the block checks, for callers that run
     /// [`SeriesReader::check_blocks`] themselves later (the pool, on its worker threads).
     pub fn read_unchecked(&self, symbol: &str, timeframe: &str) -> Result<SeriesReader> {
-        let path = self.series_path(symbol, timeframe)?;
+        let at = self
+            .series_dir(symbol, timeframe, false)
+            .map_err(|e| e.in_series(symbol, timeframe))?;
+        let path = at.path.clone();
         let known = self
             .readers
             .get()
@@ -467,8 +483,8 @@ impl Store {
             .get(&path)
             .cloned();
         let reader = match known {
-            Some(reader) => reader.refreshed(),
-            None => SeriesReader::open(&path),
+            Some(reader) => reader.refreshed_in(&at.dir, &at.name),
+            None => SeriesReader::open_in(&at.dir, &at.name),
         };
         let reader = match reader {
             Ok(reader) => reader,
@@ -508,25 +524,28 @@ impl Store {
     /// read is listed with an error instead of failing the listing.
     pub fn series(&self) -> Result<Vec<std::result::Result<SeriesInfo, IctError>>> {
         let mut out = Vec::new();
-        for dir in std::fs::read_dir(&self.root).map_err(io_error(&self.root))? {
-            let dir = dir.map_err(io_error(&self.root))?;
-            let Some(symbol) = dir.file_name().to_str().and_then(decode_symbol) else {
+        let root = own_files::Dir::open(&self.root).map_err(io_error(&self.root))?;
+        for dir_name in root.names().map_err(io_error(&self.root))? {
+            let Some(symbol) = decode_symbol(&dir_name) else {
                 continue;
             };
-            if !dir.path().is_dir() {
+            // Symbol directories only: files, and links (never followed), are skipped.
+            if !root.stat(&dir_name).is_ok_and(|s| s.is_dir) {
                 continue;
             }
-            let dir_path = dir.path();
-            for file in std::fs::read_dir(&dir_path).map_err(io_error(&dir_path))? {
-                let path = file.map_err(io_error(&dir_path))?.path();
-                if path.extension().and_then(|e| e.to_str()) != Some(EXTENSION) {
-                    continue;
-                }
-                let Some(timeframe) = path.file_stem().and_then(|s| s.to_str()) else {
+            let dir = root
+                .sub(&dir_name, false)
+                .map_err(io_error(&root.join(&dir_name)))?;
+            for file in dir.names().map_err(io_error(dir.path()))? {
+                let Some(timeframe) = file.strip_suffix(&format!(".{EXTENSION}")) else {
                     continue;
                 };
+                if timeframe.starts_with('.') {
+                    continue; // a temp file's name
+                }
                 let timeframe = timeframe.to_string();
-                out.push(SeriesReader::open(&path).map(|r| {
+                let path = dir.join(&file);
+                out.push(SeriesReader::open_in(&dir, &file).map(|r| {
                     let h = r.header();
                     let any = h.committed_rows > 0;
                     SeriesInfo {

@@ -15,6 +15,7 @@ use super::header::{
 };
 use crate::candles::Candles;
 use crate::error::{now_ns, IctError, Result};
+use crate::own_files::{self, Dir};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -211,7 +212,12 @@ fn slot_error(path: &Path) -> impl Fn(SlotError) -> IctError + '_ {
 /// The writer of one series file. Not `Clone`: one writer per file (the store adds the lock
 /// file that enforces it across processes).
 pub struct SeriesWriter {
+    /// The file's path (for messages).
     path: PathBuf,
+    /// The directory holding it, and its name there: growth creates and renames by name
+    /// under this handle, never through a path that could have become a link.
+    dir: Dir,
+    name: String,
     file: File,
     header: Header,
     /// Index of the slot holding `header` (the next commit writes the other one, except as
@@ -258,21 +264,39 @@ impl SeriesWriter {
         timeframe_seconds: u64,
         capacity: u64,
     ) -> Result<Self> {
+        let (dir, name) = own_files::parent_of(path).map_err(io(path))?;
+        Self::create_in(&dir, &name, symbol, timeframe_seconds, capacity)
+    }
+
+    /// Creates a new, empty series file `name` in `dir` (fails if the name exists in any
+    /// form: exclusive, and without following links, so a creation never truncates
+    /// anything).
+    pub fn create_in(
+        dir: &Dir,
+        name: &str,
+        symbol: &str,
+        timeframe_seconds: u64,
+        capacity: u64,
+    ) -> Result<Self> {
+        let path = dir.join(name);
         let header = Header::new(symbol, timeframe_seconds, capacity.max(1));
-        // Exclusive and without following links: a creation never truncates anything.
-        let file = crate::own_files::create_new(path).map_err(io(path))?;
+        let file = dir.create_new(name).map_err(io(&path))?;
         // The file is this call's own from here: a failure below removes it again.
-        Self::start(path, file, header).inspect_err(|_| {
-            let _ = std::fs::remove_file(path);
+        let dir = dir.try_clone().map_err(io(&path))?;
+        Self::start(dir, name, file, header).inspect_err(|_| {
+            let _ = std::fs::remove_file(&path);
         })
     }
 
     /// Sizes a just-created file and commits its empty header to both slots.
-    fn start(path: &Path, file: File, header: Header) -> Result<Self> {
-        let len = header.file_len().map_err(slot_error(path))?;
-        file.set_len(len).map_err(io(path))?;
+    fn start(dir: Dir, name: &str, file: File, header: Header) -> Result<Self> {
+        let path = dir.join(name);
+        let len = header.file_len().map_err(slot_error(&path))?;
+        file.set_len(len).map_err(io(&path))?;
         let mut writer = Self {
-            path: path.to_path_buf(),
+            path,
+            dir,
+            name: name.to_string(),
             file,
             header,
             slot: 1,
@@ -292,8 +316,16 @@ impl SeriesWriter {
     /// Opens an existing series file for appending; recomputes the tail checksums from the
     /// committed rows and refuses a file whose tail does not match its header.
     pub fn open(path: &Path) -> Result<Self> {
+        let (dir, name) = own_files::parent_of(path).map_err(io(path))?;
+        Self::open_in(&dir, &name)
+    }
+
+    /// [`SeriesWriter::open`] of the file `name` in `dir`.
+    pub fn open_in(dir: &Dir, name: &str) -> Result<Self> {
+        let path = &dir.join(name);
         // A regular file with one name, not through a link: the write lands in this file.
-        let file = crate::own_files::open_write(path, false).map_err(io(path))?;
+        let file = dir.open_write(name, false).map_err(io(path))?;
+        let dir = dir.try_clone().map_err(io(path))?;
         let slots = read_header(&file, path)?;
         let older_synced = slots.older.as_ref().is_some_and(|o| !o.unsynced());
         // Roll back a commit whose unsynced data did not land, as readers do.
@@ -307,6 +339,8 @@ impl SeriesWriter {
         };
         let mut writer = Self {
             path: path.to_path_buf(),
+            dir,
+            name: name.to_string(),
             file,
             header,
             slot,
@@ -519,8 +553,9 @@ impl SeriesWriter {
 
     /// Moves the committed rows into a new file of `capacity` rows, renamed over this one.
     fn grow(&mut self, capacity: u64) -> Result<()> {
-        let tmp = temp_path(&self.path);
-        let mut grown = SeriesWriter::create(
+        let tmp = own_files::temp_name(&self.name);
+        let mut grown = SeriesWriter::create_in(
+            &self.dir,
             &tmp,
             &self.header.symbol,
             self.header.timeframe_seconds,
@@ -530,17 +565,18 @@ impl SeriesWriter {
         // must not leave it behind).
         let result = self.fill_and_publish(&mut grown, &tmp);
         if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = self.dir.remove(&tmp);
             return result;
         }
         grown.path = self.path.clone();
+        grown.name = self.name.clone();
         *self = grown;
         Ok(())
     }
 
-    /// Copies the committed rows into `grown` (a new file at `tmp`), commits it and renames
-    /// it over this writer's file.
-    fn fill_and_publish(&mut self, grown: &mut SeriesWriter, tmp: &Path) -> Result<()> {
+    /// Copies the committed rows into `grown` (a new file named `tmp`), commits it and
+    /// renames it over this writer's file.
+    fn fill_and_publish(&mut self, grown: &mut SeriesWriter, tmp: &str) -> Result<()> {
         let h = &self.header;
         let rows = h.committed_rows;
         let mut done = 0;
@@ -558,24 +594,10 @@ impl SeriesWriter {
         grown.header.first_ts = h.first_ts;
         grown.header.last_ts = h.last_ts;
         grown.commit(Durability::Full)?;
-        std::fs::rename(tmp, &self.path).map_err(io(&self.path))?;
-        if let Some(dir) = self.path.parent() {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all(); // best effort: the rename's directory entry
-            }
-        }
+        self.dir.rename(tmp, &self.name).map_err(io(&self.path))?;
+        let _ = self.dir.sync(); // best effort: the rename's directory entry
         Ok(())
     }
-}
-
-/// A fresh temp name beside a series file, `.<tf>.ictc.<pid>-<n>.tmp` (created with
-/// `O_EXCL`, so it is this process's own once created).
-pub fn temp_path(path: &Path) -> PathBuf {
-    let stem = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("series.ictc");
-    path.with_file_name(crate::own_files::temp_name(stem))
 }
 
 impl std::fmt::Debug for SeriesWriter {
@@ -675,7 +697,14 @@ impl SeriesReader {
     /// Maps a series file read-only after validating its header and length. Takes no lock.
     /// Its data blocks are not checked yet: see [`SeriesReader::check_blocks`].
     pub fn open(path: &Path) -> Result<Self> {
-        let file = crate::own_files::open_read(path).map_err(io(path))?;
+        let (dir, name) = own_files::parent_of(path).map_err(io(path))?;
+        Self::open_in(&dir, &name)
+    }
+
+    /// [`SeriesReader::open`] of the file `name` in `dir` (never through a link).
+    pub fn open_in(dir: &Dir, name: &str) -> Result<Self> {
+        let path = &dir.join(name);
+        let file = dir.open_read(name).map_err(io(path))?;
         let slots = read_header(&file, path)?;
         let map = map_file(&file, path)?;
         let (_, header, newer) = settle(&map, path, slots)?;
@@ -695,9 +724,15 @@ impl SeriesReader {
     /// in place by another program (its commit went back, or its sealed blocks changed) is an
     /// error: the rows this reader saw are no longer what the file holds.
     pub fn refreshed(&self) -> Result<Self> {
-        let file = crate::own_files::open_read(&self.path).map_err(io(&self.path))?;
+        let (dir, name) = own_files::parent_of(&self.path).map_err(io(&self.path))?;
+        self.refreshed_in(&dir, &name)
+    }
+
+    /// [`SeriesReader::refreshed`], the file being `name` in `dir`.
+    pub fn refreshed_in(&self, dir: &Dir, name: &str) -> Result<Self> {
+        let file = dir.open_read(name).map_err(io(&self.path))?;
         if identity(&file, &self.path)? != self.identity {
-            return Self::open(&self.path);
+            return Self::open_in(dir, name);
         }
         let slots = read_header(&file, &self.path)?;
         if slots.header == self.header && self.rolled_back.is_none() {
@@ -729,7 +764,7 @@ impl SeriesReader {
         }
         let needed = slots.header.file_len().map_err(slot_error(&self.path))?;
         if needed > self.map.len() as u64 {
-            return Self::open(&self.path);
+            return Self::open_in(dir, name);
         }
         let (_, header, newer) = settle(&self.map, &self.path, slots)?;
         if header.sequence < self.header.sequence {
