@@ -75,6 +75,10 @@ class AnalysisCache:
 
     Parameters:
         path: directory of the disk tier (created if needed), or None for memory only.
+            It must be new, empty or an ictcore cache (marked by a ``.ictcore-cache``
+            file): a directory holding anything else is refused with ``ValueError``, since
+            the cache removes files of its own there. Inside it the cache touches only its
+            own files and never follows a link.
         max_memory_bytes: budget of the memory tier (column bytes plus 512 per entry).
         max_disk_bytes: budget of the disk tier, enforced by :meth:`sweep` (run when the
             cache opens, and whenever you call it).

@@ -264,7 +264,10 @@ class CandleStore:
 
     def read(self, symbol: str, timeframe: str, start: Any = None, end: Any = None) -> Candles:
         """The stored candles with ``start <= time < end`` (either bound optional), as
-        read-only zero-copy views into the file."""
+        read-only zero-copy views into the file. Each stored block is checked against its
+        checksum the first time this process reads it: damaged data raises
+        :class:`~ictcore.CorruptFileError` naming the file, column and rows, and a file
+        changed in place by another program since the last read is reported likewise."""
         return _in_range(Candles._trusted(*self._store.read(symbol, timeframe)), start, end)
 
     def load_batch(self, requests: Iterable[Sequence[Any]], on_error: str = "raise") -> list[Any]:

@@ -35,6 +35,8 @@ const CORRUPT: &str = "corrupt";
 const TEMP_STEM: &str = "ictc";
 /// The marker file that makes a directory a cache root, and its first line.
 pub const MARKER: &str = ".ictcore-cache";
+/// Stem of the marker's temp name while it is being written (`..ictcore-cache.<pid>-<n>.tmp`).
+const MARKER_STEM: &str = ".ictcore-cache";
 const MARKER_TEXT: &[u8] = b"ictcore analysis cache\n";
 /// The store's marker (`crate::store`): a cache never shares a root with a store.
 const STORE_MARKER: &str = ".ictcore-store";
@@ -207,15 +209,24 @@ fn claim_root(root: &Dir) -> Result<()> {
             foreign.display()
         )));
     }
+    // Written aside and published whole, so another process opening the root at the same
+    // moment never reads a marker half written.
+    let tmp = own_files::temp_name(MARKER_STEM);
     let marker = root.join(MARKER);
-    match root.create_new(MARKER) {
-        Ok(mut file) => file
-            .write_all(MARKER_TEXT)
-            .and_then(|()| file.write_all(b"Files here are written and removed by ictcore.\n"))
-            .map_err(io_error(&marker)),
+    let written = root.create_new(&tmp).and_then(|mut file| {
+        file.write_all(MARKER_TEXT)?;
+        file.write_all(b"Files here are written and removed by ictcore.\n")?;
+        drop(file);
+        root.publish(&tmp, MARKER)
+    });
+    match written {
+        Ok(true) => Ok(()),
         // Another process claimed it at the same moment: check what it wrote.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => claim_root(root),
-        Err(e) => Err(io_error(&marker)(e)),
+        Ok(false) => claim_root(root),
+        Err(e) => {
+            let _ = root.remove(&tmp);
+            Err(io_error(&marker)(e))
+        }
     }
 }
 
@@ -225,7 +236,8 @@ fn first_foreign(root: &Dir) -> Result<Option<PathBuf>> {
         if name == STORE_MARKER {
             return Ok(Some(root.join(&name)));
         }
-        if name == SWEEP_LOCK && root.is_plain_file(&name) {
+        let marker_in_progress = own_files::temp_pid(&name, MARKER_STEM).is_some();
+        if (name == SWEEP_LOCK || marker_in_progress) && root.is_plain_file(&name) {
             continue;
         }
         let shard = match is_shard_name(&name).then(|| root.sub(&name, false)) {
@@ -494,6 +506,14 @@ impl DiskTier {
             ran: true,
             ..Sweep::default()
         };
+        // Markers a crashed process was writing when it claimed the root.
+        for name in self.root.names().map_err(io_error(self.root.path()))? {
+            let dead =
+                own_files::temp_pid(&name, MARKER_STEM).is_some_and(|p| !own_files::pid_alive(p));
+            if dead && self.root.is_plain_file(&name) && self.root.remove(&name).is_ok() {
+                report.removed_temp += 1;
+            }
+        }
         let mut entries = Vec::new();
         for f in self.files()? {
             match f.own {
