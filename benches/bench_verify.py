@@ -74,8 +74,7 @@ def main() -> None:
         print(json.dumps(arm(args.arm, args.store, args.cache)))
         return
 
-    from ictcore import Candles, CandleStore
-    from ictcore.synthetic import portfolio
+    from ictcore import CandleStore
 
     work = Path(tempfile.mkdtemp(prefix="ictcore-verify-"))
     builds = {"this build": sys.executable}
@@ -83,11 +82,7 @@ def main() -> None:
         builds[args.baseline_label] = args.baseline
     best: dict[tuple[str, str], float] = {}
     try:
-        store = CandleStore(work / "store")
-        total = 0
-        for symbol, timeframe, cols in portfolio(days=args.days, symbols=args.symbols):
-            store.write(symbol, timeframe, Candles._trusted(**cols))
-            total += len(cols["time"])
+        total = workloads.write_portfolio(CandleStore(work / "store"), args.days, args.symbols)
         print(f"store: {total:,} candles", file=sys.stderr)
         for round_ in range(args.repeat):
             for label, python in builds.items():

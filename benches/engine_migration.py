@@ -133,11 +133,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="ictcore-migration-"))
     try:
-        store = CandleStore(work / "store")
-        total = 0
-        for symbol, timeframe, cols in portfolio(days=args.days, symbols=args.symbols):
-            store.write(symbol, timeframe, Candles._trusted(**cols))
-            total += len(cols["time"])
+        total = workloads.write_portfolio(CandleStore(work / "store"), args.days, args.symbols)
         # The smartmoneyconcepts fraction: the first symbols' series over the first days.
         sample = CandleStore(work / "sample")
         smc_series = []

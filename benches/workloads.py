@@ -78,3 +78,16 @@ def write_section(path: Path, heading: str, lines: list[str]) -> None:
     else:
         new = [*old, "", *lines]
     path.write_text("\n".join(new).rstrip() + "\n")
+
+
+def write_portfolio(store: Any, days: int, symbols: int) -> int:
+    """Writes the W1 portfolio (or a ``days``/``symbols`` fraction) into a CandleStore;
+    returns the number of candles."""
+    from ictcore import Candles
+    from ictcore.synthetic import portfolio
+
+    total = 0
+    for symbol, timeframe, cols in portfolio(days=days, symbols=symbols):
+        store.write(symbol, timeframe, Candles._trusted(**cols))
+        total += len(cols["time"])
+    return total

@@ -178,16 +178,7 @@ def good_candles(n: int = 300) -> ictcore.Candles:
 
 
 GOOD = good_candles()
-SMC = [
-    "fvg",
-    "swing_highs_lows",
-    "bos_choch",
-    "ob",
-    "liquidity",
-    "previous_high_low",
-    "sessions",
-    "retracements",
-]
+SMC = list(ictcore.DETECTORS)  # the eight compat functions
 NATIVE = [name.removeprefix("native.") for name in ictcore.NATIVE_DETECTORS]
 STORE = ictcore.CandleStore(WORK / "store")
 CACHE = ictcore.AnalysisCache(WORK / "cache", max_disk_bytes=2**24)

@@ -794,13 +794,9 @@ impl SeriesReader {
         })
     }
 
-    /// A 128-bit identity of one column's committed rows, derived from the checksums the
-    /// writer recorded (the sealed-block table, checked against the header, and the tail
-    /// checksum) without reading the rows: for cache keys of whole stored series. Equal
-    /// contents written by ictcore give equal digests; a cached result found through it
-    /// belongs to exactly the committed rows (the rows themselves are checked by
-    /// [`SeriesReader::check_blocks`] before anything is computed from them).
-    pub fn column_digest(&self, column: usize) -> Result<[u8; 16]> {
+    /// The sealed-block checksum table of this reader's commit, checked against the header
+    /// (whose slot checksum covers its chain hash).
+    fn checked_table(&self) -> Result<&[u8]> {
         let h = &self.header;
         let table_len = (h.sealed_blocks * 48) as usize;
         let table = self
@@ -813,6 +809,18 @@ impl SeriesReader {
                 "the sealed-block checksum table does not match its header (run verify())",
             ));
         }
+        Ok(table)
+    }
+
+    /// A 128-bit identity of one column's committed rows, derived from the checksums the
+    /// writer recorded (the sealed-block table, checked against the header, and the tail
+    /// checksum) without reading the rows: for cache keys of whole stored series. Equal
+    /// contents written by ictcore give equal digests; a cached result found through it
+    /// belongs to exactly the committed rows (the rows themselves are checked by
+    /// [`SeriesReader::check_blocks`] before anything is computed from them).
+    pub fn column_digest(&self, column: usize) -> Result<[u8; 16]> {
+        let h = &self.header;
+        let table = self.checked_table()?;
         let tail = h
             .tail_checksums
             .get(column)
@@ -840,17 +848,7 @@ impl SeriesReader {
         if tail_done && (0..h.sealed_blocks).all(|b| v.has(b)) {
             return Ok(());
         }
-        let table_len = (h.sealed_blocks * 48) as usize;
-        let table = self
-            .map
-            .get(TABLE_OFFSET as usize..TABLE_OFFSET as usize + table_len)
-            .ok_or_else(|| corrupt(&self.path, "checksum table outside the file"))?;
-        if xxh3_64(table) != h.chain_hash {
-            return Err(corrupt(
-                &self.path,
-                "the sealed-block checksum table does not match its header (run verify())",
-            ));
-        }
+        let table = self.checked_table()?;
         let offsets = column_offsets(h.capacity_rows).map_err(slot_error(&self.path))?;
         let check = |block: u64, expected: &dyn Fn(usize) -> u64| -> Result<()> {
             let lo = block * BLOCK_ROWS;
