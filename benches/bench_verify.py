@@ -111,7 +111,7 @@ def main() -> None:
         "stored blocks in the pool only before computing from them, and keys whole stored "
         "series by the block checksums their writer recorded, so a warm run reads no candle.",
         "",
-        "| arm | " + " | ".join(builds) + (" | ratio |" if args.baseline else ""),
+        "| arm | " + " | ".join(builds) + (" | ratio |" if args.baseline else " |"),
         "|---|" + "---:|" * (len(builds) + (1 if args.baseline else 0)),
     ]
     for name in ("load", "cold", "warm"):
