@@ -12,6 +12,7 @@ Usage: ``python fuzz_entry_points.py WORKDIR LOGFILE [EXAMPLES]``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -241,15 +242,28 @@ timeframes = st.one_of(
 )
 
 
-@fuzz(st.tuples(symbols, timeframes, st.sampled_from(["write", "append", "read", "verify"])))
-def store(args: tuple[str, str, str]) -> None:
-    symbol, timeframe, op = args
+STORE_OPS = ["write", "append", "read", "verify", "load_batch", "refresh", "series", "clear"]
+
+
+@fuzz(st.tuples(symbols, timeframes, st.sampled_from(STORE_OPS), param_values))
+def store(args: tuple[str, str, str, Any]) -> None:
+    symbol, timeframe, op, extra = args
 
     def run() -> None:
         if op == "read":
-            STORE.read(symbol, timeframe)
+            STORE.read(symbol, timeframe, start=extra)
         elif op == "verify":
             STORE.verify(symbol, timeframe)
+        elif op == "load_batch":
+            STORE.load_batch([(symbol, timeframe), ("EURUSD", "1m", extra, None)])
+        elif op == "refresh":
+            STORE.refresh()
+        elif op == "series":
+            STORE.series()
+        elif op == "clear":  # the cache's maintenance, interleaved with store writes
+            CACHE.sweep()
+            CACHE.verify()
+            CACHE.clear()
         else:
             getattr(STORE, op)(symbol, timeframe, GOOD)
 
@@ -373,6 +387,37 @@ def constructors(args: tuple[str, Any, Any, Any]) -> None:
     call(f"{what}({a!r}, {b!r}, {c!r})", make[what])
 
 
+bars = st.one_of(
+    st.tuples(ints, floats, floats, floats, floats, floats),
+    st.dictionaries(
+        st.sampled_from(["time", "Time", "open", "high", "low", "close", "volume", "Date", "x"]),
+        st.one_of(floats, ints, st.text(max_size=20), st.none()),
+        max_size=7,
+    ),
+    st.lists(floats, max_size=7),
+    param_values,
+)
+
+
+@fuzz(st.tuples(st.lists(bars, max_size=6), st.integers(-(2**70), 2**70)))
+def engine(args: tuple[list[Any], int]) -> None:
+    updates, t = args
+
+    def run() -> None:
+        e = ictcore.Engine(["swings", "structure", "fvg", "liquidity", "sessions"])
+        e.update_many(GOOD)
+        for bar in updates:
+            with contextlib.suppress(*ALLOWED):
+                e.update(bar)
+            with contextlib.suppress(*ALLOWED):
+                e.update_last(bar)
+
+    call(f"engine({updates!r})", run)
+    table = ictcore.fvg(GOOD)
+    call(f"ZoneTable.active_at({t!r})", lambda: table.active_at(t))
+    call(f"ZoneTable.state_at({t!r})", lambda: table.state_at(t))
+
+
 if __name__ == "__main__":
     harnesses = (
         candles,
@@ -385,6 +430,7 @@ if __name__ == "__main__":
         pool,
         config,
         constructors,
+        engine,
     )
     for harness in harnesses:
         harness()

@@ -41,6 +41,7 @@ import pandas as pd
 
 from . import _ictcore
 from .candles import Candles
+from .exceptions import InvalidInputError
 
 __all__ = [
     "KINDS",
@@ -210,12 +211,13 @@ class ZoneTable(EventTable):
         dead[log["id"][is_dead]] = log["bar"][is_dead]
         return dead
 
-    def state_at(self, t: int) -> npt.NDArray[np.int32]:
-        """Per zone, its state code at the close of bar ``t`` (``-1`` if not formed yet);
-        names in ``ictcore.detect.ZoneTable.STATES``."""
+    def state_at(self, t: int | pd.Timestamp | np.datetime64) -> npt.NDArray[np.int32]:
+        """Per zone, its state code at the close of bar ``t`` (a position, or a time: the
+        last bar at or before it; ``-1`` if not formed yet); names in
+        ``ictcore.detect.ZoneTable.STATES``."""
         state = np.full(len(self), -1, dtype=np.int32)
         log = self.transitions
-        upto = log["bar"] <= t
+        upto = log["bar"] <= self._bar(t)
         # The log is in bar order and states only move forward: the last row per zone wins.
         state[log["id"][upto]] = log["state"][upto]
         return state
@@ -236,7 +238,8 @@ class ZoneTable(EventTable):
 
     def _bar(self, t: int | pd.Timestamp | np.datetime64) -> int:
         if isinstance(t, int | np.integer):
-            return int(t)
+            # A position beyond int64 is past (or before) every bar: the same answer.
+            return max(min(int(t), 2**63 - 1), -(2**63))
         ns = pd.Timestamp(t)
         ns = ns.tz_localize("UTC") if ns.tzinfo is None else ns.tz_convert("UTC")
         value = ns.value
@@ -754,8 +757,14 @@ class Engine:
             stamp = pd.Timestamp(time)
             stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
             time = stamp.value
-        o, h, lo, c, v = (float(x) for x in values[1:])
-        return int(time), o, h, lo, c, v
+        time = int(time)
+        if not -(2**63) <= time < 2**63:
+            raise InvalidInputError(f"column 'time': {time} is outside int64 nanoseconds")
+        try:
+            o, h, lo, c, v = (float(x) for x in values[1:])
+        except OverflowError:
+            raise InvalidInputError("a bar value is too large for a float64") from None
+        return time, o, h, lo, c, v
 
     def update(self, bar: Any) -> dict[str, EventTable]:
         """Appends a bar; returns what became known at its close."""
