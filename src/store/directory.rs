@@ -509,15 +509,50 @@ impl Store {
 
     /// Maps many series at once, in request order, and asks the kernel to prefetch each; a
     /// missing or damaged series is an error in its own slot and does not stop the others.
+    /// The first reads' block checks run on one thread per core (threads of this call, not
+    /// a global pool, so a forked child never waits for threads it does not have).
     pub fn load_batch(&self, requests: &[(String, String)]) -> Vec<Result<SeriesReader>> {
-        requests
-            .iter()
-            .map(|(symbol, timeframe)| {
-                let reader = self.read(symbol, timeframe)?;
-                reader.prefetch();
-                Ok(reader)
-            })
-            .collect()
+        let one = |(symbol, timeframe): &(String, String)| {
+            let reader = self.read_unchecked(symbol, timeframe)?;
+            reader.prefetch();
+            reader
+                .check_blocks()
+                .map_err(|e| e.in_series(symbol, timeframe))?;
+            Ok(reader)
+        };
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let chunk = requests
+            .len()
+            .div_ceil(cores.min(requests.len()).max(1))
+            .max(1);
+        if requests.len() < 2 || cores < 2 {
+            return requests.iter().map(one).collect();
+        }
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = requests
+                .chunks(chunk)
+                .map(|part| {
+                    let worker = scope.spawn(move || part.iter().map(one).collect::<Vec<_>>());
+                    (part.len(), worker)
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|(len, w)| {
+                    // One error per request of a thread that panicked: slots stay aligned.
+                    w.join().unwrap_or_else(|_| {
+                        (0..len)
+                            .map(|_| {
+                                Err(IctError::Internal {
+                                    context: "CandleStore.load_batch".into(),
+                                    message: "a loading thread panicked".into(),
+                                })
+                            })
+                            .collect()
+                    })
+                })
+                .collect()
+        })
     }
 
     /// Every stored series, sorted by symbol then timeframe. A file whose header cannot be
