@@ -281,11 +281,14 @@ impl SeriesWriter {
         let path = dir.join(name);
         let header = Header::new(symbol, timeframe_seconds, capacity.max(1));
         let file = dir.create_new(name).map_err(io(&path))?;
-        // The file is this call's own from here: a failure below removes it again.
-        let dir = dir.try_clone().map_err(io(&path))?;
-        Self::start(dir, name, file, header).inspect_err(|_| {
-            let _ = std::fs::remove_file(&path);
-        })
+        // The file is this call's own from here: a failure below removes it again (by name
+        // under the same directory handle).
+        let handle = dir.try_clone().map_err(io(&path));
+        handle
+            .and_then(|handle| Self::start(handle, name, file, header))
+            .inspect_err(|_| {
+                let _ = dir.remove(name);
+            })
     }
 
     /// Sizes a just-created file and commits its empty header to both slots.
