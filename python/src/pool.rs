@@ -1,6 +1,6 @@
 //! Bindings of `ictcore::pool`: the `Pool` handle. A run goes on a helper thread with the GIL
-//! released; the calling thread wakes every 50 ms, re-attaches only to report progress and to
-//! check for Ctrl-C (which cancels the run: tasks not started fail as cancelled, finished
+//! released; the calling thread returns as soon as the run ends, and until then wakes every
+//! 50 ms, re-attaching only to report progress and to check for Ctrl-C (which cancels the run: tasks not started fail as cancelled, finished
 //! ones stay valid, and the KeyboardInterrupt is raised when the workers have stopped).
 
 use crate::arrays::{CandleColumns, OwnedCandles};
@@ -16,6 +16,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 /// The detector pool (see `ictcore.DetectorPool`). Its worker threads do not survive a
@@ -141,13 +142,20 @@ impl Pool {
         let progress: Option<Py<PyAny>> = progress.map(Bound::unbind);
         let outcome = py.detach(|| {
             std::thread::scope(|scope| {
-                let run = scope.spawn(|| {
+                // The run says when it is done (the sender drops as the thread ends, panic or
+                // not), so a small call returns as soon as its work is done; meanwhile the
+                // caller wakes every 50 ms for progress and Ctrl-C.
+                let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+                let (requests, specs, control) = (&requests, &specs, &control);
+                let run = scope.spawn(move || {
+                    let _done = done_tx;
                     catch_unwind(AssertUnwindSafe(|| {
-                        pool.analyze(&requests, &specs, store, cache, &control, keep)
+                        pool.analyze(requests, specs, store, cache, control, keep)
                     }))
                 });
-                while !run.is_finished() {
-                    std::thread::sleep(Duration::from_millis(50));
+                while let Err(RecvTimeoutError::Timeout) =
+                    done_rx.recv_timeout(Duration::from_millis(50))
+                {
                     let stop = Python::attach(|py| {
                         if let Some(callback) = &progress {
                             let done = control.done.load(Ordering::Relaxed).min(total);
