@@ -54,7 +54,9 @@ class CorruptFileError(IctError):
 
 class BatchError(IctError):
     """Some requests of a batch failed; ``errors`` maps each failed request to its exception
-    (the others succeeded and are not lost: ask with ``on_error="return"`` to get them)."""
+    (the others succeeded and are not lost: ``CandleStore.load_batch(...,
+    on_error="return")`` and ``DetectorPool.analyze(..., on_error="collect")``, the pool's
+    default, return them with the errors in place)."""
 
     def __init__(self, errors: Mapping[tuple[object, ...], BaseException]) -> None:
         self.errors = errors
