@@ -45,6 +45,13 @@ def arm(name: str, store_path: Path, cache_path: Path) -> dict[str, Any]:
     if name == "load":
         loaded = store.load_batch(requests)
         candles = sum(len(c) for c in loaded)
+    elif name.endswith("default"):
+        # What a user gets by default: a cache with its defaults, analyze() with its
+        # defaults (keep=True: every result held; a progress bar on stderr).
+        pool = DetectorPool(store=store, cache=AnalysisCache(cache_path))
+        result = pool.analyze(requests)
+        assert not result.errors, result.errors
+        candles = result.stats["candles"]
     else:
         cache = AnalysisCache.from_config(Config(), cache_path)
         pool = DetectorPool(store=store, cache=cache)
@@ -63,6 +70,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=364)
     parser.add_argument("--symbols", type=int, default=77)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--arms",
+        default="load,cold,warm",
+        help="comma-separated; also cold-default,warm-default (user defaults, keep=True: "
+        "every dense frame held, ~10 GB on full W1, so use them with --days)",
+    )
     parser.add_argument("--baseline", help="python of a build from before the checks")
     parser.add_argument("--baseline-label", default="before the checks")
     parser.add_argument("--out", type=Path, default=workloads.ROOT / "BENCHMARKS.md")
@@ -77,6 +90,10 @@ def main() -> None:
     from ictcore import CandleStore
 
     work = Path(tempfile.mkdtemp(prefix="ictcore-verify-"))
+    arms = args.arms.split(",")
+    heading = "## Read-time block verification (W1)"
+    if args.arms != "load,cold,warm":
+        heading += f" with {args.arms}, {args.days} days"
     builds = {"this build": sys.executable}
     if args.baseline:
         builds[args.baseline_label] = args.baseline
@@ -87,7 +104,7 @@ def main() -> None:
         for round_ in range(args.repeat):
             for label, python in builds.items():
                 cache = work / f"cache-{round_}-{len(label)}"
-                for name in ("load", "cold", "warm"):
+                for name in arms:
                     cmd = [python, str(HERE), "--arm", name, "--store", str(work / "store"),
                            "--cache", str(cache)]  # fmt: skip
                     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -100,27 +117,30 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     lines = [
-        "## Read-time block verification (W1)",
+        heading,
         "",
         f"`python benches/bench_verify.py --days {args.days} --symbols {args.symbols}"
+        f"{' --arms ' + args.arms if args.arms != 'load,cold,warm' else ''}"
         f"{' --baseline OLD' if args.baseline else ''}` on {time.strftime('%Y-%m-%d')} "
         f"({os.cpu_count()} cores): {total:,} candles; each arm a new process, best of "
         f"{args.repeat}. `load` = `load_batch` of every series (this build checks every "
         "block's checksum on that first read); `cold`/`warm` = `DetectorPool.analyze` of all "
         "eight detectors, keep=False, through a new / the filled cache. This build checks "
         "stored blocks in the pool only before computing from them, and keys whole stored "
-        "series by the block checksums their writer recorded, so a warm run reads no candle.",
+        "series by the block checksums their writer recorded, so a warm run reads no candle. "
+        "`*-default` = `DetectorPool(store=..., cache=AnalysisCache(dir)).analyze(requests)` "
+        "with every default (keep=True).",
         "",
         "| arm | " + " | ".join(builds) + (" | ratio |" if args.baseline else " |"),
         "|---|" + "---:|" * (len(builds) + (1 if args.baseline else 0)),
     ]
-    for name in ("load", "cold", "warm"):
+    for name in arms:
         cells = [f"{best[label, name]:.3f} s" for label in builds]
         if args.baseline:
             ratio = best["this build", name] / best[args.baseline_label, name]
             cells.append(f"{ratio:.2f}x")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    workloads.write_section(args.out, "## Read-time block verification (W1)", lines)
+    workloads.write_section(args.out, heading, lines)
     print("\n".join(lines))
 
 

@@ -19,7 +19,7 @@
 //! What decides that an *existing* file is ictcore's (a marker, a name pattern, a header) is
 //! the caller's: the cache and the store each know their own files.
 
-use crate::error::{IctError, Result};
+use crate::error::Result;
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
@@ -346,19 +346,6 @@ pub fn parent_of(path: &Path) -> io::Result<(Dir, String)> {
     Ok((Dir::open(parent)?, name))
 }
 
-/// Opens an existing file for reading, refusing a symbolic link (the path's directories
-/// are the caller's; see [`Dir`] to open under a checked one).
-pub fn open_read(path: &Path) -> io::Result<File> {
-    let (dir, name) = parent_of(path)?;
-    dir.open_read(&name)
-}
-
-/// [`Dir::open_write`] by path.
-pub fn open_write(path: &Path, create: bool) -> io::Result<File> {
-    let (dir, name) = parent_of(path)?;
-    dir.open_write(&name, create)
-}
-
 /// [`Dir::create_new`] by path.
 pub fn create_new(path: &Path) -> io::Result<File> {
     let (dir, name) = parent_of(path)?;
@@ -393,22 +380,12 @@ pub fn pid_alive(pid: u32) -> bool {
     pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// An I/O error on `path` as the core reports it.
-pub fn io_error(path: &Path) -> impl Fn(io::Error) -> IctError + '_ {
-    crate::error::io_error(path)
-}
-
-/// Whether `path` is a regular file (not a link, not a directory) right now.
-pub fn is_plain_file(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
-}
-
 /// Opens `root` as a [`Dir`], creating it (and its parents) if missing.
 pub fn root_dir(root: &Path, create: bool) -> Result<Dir> {
     if create {
-        std::fs::create_dir_all(root).map_err(io_error(root))?;
+        std::fs::create_dir_all(root).map_err(crate::error::io_error(root))?;
     }
-    Dir::open(root).map_err(io_error(root))
+    Dir::open(root).map_err(crate::error::io_error(root))
 }
 
 #[cfg(test)]
@@ -430,19 +407,17 @@ mod tests {
         let d = dir();
         let target = d.join("users.sqlite");
         std::fs::write(&target, b"precious").unwrap();
-        let link = d.join("x.lock");
-        std::os::unix::fs::symlink(&target, &link).unwrap();
-        let err = open_write(&link, true).unwrap_err();
+        let root = Dir::open(&d).unwrap();
+        std::os::unix::fs::symlink(&target, d.join("x.lock")).unwrap();
+        let err = root.open_write("x.lock", true).unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
-        assert!(open_read(&link).is_err());
-        assert!(create_new(&link).is_err());
-        let hard = d.join("y.lock");
-        std::fs::hard_link(&target, &hard).unwrap();
-        let err = open_write(&hard, false).unwrap_err();
+        assert!(root.open_read("x.lock").is_err());
+        assert!(create_new(&d.join("x.lock")).is_err());
+        std::fs::hard_link(&target, d.join("y.lock")).unwrap();
+        let err = root.open_write("y.lock", false).unwrap_err();
         assert!(err.to_string().contains("hard links"), "{err}");
         assert_eq!(std::fs::read(&target).unwrap(), b"precious");
         // A directory link is refused as a subdirectory, created or not.
-        let root = Dir::open(&d).unwrap();
         std::os::unix::fs::symlink(&d, d.join("ab")).unwrap();
         for create in [false, true] {
             let err = root.sub("ab", create).unwrap_err();

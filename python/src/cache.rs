@@ -113,8 +113,6 @@ fn param(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Param> {
     // A numpy scalar's plain value is `.item()`; an int/float/str subclass's is itself.
     let value = if type_name.starts_with("numpy.") {
         v.call_method0("item")?
-    } else if v.is_instance_of::<PyBool>() {
-        PyBool::new(v.py(), v.is_truthy()?).to_owned().into_any()
     } else if v.is_instance_of::<PyInt>() {
         v.call_method0("__index__")?
     } else if v.is_instance_of::<PyFloat>() {

@@ -1,7 +1,8 @@
 //! Bindings of `ictcore::pool`: the `Pool` handle. A run goes on a helper thread with the GIL
 //! released; the calling thread returns as soon as the run ends, and until then wakes every
-//! 50 ms, re-attaching only to report progress and to check for Ctrl-C (which cancels the run: tasks not started fail as cancelled, finished
-//! ones stay valid, and the KeyboardInterrupt is raised when the workers have stopped).
+//! 50 ms, re-attaching only to report progress and to check for Ctrl-C (which cancels the
+//! run: tasks not started fail as cancelled, finished ones stay valid, and the
+//! KeyboardInterrupt is raised when the workers have stopped).
 
 use crate::arrays::{CandleColumns, OwnedCandles};
 use crate::cache::{params, to_arrays, Cache, Out};

@@ -142,16 +142,23 @@ pub fn try_zeroed(len: usize) -> Result<Vec<u8>, String> {
     Ok(v)
 }
 
-/// Checks, before `out` is allocated, that `compressed` can decompress to `raw_len` bytes
-/// with `filter`: a whole number of elements, and no more than lz4 can produce from the
-/// bytes present — except runs, whose lengths are checked after their (bounded) header is
-/// read, by [`decompress_into`].
+/// A column's compressed bytes, checked against the length they must fill, before memory is
+/// allocated for it (runs already decoded from their bounded buffer).
+pub enum Checked<'a> {
+    Runs(Runs),
+    Lz4 { filter: Filter, bytes: &'a [u8] },
+}
+
+/// Checks that `compressed` can decompress to `raw_len` bytes with `filter`: a whole number
+/// of elements, a filter that applies to the dtype, and no more than lz4 can produce from
+/// the bytes present (runs: run lengths that add up to the column, read from a buffer
+/// bounded the same way). Nothing large is allocated before this passes.
 pub fn check_raw_len(
     filter: Filter,
     dtype: Dtype,
     compressed: &[u8],
     raw_len: usize,
-) -> Result<(), String> {
+) -> Result<Checked<'_>, String> {
     if !raw_len.is_multiple_of(dtype.size()) {
         return Err(format!(
             "{raw_len} bytes is not a whole number of {}",
@@ -161,38 +168,11 @@ pub fn check_raw_len(
     if filter != Filter::Raw && !matches!(dtype.size(), 4 | 8) {
         return Err(format!("filter does not apply to {}", dtype.name()));
     }
-    match filter {
-        Filter::Runs => {
-            let runs = read_runs(compressed, dtype.size(), raw_len / dtype.size())?;
-            runs.check_fills(raw_len / dtype.size())
-        }
-        Filter::Raw | Filter::DeltaShuffle if raw_len > max_lz4_output(compressed.len()) => {
-            Err(format!(
-                "{} compressed bytes cannot hold {raw_len} bytes",
-                compressed.len()
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Decompresses one column into `out`, whose length is the exact expected length. Any
-/// mismatch is an error (the caller treats it as a corrupt entry).
-pub fn decompress_into(
-    filter: Filter,
-    dtype: Dtype,
-    compressed: &[u8],
-    out: &mut [u8],
-) -> Result<(), String> {
-    let raw_len = out.len();
-    if filter != Filter::Raw
-        && (!matches!(dtype.size(), 4 | 8) || !raw_len.is_multiple_of(dtype.size()))
-    {
-        return Err(format!("filter does not apply to {}", dtype.name()));
-    }
     if filter == Filter::Runs {
-        let runs = read_runs(compressed, dtype.size(), raw_len / dtype.size())?;
-        return runs.expand(dtype.size(), out);
+        let n = raw_len / dtype.size();
+        let runs = read_runs(compressed, dtype.size(), n)?;
+        runs.check_fills(n)?;
+        return Ok(Checked::Runs(runs));
     }
     if raw_len > max_lz4_output(compressed.len()) {
         return Err(format!(
@@ -200,22 +180,48 @@ pub fn decompress_into(
             compressed.len()
         ));
     }
-    let mut planes = Vec::new();
-    let target: &mut [u8] = match filter {
-        Filter::Raw => out,
-        Filter::DeltaShuffle | Filter::Runs => {
+    Ok(Checked::Lz4 {
+        filter,
+        bytes: compressed,
+    })
+}
+
+impl Checked<'_> {
+    /// Decompresses into `out`, whose length is the one checked. Any mismatch is an error.
+    pub fn decompress_into(self, dtype: Dtype, out: &mut [u8]) -> Result<(), String> {
+        let (filter, compressed) = match self {
+            Checked::Runs(runs) => return runs.expand(dtype.size(), out),
+            Checked::Lz4 { filter, bytes } => (filter, bytes),
+        };
+        let raw_len = out.len();
+        let mut planes = Vec::new();
+        let target: &mut [u8] = if filter == Filter::DeltaShuffle {
             planes = try_zeroed(raw_len)?;
             &mut planes
+        } else {
+            out
+        };
+        let n = lz4_flex::block::decompress_into(compressed, target).map_err(|e| e.to_string())?;
+        if n != raw_len {
+            return Err(format!("decompressed to {n} bytes, expected {raw_len}"));
         }
-    };
-    let n = lz4_flex::block::decompress_into(compressed, target).map_err(|e| e.to_string())?;
-    if n != raw_len {
-        return Err(format!("decompressed to {n} bytes, expected {raw_len}"));
+        if filter == Filter::DeltaShuffle {
+            undo_delta_shuffle(&planes, dtype.size(), out)?;
+        }
+        Ok(())
     }
-    if filter == Filter::DeltaShuffle {
-        undo_delta_shuffle(&planes, dtype.size(), out)?;
-    }
-    Ok(())
+}
+
+/// Decompresses one column into `out`, whose length is the exact expected length
+/// ([`check_raw_len`], then [`Checked::decompress_into`]). Any mismatch is an error (the
+/// caller treats it as a corrupt entry).
+pub fn decompress_into(
+    filter: Filter,
+    dtype: Dtype,
+    compressed: &[u8],
+    out: &mut [u8],
+) -> Result<(), String> {
+    check_raw_len(filter, dtype, compressed, out.len())?.decompress_into(dtype, out)
 }
 
 /// How many runs of equal elements `bytes` holds (a run is cut at u32::MAX elements).
@@ -272,7 +278,7 @@ fn to_runs(bytes: &[u8], width: usize) -> Vec<u8> {
 }
 
 /// The runs of a column, decoded from lz4 and checked for shape: `[count][lengths][values]`.
-struct Runs {
+pub struct Runs {
     bytes: Vec<u8>,
     count: usize,
 }

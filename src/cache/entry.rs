@@ -201,12 +201,13 @@ pub fn decode(bytes: &[u8], key: &Key) -> Result<(ResultTable, EntryMeta), Entry
         let packed = &payload[at..at + packed_len];
         at += packed_len;
         // Lengths are checked against the bytes present before anything is allocated.
-        codec::check_raw_len(filter, dtype, packed, raw_len)
+        let checked = codec::check_raw_len(filter, dtype, packed, raw_len)
             .map_err(|e| bad(format!("column '{name}': {e}")))?;
         // Straight into the column's aligned buffer: no second copy.
         let mut column =
             Column::zeroed(name, dtype, raw_len).map_err(|e| bad(format!("column: {e}")))?;
-        codec::decompress_into(filter, dtype, packed, column.bytes_mut())
+        checked
+            .decompress_into(dtype, column.bytes_mut())
             .map_err(|e| bad(format!("column '{}': {e}", column.name)))?;
         raw.update(column.bytes());
         table.columns.push(column);

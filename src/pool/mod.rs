@@ -527,22 +527,19 @@ impl Task<'_> {
         let mut key = spec.key_builder()?;
         for &name in spec.inputs() {
             let (bytes, dtype) = column(&self.c, name);
+            let (column, stored) = stored_input(name);
             let hash = match self.hashes.get(name) {
                 Some(hash) => *hash,
                 None => {
                     let hash = match self.whole {
-                        Some(reader) => reader.column_digest(column_index(name))?,
+                        Some(reader) => reader.column_digest(column)?,
                         None => input_hash(bytes),
                     };
                     self.hashes.insert(name, hash);
                     hash
                 }
             };
-            let label = if self.whole.is_some() {
-                stored_label(name)
-            } else {
-                name
-            };
+            let label = if self.whole.is_some() { stored } else { name };
             key.input_hashed(label, dtype, (bytes.len() / 8) as u64, hash);
         }
         Ok(key.key())
@@ -629,28 +626,17 @@ fn column<'a>(c: &Candles<'a>, name: &str) -> (&'a [u8], Dtype) {
     }
 }
 
-/// The store column of a key input (the session's wall clock is the time column).
-fn column_index(name: &str) -> usize {
+/// Per key input: its store column and the name a key records for it when it is identified
+/// by the stored block checksums (the session's wall clock is the time column).
+fn stored_input(name: &str) -> (usize, &'static str) {
     match name {
-        "time" | "wall_clock" => 0,
-        "open" => 1,
-        "high" => 2,
-        "low" => 3,
-        "close" => 4,
-        _ => 5,
-    }
-}
-
-/// The name a key records for an input identified by its stored block checksums.
-fn stored_label(name: &str) -> &'static str {
-    match name {
-        "time" => "time@store-blocks",
-        "wall_clock" => "wall_clock@store-blocks",
-        "open" => "open@store-blocks",
-        "high" => "high@store-blocks",
-        "low" => "low@store-blocks",
-        "close" => "close@store-blocks",
-        _ => "volume@store-blocks",
+        "time" => (0, "time@store-blocks"),
+        "wall_clock" => (0, "wall_clock@store-blocks"),
+        "open" => (1, "open@store-blocks"),
+        "high" => (2, "high@store-blocks"),
+        "low" => (3, "low@store-blocks"),
+        "close" => (4, "close@store-blocks"),
+        _ => (5, "volume@store-blocks"),
     }
 }
 

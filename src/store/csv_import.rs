@@ -161,8 +161,8 @@ pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
     // A regular file, read no further than its length at open: a device or a pipe
     // (`/dev/zero`) would otherwise be read without end.
     let file = std::fs::File::open(path).map_err(io_error(path))?;
-    let len = file.metadata().map_err(io_error(path))?;
-    if !len.is_file() {
+    let meta = file.metadata().map_err(io_error(path))?;
+    if !meta.is_file() {
         return Err(IctError::parameter(
             "csv",
             format!("{} is not a regular file", path.display()),
@@ -170,9 +170,9 @@ pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
     }
     let mut bytes = Vec::new();
     bytes
-        .try_reserve_exact(len.len() as usize)
+        .try_reserve_exact(meta.len() as usize)
         .map_err(|e| io_error(path)(std::io::Error::other(e.to_string())))?;
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, len.len()), &mut bytes)
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, meta.len()), &mut bytes)
         .map_err(io_error(path))?;
     let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let delimiter = [b',', b'\t', b';']

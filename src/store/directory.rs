@@ -344,8 +344,7 @@ impl Store {
 
     fn lock(&self, symbol: &str, timeframe: &str) -> Result<(Located, WriterLock)> {
         super::fs_kind::check_local(&self.root, "store")?;
-        // Every name is checked before anything is created for it.
-        self.series_path(symbol, timeframe)?;
+        // Every name is checked (by `series_dir`) before anything is created for it.
         let at = self.series_dir(symbol, timeframe, true)?;
         if at.dir.stat(&at.name).is_ok_and(|s| !s.is_file) {
             return Err(IctError::Io {
