@@ -256,6 +256,7 @@ fn entries() -> Vec<(Key, ResultTable, Vec<u8>)> {
                 Column::from_bytes("flag", Dtype::Bool, &[1, 0, 1]).unwrap(),
                 Column::from_bytes("small", Dtype::I32, &[1, 0, 0, 0, 9, 0, 0, 0]).unwrap(),
             ],
+            meta: vec![("windows".into(), "asian,ny_am".into())],
         },
         ResultTable::default(),
     ];

@@ -379,7 +379,7 @@ def test_bad_input_and_parameters_name_the_problem() -> None:
     with pytest.raises(InvalidInputError, match=r"'High'|'high'.*row 40"):
         ictcore.fvg(frame)
     c = candles_of(load_eurusd("Tickvol").iloc[:100])
-    with pytest.raises(ValueError, match="'left'"):
+    with pytest.raises(ValueError, match="'swings.left'"):
         ictcore.swings(c, left=0)
     with pytest.raises(ValueError, match="'structure.break_on'"):
         ictcore.structure(c, break_on="body")
@@ -389,7 +389,7 @@ def test_bad_input_and_parameters_name_the_problem() -> None:
         ictcore.fvg([1, 2, 3])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown detector"):
         Engine(["ob"])
-    with pytest.raises(ValueError, match="invalid parameter 'length' for swings"):
+    with pytest.raises(ValueError, match="invalid parameter 'swings.length'"):
         Engine(params={"swings": {"length": 3}})
     e = Engine()
     e.update((1, 1.0, 2.0, 0.5, 1.5, 1.0))

@@ -291,3 +291,25 @@ def test_keep_false_fills_the_disk_tier_only(
     full = DetectorPool(workers=2, store=store).analyze(requests, params=PARAMS, progress=False)
     for key in full:
         pd.testing.assert_frame_equal(lean[key], full[key], check_exact=True)
+
+
+def test_native_session_windows_travel_with_the_table(tmp_path: Path) -> None:
+    """The names a session table's ``window`` codes index come with the result — computed,
+    and from a disk entry read by a fresh cache — not from whatever the reader assumes the
+    parameters were."""
+    frame = synthetic_frame(3, 4000)
+    params = {"native.sessions": {"windows": "early=01:00-03:00,late=09:00-10:00"}}
+    direct = ictcore.sessions(
+        frame, windows={"early": ("01:00", "03:00"), "late": ("09:00", "10:00")}
+    )
+    assert direct.windows == ["early", "late"]
+    for round_ in range(2):
+        # 0: computed; 1: a new cache object reading the disk entry.
+        pool = DetectorPool(workers=2, cache=AnalysisCache(tmp_path / "cache"))
+        got = pool.analyze([("X", "1m", frame)], ["native.sessions"], params, progress=False)
+        assert got.stats["disk_hits"] == round_
+        table = got["X", "1m", "native.sessions"]
+        assert isinstance(table, ictcore.SessionTable)
+        assert table.windows == ["early", "late"]
+        assert table.to_pandas()["window"].tolist() == direct.to_pandas()["window"].tolist()
+        assert got.arrays("X", "1m", "native.sessions").meta == {"windows": "early,late"}

@@ -8,16 +8,16 @@ import numpy.typing as npt
 
 __version__: str
 DETECTORS: list[str]
+NATIVE_DECLARATIONS: list[dict[str, Any]]
 NATIVE_DETECTORS: list[str]
 NATIVE_KINDS: list[tuple[int, str]]
-NATIVE_TABLES: list[tuple[str, list[str]]]
 SWING_LABELS: list[str]
 ZONE_STATES: list[str]
 __all__ = [
     "DETECTORS",
+    "NATIVE_DECLARATIONS",
     "NATIVE_DETECTORS",
     "NATIVE_KINDS",
-    "NATIVE_TABLES",
     "SWING_LABELS",
     "ZONE_STATES",
     "ActiveIndex",
@@ -186,7 +186,7 @@ class Cache:
         params: dict[str, Any],
         inputs: list[tuple[str, npt.NDArray[Any]]],
         compute: Callable[[], list[tuple[str, npt.NDArray[Any]]]],
-    ) -> tuple[str, list[tuple[str, str, npt.NDArray[Any]]]]: ...
+    ) -> tuple[str, list[tuple[str, str, Any]]]: ...
     def stats(self) -> dict[str, int | float]: ...
     def clear(self) -> None: ...
     def sweep(self) -> dict[str, int | bool]: ...
@@ -207,7 +207,8 @@ class Pool:
         keep: bool = True,
     ) -> tuple[list[Any], dict[str, Any]]: ...
 
-_Table = list[tuple[str, str, npt.NDArray[Any]]]
+# (column, dtype, read-only array) per column, then (key, "meta", str) per metadata item.
+_Table = list[tuple[str, str, Any]]
 _Counts = list[tuple[str, int]]
 
 def native_run(

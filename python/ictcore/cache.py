@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from . import _ictcore
+from ._columns import columns_of
 from .candles import Candles
 from .config import Config
 
@@ -200,9 +201,7 @@ class AnalysisCache:
         source, out = self._cache.get_or_compute(
             detector, mode, dict(params), _arrays("input", inputs), columns
         )
-        return source, {
-            name: array.view(np.bool_) if dtype == "bool" else array for name, dtype, array in out
-        }
+        return source, dict(columns_of(out))
 
     def stats(self) -> dict[str, int | float]:
         """Counters since this object was created, and current sizes.

@@ -40,6 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from . import _ictcore
+from ._columns import TableColumns, columns_of
 from .candles import Candles
 from .exceptions import InvalidInputError
 
@@ -76,48 +77,26 @@ KINDS: dict[int, str] = dict(_ictcore.NATIVE_KINDS)
 _LABELS: list[str] = list(_ictcore.SWING_LABELS)
 _STATES: list[str] = list(_ictcore.ZONE_STATES)
 
+#: Every native detector's declaration, from the extension (the one list in the core):
+#: ``name``, ``doc``, ``shape`` (the result's class), ``params`` (name, type, default, doc)
+#: and ``tables`` (name, [(column, dtype), ...]).
+DECLARATIONS: dict[str, dict[str, Any]] = {d["name"]: d for d in _ictcore.NATIVE_DECLARATIONS}
+
 #: The default parameters ("ictcore" preset) of each detector.
 PRESET: dict[str, dict[str, Any]] = {
-    "swings": {"left": 5, "right": 5},
-    "structure": {"left": 5, "right": 5, "break_on": "close"},
-    "fvg": {"min_size_atr": 0.0},
-    "volume_imbalance": {},
-    "opening_gaps": {},
-    "displacement": {"min_body_atr": 1.5, "min_body_share": 0.6},
-    "order_blocks": {"left": 5, "right": 5, "break_on": "close"},
-    "mitigation_blocks": {"left": 5, "right": 5, "break_on": "close"},
-    "cisd": {"min_run": 2, "lookback": 10},
-    "new_opening_gaps": {"zone": "America/New_York", "close_at": "17:00", "open_at": "18:00"},
-    "liquidity": {"left": 5, "right": 5, "tolerance_atr": 0.2, "tolerance_price": 0.0},
-    "dealing_ranges": {"left": 5, "right": 5, "break_on": "close"},
-    "bpr": {"window": 10},
-    "rejection_blocks": {"left": 5, "right": 5, "min_wick_body": 2.0, "min_wick_share": 0.5},
-    "sessions": {"zone": "America/New_York", "windows": "asian,london_open,ny_am,london_close"},
-    "mss": {
-        "left": 5,
-        "right": 5,
-        "break_on": "close",
-        "tolerance_atr": 0.2,
-        "tolerance_price": 0.0,
-        "sweep_window": 10,
-        "min_displacement": 1.0,
-    },
-    "structure_layers": {
-        "internal_left": 5,
-        "internal_right": 5,
-        "swing_left": 50,
-        "swing_right": 50,
-        "break_on": "close",
-    },
+    name: {p[0]: p[2] for p in d["params"]} for name, d in DECLARATIONS.items()
 }
-#: Each detector's tables: its events (or zones), then the transition log of zone detectors.
-TABLES: dict[str, tuple[str, ...]] = {name: tuple(t) for name, t in _ictcore.NATIVE_TABLES}
+#: Each detector's tables: its events (or zones), then the log of zone detectors
+#: (``<name>_transitions``) or liquidity's sweeps (``liquidity_sweeps``).
+TABLES: dict[str, tuple[str, ...]] = {
+    name: tuple(t[0] for t in d["tables"]) for name, d in DECLARATIONS.items()
+}
 
 _TIME_COLUMNS = ("anchor_time", "known_at_time", "time", "window_start", "window_end")
 
 
-def _columns(out: Sequence[tuple[str, str, npt.NDArray[Any]]]) -> dict[str, npt.NDArray[Any]]:
-    return {name: array for name, _dtype, array in out}
+def _columns(out: Sequence[tuple[str, str, Any]]) -> TableColumns:
+    return columns_of(out)
 
 
 class EventTable:
@@ -328,15 +307,22 @@ def _wrap(
     name: str,
     tables: Sequence[Mapping[str, npt.NDArray[Any]]],
     params: Mapping[str, Any] | None = None,
+    meta: Mapping[str, str] | None = None,
 ) -> EventTable:
-    """A detector's tables as its table class."""
-    if name == "sessions":
-        windows = (params or {}).get("windows")
-        names = None if windows is None else _window_names(str(windows))
-        return SessionTable(name, tables[0], names)
-    if name == "liquidity":
+    """A detector's tables (in its declaration's order) as the class its declaration names;
+    ``meta`` is what travels with the main table (else its ``.meta``, if it has one)."""
+    shape = DECLARATIONS[name]["shape"]
+    if meta is None:
+        meta = getattr(tables[0], "meta", {})
+    if shape == "SessionTable":
+        # The names the `window` codes index travel with the table.
+        windows = meta.get("windows")
+        if windows is None:
+            windows = {**PRESET[name], **(params or {})}["windows"]
+        return SessionTable(name, tables[0], _window_names(str(windows)))
+    if shape == "LiquidityTable":
         return LiquidityTable(name, tables[0], tables[1])
-    if len(tables) == 2:
+    if shape == "ZoneTable":
         return ZoneTable(name, tables[0], tables[1])
     return EventTable(name, tables[0])
 
@@ -701,13 +687,8 @@ class Engine:
             raise ValueError(f"params given for detector(s) not run: {extra}")
         self.params: dict[str, dict[str, Any]] = {}
         for d in self.detectors:
-            merged = dict(PRESET[d])
-            for key, value in given.get(d, {}).items():
-                if key not in merged:
-                    known = ", ".join(PRESET[d]) or "none"
-                    raise ValueError(f"invalid parameter '{key}' for {d}; parameters: {known}")
-                merged[key] = value
-            self.params[d] = merged
+            # Unknown or bad parameters are refused by the core, naming `<detector>.<name>`.
+            self.params[d] = {**PRESET[d], **given.get(d, {})}
         self._native = _ictcore.Engine([(d, self.params[d]) for d in self.detectors])
 
     def __len__(self) -> int:

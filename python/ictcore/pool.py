@@ -27,10 +27,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from . import _ictcore
+from ._columns import columns_of
 from .cache import AnalysisCache
 from .candles import Candles
 from .config import Config
-from .detect import EventTable, _wrap
+from .detect import TABLES, EventTable, _wrap
 from .exceptions import BatchError
 from .store import CandleStore
 
@@ -40,8 +41,6 @@ __all__ = ["DETECTORS", "NATIVE_DETECTORS", "AnalysisResult", "DetectorPool"]
 DETECTORS: tuple[str, ...] = tuple(_ictcore.DETECTORS)
 #: The native causal detectors the pool runs when named.
 NATIVE_DETECTORS: tuple[str, ...] = tuple(_ictcore.NATIVE_DETECTORS)
-#: Prefix of a native result's second table's columns (zones' log; liquidity's sweeps).
-_SECOND = ("transition.", "sweep.")
 
 Key = tuple[str, str, str]
 
@@ -71,12 +70,9 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
             columns = self.arrays(*key)
             name = key[2]
             if name in NATIVE_DETECTORS:
-                first = {n: a for n, a in columns.items() if not n.startswith(_SECOND)}
-                second = {
-                    n.split(".", 1)[1]: a for n, a in columns.items() if n.startswith(_SECOND)
-                }
-                tables = [first, second] if second else [first]
-                self._frames[key] = _wrap(name.removeprefix("native."), tables)
+                detector = name.removeprefix("native.")
+                meta = getattr(columns, "meta", {})
+                self._frames[key] = _wrap(detector, _split_tables(detector, columns), meta=meta)
             else:
                 self._frames[key] = pd.DataFrame({n: np.array(a) for n, a in columns.items()})
         return self._frames[key]
@@ -108,6 +104,20 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
             f"<AnalysisResult: {len(self)} results, {len(self.errors)} failed series, "
             f"{self.stats.get('wall_seconds', 0):.3f} s>"
         )
+
+
+def _split_tables(
+    detector: str, columns: Mapping[str, npt.NDArray[Any]]
+) -> list[dict[str, npt.NDArray[Any]]]:
+    """A native result's tables: the main table's columns, then each other table's, which
+    travel as ``<table name>.<column>`` (``fvg_transitions.state``)."""
+    others = TABLES[detector][1:]
+    tables: list[dict[str, npt.NDArray[Any]]] = [{} for _ in range(1 + len(others))]
+    for column, array in columns.items():
+        table, _, rest = column.partition(".")
+        at = others.index(table) + 1 if rest and table in others else 0
+        tables[at][rest if at else column] = array
+    return tables
 
 
 def _progress_bar(total: int, enabled: Any) -> Callable[[int, int, int], None] | None:
@@ -233,7 +243,7 @@ class DetectorPool:
                 columns.update({(symbol, timeframe, name): None for name, _ in specs})
                 continue
             for (name, _), cols in zip(specs, outcome, strict=True):
-                columns[symbol, timeframe, name] = _columns(cols)
+                columns[symbol, timeframe, name] = columns_of(cols)
         stats["failed"] = len(errors)
         stats["requests"] = len(keys) + sum(1 for k in errors if k not in keys)
         self._last = stats
@@ -254,7 +264,7 @@ class DetectorPool:
             )
             if isinstance(one[0], BaseException):
                 raise one[0]
-            return _columns(one[0][0])
+            return columns_of(one[0][0])
 
         return AnalysisResult(columns, errors, stats, None if keep else load)
 
@@ -314,10 +324,6 @@ class DetectorPool:
                 native.append((symbol, timeframe, _nanos(start), _nanos(end), None))
             keys.append((symbol, timeframe))
         return native, keys, errors
-
-
-def _columns(cols: list[tuple[str, str, npt.NDArray[Any]]]) -> dict[str, npt.NDArray[Any]]:
-    return {n: a.view(np.bool_) if dtype == "bool" else a for n, dtype, a in cols}
 
 
 def _nanos(value: Any) -> int | None:

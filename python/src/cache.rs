@@ -178,7 +178,7 @@ fn key_builder(
 }
 
 /// A result as (name, dtype name, read-only array) triples; bool columns come as uint8
-/// arrays (the Python layer views them as bool).
+/// arrays (the Python layer views them as bool); then (key, "meta", str) per metadata item.
 pub(crate) type Out<'py> = Vec<(String, &'static str, Bound<'py, PyAny>)>;
 
 pub(crate) fn to_arrays<'py>(py: Python<'py>, table: Arc<ResultTable>) -> PyResult<Out<'py>> {
@@ -212,6 +212,10 @@ pub(crate) fn to_arrays<'py>(py: Python<'py>, table: Arc<ResultTable>) -> PyResu
             };
             Ok((c.name.clone(), c.dtype.name(), array))
         })
+        .chain(table.meta.iter().map(|(key, value)| {
+            // Metadata rides along as ("key", "meta", str): Python's `columns_of` splits it.
+            Ok((key.clone(), "meta", PyString::new(py, value).into_any()))
+        }))
         .collect()
 }
 
@@ -335,7 +339,7 @@ impl Cache {
                                 Column::from_bytes(name.clone(), dtype, bytes).map_err(to_pyerr)
                             })
                             .collect::<PyResult<Vec<Column>>>()?;
-                        Ok(ResultTable { columns })
+                        Ok(ResultTable::new(columns))
                     })
                 })
                 .map_err(|shared| match Arc::try_unwrap(shared) {

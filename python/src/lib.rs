@@ -12,6 +12,7 @@ mod pool;
 mod store;
 
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 #[global_allocator]
 static ALLOCATOR: ictcore::recycle::Recycling = ictcore::recycle::Recycling;
@@ -38,15 +39,38 @@ fn kept_memory() -> usize {
     ictcore::recycle::kept_bytes()
 }
 
-/// (detector, its table names) of every native detector.
-fn native_tables() -> Vec<(&'static str, Vec<&'static str>)> {
-    ictcore::detect::NATIVE
-        .iter()
-        .filter_map(|name| {
-            let spec = ictcore::detect::NativeSpec::parse(name, Vec::new()).ok()?;
-            Some((*name, spec.tables().to_vec()))
-        })
-        .collect()
+/// Every native detector's declaration, as plain Python data: `name`, `doc`, `shape` (the
+/// Python class of its result), `params` (name, type, default, doc) and `tables` (name and
+/// (column, dtype) pairs). Python derives its presets and table classes from it.
+fn native_declarations(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
+    use ictcore::detect::registry::ParamKind;
+    let mut out = Vec::new();
+    for d in ictcore::detect::REGISTRY {
+        let item = PyDict::new(py);
+        item.set_item("name", d.name)?;
+        item.set_item("doc", d.doc)?;
+        item.set_item("shape", d.shape.class_name())?;
+        let mut params = Vec::new();
+        for p in d.params {
+            let default = match p.kind {
+                ParamKind::Length { default, .. } => default.into_pyobject(py)?.into_any(),
+                ParamKind::Number { default } => default.into_pyobject(py)?.into_any(),
+                ParamKind::Choice { default, .. } | ParamKind::Text { default, .. } => {
+                    default.into_pyobject(py)?.into_any()
+                }
+            };
+            params.push((p.name, p.kind.type_name(), default, p.doc));
+        }
+        item.set_item("params", params)?;
+        let tables: Vec<(&str, Vec<(&str, &str)>)> = d
+            .tables
+            .iter()
+            .map(|t| (t.name, t.columns().map(|(c, dt)| (c, dt.name())).collect()))
+            .collect();
+        item.set_item("tables", tables)?;
+        out.push(item);
+    }
+    Ok(out)
 }
 
 #[pymodule]
@@ -74,9 +98,12 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cache::CachedResult>()?;
     m.add_class::<pool::Pool>()?;
     m.add("DETECTORS", ictcore::pool::DETECTORS.to_vec())?;
-    m.add("NATIVE_DETECTORS", ictcore::pool::NATIVE_DETECTORS.to_vec())?;
+    m.add(
+        "NATIVE_DETECTORS",
+        ictcore::pool::native_detectors().to_vec(),
+    )?;
     m.add_function(wrap_pyfunction!(detect::native_run, m)?)?;
-    m.add("NATIVE_TABLES", native_tables())?;
+    m.add("NATIVE_DECLARATIONS", native_declarations(m.py())?)?;
     m.add_class::<detect::Engine>()?;
     m.add_class::<detect::ActiveIndex>()?;
     m.add("NATIVE_KINDS", ictcore::detect::table::KINDS.to_vec())?;

@@ -8,6 +8,7 @@
 //! | created, compute time | i64 ns since the epoch, u64 ns (diagnostics, cost-aware sweeps) |
 //! | detector id, ictcore version | u16 length + UTF-8 each |
 //! | columns | u32 count, then per column: u16 name length + name, dtype code u8, filter u8, raw length u64, compressed length u64 |
+//! | table metadata | u16 count, then per item: u16 length + key, u16 length + value (UTF-8) |
 //! | checksums | xxh3-64 of the compressed payload, xxh3-64 of the decompressed payload |
 //! | header checksum | xxh3-64 of every byte above |
 //! | payload | the compressed columns, back to back |
@@ -25,7 +26,7 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 /// First bytes of every entry.
 pub const MAGIC: [u8; 8] = [0x89, b'I', b'C', b'A', b'\r', b'\n', 0x1A, b'\n'];
 /// Entry format written and read by this code.
-pub const FORMAT_VERSION: u16 = 2;
+pub use super::ENTRY_FORMAT as FORMAT_VERSION;
 /// No column is longer than this (a guard before allocating for a damaged entry; the lengths
 /// are also checked against what the bytes present can decompress to).
 const MAX_COLUMN_BYTES: u64 = 1 << 35;
@@ -86,6 +87,12 @@ pub fn encode(key: &Key, table: &ResultTable, meta: &EntryMeta) -> Encoded {
         out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
         compressed_sum.update(bytes);
         raw_sum.update(c.bytes());
+    }
+    let items = &table.meta[..table.meta.len().min(u16::MAX as usize)];
+    out.extend_from_slice(&(items.len() as u16).to_le_bytes());
+    for (k, v) in items {
+        put_str(&mut out, k);
+        put_str(&mut out, v);
     }
     out.extend_from_slice(&compressed_sum.digest().to_le_bytes());
     out.extend_from_slice(&raw_sum.digest().to_le_bytes());
@@ -173,6 +180,11 @@ pub fn decode(bytes: &[u8], key: &Key) -> Result<(ResultTable, EntryMeta), Entry
         }
         layout.push((name, dtype, filter, raw_len as usize, packed_len as usize));
     }
+    let items = r.u16()?;
+    let mut table_meta = Vec::new();
+    for _ in 0..items {
+        table_meta.push((r.string()?, r.string()?));
+    }
     let compressed_sum = r.u64()?;
     let raw_sum = r.u64()?;
     let header_end = r.at;
@@ -194,7 +206,10 @@ pub fn decode(bytes: &[u8], key: &Key) -> Result<(ResultTable, EntryMeta), Entry
     if xxh3_64(payload) != compressed_sum {
         return Err(bad("payload checksum mismatch"));
     }
-    let mut table = ResultTable::default();
+    let mut table = ResultTable {
+        meta: table_meta,
+        ..ResultTable::default()
+    };
     let mut raw = Xxh3::new();
     let mut at = 0;
     for (name, dtype, filter, raw_len, packed_len) in layout {
@@ -241,6 +256,7 @@ mod tests {
                 Column::f64("MitigatedIndex", (0..3000).map(f64::from).collect()),
                 Column::from_bytes("active", Dtype::I32, &[1, 0, 0, 0]).unwrap(),
             ],
+            meta: vec![("windows".into(), "asian,london_open".into())],
         };
         let meta = EntryMeta {
             detector: "compat.fvg".into(),

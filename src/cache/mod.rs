@@ -16,6 +16,11 @@ pub mod key;
 pub mod table;
 
 pub use disk::{DiskTier, Lookup, Sweep};
+
+/// Format of the entries written and read ([`entry`]); part of every key ([`key`]), so a
+/// format change is a miss, never a misread. Here so neither module imports the other for
+/// it. 3: table metadata (a session table's window names) after the columns.
+pub const ENTRY_FORMAT: u16 = 3;
 pub use key::{input_hash, Key, KeyBuilder, Param};
 pub use table::{Column, Dtype, ResultTable};
 

@@ -187,13 +187,24 @@ fn whole_elements(name: &str, dtype: Dtype, byte_len: usize) -> Result<()> {
     ))
 }
 
-/// A detector result: columns in the detector's order.
+/// A detector result: columns in the detector's order, and what a reader needs to interpret
+/// them (a session table's window names, which its `window` codes index).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ResultTable {
     pub columns: Vec<Column>,
+    /// (key, value) pairs that travel with the table (through the pool and the cache).
+    pub meta: Vec<(String, String)>,
 }
 
 impl ResultTable {
+    /// A table of these columns, without metadata.
+    pub fn new(columns: Vec<Column>) -> Self {
+        Self {
+            columns,
+            meta: Vec::new(),
+        }
+    }
+
     /// Bytes of column data (what the memory tier weighs, what compression is measured on).
     pub fn data_bytes(&self) -> usize {
         self.columns.iter().map(|c| c.byte_len).sum()

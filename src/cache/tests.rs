@@ -32,6 +32,7 @@ fn result(seed: u64, rows: usize) -> ResultTable {
             ),
             Column::i64("index", (0..rows as i64).map(|i| i + seed as i64).collect()),
         ],
+        meta: vec![("seed".into(), seed.to_string())],
     }
 }
 

@@ -12,7 +12,53 @@
 //! Cost: O(1) per bar, plus a scan of `lookback` bars when a run ends.
 
 use super::history::History;
-use crate::cache::table::{Column, ResultTable};
+use super::registry::{self, Declaration, Detector, Shape, TableDecl};
+use super::registry::{one_table, steps_alone};
+use super::table;
+use crate::cache::table::{Column, Dtype, ResultTable};
+
+/// The CISD detector.
+pub static DECLARATION: Declaration = Declaration {
+    name: "cisd",
+    doc: "changes in state of delivery: a close beyond the open of a run that made an extreme",
+    params: &[
+        registry::swing_length(
+            "min_run",
+            CisdParams::DEFAULT.min_run,
+            "the fewest same-colour candles in a run",
+        ),
+        registry::swing_length(
+            "lookback",
+            CisdParams::DEFAULT.lookback,
+            "the run's extreme is the extreme of this many bars ending with it",
+        ),
+    ],
+    tables: &[TableDecl {
+        name: "cisd",
+        columns: &[
+            table::COMMON,
+            &[
+                ("level", Dtype::F64),
+                ("extreme", Dtype::F64),
+                ("run_length", Dtype::I64),
+                ("displacement", Dtype::F64),
+            ],
+        ],
+    }],
+    shape: Shape::Events,
+    inputs: registry::no_inputs,
+    build: |v| {
+        Ok(Box::new(Cisd::new(CisdParams {
+            min_run: v.length("min_run")?,
+            lookback: v.length("lookback")?,
+        })))
+    },
+};
+
+impl Detector for Cisd {
+    steps_alone!();
+    one_table!(events);
+}
 
 /// Parameters of [`Cisd`]. Preset "ictcore": runs of at least 2 candles making a 10-bar
 /// extreme.
@@ -22,12 +68,17 @@ pub struct CisdParams {
     pub lookback: usize,
 }
 
+impl CisdParams {
+    /// Preset "ictcore".
+    pub const DEFAULT: Self = Self {
+        min_run: 2,
+        lookback: 10,
+    };
+}
+
 impl Default for CisdParams {
     fn default() -> Self {
-        Self {
-            min_run: 2,
-            lookback: 10,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -211,6 +262,6 @@ impl Cisd {
             "displacement",
             events.iter().map(|e| e.displacement).collect(),
         ));
-        ResultTable { columns }
+        ResultTable::new(columns)
     }
 }

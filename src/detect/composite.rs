@@ -8,19 +8,122 @@
 //!   body's top to the high (a bearish zone); swing lows mirror with the lower wick. Known at
 //!   the swing's confirmation (preset: 5 bars each side, wick >= 2 bodies and >= 50% of range).
 
-use super::fvg::{Fvg, FvgParams};
+use super::fvg::Fvg;
 use super::history::History;
 use super::lifecycle::State;
+use super::registry::{
+    self, Declaration, Detector, Inputs, NativeSpec, ParamDecl, ParamKind, Shape, TableDecl,
+};
 use super::swings::{SwingParams, Swings};
-use super::zones::{Zone, ZoneBook};
+use super::table;
+use super::zones::{zone_tables, Zone, ZoneBook};
+use crate::error::Result;
+
+/// The BPR detector (reads `fvg` with its default parameters).
+pub static BPR: Declaration = Declaration {
+    name: "bpr",
+    doc: "balanced price ranges: overlapping opposite FVGs",
+    params: &[ParamDecl {
+        name: "window",
+        kind: ParamKind::Length {
+            default: 10,
+            min: 0,
+            max: 100_000,
+        },
+        doc: "the older FVG formed at most this many bars before the newer one",
+    }],
+    tables: &[
+        TableDecl {
+            name: "bpr",
+            columns: &[table::COMMON, &table::zone_columns("mid", BPR_QUALITY)],
+        },
+        TableDecl {
+            name: "bpr_transitions",
+            columns: &[table::TRANSITIONS],
+        },
+    ],
+    shape: Shape::Zones,
+    inputs: |_| Ok(vec![NativeSpec::with("fvg", &[])?]),
+    build: |v| Ok(Box::new(Bpr::new(v.length("window")?))),
+};
+
+/// The rejection block detector (reads `swings`).
+pub static REJECTION_BLOCKS: Declaration = Declaration {
+    name: "rejection_blocks",
+    doc: "long-wick swings: the zone from the body to the extreme",
+    params: &[
+        registry::SWING_PARAMS[0],
+        registry::SWING_PARAMS[1],
+        registry::number(
+            "min_wick_body",
+            RejectionParams::DEFAULT.min_wick_body,
+            "the wick is at least this many bodies",
+        ),
+        registry::number(
+            "min_wick_share",
+            RejectionParams::DEFAULT.min_wick_share,
+            "the wick is at least this share of the candle's range",
+        ),
+    ],
+    tables: &[
+        TableDecl {
+            name: "rejection_blocks",
+            columns: &[
+                table::COMMON,
+                &table::zone_columns("mid", REJECTION_QUALITY),
+            ],
+        },
+        TableDecl {
+            name: "rejection_blocks_transitions",
+            columns: &[table::TRANSITIONS],
+        },
+    ],
+    shape: Shape::Zones,
+    inputs: |v| {
+        let swings = SwingParams::from_values(v)?;
+        Ok(vec![NativeSpec::with("swings", &swings.as_params())?])
+    },
+    build: |v| {
+        Ok(Box::new(RejectionBlocks::new(RejectionParams {
+            swings: SwingParams::from_values(v)?,
+            min_wick_body: v.number("min_wick_body")?,
+            min_wick_share: v.number("min_wick_share")?,
+        })))
+    },
+};
+
+impl Detector for Bpr {
+    fn step(&mut self, history: &History, inputs: &Inputs<'_>) -> Result<()> {
+        Bpr::step(self, history, inputs.get(0)?);
+        Ok(())
+    }
+    fn undo(&mut self) {
+        Bpr::undo(self);
+    }
+    zone_tables!(|_: &Self| table::KIND_BPR, "mid", BPR_QUALITY);
+}
+
+impl Detector for RejectionBlocks {
+    fn step(&mut self, history: &History, inputs: &Inputs<'_>) -> Result<()> {
+        RejectionBlocks::step(self, history, inputs.get(0)?);
+        Ok(())
+    }
+    fn undo(&mut self) {
+        RejectionBlocks::undo(self);
+    }
+    zone_tables!(
+        |_: &Self| table::KIND_REJECTION_BLOCK,
+        "mid",
+        REJECTION_QUALITY
+    );
+}
 
 /// Quality columns of a BPR: overlap height in ATR(14); the older and newer gap's ids.
 pub const BPR_QUALITY: [&str; 3] = ["size_atr", "older_fvg", "newer_fvg"];
 
-/// Streaming BPR detector (it owns its FVG detector).
+/// Streaming BPR detector (over an FVG detector).
 pub struct Bpr {
     pub window: usize,
-    pub fvg: Fvg,
     pub book: ZoneBook,
 }
 
@@ -28,20 +131,17 @@ impl Bpr {
     pub fn new(window: usize) -> Self {
         Self {
             window,
-            fvg: Fvg::new(FvgParams::default()),
             book: ZoneBook::default(),
         }
     }
 
-    /// Processes the newest bar of `history`.
-    pub fn step(&mut self, history: &History) {
+    /// Processes the newest bar of `history` (`fvg` has processed it already).
+    pub fn step(&mut self, history: &History, fvg: &Fvg) {
         let t = history.len() - 1;
         self.book.begin();
         self.book.advance(&history.bar(t), t);
-        let before = self.fvg.book.zones.len();
-        self.fvg.step(history);
-        let zones = &self.fvg.book.zones;
-        for newer in zones.iter().skip(before) {
+        let zones = &fvg.book.zones;
+        for newer in &zones[fvg.book.added()] {
             // Gaps are in order of their bar: walk back over the window only.
             let older = zones[..newer.id]
                 .iter()
@@ -74,7 +174,6 @@ impl Bpr {
 
     /// Undoes the last [`Bpr::step`].
     pub fn undo(&mut self) {
-        self.fvg.undo();
         self.book.undo();
     }
 }
@@ -87,13 +186,18 @@ pub struct RejectionParams {
     pub min_wick_share: f64,
 }
 
+impl RejectionParams {
+    /// Preset "ictcore".
+    pub const DEFAULT: Self = Self {
+        swings: SwingParams::DEFAULT,
+        min_wick_body: 2.0,
+        min_wick_share: 0.5,
+    };
+}
+
 impl Default for RejectionParams {
     fn default() -> Self {
-        Self {
-            swings: SwingParams::default(),
-            min_wick_body: 2.0,
-            min_wick_share: 0.5,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -101,10 +205,9 @@ impl Default for RejectionParams {
 /// swing's id.
 pub const REJECTION_QUALITY: [&str; 3] = ["wick_body", "wick_share", "swing_id"];
 
-/// Streaming rejection-block detector (it owns its swing detector).
+/// Streaming rejection-block detector (over a swings detector).
 pub struct RejectionBlocks {
     pub params: RejectionParams,
-    pub swings: Swings,
     pub book: ZoneBook,
 }
 
@@ -112,20 +215,16 @@ impl RejectionBlocks {
     pub fn new(params: RejectionParams) -> Self {
         Self {
             params,
-            swings: Swings::new(params.swings),
             book: ZoneBook::default(),
         }
     }
 
-    /// Processes the newest bar of `history`.
-    pub fn step(&mut self, history: &History) {
+    /// Processes the newest bar of `history` (`swings` has processed it already).
+    pub fn step(&mut self, history: &History, swings: &Swings) {
         let t = history.len() - 1;
         self.book.begin();
         self.book.advance(&history.bar(t), t);
-        let confirmed = self.swings.step(history);
-        let first = self.swings.events.len() - confirmed;
-        for i in first..self.swings.events.len() {
-            let s = self.swings.events[i];
+        for &s in swings.added() {
             let b = history.bar(s.anchor);
             let (wick, top, bottom) = if s.direction > 0 {
                 let body_top = b.open.max(b.close);
@@ -165,7 +264,6 @@ impl RejectionBlocks {
 
     /// Undoes the last [`RejectionBlocks::step`].
     pub fn undo(&mut self) {
-        self.swings.undo();
         self.book.undo();
     }
 }

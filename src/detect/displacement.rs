@@ -4,7 +4,53 @@
 //! displacement (the first 14 bars).
 
 use super::history::History;
-use crate::cache::table::{Column, ResultTable};
+use super::registry::{self, Declaration, Detector, Shape, TableDecl};
+use super::registry::{one_table, steps_alone};
+use super::table;
+use crate::cache::table::{Column, Dtype, ResultTable};
+
+/// The displacement detector.
+pub static DECLARATION: Declaration = Declaration {
+    name: "displacement",
+    doc: "large-body, small-wick candles",
+    params: &[
+        registry::number(
+            "min_body_atr",
+            DisplacementParams::DEFAULT.min_body_atr,
+            "the body is at least this many ATR(14) as of the bar before",
+        ),
+        registry::number(
+            "min_body_share",
+            DisplacementParams::DEFAULT.min_body_share,
+            "the body is at least this share of the candle's range",
+        ),
+    ],
+    tables: &[TableDecl {
+        name: "displacement",
+        columns: &[
+            table::COMMON,
+            &[
+                ("top", Dtype::F64),
+                ("bottom", Dtype::F64),
+                ("body_atr", Dtype::F64),
+                ("body_share", Dtype::F64),
+            ],
+        ],
+    }],
+    shape: Shape::Events,
+    inputs: registry::no_inputs,
+    build: |v| {
+        Ok(Box::new(Displacement::new(DisplacementParams {
+            min_body_atr: v.number("min_body_atr")?,
+            min_body_share: v.number("min_body_share")?,
+        })))
+    },
+};
+
+impl Detector for Displacement {
+    steps_alone!();
+    one_table!(events);
+}
 
 /// Parameters of [`Displacement`]. Preset "ictcore": 1.5 ATR, body >= 60% of the range.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -13,12 +59,17 @@ pub struct DisplacementParams {
     pub min_body_share: f64,
 }
 
+impl DisplacementParams {
+    /// Preset "ictcore".
+    pub const DEFAULT: Self = Self {
+        min_body_atr: 1.5,
+        min_body_share: 0.6,
+    };
+}
+
 impl Default for DisplacementParams {
     fn default() -> Self {
-        Self {
-            min_body_atr: 1.5,
-            min_body_share: 0.6,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -100,6 +151,6 @@ impl Displacement {
             "body_share",
             events.iter().map(|e| e.body_share).collect(),
         ));
-        ResultTable { columns }
+        ResultTable::new(columns)
     }
 }

@@ -3,14 +3,17 @@
 //! by a new tick): every detector undoes that bar and processes the new one, so the result
 //! equals a batch run over the revised series.
 
+use super::graph::Graph;
 use super::history::{Bar, History};
-use super::spec::{Detector, NativeSpec};
+use super::registry::{Detector, NativeSpec};
 use crate::cache::table::ResultTable;
 use crate::error::{IctError, Result};
 
 pub struct Engine {
     pub history: History<'static>,
-    detectors: Vec<(NativeSpec, Box<dyn Detector>)>,
+    /// The requested detectors and their graph nodes (inputs they share step once).
+    detectors: Vec<(NativeSpec, usize)>,
+    graph: Graph,
 }
 
 impl Engine {
@@ -24,25 +27,36 @@ impl Engine {
                 ));
             }
         }
+        let (graph, ids) = Graph::new(&specs)?;
         Ok(Self {
             history: History::default(),
-            detectors: specs
-                .into_iter()
-                .map(|s| {
-                    let d = s.build();
-                    (s, d)
-                })
-                .collect(),
+            detectors: specs.into_iter().zip(ids).collect(),
+            graph,
+        })
+    }
+
+    /// Number of detectors stepped per bar: the requested ones and the inputs they read,
+    /// each once.
+    pub fn nodes(&self) -> usize {
+        self.graph.len()
+    }
+
+    fn detector(&self, id: usize) -> Result<&dyn Detector> {
+        self.graph.node(id).ok_or_else(|| IctError::Internal {
+            context: "Engine".into(),
+            message: format!("no graph node {id}"),
         })
     }
 
     /// (table name, rows) of every table, in detector order.
     pub fn counts(&self) -> Vec<(&'static str, usize)> {
         let mut out = Vec::new();
-        for (spec, d) in &self.detectors {
-            let lens = d.lens();
-            for (i, name) in spec.tables().iter().enumerate() {
-                out.push((*name, lens[i]));
+        for (spec, id) in &self.detectors {
+            let Some(d) = self.graph.node(*id) else {
+                continue;
+            };
+            for (i, name) in spec.tables().enumerate() {
+                out.push((name, d.rows(i)));
             }
         }
         out
@@ -52,7 +66,7 @@ impl Engine {
     pub fn update(&mut self, bar: Bar) -> Result<Vec<(&'static str, usize)>> {
         let before = self.counts();
         self.history.push(bar, self.history.len())?;
-        self.step();
+        self.step()?;
         Ok(before)
     }
 
@@ -62,20 +76,18 @@ impl Engine {
         let Some(old) = self.history.last() else {
             return self.update(bar);
         };
-        for (_, d) in &mut self.detectors {
-            d.undo();
-        }
+        self.graph.undo();
         self.history.pop();
         let before = self.counts();
         let row = self.history.len();
         match self.history.push(bar, row) {
             Ok(()) => {
-                self.step();
+                self.step()?;
                 Ok(before)
             }
             Err(e) => {
                 self.history.push_unchecked(old);
-                self.step();
+                self.step()?;
                 Err(e)
             }
         }
@@ -112,23 +124,21 @@ impl Engine {
         Ok(before)
     }
 
-    fn step(&mut self) {
-        for (_, d) in &mut self.detectors {
-            d.step(&self.history);
-        }
+    fn step(&mut self) -> Result<()> {
+        self.graph.step(&self.history)
     }
 
     /// The table of that name from row `start` on.
     pub fn table_from(&self, name: &str, start: usize) -> Result<ResultTable> {
-        for (spec, d) in &self.detectors {
-            if let Some(which) = spec.tables().iter().position(|t| *t == name) {
-                return Ok(d.table(&self.history, which, start));
+        for (spec, id) in &self.detectors {
+            if let Some(which) = spec.tables().position(|t| t == name) {
+                return Ok(self.detector(*id)?.table(&self.history, which, start));
             }
         }
         let known: Vec<&str> = self
             .detectors
             .iter()
-            .flat_map(|(s, _)| s.tables().iter().copied())
+            .flat_map(|(s, _)| s.tables())
             .collect();
         Err(IctError::parameter(
             "table",

@@ -6,7 +6,43 @@
 
 use super::history::History;
 use super::lifecycle::State;
-use super::zones::{Zone, ZoneBook};
+use super::registry::steps_alone;
+use super::registry::{self, Declaration, Detector, Shape, TableDecl};
+use super::table;
+use super::zones::{zone_tables, Zone, ZoneBook};
+
+/// The FVG detector.
+pub static DECLARATION: Declaration = Declaration {
+    name: "fvg",
+    doc: "fair value gaps with their lifecycle (touched, CE, filled, inverse FVG, dead)",
+    params: &[registry::number(
+        "min_size_atr",
+        FvgParams::DEFAULT.min_size_atr,
+        "gaps smaller than this many ATR(14) are skipped",
+    )],
+    tables: &[
+        TableDecl {
+            name: "fvg",
+            columns: &[table::COMMON, &table::zone_columns("ce", QUALITY)],
+        },
+        TableDecl {
+            name: "fvg_transitions",
+            columns: &[table::TRANSITIONS],
+        },
+    ],
+    shape: Shape::Zones,
+    inputs: registry::no_inputs,
+    build: |v| {
+        Ok(Box::new(Fvg::new(FvgParams {
+            min_size_atr: v.number("min_size_atr")?,
+        })))
+    },
+};
+
+impl Detector for Fvg {
+    steps_alone!();
+    zone_tables!(|_: &Self| table::KIND_FVG, "ce", QUALITY);
+}
 
 /// Parameters of [`Fvg`]. Preset "ictcore": every gap (`min_size_atr = 0`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,9 +52,14 @@ pub struct FvgParams {
     pub min_size_atr: f64,
 }
 
+impl FvgParams {
+    /// Preset "ictcore".
+    pub const DEFAULT: Self = Self { min_size_atr: 0.0 };
+}
+
 impl Default for FvgParams {
     fn default() -> Self {
-        Self { min_size_atr: 0.0 }
+        Self::DEFAULT
     }
 }
 

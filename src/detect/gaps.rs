@@ -9,7 +9,62 @@
 
 use super::history::{Bar, History};
 use super::lifecycle::State;
-use super::zones::{Zone, ZoneBook};
+use super::registry::steps_alone;
+use super::registry::{self, Declaration, Detector, Shape, TableDecl};
+use super::table;
+use super::zones::{zone_tables, Zone, ZoneBook};
+
+/// The volume imbalance detector.
+pub static VOLUME_IMBALANCE: Declaration = Declaration {
+    name: "volume_imbalance",
+    doc: "adjacent bodies that do not overlap while the wicks do, with the zone lifecycle",
+    params: &[],
+    tables: &[
+        TableDecl {
+            name: "volume_imbalance",
+            columns: &[table::COMMON, &table::zone_columns("mid", QUALITY)],
+        },
+        TableDecl {
+            name: "volume_imbalance_transitions",
+            columns: &[table::TRANSITIONS],
+        },
+    ],
+    shape: Shape::Zones,
+    inputs: registry::no_inputs,
+    build: |_| Ok(Box::new(Gaps::new(GapKind::VolumeImbalance))),
+};
+
+/// The opening gap detector.
+pub static OPENING_GAPS: Declaration = Declaration {
+    name: "opening_gaps",
+    doc: "wick gaps between consecutive bars, with the zone lifecycle",
+    params: &[],
+    tables: &[
+        TableDecl {
+            name: "opening_gaps",
+            columns: &[table::COMMON, &table::zone_columns("mid", QUALITY)],
+        },
+        TableDecl {
+            name: "opening_gaps_transitions",
+            columns: &[table::TRANSITIONS],
+        },
+    ],
+    shape: Shape::Zones,
+    inputs: registry::no_inputs,
+    build: |_| Ok(Box::new(Gaps::new(GapKind::OpeningGap))),
+};
+
+impl Detector for Gaps {
+    steps_alone!();
+    zone_tables!(
+        |g: &Self| match g.kind {
+            GapKind::VolumeImbalance => table::KIND_VOLUME_IMBALANCE,
+            GapKind::OpeningGap => table::KIND_OPENING_GAP,
+        },
+        "mid",
+        QUALITY
+    );
+}
 
 /// Which two-candle imbalance a [`Gaps`] detector finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,9 +19,135 @@
 //! the newest bar can be undone.
 
 use super::history::History;
+use super::registry::{
+    self, Declaration, Detector, Inputs, NativeSpec, ParamDecl, Shape, TableDecl, Values,
+};
 use super::swings::{SwingParams, Swings};
+use super::table;
 use super::zones::{ordered, unordered};
-use crate::cache::table::{Column, ResultTable};
+use crate::cache::table::{Column, Dtype, ResultTable};
+use crate::error::Result;
+
+/// The liquidity detector (reads `swings`).
+pub static DECLARATION: Declaration = Declaration {
+    name: "liquidity",
+    doc: "swing levels and equal highs/lows pools, with their sweeps and runs",
+    params: &[
+        registry::SWING_PARAMS[0],
+        registry::SWING_PARAMS[1],
+        TOLERANCE_ATR,
+        TOLERANCE_PRICE,
+    ],
+    tables: &[
+        TableDecl {
+            name: "liquidity",
+            columns: &[
+                table::COMMON,
+                &[
+                    ("level", Dtype::F64),
+                    ("members", Dtype::I32),
+                    ("tolerance", Dtype::F64),
+                ],
+            ],
+        },
+        TableDecl {
+            name: "liquidity_sweeps",
+            columns: &[
+                table::COMMON,
+                &[
+                    ("level", Dtype::F64),
+                    ("depth_atr", Dtype::F64),
+                    ("wick_body", Dtype::F64),
+                    ("pool_id", Dtype::I64),
+                    ("swing_id", Dtype::I64),
+                ],
+            ],
+        },
+    ],
+    shape: Shape::Liquidity,
+    inputs: |v| Ok(vec![LiquidityParams::from_values(v)?.swings_spec()?]),
+    build: |v| Ok(Box::new(Liquidity::new(LiquidityParams::from_values(v)?))),
+};
+
+/// `tolerance_atr`: how near in ATR a swing joins a level.
+pub const TOLERANCE_ATR: ParamDecl = registry::number(
+    "tolerance_atr",
+    LiquidityParams::DEFAULT.tolerance_atr,
+    "a swing within this many ATR(14) of an untaken level joins it (equal highs/lows)",
+);
+/// `tolerance_price`: a fixed distance added to the tolerance.
+pub const TOLERANCE_PRICE: ParamDecl = registry::number(
+    "tolerance_price",
+    LiquidityParams::DEFAULT.tolerance_price,
+    "a fixed price distance added to the tolerance (ticks x tick size)",
+);
+
+impl LiquidityParams {
+    /// Preset "ictcore".
+    pub const DEFAULT: Self = Self {
+        swings: SwingParams::DEFAULT,
+        tolerance_atr: 0.2,
+        tolerance_price: 0.0,
+    };
+
+    /// The parameters of a detector's checked values.
+    pub fn from_values(v: &Values) -> Result<Self> {
+        Ok(Self {
+            swings: SwingParams::from_values(v)?,
+            tolerance_atr: v.number("tolerance_atr")?,
+            tolerance_price: v.number("tolerance_price")?,
+        })
+    }
+
+    /// The swings detector it reads.
+    pub fn swings_spec(&self) -> Result<NativeSpec> {
+        NativeSpec::with("swings", &self.swings.as_params())
+    }
+
+    /// The liquidity detector with these parameters.
+    pub fn spec(&self) -> Result<NativeSpec> {
+        let [left, right] = self.swings.as_params();
+        NativeSpec::with(
+            "liquidity",
+            &[
+                left,
+                right,
+                (
+                    "tolerance_atr",
+                    crate::cache::Param::Float(self.tolerance_atr),
+                ),
+                (
+                    "tolerance_price",
+                    crate::cache::Param::Float(self.tolerance_price),
+                ),
+            ],
+        )
+    }
+}
+
+impl Detector for Liquidity {
+    fn step(&mut self, history: &History, inputs: &Inputs<'_>) -> Result<()> {
+        Liquidity::step(self, history, inputs.get(0)?);
+        Ok(())
+    }
+    fn undo(&mut self) {
+        Liquidity::undo(self);
+    }
+    fn rows(&self, which: usize) -> usize {
+        if which == 0 {
+            self.pools.len()
+        } else {
+            self.taken.len()
+        }
+    }
+    fn table(&self, history: &History, which: usize, start: usize) -> ResultTable {
+        if which == 0 {
+            self.pool_table(history, start)
+        } else {
+            self.taken_table(history, start)
+        }
+    }
+}
 use std::collections::BTreeSet;
 
 /// `edges` of empty sets: nothing is beyond them.
@@ -45,11 +171,7 @@ pub struct LiquidityParams {
 
 impl Default for LiquidityParams {
     fn default() -> Self {
-        Self {
-            swings: SwingParams::default(),
-            tolerance_atr: 0.2,
-            tolerance_price: 0.0,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -102,10 +224,9 @@ enum Op {
     Restore(usize, Level),
 }
 
-/// Streaming liquidity detector (it owns its swing detector).
+/// Streaming liquidity detector (over a swings detector).
 pub struct Liquidity {
     pub params: LiquidityParams,
-    pub swings: Swings,
     levels: Vec<Level>,
     /// Sets: 0 untaken highs, 1 swept highs, 2 untaken lows, 3 swept lows.
     sets: [BTreeSet<Entry>; 4],
@@ -123,7 +244,6 @@ impl Liquidity {
     pub fn new(params: LiquidityParams) -> Self {
         Self {
             params,
-            swings: Swings::new(params.swings),
             levels: Vec::new(),
             sets: Default::default(),
             edges: EMPTY_EDGES,
@@ -157,8 +277,8 @@ impl Liquidity {
         self.edges[set] = entry.map_or(EMPTY_EDGES[set], |e| unordered(e.0));
     }
 
-    /// Processes the newest bar of `history`.
-    pub fn step(&mut self, history: &History) {
+    /// Processes the newest bar of `history` (`swings` has processed it already).
+    pub fn step(&mut self, history: &History, swings: &Swings) {
         let t = history.len() - 1;
         self.journal.clear();
         self.before = (
@@ -168,10 +288,7 @@ impl Liquidity {
             self.pool_count,
         );
         self.take(history, t);
-        let confirmed = self.swings.step(history);
-        let first = self.swings.events.len() - confirmed;
-        for i in first..self.swings.events.len() {
-            let s = self.swings.events[i];
+        for s in swings.added() {
             self.join(history, t, s.direction, s.level, s.anchor, s.id);
         }
     }
@@ -370,7 +487,6 @@ impl Liquidity {
         for set in 0..4 {
             self.refresh(set);
         }
-        self.swings.undo();
     }
 
     /// Pool rows `start..`: the common columns (`id` = the pool, `anchor` = its first member's
@@ -400,7 +516,7 @@ impl Liquidity {
             "tolerance",
             rows.iter().map(|r| r.tolerance).collect(),
         ));
-        ResultTable { columns }
+        ResultTable::new(columns)
     }
 
     /// Sweep/run rows `start..`: the common columns (`id` = the row, `kind` sweep or run,
@@ -445,6 +561,6 @@ impl Liquidity {
             "swing_id",
             rows.iter().map(|r| r.swing_id as i64).collect(),
         ));
-        ResultTable { columns }
+        ResultTable::new(columns)
     }
 }

@@ -21,47 +21,84 @@
 //! successive breaks share at most `right` of (watched swings only move forward).
 
 use super::history::History;
-use super::structure::{Break, Structure, StructureParams};
-use super::zones::{Zone, ZoneBook};
+use super::registry::{Declaration, Detector, Inputs, Shape, TableDecl};
+use super::structure::{Break, Structure, StructureParams, STRUCTURE_PARAMS};
+use super::swings::Swings;
+use super::table;
+use super::zones::{zone_tables, Zone, ZoneBook};
+use crate::error::Result;
+
+/// The mitigation block detector (reads `structure` and its `swings`).
+pub static DECLARATION: Declaration = Declaration {
+    name: "mitigation_blocks",
+    doc: "the zone a failure swing leaves when structure then breaks",
+    params: &STRUCTURE_PARAMS,
+    tables: &[
+        TableDecl {
+            name: "mitigation_blocks",
+            columns: &[
+                table::COMMON,
+                &table::zone_columns("mean_threshold", QUALITY),
+            ],
+        },
+        TableDecl {
+            name: "mitigation_blocks_transitions",
+            columns: &[table::TRANSITIONS],
+        },
+    ],
+    shape: Shape::Zones,
+    inputs: |v| {
+        let p = StructureParams::from_values(v)?;
+        Ok(vec![p.spec()?, p.swings_spec()?])
+    },
+    build: |_| Ok(Box::new(MitigationBlocks::default())),
+};
+
+impl Detector for MitigationBlocks {
+    fn step(&mut self, history: &History, inputs: &Inputs<'_>) -> Result<()> {
+        MitigationBlocks::step(self, history, inputs.get(0)?, inputs.get(1)?);
+        Ok(())
+    }
+    fn undo(&mut self) {
+        MitigationBlocks::undo(self);
+    }
+    zone_tables!(
+        |_: &Self| table::KIND_MITIGATION_BLOCK,
+        "mean_threshold",
+        QUALITY
+    );
+}
 
 /// Quality columns: the candle's height in ATR(14) at the break; how far the failure swing
 /// fell short of the swing before it, in ATR; the break candle's body in ATR.
 pub const QUALITY: [&str; 3] = ["size_atr", "shortfall_atr", "break_displacement"];
 
-/// Streaming mitigation-block detector (it owns its structure detector).
+/// Streaming mitigation-block detector (over a structure detector and its swings).
+#[derive(Default)]
 pub struct MitigationBlocks {
-    pub structure: Structure,
     pub book: ZoneBook,
     /// Swing ids of the highs / lows known before the current bar, oldest first.
     highs: Vec<usize>,
     lows: Vec<usize>,
+    /// Swings known before the current bar (what an undo returns to).
+    swings_before: usize,
 }
 
 impl MitigationBlocks {
-    pub fn new(params: StructureParams) -> Self {
-        Self {
-            structure: Structure::new(params),
-            book: ZoneBook::default(),
-            highs: Vec::new(),
-            lows: Vec::new(),
-        }
-    }
-
-    /// Processes the newest bar of `history`.
-    pub fn step(&mut self, history: &History) {
+    /// Processes the newest bar of `history` (`structure` and `swings`, the swings it reads,
+    /// have processed it already).
+    pub fn step(&mut self, history: &History, structure: &Structure, swings: &Swings) {
         let t = history.len() - 1;
         self.book.begin();
         self.book.advance(&history.bar(t), t);
-        let seen = self.structure.swings.events.len();
-        let breaks = self.structure.step(history);
-        let first = self.structure.events.len() - breaks;
-        for i in first..self.structure.events.len() {
-            let b = self.structure.events[i];
-            if let Some(zone) = self.block(history, &b, t) {
+        let added = swings.added();
+        self.swings_before = swings.events.len() - added.len();
+        for b in structure.added() {
+            if let Some(zone) = self.block(history, &swings.events, b, t) {
                 self.book.add(zone);
             }
         }
-        for s in &self.structure.swings.events[seen..] {
+        for s in added {
             if s.direction > 0 {
                 self.highs.push(s.id);
             } else {
@@ -71,8 +108,13 @@ impl MitigationBlocks {
     }
 
     /// The block break `b` at `t` leaves, if the swing before it was a failure swing.
-    fn block(&self, history: &History, b: &Break, t: usize) -> Option<Zone> {
-        let swings = &self.structure.swings.events;
+    fn block(
+        &self,
+        history: &History,
+        swings: &[super::swings::Swing],
+        b: &Break,
+        t: usize,
+    ) -> Option<Zone> {
         let broken = swings.get(b.swing_id)?;
         // The failure side: highs for a down break, lows for an up break.
         let failed = if b.direction < 0 {
@@ -112,9 +154,8 @@ impl MitigationBlocks {
 
     /// Undoes the last [`MitigationBlocks::step`].
     pub fn undo(&mut self) {
-        self.structure.undo();
         self.book.undo();
-        let known = self.structure.swings.events.len();
+        let known = self.swings_before;
         for side in [&mut self.highs, &mut self.lows] {
             while side.last().is_some_and(|&id| id >= known) {
                 side.pop();

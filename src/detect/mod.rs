@@ -26,7 +26,8 @@
 //!   window instance with its high and low, known at the first bar after it.
 //! - [`lifecycle`]: states, the transition log, and the "alive at bar t" index.
 //! - [`engine`]: several detectors over one live series (`update`, `update_last`).
-//! - [`spec`]: detectors by name with typed parameters (Python, engine and pool share it).
+//! - [`registry`]: the one list of detectors, each declared once in its module (name,
+//!   parameters, tables, inputs); [`graph`]: a run's detectors and their shared inputs.
 
 pub mod cisd;
 pub mod composite;
@@ -34,6 +35,7 @@ pub mod displacement;
 pub mod engine;
 pub mod fvg;
 pub mod gaps;
+pub mod graph;
 pub mod history;
 pub mod lifecycle;
 pub mod liquidity;
@@ -42,8 +44,8 @@ pub mod mss;
 pub mod new_opening_gaps;
 pub mod order_blocks;
 pub mod ranges;
+pub mod registry;
 pub mod sessions;
-pub mod spec;
 pub mod structure;
 pub mod swings;
 pub mod table;
@@ -51,11 +53,11 @@ pub mod zones;
 
 pub use engine::Engine;
 pub use history::{Bar, History};
-pub use spec::{Detector, NativeSpec, NATIVE};
+pub use registry::{Declaration, Detector, NativeSpec, REGISTRY};
 
 use crate::cache::table::ResultTable;
 use crate::candles::Candles;
-use crate::error::{IctError, Result};
+use crate::error::Result;
 
 /// Revision of the native detectors' outputs, part of their cache key: bumped whenever a
 /// detector's table can change for the same input and parameters (a fixed definition, a
@@ -64,31 +66,23 @@ use crate::error::{IctError, Result};
 /// zone; mitigation blocks; tick tolerance.
 pub const REVISION: i64 = 2;
 
-/// Checks swing window lengths (both at least 1: a pivot needs a bar on each side).
-pub fn check_swing_params(p: swings::SwingParams) -> Result<()> {
-    for (name, value) in [("left", p.left), ("right", p.right)] {
-        if value == 0 || value > 100_000 {
-            return Err(IctError::parameter(
-                name,
-                format!("must be between 1 and 100000, got {value}"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Runs a detector over every candle of a validated series; returns its tables (in the order
 /// of [`NativeSpec::tables`]).
 pub fn run(spec: &NativeSpec, candles: &Candles) -> Result<Vec<ResultTable>> {
-    let mut detector = spec.build();
-    detector.reserve(candles.len());
+    let (mut graph, ids) = graph::Graph::new(std::slice::from_ref(spec))?;
+    graph.reserve(candles.len());
     let mut history = History::over(candles);
     while history.advance() {
-        detector.step(&history);
+        graph.step(&history)?;
     }
-    Ok((0..spec.tables().len())
-        .map(|which| detector.table(&history, which, 0))
-        .collect())
+    let node = ids.first().and_then(|&id| graph.node(id));
+    Ok(node
+        .map(|d| {
+            (0..spec.declaration.tables.len())
+                .map(|which| d.table(&history, which, 0))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 #[cfg(test)]

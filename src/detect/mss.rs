@@ -6,9 +6,65 @@
 //! the swing high. Known at the break bar; the sweep's bar and level are columns.
 
 use super::history::History;
-use super::liquidity::{Liquidity, LiquidityParams};
+use super::liquidity::{self, Liquidity, LiquidityParams};
+use super::registry::one_table;
+use super::registry::{self, Declaration, Detector, Inputs, Shape, TableDecl, Values};
 use super::structure::{Break, BreakKind, Structure, StructureParams};
-use crate::cache::table::{Column, ResultTable};
+use super::table;
+use crate::cache::table::{Column, Dtype, ResultTable};
+use crate::error::Result;
+
+/// The MSS detector (reads `structure` and `liquidity` on the same swings).
+pub static DECLARATION: Declaration = Declaration {
+    name: "mss",
+    doc: "market structure shifts: a displaced CHoCH after a sweep of the other side",
+    params: &[
+        registry::SWING_PARAMS[0],
+        registry::SWING_PARAMS[1],
+        registry::BREAK_ON,
+        liquidity::TOLERANCE_ATR,
+        liquidity::TOLERANCE_PRICE,
+        registry::ParamDecl {
+            name: "sweep_window",
+            kind: registry::ParamKind::Length {
+                default: MssParams::DEFAULT.sweep_window,
+                min: 0,
+                max: 100_000,
+            },
+            doc: "the sweep is at most this many bars before the break",
+        },
+        registry::number(
+            "min_displacement",
+            MssParams::DEFAULT.min_displacement,
+            "the break candle's body is at least this many ATR(14)",
+        ),
+    ],
+    tables: &[TableDecl {
+        name: "mss",
+        columns: &[
+            table::COMMON,
+            table::BREAK_COLUMNS,
+            &[("sweep_bar", Dtype::I64), ("sweep_level", Dtype::F64)],
+        ],
+    }],
+    shape: Shape::Events,
+    inputs: |v| {
+        let p = MssParams::from_values(v)?;
+        Ok(vec![p.structure.spec()?, p.liquidity.spec()?])
+    },
+    build: |v| Ok(Box::new(Mss::new(MssParams::from_values(v)?))),
+};
+
+impl Detector for Mss {
+    fn step(&mut self, history: &History, inputs: &Inputs<'_>) -> Result<()> {
+        Mss::step(self, history, inputs.get(0)?, inputs.get(1)?);
+        Ok(())
+    }
+    fn undo(&mut self) {
+        Mss::undo(self);
+    }
+    one_table!(rows);
+}
 
 /// Parameters of [`Mss`]. Preset "ictcore": structure and liquidity on 5-bar swings, sweeps
 /// within 10 bars, displacement >= 1 ATR.
@@ -20,14 +76,31 @@ pub struct MssParams {
     pub min_displacement: f64,
 }
 
+impl MssParams {
+    /// Preset "ictcore".
+    pub const DEFAULT: Self = Self {
+        structure: StructureParams::DEFAULT,
+        liquidity: LiquidityParams::DEFAULT,
+        sweep_window: 10,
+        min_displacement: 1.0,
+    };
+
+    /// The parameters of a detector's checked values (liquidity on the structure's swings).
+    pub fn from_values(v: &Values) -> Result<Self> {
+        let structure = StructureParams::from_values(v)?;
+        let liquidity = LiquidityParams::from_values(v)?;
+        Ok(Self {
+            structure,
+            liquidity,
+            sweep_window: v.length("sweep_window")?,
+            min_displacement: v.number("min_displacement")?,
+        })
+    }
+}
+
 impl Default for MssParams {
     fn default() -> Self {
-        Self {
-            structure: StructureParams::default(),
-            liquidity: LiquidityParams::default(),
-            sweep_window: 10,
-            min_displacement: 1.0,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -39,11 +112,9 @@ pub struct Shift {
     pub sweep_level: f64,
 }
 
-/// Streaming MSS detector (it owns its structure and liquidity detectors).
+/// Streaming MSS detector (over a structure and a liquidity detector).
 pub struct Mss {
     pub params: MssParams,
-    pub structure: Structure,
-    pub liquidity: Liquidity,
     pub rows: Vec<Shift>,
     before: usize,
 }
@@ -52,30 +123,24 @@ impl Mss {
     pub fn new(params: MssParams) -> Self {
         Self {
             params,
-            structure: Structure::new(params.structure),
-            liquidity: Liquidity::new(params.liquidity),
             rows: Vec::new(),
             before: 0,
         }
     }
 
-    /// Processes the newest bar of `history`.
-    pub fn step(&mut self, history: &History) {
+    /// Processes the newest bar of `history` (`structure` and `liquidity` have processed it
+    /// already).
+    pub fn step(&mut self, history: &History, structure: &Structure, liquidity: &Liquidity) {
         let t = history.len() - 1;
         self.before = self.rows.len();
-        self.liquidity.step(history);
-        let breaks = self.structure.step(history);
-        let first = self.structure.events.len() - breaks;
-        for i in first..self.structure.events.len() {
-            let b = self.structure.events[i];
+        for &b in structure.added() {
             // NaN displacement (no ATR yet) never qualifies.
             let displaced = b.displacement >= self.params.min_displacement;
             if b.kind != BreakKind::Choch || !displaced {
                 continue;
             }
             // The newest sweep of the other side within the window (rows are in bar order).
-            let sweep = self
-                .liquidity
+            let sweep = liquidity
                 .taken
                 .iter()
                 .rev()
@@ -93,8 +158,6 @@ impl Mss {
 
     /// Undoes the last [`Mss::step`].
     pub fn undo(&mut self) {
-        self.liquidity.undo();
-        self.structure.undo();
         self.rows.truncate(self.before);
     }
 

@@ -16,10 +16,88 @@
 
 use super::history::History;
 use super::lifecycle::State;
-use super::sessions::LocalClock;
+use super::registry::steps_alone;
+use super::registry::{self, Declaration, Detector, ParamDecl, ParamKind, Shape, TableDecl};
+use super::sessions::{self, LocalClock};
+use super::table;
 use super::zones::{Zone, ZoneBook};
-use crate::cache::table::{Column, ResultTable};
+use crate::cache::table::{Column, Dtype, ResultTable};
+use crate::error::Result;
 use chrono_tz::Tz;
+
+/// The NDOG / NWOG detector.
+pub static DECLARATION: Declaration = Declaration {
+    name: "new_opening_gaps",
+    doc: "new day / new week opening gaps (settlement close to reopen), with the zone lifecycle",
+    params: &[
+        sessions::ZONE,
+        ParamDecl {
+            name: "close_at",
+            kind: ParamKind::Text {
+                default: "17:00",
+                canonical: |text| clock("new_opening_gaps.close_at", text),
+            },
+            doc: "the settlement: the day's last bar opening before this local time",
+        },
+        ParamDecl {
+            name: "open_at",
+            kind: ParamKind::Text {
+                default: "18:00",
+                canonical: |text| clock("new_opening_gaps.open_at", text),
+            },
+            doc: "the reopen: a trading day starts at this local time",
+        },
+    ],
+    tables: &[
+        TableDecl {
+            name: "new_opening_gaps",
+            columns: &[
+                table::COMMON,
+                &[
+                    ("top", Dtype::F64),
+                    ("bottom", Dtype::F64),
+                    ("ce", Dtype::F64),
+                    ("size_atr", Dtype::F64),
+                ],
+            ],
+        },
+        TableDecl {
+            name: "new_opening_gaps_transitions",
+            columns: &[table::TRANSITIONS],
+        },
+    ],
+    shape: Shape::Zones,
+    inputs: registry::no_inputs,
+    build: |v| {
+        let at =
+            |name: &str| -> Result<u32> { Ok(sessions::minutes(v.text(name)?, name, "")? % 1440) };
+        Ok(Box::new(NewOpeningGaps::new(NewGapParams {
+            zone: sessions::parse_zone(v.text("zone")?)?,
+            close_at: at("close_at")?,
+            open_at: at("open_at")?,
+        })))
+    },
+};
+
+/// A local clock time `HH:MM` as its one spelling (`24:00` is `00:00`).
+fn clock(parameter: &str, text: &str) -> Result<String> {
+    let minute = sessions::minutes(text, parameter, text)? % 1440;
+    Ok(format!("{:02}:{:02}", minute / 60, minute % 60))
+}
+
+impl Detector for NewOpeningGaps {
+    steps_alone!();
+    fn rows(&self, which: usize) -> usize {
+        self.book.rows(which)
+    }
+    fn table(&self, history: &History, which: usize, start: usize) -> ResultTable {
+        if which == 0 {
+            NewOpeningGaps::table(self, history, start)
+        } else {
+            self.book.transitions_table(history, start)
+        }
+    }
+}
 
 /// Quality column: the gap's height in ATR(14) at the reopen.
 pub const QUALITY: [&str; 3] = ["size_atr", "", ""];

@@ -14,8 +14,49 @@
 //! once.
 
 use super::history::History;
-use super::structure::{Structure, StructureParams};
-use super::zones::{Zone, ZoneBook};
+use super::registry::{Declaration, Detector, Inputs, Shape, TableDecl};
+use super::structure::{Structure, StructureParams, STRUCTURE_PARAMS};
+use super::table;
+use super::zones::{zone_tables, Zone, ZoneBook};
+use crate::error::Result;
+
+/// The order block detector (reads `structure`).
+pub static DECLARATION: Declaration = Declaration {
+    name: "order_blocks",
+    doc: "order blocks known at the structure break, with breakers as their inverted state",
+    params: &STRUCTURE_PARAMS,
+    tables: &[
+        TableDecl {
+            name: "order_blocks",
+            columns: &[
+                table::COMMON,
+                &table::zone_columns("mean_threshold", QUALITY),
+            ],
+        },
+        TableDecl {
+            name: "order_blocks_transitions",
+            columns: &[table::TRANSITIONS],
+        },
+    ],
+    shape: Shape::Zones,
+    inputs: |v| Ok(vec![StructureParams::from_values(v)?.spec()?]),
+    build: |_| Ok(Box::new(OrderBlocks::default())),
+};
+
+impl Detector for OrderBlocks {
+    fn step(&mut self, history: &History, inputs: &Inputs<'_>) -> Result<()> {
+        OrderBlocks::step(self, history, inputs.get(0)?);
+        Ok(())
+    }
+    fn undo(&mut self) {
+        OrderBlocks::undo(self);
+    }
+    zone_tables!(
+        |_: &Self| table::KIND_ORDER_BLOCK,
+        "mean_threshold",
+        QUALITY
+    );
+}
 
 /// Quality columns: height in ATR(14) at the break; the candle's share of the volume from it
 /// to the break; the break candle's body in ATR.
@@ -38,9 +79,9 @@ struct Legs {
     down: Option<Leg>,
 }
 
-/// Streaming order-block detector (it owns its structure detector).
+/// Streaming order-block detector (over a structure detector).
+#[derive(Default)]
 pub struct OrderBlocks {
-    pub structure: Structure,
     pub book: ZoneBook,
     legs: Legs,
     saved: Legs,
@@ -52,19 +93,8 @@ pub struct OrderBlocks {
 }
 
 impl OrderBlocks {
-    pub fn new(params: StructureParams) -> Self {
-        Self {
-            structure: Structure::new(params),
-            book: ZoneBook::default(),
-            legs: Legs::default(),
-            saved: Legs::default(),
-            volume_sum: Vec::new(),
-            peaks: Vec::new(),
-        }
-    }
-
-    /// Processes the newest bar of `history`.
-    pub fn step(&mut self, history: &History) {
+    /// Processes the newest bar of `history` (`structure` has processed it already).
+    pub fn step(&mut self, history: &History, structure: &Structure) {
         let t = history.len() - 1;
         self.saved = self.legs;
         self.book.begin();
@@ -87,10 +117,7 @@ impl OrderBlocks {
                 leg.peak = t;
             }
         }
-        let breaks = self.structure.step(history);
-        let first = self.structure.events.len() - breaks;
-        for i in first..self.structure.events.len() {
-            let b = self.structure.events[i];
+        for b in structure.added() {
             let leg = if b.direction > 0 {
                 self.legs.up
             } else {
@@ -117,50 +144,54 @@ impl OrderBlocks {
                 .add(Zone::of_candle(&candle, b.direction, c, t, quality));
             self.peaks.push(leg.peak);
         }
-        self.legs.up = self.follow(history, 1, self.legs.up);
-        self.legs.down = self.follow(history, -1, self.legs.down);
-    }
-
-    /// The leg to track for the swing now watched on one side (a new swing: scan from its
-    /// pivot to now).
-    fn follow(&self, history: &History, direction: i8, leg: Option<Leg>) -> Option<Leg> {
-        let (pivot, swing_id) = self.structure.watched(direction)?;
-        if leg.is_some_and(|l| l.swing_id == swing_id) {
-            return leg;
-        }
-        let (mut extreme, mut peak) = (pivot, pivot);
-        for i in pivot..history.len() {
-            let (deeper, higher) = if direction > 0 {
-                (
-                    history.low(i) <= history.low(extreme),
-                    history.high(i) >= history.high(peak),
-                )
-            } else {
-                (
-                    history.high(i) >= history.high(extreme),
-                    history.low(i) <= history.low(peak),
-                )
-            };
-            if deeper {
-                extreme = i;
-                peak = i;
-            } else if higher {
-                peak = i;
-            }
-        }
-        Some(Leg {
-            swing_id,
-            extreme,
-            peak,
-        })
+        self.legs.up = follow(history, structure, 1, self.legs.up);
+        self.legs.down = follow(history, structure, -1, self.legs.down);
     }
 
     /// Undoes the last [`OrderBlocks::step`].
     pub fn undo(&mut self) {
-        self.structure.undo();
         self.book.undo();
         self.legs = self.saved;
         self.volume_sum.pop();
         self.peaks.truncate(self.book.zones.len());
     }
+}
+
+/// The leg to track for the swing now watched on one side (a new swing: scan from its pivot
+/// to now).
+fn follow(
+    history: &History,
+    structure: &Structure,
+    direction: i8,
+    leg: Option<Leg>,
+) -> Option<Leg> {
+    let (pivot, swing_id) = structure.watched(direction)?;
+    if leg.is_some_and(|l| l.swing_id == swing_id) {
+        return leg;
+    }
+    let (mut extreme, mut peak) = (pivot, pivot);
+    for i in pivot..history.len() {
+        let (deeper, higher) = if direction > 0 {
+            (
+                history.low(i) <= history.low(extreme),
+                history.high(i) >= history.high(peak),
+            )
+        } else {
+            (
+                history.high(i) >= history.high(extreme),
+                history.low(i) <= history.low(peak),
+            )
+        };
+        if deeper {
+            extreme = i;
+            peak = i;
+        } else if higher {
+            peak = i;
+        }
+    }
+    Some(Leg {
+        swing_id,
+        extreme,
+        peak,
+    })
 }

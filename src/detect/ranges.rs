@@ -18,9 +18,70 @@
 use super::history::History;
 use super::lifecycle::State;
 use super::order_blocks::OrderBlocks;
-use super::structure::StructureParams;
+use super::registry::{Declaration, Detector, Inputs, NativeSpec, Shape, TableDecl};
+use super::structure::{StructureParams, STRUCTURE_PARAMS};
+use super::table;
 use super::zones::{Zone, ZoneBook};
-use crate::cache::table::{Column, ResultTable};
+use crate::cache::table::{Column, Dtype, ResultTable};
+use crate::error::Result;
+
+/// The dealing range detector (reads `order_blocks`, whose legs it shares).
+pub static DECLARATION: Declaration = Declaration {
+    name: "dealing_ranges",
+    doc: "premium/discount of the leg each structure break leaves, its OTE band, strong and weak ends",
+    params: &STRUCTURE_PARAMS,
+    tables: &[
+        TableDecl {
+            name: "dealing_ranges",
+            columns: &[
+                table::COMMON,
+                &[
+                    ("top", Dtype::F64),
+                    ("bottom", Dtype::F64),
+                    ("equilibrium", Dtype::F64),
+                    ("ote_top", Dtype::F64),
+                    ("ote_bottom", Dtype::F64),
+                    ("ote_sweet", Dtype::F64),
+                    ("size_atr", Dtype::F64),
+                    ("strong_level", Dtype::F64),
+                    ("strong_bar", Dtype::I64),
+                    ("weak_level", Dtype::F64),
+                    ("weak_bar", Dtype::I64),
+                ],
+            ],
+        },
+        TableDecl {
+            name: "dealing_ranges_transitions",
+            columns: &[table::TRANSITIONS],
+        },
+    ],
+    shape: Shape::Zones,
+    inputs: |v| {
+        let params = StructureParams::from_values(v)?.as_params();
+        Ok(vec![NativeSpec::with("order_blocks", &params)?])
+    },
+    build: |_| Ok(Box::new(DealingRanges::default())),
+};
+
+impl Detector for DealingRanges {
+    fn step(&mut self, history: &History, inputs: &Inputs<'_>) -> Result<()> {
+        DealingRanges::step(self, history, inputs.get(0)?);
+        Ok(())
+    }
+    fn undo(&mut self) {
+        DealingRanges::undo(self);
+    }
+    fn rows(&self, which: usize) -> usize {
+        self.book.rows(which)
+    }
+    fn table(&self, history: &History, which: usize, start: usize) -> ResultTable {
+        if which == 0 {
+            DealingRanges::table(self, history, start)
+        } else {
+            self.book.transitions_table(history, start)
+        }
+    }
+}
 
 /// Fibonacci levels of the OTE band and its sweet spot.
 pub const OTE: (f64, f64, f64) = (0.62, 0.705, 0.79);
@@ -34,32 +95,25 @@ pub struct Range {
     pub weak_bar: usize,
 }
 
-/// Streaming dealing-range detector.
+/// Streaming dealing-range detector (over an order-block detector).
+#[derive(Default)]
 pub struct DealingRanges {
-    pub blocks: OrderBlocks,
     pub book: ZoneBook,
     pub ranges: Vec<Range>,
 }
 
 impl DealingRanges {
-    pub fn new(params: StructureParams) -> Self {
-        Self {
-            blocks: OrderBlocks::new(params),
-            book: ZoneBook::default(),
-            ranges: Vec::new(),
-        }
-    }
-
-    /// Processes the newest bar of `history`.
-    pub fn step(&mut self, history: &History) {
+    /// Processes the newest bar of `history` (`blocks` has processed it already).
+    pub fn step(&mut self, history: &History, blocks: &OrderBlocks) {
         let t = history.len() - 1;
         self.book.begin();
         self.book.advance(&history.bar(t), t);
-        let before = self.blocks.book.zones.len();
-        self.blocks.step(history);
-        for i in before..self.blocks.book.zones.len() {
-            let block = self.blocks.book.zones[i];
-            let (origin, peak) = (block.anchor, self.blocks.peaks[i]);
+        for i in blocks.book.added() {
+            let block = blocks.book.zones[i];
+            let Some(&peak) = blocks.peaks.get(i) else {
+                continue;
+            };
+            let origin = block.anchor;
             let up = block.direction > 0;
             let (top, bottom) = if up {
                 (history.high(peak), history.low(origin))
@@ -95,7 +149,6 @@ impl DealingRanges {
 
     /// Undoes the last [`DealingRanges::step`].
     pub fn undo(&mut self) {
-        self.blocks.undo();
         self.book.undo();
         self.ranges.truncate(self.book.zones.len());
     }
@@ -168,6 +221,6 @@ impl DealingRanges {
             "weak_bar",
             ranges.iter().map(|r| r.weak_bar as i64).collect(),
         ));
-        ResultTable { columns }
+        ResultTable::new(columns)
     }
 }

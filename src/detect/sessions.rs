@@ -15,7 +15,10 @@
 //! day — previous-day highs and lows with an explicit day boundary.
 
 use super::history::History;
-use crate::cache::table::{Column, ResultTable};
+use super::registry::{self, Declaration, Detector, ParamDecl, ParamKind, Shape, TableDecl};
+use super::registry::{one_table, steps_alone};
+use super::table;
+use crate::cache::table::{Column, Dtype, ResultTable};
 use crate::error::{IctError, Result};
 use chrono::{NaiveDate, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
@@ -47,6 +50,67 @@ pub struct Window {
     pub end: u32,
 }
 
+/// The sessions detector.
+pub static DECLARATION: Declaration = Declaration {
+    name: "sessions",
+    doc: "kill zones and sessions in an IANA time zone (DST-correct), with their ranges",
+    params: &[
+        ZONE,
+        ParamDecl {
+            name: "windows",
+            kind: ParamKind::Text {
+                default: DEFAULT_WINDOWS,
+                canonical: |text| Ok(SessionParams::parse("UTC", text)?.windows_text()),
+            },
+            doc: "preset window names or name=HH:MM-HH:MM, comma-separated, read in zone",
+        },
+    ],
+    tables: &[TableDecl {
+        name: "sessions",
+        columns: &[
+            table::COMMON,
+            &[
+                ("window", Dtype::I32),
+                ("window_start", Dtype::I64),
+                ("window_end", Dtype::I64),
+                ("open", Dtype::F64),
+                ("high", Dtype::F64),
+                ("low", Dtype::F64),
+                ("close", Dtype::F64),
+                ("high_bar", Dtype::I64),
+                ("low_bar", Dtype::I64),
+                ("bars", Dtype::I32),
+            ],
+        ],
+    }],
+    shape: Shape::Sessions,
+    inputs: registry::no_inputs,
+    build: |v| {
+        Ok(Box::new(Sessions::new(SessionParams::parse(
+            v.text("zone")?,
+            v.text("windows")?,
+        )?)))
+    },
+};
+
+/// The metadata key of a session table's window names (comma-separated, in code order).
+pub const WINDOWS_META: &str = "windows";
+
+/// `zone`: an IANA time zone (its canonical name is what the key records).
+pub const ZONE: ParamDecl = ParamDecl {
+    name: "zone",
+    kind: ParamKind::Text {
+        default: "America/New_York",
+        canonical: |text| Ok(parse_zone(text)?.name().to_string()),
+    },
+    doc: "the IANA time zone the clock times are read in",
+};
+
+impl Detector for Sessions {
+    steps_alone!();
+    one_table!(rows);
+}
+
 /// Parameters of [`Sessions`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionParams {
@@ -54,13 +118,9 @@ pub struct SessionParams {
     pub windows: Vec<Window>,
 }
 
-pub(crate) fn minutes(text: &str, what: &str) -> Result<u32> {
-    let bad = || {
-        IctError::parameter(
-            "sessions.windows",
-            format!("{what}: expected HH:MM, got {text:?}"),
-        )
-    };
+/// Minutes after midnight of `HH:MM` (24:00 allowed); errors name `parameter` and `what`.
+pub(crate) fn minutes(text: &str, parameter: &str, what: &str) -> Result<u32> {
+    let bad = || IctError::parameter(parameter, format!("{what}: expected HH:MM, got {text:?}"));
     let (h, m) = text.split_once(':').ok_or_else(bad)?;
     let (h, m): (u32, u32) = (
         h.trim().parse().map_err(|_| bad())?,
@@ -97,8 +157,8 @@ impl SessionParams {
                     })?;
                     Window {
                         name: name.trim().to_string(),
-                        start: minutes(a, item)?,
-                        end: minutes(b, item)?,
+                        start: minutes(a, "sessions.windows", item)?,
+                        end: minutes(b, "sessions.windows", item)?,
                     }
                 }
                 None => {
@@ -366,6 +426,16 @@ impl Sessions {
         ));
         let bars: Vec<i32> = rows.iter().map(|r| (r.last - r.first + 1) as i32).collect();
         columns.push(Column::i32("bars", &bars));
-        ResultTable { columns }
+        let names: Vec<&str> = self
+            .params
+            .windows
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect();
+        ResultTable {
+            columns,
+            // What the `window` codes index (names never hold ',').
+            meta: vec![(WINDOWS_META.to_string(), names.join(","))],
+        }
     }
 }

@@ -9,7 +9,93 @@
 //! cannot be broken on the bar that confirms it: its pivot exceeds every later bar so far).
 
 use super::history::History;
+use super::registry::one_table;
+use super::registry::{self, Declaration, Detector, Inputs, NativeSpec, Shape, TableDecl, Values};
 use super::swings::{SwingParams, Swings};
+use super::table;
+use crate::cache::table::{Column, ResultTable};
+use crate::cache::Param;
+use crate::error::Result;
+
+/// The structure detector (reads `swings`).
+pub static DECLARATION: Declaration = Declaration {
+    name: "structure",
+    doc: "BOS and CHoCH stamped at the break bar",
+    params: &STRUCTURE_PARAMS,
+    tables: &[TableDecl {
+        name: "structure",
+        columns: &[table::COMMON, table::BREAK_COLUMNS],
+    }],
+    shape: Shape::Events,
+    inputs: |v| Ok(vec![StructureParams::from_values(v)?.swings_spec()?]),
+    build: |v| Ok(Box::new(Structure::new(StructureParams::from_values(v)?))),
+};
+
+/// `left`, `right`, `break_on`: the parameters of every structure-based detector.
+pub const STRUCTURE_PARAMS: [registry::ParamDecl; 3] = [
+    registry::SWING_PARAMS[0],
+    registry::SWING_PARAMS[1],
+    registry::BREAK_ON,
+];
+
+impl StructureParams {
+    /// `left`, `right` and `break_on` of a detector's checked parameters.
+    pub fn from_values(v: &Values) -> Result<Self> {
+        Ok(Self {
+            swings: SwingParams::from_values(v)?,
+            break_on: BreakOn::parse(v.text("break_on")?),
+        })
+    }
+
+    /// The swings detector it reads.
+    pub fn swings_spec(&self) -> Result<NativeSpec> {
+        NativeSpec::with("swings", &self.swings.as_params())
+    }
+
+    /// As parameters of the structure detector (for declaring it as an input).
+    pub fn as_params(&self) -> [(&'static str, Param); 3] {
+        let [left, right] = self.swings.as_params();
+        [
+            left,
+            right,
+            ("break_on", Param::Str(self.break_on.name().into())),
+        ]
+    }
+
+    /// The structure detector with these parameters.
+    pub fn spec(&self) -> Result<NativeSpec> {
+        NativeSpec::with("structure", &self.as_params())
+    }
+}
+
+impl BreakOn {
+    /// A checked `break_on` value ("wick", else "close").
+    fn parse(text: &str) -> Self {
+        if text == "wick" {
+            BreakOn::Wick
+        } else {
+            BreakOn::Close
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            BreakOn::Close => "close",
+            BreakOn::Wick => "wick",
+        }
+    }
+}
+
+impl Detector for Structure {
+    fn step(&mut self, history: &History, inputs: &Inputs<'_>) -> Result<()> {
+        Structure::step(self, history, inputs.get::<Swings>(0)?);
+        Ok(())
+    }
+    fn undo(&mut self) {
+        Structure::undo(self);
+    }
+    one_table!(events);
+}
 
 /// What counts as going beyond a level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,12 +111,17 @@ pub struct StructureParams {
     pub break_on: BreakOn,
 }
 
+impl StructureParams {
+    /// Preset "ictcore".
+    pub const DEFAULT: Self = Self {
+        swings: SwingParams::DEFAULT,
+        break_on: BreakOn::Close,
+    };
+}
+
 impl Default for StructureParams {
     fn default() -> Self {
-        Self {
-            swings: SwingParams::default(),
-            break_on: BreakOn::Close,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -77,11 +168,10 @@ struct State {
     trend: i8,
 }
 
-/// Streaming BOS/CHoCH detector (it owns its swing detector).
+/// Streaming BOS/CHoCH detector (over a swings detector with its swing parameters).
 #[derive(Debug, Clone)]
 pub struct Structure {
     pub params: StructureParams,
-    pub swings: Swings,
     state: State,
     saved: State,
     events_before: usize,
@@ -97,7 +187,6 @@ impl Structure {
         };
         Self {
             params,
-            swings: Swings::new(params.swings),
             state,
             saved: state,
             events_before: 0,
@@ -105,8 +194,9 @@ impl Structure {
         }
     }
 
-    /// Processes the newest bar of `history`; returns how many breaks it produced.
-    pub fn step(&mut self, history: &History) -> usize {
+    /// Processes the newest bar of `history` (`swings` has processed it already); returns
+    /// how many breaks it produced.
+    pub fn step(&mut self, history: &History, swings: &Swings) -> usize {
         let t = history.len() - 1;
         self.saved = self.state;
         self.events_before = self.events.len();
@@ -124,9 +214,7 @@ impl Structure {
             self.record(-1, w, t, displacement);
             self.state.low = None;
         }
-        let confirmed = self.swings.step(history);
-        let start = self.swings.events.len() - confirmed;
-        for s in &self.swings.events[start..] {
+        for s in swings.added() {
             let watched = Some(Watched {
                 level: s.level,
                 anchor: s.anchor,
@@ -172,64 +260,135 @@ impl Structure {
         w.map(|w| (w.anchor, w.swing_id))
     }
 
+    /// Breaks `start..` as a table.
+    pub fn table(&self, history: &History, start: usize) -> ResultTable {
+        table::breaks(history, &self.events[start.min(self.events.len())..])
+    }
+
+    /// The breaks the current bar produced.
+    pub fn added(&self) -> &[Break] {
+        &self.events[self.events_before.min(self.events.len())..]
+    }
+
+    /// The level watched for an up (+1) or down (-1) break before the current bar.
+    pub fn watched_level_before(&self, direction: i8) -> Option<f64> {
+        let w = if direction > 0 {
+            self.saved.high
+        } else {
+            self.saved.low
+        };
+        w.map(|w| w.level)
+    }
+
     /// Undoes the last [`Structure::step`].
     pub fn undo(&mut self) {
-        self.swings.undo();
         self.state = self.saved;
         self.events.truncate(self.events_before);
     }
 }
 
+/// Internal and swing structure as one table (reads two `structure` detectors).
+pub static LAYERS: Declaration = Declaration {
+    name: "structure_layers",
+    doc: "internal and swing structure in one table",
+    params: &[
+        registry::swing_length("internal_left", 5, "internal layer: bars before a pivot"),
+        registry::swing_length("internal_right", 5, "internal layer: bars after a pivot"),
+        registry::swing_length("swing_left", 50, "swing layer: bars before a pivot"),
+        registry::swing_length("swing_right", 50, "swing layer: bars after a pivot"),
+        registry::BREAK_ON,
+    ],
+    tables: &[TableDecl {
+        name: "structure_layers",
+        columns: &[
+            table::COMMON,
+            table::BREAK_COLUMNS,
+            &[("layer", crate::cache::table::Dtype::I32)],
+        ],
+    }],
+    shape: Shape::Events,
+    inputs: |v| {
+        let (internal, swing) = layer_params(v)?;
+        Ok(vec![internal.spec()?, swing.spec()?])
+    },
+    build: |_| Ok(Box::new(StructureLayers::default())),
+};
+
+fn layer_params(v: &Values) -> Result<(StructureParams, StructureParams)> {
+    let break_on = BreakOn::parse(v.text("break_on")?);
+    let layer = |left: &str, right: &str| -> Result<StructureParams> {
+        Ok(StructureParams {
+            swings: SwingParams {
+                left: v.length(left)?,
+                right: v.length(right)?,
+            },
+            break_on,
+        })
+    };
+    Ok((
+        layer("internal_left", "internal_right")?,
+        layer("swing_left", "swing_right")?,
+    ))
+}
+
 /// Internal and swing structure as one table: two independent layers (short and long swing
 /// lengths, LuxAlgo's 5 and 50 by default). An internal break whose level is the level the
 /// swing layer was watching on that side is not reported twice: it is the swing layer's.
+#[derive(Debug, Default)]
 pub struct StructureLayers {
-    pub internal: Structure,
-    pub swing: Structure,
     /// (layer: 0 internal, 1 swing; the break as its layer reported it).
     pub rows: Vec<(u8, Break)>,
     before: usize,
 }
 
 impl StructureLayers {
-    pub fn new(internal: StructureParams, swing: StructureParams) -> Self {
-        Self {
-            internal: Structure::new(internal),
-            swing: Structure::new(swing),
-            rows: Vec::new(),
-            before: 0,
-        }
-    }
-
-    fn watched_level(&self, direction: i8) -> Option<f64> {
-        let (_, id) = self.swing.watched(direction)?;
-        self.swing.swings.events.get(id).map(|s| s.level)
-    }
-
-    /// Processes the newest bar of `history`.
-    pub fn step(&mut self, history: &History) {
+    /// Processes the newest bar of `history` (both layers have processed it already).
+    pub fn step(&mut self, internal: &Structure, swing: &Structure) {
         self.before = self.rows.len();
-        let swing_levels = [self.watched_level(1), self.watched_level(-1)];
-        let internal = self.internal.step(history);
-        let swing = self.swing.step(history);
-        let first = self.internal.events.len() - internal;
-        for i in first..self.internal.events.len() {
-            let b = self.internal.events[i];
+        let swing_levels = [
+            swing.watched_level_before(1),
+            swing.watched_level_before(-1),
+        ];
+        for b in internal.added() {
             let side = usize::from(b.direction < 0);
             if swing_levels[side] != Some(b.level) {
-                self.rows.push((0, b));
+                self.rows.push((0, *b));
             }
         }
-        let first = self.swing.events.len() - swing;
-        for i in first..self.swing.events.len() {
-            self.rows.push((1, self.swing.events[i]));
+        for b in swing.added() {
+            self.rows.push((1, *b));
         }
     }
 
     /// Undoes the last [`StructureLayers::step`].
     pub fn undo(&mut self) {
-        self.internal.undo();
-        self.swing.undo();
         self.rows.truncate(self.before);
+    }
+}
+
+impl Detector for StructureLayers {
+    fn step(&mut self, _: &History, inputs: &Inputs<'_>) -> Result<()> {
+        StructureLayers::step(self, inputs.get(0)?, inputs.get(1)?);
+        Ok(())
+    }
+    fn undo(&mut self) {
+        StructureLayers::undo(self);
+    }
+    fn rows(&self, _: usize) -> usize {
+        self.rows.len()
+    }
+    fn table(&self, history: &History, _: usize, start: usize) -> ResultTable {
+        let from = start.min(self.rows.len());
+        let rows = &self.rows[from..];
+        // Row ids for the combined table; `swing_id` stays the layer's own.
+        let breaks: Vec<_> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (_, b))| Break { id: from + i, ..*b })
+            .collect();
+        let mut t = table::breaks(history, &breaks);
+        let layers: Vec<i32> = rows.iter().map(|(l, _)| i32::from(*l)).collect();
+        t.columns.push(Column::i32("layer", &layers));
+        t
     }
 }

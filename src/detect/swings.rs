@@ -14,7 +14,49 @@
 //! newest bar can be undone (a revised forming candle) without copying the stack.
 
 use super::history::History;
+use super::registry::{self, Declaration, Detector, Shape, TableDecl, Values};
+use super::registry::{one_table, steps_alone};
+use super::table;
+use crate::cache::table::ResultTable;
+use crate::error::Result;
 use std::collections::VecDeque;
+
+/// The swings detector.
+pub static DECLARATION: Declaration = Declaration {
+    name: "swings",
+    doc: "pivot highs and lows, labelled HH/LH/EH and HL/LL/EL",
+    params: &registry::SWING_PARAMS,
+    tables: &[TableDecl {
+        name: "swings",
+        columns: &[table::COMMON, table::SWING_COLUMNS],
+    }],
+    shape: Shape::Events,
+    inputs: registry::no_inputs,
+    build: |v| Ok(Box::new(Swings::new(SwingParams::from_values(v)?))),
+};
+
+impl SwingParams {
+    /// `left` and `right` of a detector's checked parameters.
+    pub fn from_values(v: &Values) -> Result<Self> {
+        Ok(Self {
+            left: v.length("left")?,
+            right: v.length("right")?,
+        })
+    }
+
+    /// As parameters of the swings detector (for declaring it as an input).
+    pub fn as_params(&self) -> [(&'static str, crate::cache::Param); 2] {
+        [
+            ("left", registry::length_value(self.left)),
+            ("right", registry::length_value(self.right)),
+        ]
+    }
+}
+
+impl Detector for Swings {
+    steps_alone!();
+    one_table!(events);
+}
 
 /// Parameters of [`Swings`]. Preset "ictcore": 5 bars each side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,9 +65,14 @@ pub struct SwingParams {
     pub right: usize,
 }
 
+impl SwingParams {
+    /// Preset "ictcore".
+    pub const DEFAULT: Self = Self { left: 5, right: 5 };
+}
+
 impl Default for SwingParams {
     fn default() -> Self {
-        Self { left: 5, right: 5 }
+        Self::DEFAULT
     }
 }
 
@@ -263,6 +310,16 @@ impl Swings {
             level,
             label,
         });
+    }
+
+    /// Swings `start..` as a table.
+    pub fn table(&self, history: &History, start: usize) -> ResultTable {
+        table::swings(history, &self.events[start.min(self.events.len())..])
+    }
+
+    /// The swings the current bar confirmed.
+    pub fn added(&self) -> &[Swing] {
+        &self.events[self.events_before.min(self.events.len())..]
     }
 
     /// Undoes the last [`Swings::step`].

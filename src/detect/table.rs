@@ -7,7 +7,7 @@ use super::history::History;
 use super::lifecycle::Transition;
 use super::structure::Break;
 use super::swings::Swing;
-use crate::cache::table::{Column, ResultTable};
+use crate::cache::table::{Column, Dtype, ResultTable};
 
 pub const KIND_FVG: i32 = 5;
 pub const KIND_VOLUME_IMBALANCE: i32 = 6;
@@ -67,6 +67,50 @@ pub const STATES: &[&str] = &[
     "dead",
 ];
 
+use Dtype::{F64, I32, I64};
+
+/// Schema of the columns every event table starts with ([`common`]).
+pub const COMMON: &[(&str, Dtype)] = &[
+    ("id", I64),
+    ("kind", I32),
+    ("direction", I32),
+    ("anchor", I64),
+    ("known_at", I64),
+    ("anchor_time", I64),
+    ("known_at_time", I64),
+];
+
+/// Schema of a transition log ([`transitions`]).
+pub const TRANSITIONS: &[(&str, Dtype)] =
+    &[("id", I64), ("state", I32), ("bar", I64), ("time", I64)];
+
+/// Schema of a swing table's own columns ([`swings`]).
+pub const SWING_COLUMNS: &[(&str, Dtype)] = &[("level", F64), ("label", I32)];
+
+/// Schema of a structure break's own columns ([`breaks`]).
+pub const BREAK_COLUMNS: &[(&str, Dtype)] = &[
+    ("level", F64),
+    ("swing_id", I64),
+    ("initial", I32),
+    ("displacement", F64),
+];
+
+/// Schema of a zone table's own columns: edges, the middle level named `mid`, then three
+/// quality columns (float64, see [`super::zones::ZoneBook::table`]).
+pub const fn zone_columns(
+    mid: &'static str,
+    quality: [&'static str; 3],
+) -> [(&'static str, Dtype); 6] {
+    [
+        ("top", F64),
+        ("bottom", F64),
+        (mid, F64),
+        (quality[0], F64),
+        (quality[1], F64),
+        (quality[2], F64),
+    ]
+}
+
 /// The columns every table starts with.
 pub(crate) fn common(
     history: &History,
@@ -112,7 +156,7 @@ pub fn swings(history: &History, events: &[Swing]) -> ResultTable {
     ));
     let labels: Vec<i32> = events.iter().map(|e| e.label as i32).collect();
     columns.push(Column::i32("label", &labels));
-    ResultTable { columns }
+    ResultTable::new(columns)
 }
 
 pub fn breaks(history: &History, events: &[Break]) -> ResultTable {
@@ -138,7 +182,7 @@ pub fn breaks(history: &History, events: &[Break]) -> ResultTable {
         "displacement",
         events.iter().map(|e| e.displacement).collect(),
     ));
-    ResultTable { columns }
+    ResultTable::new(columns)
 }
 
 /// The transition log: `id` (the zone), `state` (code, see [`STATES`]), `bar` and `time`.
@@ -149,12 +193,10 @@ pub fn transitions(history: &History, log: &[Transition]) -> ResultTable {
         .iter()
         .map(|&r| history.time_at(r as usize).unwrap_or(i64::MIN))
         .collect();
-    ResultTable {
-        columns: vec![
-            Column::i64("id", log.iter().map(|t| t.id as i64).collect()),
-            Column::i32("state", &states),
-            Column::i64("bar", bars),
-            Column::i64("time", time),
-        ],
-    }
+    ResultTable::new(vec![
+        Column::i64("id", log.iter().map(|t| t.id as i64).collect()),
+        Column::i32("state", &states),
+        Column::i64("bar", bars),
+        Column::i64("time", time),
+    ])
 }

@@ -8,6 +8,7 @@ use super::structure::{BreakKind, Structure, StructureParams};
 use super::swings::{Label, SwingParams, Swings};
 use super::zones;
 use super::*;
+use crate::cache::Param;
 use proptest::prelude::*;
 
 fn bar(i: usize, open: f64, high: f64, low: f64, close: f64) -> Bar {
@@ -37,6 +38,38 @@ fn run(bars: &[Bar], mut step: impl FnMut(&History)) -> History<'static> {
         step(&h);
     }
     h
+}
+
+/// Detectors and the detectors they read, stepped together as an engine steps them.
+struct Chain {
+    graph: graph::Graph,
+    ids: Vec<usize>,
+}
+
+impl Chain {
+    fn new(specs: &[NativeSpec]) -> Self {
+        let (graph, ids) = graph::Graph::new(specs).unwrap();
+        Self { graph, ids }
+    }
+
+    fn step(&mut self, h: &History) {
+        self.graph.step(h).unwrap();
+    }
+
+    /// Requested detector `k` as its type.
+    fn get<T: Detector>(&self, k: usize) -> &T {
+        let node = self.graph.node(self.ids[k]).unwrap();
+        (node as &dyn std::any::Any).downcast_ref::<T>().unwrap()
+    }
+}
+
+/// A detector by name with parameters.
+fn sp(name: &str, params: &[(&str, Param)]) -> NativeSpec {
+    NativeSpec::with(name, params).unwrap()
+}
+
+fn int(v: i64) -> Param {
+    Param::Int(v)
 }
 
 /// A random walk with prices on a coarse grid, so ties (equal highs) are common.
@@ -394,11 +427,7 @@ fn all_tables(bars: &[Bar]) -> Vec<(String, Vec<Vec<f64>>)> {
     };
     let mut out = Vec::new();
     for (k, spec) in specs.iter().enumerate() {
-        for (name, table) in spec
-            .tables()
-            .iter()
-            .zip(super::run(spec, &candles).unwrap())
-        {
+        for (name, table) in spec.tables().zip(super::run(spec, &candles).unwrap()) {
             let known = if name.ends_with("_transitions") {
                 "bar"
             } else {
@@ -421,10 +450,9 @@ fn prefix_replay_rewrites_nothing() {
 #[test]
 fn structure_breaks_at_the_break_bar_with_bos_and_choch() {
     let bars = walk(7, 3000);
-    let mut d = Structure::new(StructureParams::default());
-    run(&bars, |h| {
-        d.step(h);
-    });
+    let mut c = Chain::new(&[sp("structure", &[]), sp("swings", &[])]);
+    run(&bars, |h| c.step(h));
+    let (d, swings) = (c.get::<Structure>(0), c.get::<Swings>(1));
     assert!(d.events.iter().any(|e| e.kind == BreakKind::Choch));
     assert!(d
         .events
@@ -433,7 +461,7 @@ fn structure_breaks_at_the_break_bar_with_bos_and_choch() {
     assert!(d.events[0].initial && d.events[1..].iter().all(|e| !e.initial));
     let mut trend = 0;
     for e in &d.events {
-        let swing = d.swings.events[e.swing_id];
+        let swing = swings.events[e.swing_id];
         assert_eq!((swing.anchor, swing.level), (e.anchor, e.level));
         // Broken after the swing was known, by a close beyond it, and never earlier.
         assert!(e.known_at > swing.known_at);
@@ -472,9 +500,8 @@ fn spec(name: &str, params: &[(&str, crate::cache::Param)]) -> crate::Result<Nat
 
 #[test]
 fn bad_parameters_and_bars_name_the_problem() {
-    use crate::cache::Param;
     let err = spec("swings", &[("left", Param::Int(0))]).unwrap_err();
-    assert!(err.to_string().contains("'left'"), "{err}");
+    assert!(err.to_string().contains("'swings.left'"), "{err}");
     let err = spec("fvg", &[("min_size_atr", Param::Float(-1.0))]).unwrap_err();
     assert!(err.to_string().contains("min_size_atr"), "{err}");
     let err = spec("structure", &[("break_on", Param::Str("body".into()))]).unwrap_err();
@@ -504,7 +531,6 @@ fn bad_parameters_and_bars_name_the_problem() {
 
 /// Every native detector, with non-default parameters where it has any.
 fn all_specs() -> Vec<NativeSpec> {
-    use crate::cache::Param;
     vec![
         spec(
             "swings",
@@ -598,7 +624,7 @@ fn all_specs() -> Vec<NativeSpec> {
 #[test]
 fn all_specs_cover_every_native_detector() {
     let names: Vec<_> = all_specs().iter().map(|s| s.name()).collect();
-    assert_eq!(names, NATIVE);
+    assert_eq!(names, registry::names().collect::<Vec<_>>());
 }
 
 fn candles_of(bars: &[Bar]) -> (Vec<i64>, [Vec<f64>; 5]) {
@@ -627,7 +653,7 @@ fn batch_tables(bars: &[Bar]) -> Vec<crate::cache::table::ResultTable> {
 fn engine_tables(e: &Engine) -> Vec<crate::cache::table::ResultTable> {
     all_specs()
         .iter()
-        .flat_map(|s| s.tables().iter().map(|t| e.table(t).unwrap()))
+        .flat_map(|s| s.tables().map(|t| e.table(t).unwrap()))
         .collect()
 }
 
@@ -745,12 +771,13 @@ fn zone_lifecycles_equal_the_brute_force_walk() {
         let bars = walk(seed, 1500);
         let mut vi = Gaps::new(GapKind::VolumeImbalance);
         let mut og = Gaps::new(GapKind::OpeningGap);
-        let mut ob = OrderBlocks::new(StructureParams::default());
+        let mut c = Chain::new(&[sp("order_blocks", &[])]);
         run(&bars, |h| {
             vi.step(h);
             og.step(h);
-            ob.step(h);
+            c.step(h);
         });
+        let ob = c.get::<OrderBlocks>(0);
         for (name, book) in [("vi", &vi.book), ("og", &og.book), ("ob", &ob.book)] {
             assert!(book.zones.len() > 5, "{name}: too few zones to test");
             let got: Vec<_> = book
@@ -826,9 +853,9 @@ fn displacement_by_hand() {
 fn order_blocks_are_the_leg_extremes_of_structure_breaks() {
     use super::order_blocks::OrderBlocks;
     let bars = walk(31, 4000);
-    let mut ob = OrderBlocks::new(StructureParams::default());
-    run(&bars, |h| ob.step(h));
-    let breaks = &ob.structure.events;
+    let mut c = Chain::new(&[sp("order_blocks", &[]), sp("structure", &[])]);
+    run(&bars, |h| c.step(h));
+    let (ob, breaks) = (c.get::<OrderBlocks>(0), &c.get::<Structure>(1).events);
     assert!(!breaks.is_empty());
     assert_eq!(ob.book.zones.len(), breaks.len());
     for (z, b) in ob.book.zones.iter().zip(breaks) {
@@ -866,8 +893,9 @@ fn liquidity_equals_the_brute_force_rules() {
             tolerance_atr: 0.5,
             tolerance_price: fixed,
         };
-        let mut d = Liquidity::new(params);
-        let h = run(&bars, |h| d.step(h));
+        let mut c = Chain::new(&[params.spec().unwrap(), params.swings_spec().unwrap()]);
+        let h = run(&bars, |h| c.step(h));
+        let (d, swings) = (c.get::<Liquidity>(0), c.get::<Swings>(1));
         // (direction, level, anchor, state 0 untaken / 1 swept / 2 gone, pool)
         let mut levels: Vec<(i8, f64, usize, u8, Option<usize>, u32)> = Vec::new();
         let mut taken = Vec::new();
@@ -894,7 +922,7 @@ fn liquidity_equals_the_brute_force_rules() {
                     }
                 }
             }
-            for s in d.swings.events.iter().filter(|s| s.known_at == t) {
+            for s in swings.events.iter().filter(|s| s.known_at == t) {
                 let tol = if h.atr(t).is_finite() {
                     0.5 * h.atr(t) + fixed
                 } else {
@@ -999,12 +1027,14 @@ fn equal_highs_are_swept_then_run_by_hand() {
     let n = bars.len();
     bars.push(bar(n, 9.5, 10.3, 9.4, 9.9));
     bars.push(bar(n + 1, 9.9, 10.4, 9.8, 10.2));
-    let mut d = Liquidity::new(LiquidityParams {
+    let params = LiquidityParams {
         swings: SwingParams { left: 2, right: 2 },
         tolerance_atr: 0.2,
         tolerance_price: 0.0,
-    });
-    run(&bars, |h| d.step(h));
+    };
+    let mut c = Chain::new(&[params.spec().unwrap()]);
+    run(&bars, |h| c.step(h));
+    let d = c.get::<Liquidity>(0);
     let pools: Vec<_> = d
         .pools
         .iter()
@@ -1029,9 +1059,9 @@ fn equal_highs_are_swept_then_run_by_hand() {
 fn dealing_ranges_follow_the_breaking_leg() {
     use super::ranges::DealingRanges;
     let bars = walk(41, 4000);
-    let mut d = DealingRanges::new(StructureParams::default());
-    run(&bars, |h| d.step(h));
-    let breaks = &d.blocks.structure.events;
+    let mut c = Chain::new(&[sp("dealing_ranges", &[]), sp("structure", &[])]);
+    run(&bars, |h| c.step(h));
+    let (d, breaks) = (c.get::<DealingRanges>(0), &c.get::<Structure>(1).events);
     assert!(breaks.len() > 20);
     assert_eq!(d.ranges.len(), breaks.len());
     for ((r, z), b) in d.ranges.iter().zip(&d.book.zones).zip(breaks) {
@@ -1081,15 +1111,17 @@ fn dealing_ranges_follow_the_breaking_leg() {
 /// BPRs and rejection blocks against their definitions, restated over the finished tables.
 #[test]
 fn bpr_and_rejection_blocks_follow_their_definitions() {
-    use super::composite::{Bpr, RejectionBlocks, RejectionParams};
+    use super::composite::{Bpr, RejectionBlocks};
     let bars = walk(77, 5000);
-    let mut bpr = Bpr::new(10);
-    let mut rb = RejectionBlocks::new(RejectionParams::default());
-    run(&bars, |h| {
-        bpr.step(h);
-        rb.step(h);
-    });
-    let gaps = &bpr.fvg.book.zones;
+    let mut c = Chain::new(&[
+        sp("bpr", &[("window", int(10))]),
+        sp("rejection_blocks", &[]),
+        sp("fvg", &[]),
+        sp("swings", &[]),
+    ]);
+    run(&bars, |h| c.step(h));
+    let (bpr, rb) = (c.get::<Bpr>(0), c.get::<RejectionBlocks>(1));
+    let gaps = &c.get::<Fvg>(2).book.zones;
     let mut expected = Vec::new();
     for newer in gaps {
         let older = gaps
@@ -1120,7 +1152,7 @@ fn bpr_and_rejection_blocks_follow_their_definitions() {
     assert_eq!(got, expected);
 
     let mut expected = Vec::new();
-    for s in &rb.swings.events {
+    for s in &c.get::<Swings>(3).events {
         let b = bars[s.anchor];
         let wick = if s.direction > 0 {
             b.high - b.open.max(b.close)
@@ -1263,30 +1295,45 @@ fn structure_layers_report_each_break_once() {
         break_on: super::structure::BreakOn::Close,
     };
     let bars = walk(55, 5000);
-    let mut d = StructureLayers::new(internal, swing);
-    let mut alone_internal = Structure::new(internal);
-    let mut alone_swing = Structure::new(swing);
+    let mut c = Chain::new(&[
+        sp(
+            "structure_layers",
+            &[
+                ("internal_left", int(3)),
+                ("internal_right", int(3)),
+                ("swing_left", int(12)),
+                ("swing_right", int(12)),
+            ],
+        ),
+        internal.spec().unwrap(),
+        swing.spec().unwrap(),
+        swing.swings_spec().unwrap(),
+    ]);
     let mut skipped = 0;
     let mut h = History::default();
     for &b in &bars {
+        let alone_swing = c.get::<Structure>(2);
         let watched: Vec<Option<f64>> = [1i8, -1]
             .iter()
             .map(|&dir| {
                 alone_swing
                     .watched(dir)
-                    .map(|(_, id)| alone_swing.swings.events[id].level)
+                    .map(|(_, id)| c.get::<Swings>(3).events[id].level)
             })
             .collect();
         h.push_unchecked(b);
-        d.step(&h);
-        let ni = alone_internal.step(&h);
-        alone_swing.step(&h);
-        for e in &alone_internal.events[alone_internal.events.len() - ni..] {
+        c.step(&h);
+        for e in c.get::<Structure>(1).added() {
             if watched[usize::from(e.direction < 0)] == Some(e.level) {
                 skipped += 1;
             }
         }
     }
+    let (d, alone_internal, alone_swing) = (
+        c.get::<StructureLayers>(0),
+        c.get::<Structure>(1),
+        c.get::<Structure>(2),
+    );
     let swing_rows: Vec<_> = d.rows.iter().filter(|r| r.0 == 1).map(|r| r.1).collect();
     assert_eq!(swing_rows, alone_swing.events);
     let internal_rows = d.rows.iter().filter(|r| r.0 == 0).count();
@@ -1315,16 +1362,33 @@ fn mss_is_a_displaced_choch_after_a_sweep() {
         min_displacement: 0.3,
     };
     let bars = walk(61, 6000);
-    let mut d = Mss::new(params);
-    run(&bars, |h| d.step(h));
+    let mut c = Chain::new(&[
+        sp(
+            "mss",
+            &[
+                ("left", int(2)),
+                ("right", int(2)),
+                ("min_displacement", Param::Float(0.3)),
+            ],
+        ),
+        params.structure.spec().unwrap(),
+        params.liquidity.spec().unwrap(),
+    ]);
+    run(&bars, |h| c.step(h));
+    let (d, structure, liquidity) = (
+        c.get::<Mss>(0),
+        c.get::<Structure>(1),
+        c.get::<super::liquidity::Liquidity>(2),
+    );
+    assert_eq!(d.params, params);
     let mut expected = Vec::new();
-    for b in &d.structure.events {
+    for b in &structure.events {
         let displaced = b.displacement >= 0.3; // NaN (no ATR yet) is not
         if b.kind != BreakKind::Choch || !displaced {
             continue;
         }
         // The newest qualifying sweep, scanning every sweep (not just the window's tail).
-        let sweep = d.liquidity.taken.iter().rfind(|s| {
+        let sweep = liquidity.taken.iter().rfind(|s| {
             !s.run
                 && s.direction == -b.direction
                 && s.known_at <= b.known_at
@@ -1381,8 +1445,12 @@ fn a_bearish_mitigation_block_by_hand() {
         swings: SwingParams { left: 1, right: 1 },
         break_on: super::structure::BreakOn::Close,
     };
-    let mut d = MitigationBlocks::new(params);
-    run(&bars, |h| d.step(h));
+    let mut c = Chain::new(&[
+        sp("mitigation_blocks", &[("left", int(1)), ("right", int(1))]),
+        params.spec().unwrap(),
+    ]);
+    run(&bars, |h| c.step(h));
+    let d = c.get::<MitigationBlocks>(0);
     assert_eq!(d.book.zones.len(), 1, "{:?}", d.book.zones);
     let z = d.book.zones[0];
     assert_eq!((z.direction, z.anchor, z.known_at), (-1, 5, 7));
@@ -1405,8 +1473,8 @@ fn a_bearish_mitigation_block_by_hand() {
         ]
     );
     // The up break at bar 11 exists (so the missing bullish block is the rule, not silence).
-    assert!(d
-        .structure
+    assert!(c
+        .get::<Structure>(1)
         .events
         .iter()
         .any(|b| b.direction > 0 && b.known_at == 11));
@@ -1427,11 +1495,16 @@ fn mitigation_blocks_equal_the_definition() {
     let mut total = [0usize; 2];
     for seed in [7, 8, 9] {
         let bars = walk(seed, 4000);
-        let mut d = MitigationBlocks::new(params);
-        run(&bars, |h| d.step(h));
-        let swings = &d.structure.swings.events;
+        let mut c = Chain::new(&[
+            sp("mitigation_blocks", &[("left", int(2)), ("right", int(2))]),
+            params.spec().unwrap(),
+            params.swings_spec().unwrap(),
+        ]);
+        run(&bars, |h| c.step(h));
+        let d = c.get::<MitigationBlocks>(0);
+        let swings = &c.get::<Swings>(2).events;
         let mut expected = Vec::new();
-        for b in &d.structure.events {
+        for b in &c.get::<Structure>(1).events {
             let broken = &swings[b.swing_id];
             let side: Vec<_> = swings
                 .iter()
@@ -1789,4 +1862,72 @@ impl HourMinute for chrono::NaiveDateTime {
         use chrono::Timelike;
         self.hour() * 60 + self.minute()
     }
+}
+
+/// The registry is the one list: every declared detector parses with its defaults, reaches
+/// the pool as `native.<name>`, builds its inputs, and produces exactly the tables and column
+/// schemas it declares. A detector declared but missing anywhere derived fails here.
+#[test]
+fn every_declared_detector_is_known_everywhere_and_keeps_its_schema() {
+    let bars = walk(5, 2000);
+    let (t, [o, h, l, c, v]) = candles_of(&bars);
+    let candles = crate::Candles::new(&t, &o, &h, &l, &c, &v).unwrap();
+    let mut table_names = std::collections::HashSet::new();
+    for d in registry::REGISTRY {
+        let spec = NativeSpec::parse(d.name, Vec::new()).unwrap();
+        assert_eq!(spec.name(), d.name);
+        let keyed: Vec<&str> = spec.params().iter().map(|p| p.0).collect();
+        let declared: Vec<&str> = d.params.iter().map(|p| p.name).collect();
+        assert_eq!(keyed, declared, "{}: key parameters", d.name);
+        assert!(!d.doc.is_empty() && d.params.iter().all(|p| !p.doc.is_empty()));
+        let pool_name = format!("native.{}", d.name);
+        assert!(crate::pool::native_detectors().contains(&pool_name.as_str()));
+        let pooled = crate::pool::Spec::parse(&pool_name, Vec::new()).unwrap();
+        assert_eq!(pooled.name(), pool_name);
+        assert!(!d.tables.is_empty() && d.tables[0].name == d.name);
+        let tables = super::run(&spec, &candles).unwrap();
+        assert_eq!(tables.len(), d.tables.len(), "{}: tables", d.name);
+        for (table, declared) in tables.iter().zip(d.tables) {
+            assert!(table_names.insert(declared.name), "{} twice", declared.name);
+            let got: Vec<_> = table
+                .columns
+                .iter()
+                .map(|c| (c.name.as_str(), c.dtype))
+                .collect();
+            let want: Vec<_> = declared.columns().collect();
+            assert_eq!(got, want, "{}: schema", declared.name);
+        }
+        let mut e = Engine::new(vec![spec.clone()]).unwrap();
+        let counts = e.update(bars[0]).unwrap();
+        let names: Vec<&str> = counts.iter().map(|c| c.0).collect();
+        assert_eq!(names, spec.tables().collect::<Vec<_>>());
+        // A typo is refused naming `<detector>.<parameter>`.
+        let err = NativeSpec::with(d.name, &[("no_such", Param::Int(1))]).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("'{}.no_such'", d.name)),
+            "{err}"
+        );
+    }
+}
+
+/// A shared input steps once: structure, order blocks, dealing ranges and mitigation blocks
+/// over the same swings make a graph of five nodes, not four private copies of each input.
+#[test]
+fn shared_inputs_are_one_node() {
+    let specs: Vec<NativeSpec> = [
+        "structure",
+        "order_blocks",
+        "dealing_ranges",
+        "mitigation_blocks",
+    ]
+    .iter()
+    .map(|n| sp(n, &[]))
+    .collect();
+    let e = Engine::new(specs).unwrap();
+    assert_eq!(e.nodes(), 5);
+    // Every detector with its defaults: only structure_layers' 50-bar swing layer (its
+    // structure and swings) is not another requested detector.
+    let defaults: Vec<NativeSpec> = registry::names().map(|n| sp(n, &[])).collect();
+    let all = Engine::new(defaults).unwrap();
+    assert_eq!(all.nodes(), registry::REGISTRY.len() + 2);
 }

@@ -223,6 +223,37 @@ impl ZoneBook {
         self.transitions_before = self.transitions.len();
     }
 
+    /// Positions of the zones the current bar added.
+    pub fn added(&self) -> std::ops::Range<usize> {
+        self.zones_before.min(self.zones.len())..self.zones.len()
+    }
+
+    /// Rows of the zone table (0) or the transition log (1).
+    pub fn rows(&self, which: usize) -> usize {
+        if which == 0 {
+            self.zones.len()
+        } else {
+            self.transitions.len()
+        }
+    }
+
+    /// Rows `start..` of the zone table (0, see [`ZoneBook::table`]) or the log (1).
+    pub fn table_or_log(
+        &self,
+        history: &History,
+        which: usize,
+        start: usize,
+        kind: i32,
+        mid_name: &str,
+        quality_names: [&str; 3],
+    ) -> ResultTable {
+        if which == 0 {
+            self.table(history, start, kind, mid_name, quality_names)
+        } else {
+            self.transitions_table(history, start)
+        }
+    }
+
     /// Room for the zones and transitions of a batch run of `bars` bars (at most one zone
     /// per bar in practice, and six transitions each).
     pub fn reserve(&mut self, bars: usize) {
@@ -425,7 +456,7 @@ impl ZoneBook {
                 ));
             }
         }
-        ResultTable { columns }
+        ResultTable::new(columns)
     }
 
     /// Transitions `start..` as a table.
@@ -436,6 +467,30 @@ impl ZoneBook {
         )
     }
 }
+
+/// `rows`, `table` and `reserve` of a [`super::registry::Detector`] whose tables are its
+/// `book`'s zones (`kind` code of `self`, the middle level's name, quality names) and log.
+macro_rules! zone_tables {
+    ($kind:expr, $mid:expr, $quality:expr) => {
+        fn rows(&self, which: usize) -> usize {
+            self.book.rows(which)
+        }
+        fn reserve(&mut self, bars: usize) {
+            self.book.reserve(bars);
+        }
+        fn table(
+            &self,
+            history: &History,
+            which: usize,
+            start: usize,
+        ) -> crate::cache::table::ResultTable {
+            let kind: i32 = $kind(self);
+            self.book
+                .table_or_log(history, which, start, kind, $mid, $quality)
+        }
+    };
+}
+pub(crate) use zone_tables;
 
 fn previous(state: State) -> State {
     match state {

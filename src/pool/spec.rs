@@ -42,9 +42,9 @@ pub enum Spec {
     Retracements {
         swing_length: usize,
     },
-    /// A native causal detector (`crate::detect`), requested as `native.<name>`: its event
-    /// table, or its main table followed by the second one's columns under
-    /// [`NativeSpec::second_prefix`] (`transition.` for a zone log, `sweep.` for liquidity).
+    /// A native causal detector (`crate::detect`), requested as `native.<name>`: its main
+    /// table, followed by the columns of its other tables as `<table name>.<column>`
+    /// (`fvg_transitions.state`), so one entry holds the whole result.
     Native(NativeSpec),
     /// Test hook: panics on the series of `symbol`, an empty result elsewhere.
     PanicForTests {
@@ -64,31 +64,16 @@ pub const DETECTORS: [&str; 8] = [
     "retracements",
 ];
 
-/// Names of the native detectors in the pool (`native.` + the detector's name).
-pub const NATIVE_DETECTORS: [&str; 17] = [
-    "native.swings",
-    "native.structure",
-    "native.fvg",
-    "native.volume_imbalance",
-    "native.opening_gaps",
-    "native.displacement",
-    "native.order_blocks",
-    "native.liquidity",
-    "native.dealing_ranges",
-    "native.bpr",
-    "native.rejection_blocks",
-    "native.sessions",
-    "native.structure_layers",
-    "native.mss",
-    "native.mitigation_blocks",
-    "native.cisd",
-    "native.new_opening_gaps",
-];
+/// Names of the native detectors in the pool (`native.` + the detector's name), from the
+/// registry.
+pub fn native_detectors() -> &'static [&'static str] {
+    crate::detect::registry::pool_names()
+}
 
 fn known_detectors() -> Vec<String> {
     DETECTORS
         .iter()
-        .chain(&NATIVE_DETECTORS)
+        .chain(native_detectors())
         .map(|d| d.to_string())
         .collect()
 }
@@ -192,7 +177,7 @@ impl Spec {
             Spec::PreviousHighLow { .. } => "previous_high_low",
             Spec::Sessions { .. } => "sessions",
             Spec::Retracements { .. } => "retracements",
-            Spec::Native(n) => NATIVE_DETECTORS
+            Spec::Native(n) => native_detectors()
                 .iter()
                 .find(|d| d.strip_prefix("native.") == Some(n.name()))
                 .copied()
@@ -418,12 +403,11 @@ impl Spec {
                 ]
             }
             Spec::Native(n) => {
-                let mut tables = crate::detect::run(n, c)?.into_iter();
-                let mut main = tables.next().unwrap_or_default();
-                let prefix = n.second_prefix();
-                for log in tables {
+                let mut tables = crate::detect::run(n, c)?.into_iter().zip(n.tables());
+                let mut main = tables.next().map(|(t, _)| t).unwrap_or_default();
+                for (log, name) in tables {
                     for mut column in log.columns {
-                        column.name = format!("{prefix}{}", column.name);
+                        column.name = format!("{name}.{}", column.name);
                         main.columns.push(column);
                     }
                 }
@@ -437,6 +421,6 @@ impl Spec {
                 Vec::new()
             }
         };
-        Ok(ResultTable { columns })
+        Ok(ResultTable::new(columns))
     }
 }
