@@ -1,6 +1,6 @@
-//! Typed reads of detector parameters (as the cache key records them), shared by the pool's
-//! compat specs and the native detectors: defaults for missing ones, errors naming the detector
-//! and parameter, and unknown parameters refused.
+//! Typed reads of the compat detectors' parameters (as the cache key records them): defaults
+//! for missing ones, errors naming the detector and parameter, and unknown parameters refused.
+//! (The native detectors' parameters are checked by their declarations, `detect::registry`.)
 
 use crate::cache::Param;
 use crate::error::{IctError, Result};
@@ -54,12 +54,14 @@ impl Params<'_> {
         })
     }
 
+    /// A float as the library takes it: NaN and infinities too (smartmoneyconcepts computes
+    /// with them, so the compat detectors do; the key records the exact bits).
     pub fn float(&mut self, name: &str, default: f64) -> Result<f64> {
         match self.take(name) {
             None => Ok(default),
-            Some(Param::Float(v)) if v.is_finite() => Ok(v),
+            Some(Param::Float(v)) => Ok(v),
             Some(Param::Int(v)) => Ok(v as f64),
-            Some(other) => Err(self.wrong(name, "a finite float", &other)),
+            Some(other) => Err(self.wrong(name, "a float", &other)),
         }
     }
 

@@ -313,3 +313,68 @@ def test_native_session_windows_travel_with_the_table(tmp_path: Path) -> None:
         assert table.windows == ["early", "late"]
         assert table.to_pandas()["window"].tolist() == direct.to_pandas()["window"].tolist()
         assert got.arrays("X", "1m", "native.sessions").meta == {"windows": "early,late"}
+
+
+def test_compat_and_the_pool_share_one_cache_entry(tmp_path: Path) -> None:
+    """``smc`` under ``caching()`` and the pool compute compat results through one core entry
+    point and one key: a frame the smc functions analysed is all hits for the pool (the pool
+    takes ``swing_highs_lows``' ``swing_length`` for every swing-based detector), and a
+    changed swings frame is keyed by its contents, never mistaken for the original."""
+    frame = synthetic_frame(5, 3000)
+    cache = AnalysisCache(tmp_path / "cache")
+    with ictcore.compat.caching(cache):
+        sw = smc.swing_highs_lows(frame, 10)
+        expected = {
+            "fvg": smc.fvg(frame),
+            "swing_highs_lows": sw,
+            "bos_choch": smc.bos_choch(frame, sw),
+            "ob": smc.ob(frame, sw),
+            "liquidity": smc.liquidity(frame, sw),
+            "previous_high_low": smc.previous_high_low(frame),
+            "sessions": smc.sessions(frame, "London"),
+            "retracements": smc.retracements(frame, sw),
+        }
+    entries = cache.stats()["entries"]
+    assert entries == len(expected)
+    pool = DetectorPool(workers=2, cache=cache)
+    got = pool.analyze(
+        [("X", "1m", frame)],
+        list(expected),
+        params={"swing_highs_lows": {"swing_length": 10}},
+        progress=False,
+    )
+    assert got.stats["memory_hits"] == len(expected), got.stats
+    assert cache.stats()["entries"] == entries
+    for name, want in expected.items():
+        pd.testing.assert_frame_equal(got.frame("X", "1m", name), want, check_exact=True)
+    # A swings frame changed after it was computed is its contents, not swing_length=10.
+    changed = sw.copy()
+    changed.iloc[200, 0], changed.iloc[200, 1] = 1.0, float(frame["high"].iloc[200])
+    with ictcore.compat.caching(cache):
+        cached = smc.ob(frame, changed)
+    pd.testing.assert_frame_equal(cached, smc.ob(frame, changed), check_exact=True)
+    assert cache.stats()["entries"] == entries + 1
+
+
+def test_swing_highs_lows_sets_the_swing_length_of_its_readers() -> None:
+    """smartmoneyconcepts users pass one swings frame to every swing-based detector: in the
+    pool ``params["swing_highs_lows"]["swing_length"]`` is their default too, and a
+    detector's own ``swing_length`` overrides it."""
+    frame = synthetic_frame(6, 2500)
+    pool = DetectorPool(workers=1)
+    got = pool.analyze(
+        [("X", "1m", frame)],
+        ["swing_highs_lows", "bos_choch", "ob", "liquidity", "retracements"],
+        params={"swing_highs_lows": {"swing_length": 7}, "liquidity": {"swing_length": 12}},
+        progress=False,
+    )
+    sw7, sw12 = smc.swing_highs_lows(frame, 7), smc.swing_highs_lows(frame, 12)
+    expected = {
+        "bos_choch": smc.bos_choch(frame, sw7),
+        "ob": smc.ob(frame, sw7),
+        "liquidity": smc.liquidity(frame, sw12),
+        "retracements": smc.retracements(frame, sw7),
+    }
+    for name, want in expected.items():
+        pd.testing.assert_frame_equal(got.frame("X", "1m", name), want, check_exact=True)
+    assert not got.frame("X", "1m", "ob").equals(smc.ob(frame, smc.swing_highs_lows(frame, 50)))

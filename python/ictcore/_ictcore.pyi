@@ -30,15 +30,9 @@ __all__ = [
     "__version__",
     "_panic_for_tests",
     "check_time_index",
-    "compat_bos_choch",
-    "compat_fvg",
-    "compat_liquidity",
-    "compat_ob",
-    "compat_previous_high_low",
-    "compat_retracements",
+    "compat_run",
     "compat_session_table",
-    "compat_sessions",
-    "compat_swing_highs_lows",
+    "digest",
     "kept_memory",
     "keyable_params",
     "native_run",
@@ -55,48 +49,14 @@ _I64 = npt.NDArray[np.int64]
 def validate_candles(
     time: _I64, open: _F64, high: _F64, low: _F64, close: _F64, volume: _F64
 ) -> None: ...
-def compat_fvg(
-    open: _F64, high: _F64, low: _F64, close: _F64, join_consecutive: bool
-) -> tuple[_F64, _F64, _F64, _F64]: ...
-def compat_swing_highs_lows(high: _F64, low: _F64, swing_length: int) -> tuple[_F64, _F64]: ...
-def compat_bos_choch(
-    open: _F64,
-    high: _F64,
-    low: _F64,
-    close: _F64,
-    swing_high_low: _F64,
-    swing_level: _F64,
-    close_break: bool,
-) -> tuple[_F64, _F64, _F32, _F64]: ...
-def compat_ob(
-    open: _F64,
-    high: _F64,
-    low: _F64,
-    close: _F64,
-    volume: _F64,
-    swing_high_low: _F64,
-    swing_level: _F64,
-    close_mitigation: bool,
-) -> tuple[_F64, _F32, _F32, _F32, _F64, _F32]: ...
-def compat_liquidity(
-    open: _F64,
-    high: _F64,
-    low: _F64,
-    close: _F64,
-    swing_high_low: _F64,
-    swing_level: _F64,
-    range_percent: float,
-) -> tuple[_F32, _F32, _F32, _F32]: ...
-def compat_retracements(
-    open: _F64, high: _F64, low: _F64, close: _F64, swing_high_low: _F64, swing_level: _F64
-) -> tuple[_I32, _F64, _F64]: ...
-def compat_previous_high_low(
-    time: _I64, high: _F64, low: _F64, time_frame: str
-) -> tuple[_F32, _F32, _I32, _I32]: ...
-def compat_sessions(
-    time: _I64, high: _F64, low: _F64, session: str, start_time: str, end_time: str
-) -> tuple[_I32, _F32, _F32]: ...
+def compat_run(
+    name: str,
+    params: dict[str, Any],
+    columns: dict[str, npt.NDArray[Any]],
+    swings: tuple[_F64, _F64] | None = None,
+) -> list[tuple[str, str, npt.NDArray[Any]]]: ...
 def compat_session_table() -> list[tuple[str, str, str]]: ...
+def digest(arrays: list[_F64]) -> str: ...
 def check_time_index(time: _I64) -> None: ...
 def keyable_params(params: dict[str, Any]) -> None: ...
 def _panic_for_tests() -> None: ...

@@ -153,6 +153,28 @@ fn plain_param(v: &Bound<'_, PyAny>) -> PyResult<Option<Param>> {
     }))
 }
 
+/// A digest of float64 columns (their lengths and bytes, in order): how the compat layer
+/// recognises a swings frame it made, unchanged, over the same candles.
+#[pyfunction]
+pub fn digest(py: Python<'_>, arrays: Vec<PyReadonlyArray1<'_, f64>>) -> PyResult<String> {
+    let slices = arrays
+        .iter()
+        .enumerate()
+        .map(|(i, a)| crate::arrays::slice(a, &format!("array {i}")))
+        .collect::<PyResult<Vec<&[f64]>>>()?;
+    Ok(py.detach(|| {
+        let mut record = Vec::with_capacity(24 * slices.len());
+        for s in &slices {
+            record.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            record.extend_from_slice(&ictcore::cache::input_hash(bytemuck::cast_slice(s)));
+        }
+        format!(
+            "{:032x}",
+            u128::from_le_bytes(ictcore::cache::input_hash(&record))
+        )
+    }))
+}
+
 /// Checks that `params` can be keyed (the compat layer computes without its cache rather
 /// than fail when they cannot, so caching never changes what a call accepts).
 #[pyfunction]

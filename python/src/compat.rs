@@ -1,286 +1,116 @@
-//! Bindings of `ictcore::compat`: numpy columns in, numpy columns out, the work detached.
-//! The Python class `ictcore.compat.smc` turns DataFrames into these arrays and back.
+//! Bindings of the compat detectors: `ictcore.compat.smc` passes a detector's name, its
+//! parameters and numpy columns; the core's one compat entry point (`Spec::compute_compat`,
+//! which the pool uses too) computes, detached; the columns come back as writable numpy
+//! arrays that own the core's vectors (no copy).
 
 use crate::arrays::{column, slice};
 use crate::detach::run_detached;
+use crate::errors::to_pyerr;
+use ictcore::cache::table::{Dtype, ResultTable};
 use ictcore::compat::{self, SwingsView};
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use ictcore::pool::{CompatInputs, Spec, DETECTORS};
+use numpy::{Element, IntoPyArray, PyReadonlyArray1};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
-type F64Array<'py> = Bound<'py, PyArray1<f64>>;
-type F32Array<'py> = Bound<'py, PyArray1<f32>>;
-type I32Array<'py> = Bound<'py, PyArray1<i32>>;
-
-/// The four OHLC columns, borrowed read-only for the duration of a call.
-struct Ohlc<'py> {
-    open: PyReadonlyArray1<'py, f64>,
-    high: PyReadonlyArray1<'py, f64>,
-    low: PyReadonlyArray1<'py, f64>,
-    close: PyReadonlyArray1<'py, f64>,
+/// A borrowed input column, if the caller gave it.
+fn borrowed<'py, T: Element>(
+    columns: &Bound<'py, PyDict>,
+    name: &str,
+    label: &str,
+) -> PyResult<Option<PyReadonlyArray1<'py, T>>> {
+    columns
+        .get_item(name)?
+        .map(|array| column::<T>(&array, label))
+        .transpose()
 }
 
-impl<'py> Ohlc<'py> {
-    fn borrow(
-        open: &Bound<'py, PyAny>,
-        high: &Bound<'py, PyAny>,
-        low: &Bound<'py, PyAny>,
-        close: &Bound<'py, PyAny>,
-    ) -> PyResult<Self> {
-        Ok(Self {
-            open: column(open, "open")?,
-            high: column(high, "high")?,
-            low: column(low, "low")?,
-            close: column(close, "close")?,
+fn as_slice<'a, T: Element>(
+    array: &'a Option<PyReadonlyArray1<'_, T>>,
+    name: &str,
+) -> PyResult<&'a [T]> {
+    match array {
+        Some(a) => slice(a, name),
+        None => Ok(&[]),
+    }
+}
+
+/// The result's columns as (name, dtype, writable array) triples that own its vectors.
+fn owned_arrays(
+    py: Python<'_>,
+    table: ResultTable,
+) -> Vec<(String, &'static str, Bound<'_, PyAny>)> {
+    table
+        .columns
+        .into_iter()
+        .map(|c| {
+            let (name, dtype) = (c.name.clone(), c.dtype);
+            let array = match dtype {
+                Dtype::F64 => c.into_vec::<f64>().into_pyarray(py).into_any(),
+                Dtype::I64 => c.into_vec::<i64>().into_pyarray(py).into_any(),
+                Dtype::F32 => c.into_vec::<f32>().into_pyarray(py).into_any(),
+                Dtype::I32 => c.into_vec::<i32>().into_pyarray(py).into_any(),
+                Dtype::U8 | Dtype::Bool => c.into_vec::<u8>().into_pyarray(py).into_any(),
+            };
+            (name, dtype.name(), array)
         })
-    }
-
-    fn slices(&self) -> PyResult<[&[f64]; 4]> {
-        Ok([
-            slice(&self.open, "open")?,
-            slice(&self.high, "high")?,
-            slice(&self.low, "low")?,
-            slice(&self.close, "close")?,
-        ])
-    }
+        .collect()
 }
 
-/// The swing frame's two columns, borrowed read-only.
-struct SwingCols<'py> {
-    high_low: PyReadonlyArray1<'py, f64>,
-    level: PyReadonlyArray1<'py, f64>,
-}
-
-impl<'py> SwingCols<'py> {
-    fn borrow(high_low: &Bound<'py, PyAny>, level: &Bound<'py, PyAny>) -> PyResult<Self> {
-        Ok(Self {
-            high_low: column(high_low, "swing_highs_lows.HighLow")?,
-            level: column(level, "swing_highs_lows.Level")?,
+/// Compat detector `name` with `params` over `columns` (`time`, `open`, ..., `volume`: those
+/// it reads) and, for the swing-based ones, `swings` = (HighLow, Level). Returns its columns
+/// in the library's order and dtypes.
+#[pyfunction]
+#[pyo3(signature = (name, params, columns, swings = None))]
+pub fn compat_run<'py>(
+    py: Python<'py>,
+    name: &str,
+    params: &Bound<'py, PyDict>,
+    columns: &Bound<'py, PyDict>,
+    swings: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+) -> PyResult<Vec<(String, &'static str, Bound<'py, PyAny>)>> {
+    if !DETECTORS.contains(&name) {
+        return Err(PyValueError::new_err(format!(
+            "'{name}' is not a compat detector ({})",
+            DETECTORS.join(", ")
+        )));
+    }
+    let spec = Spec::parse(name, crate::cache::params(params)?).map_err(to_pyerr)?;
+    let time = borrowed::<i64>(columns, "time", "time")?;
+    let [open, high, low, close, volume] =
+        ["open", "high", "low", "close", "volume"].map(|c| borrowed::<f64>(columns, c, c));
+    let (open, high, low, close, volume) = (open?, high?, low?, close?, volume?);
+    let swing_cols = swings
+        .map(|(hl, level)| -> PyResult<_> {
+            Ok((
+                column::<f64>(&hl, "swing_highs_lows.HighLow")?,
+                column::<f64>(&level, "swing_highs_lows.Level")?,
+            ))
         })
-    }
-
-    fn view(&self) -> PyResult<SwingsView<'_>> {
-        Ok(SwingsView {
-            high_low: slice(&self.high_low, "swing_highs_lows.HighLow")?,
-            level: slice(&self.level, "swing_highs_lows.Level")?,
+        .transpose()?;
+    let swings = swing_cols
+        .as_ref()
+        .map(|(hl, level)| -> PyResult<SwingsView<'_>> {
+            Ok(SwingsView {
+                high_low: slice(hl, "swing_highs_lows.HighLow")?,
+                level: slice(level, "swing_highs_lows.Level")?,
+            })
         })
-    }
-}
-
-/// `smc.fvg` columns: (FVG, Top, Bottom, MitigatedIndex).
-#[pyfunction]
-pub fn compat_fvg<'py>(
-    py: Python<'py>,
-    open: &Bound<'py, PyAny>,
-    high: &Bound<'py, PyAny>,
-    low: &Bound<'py, PyAny>,
-    close: &Bound<'py, PyAny>,
-    join_consecutive: bool,
-) -> PyResult<(F64Array<'py>, F64Array<'py>, F64Array<'py>, F64Array<'py>)> {
-    let ohlc = Ohlc::borrow(open, high, low, close)?;
-    let [o, h, l, c] = ohlc.slices()?;
-    let out = run_detached(py, "compat.fvg", || {
-        compat::fvg(o, h, l, c, join_consecutive)
+        .transpose()?;
+    let inputs = CompatInputs {
+        time: as_slice(&time, "time")?,
+        open: as_slice(&open, "open")?,
+        high: as_slice(&high, "high")?,
+        low: as_slice(&low, "low")?,
+        close: as_slice(&close, "close")?,
+        volume: as_slice(&volume, "volume")?,
+        swings,
+    };
+    let table = run_detached(py, &format!("compat.{name}"), || {
+        spec.compute_compat(&inputs)
     })?;
-    Ok((
-        out.fvg.into_pyarray(py),
-        out.top.into_pyarray(py),
-        out.bottom.into_pyarray(py),
-        out.mitigated_index.into_pyarray(py),
-    ))
-}
-
-/// `smc.swing_highs_lows` columns: (HighLow, Level).
-#[pyfunction]
-pub fn compat_swing_highs_lows<'py>(
-    py: Python<'py>,
-    high: &Bound<'py, PyAny>,
-    low: &Bound<'py, PyAny>,
-    swing_length: usize,
-) -> PyResult<(F64Array<'py>, F64Array<'py>)> {
-    let (high, low) = (column::<f64>(high, "high")?, column::<f64>(low, "low")?);
-    let (h, l) = (slice(&high, "high")?, slice(&low, "low")?);
-    let out = run_detached(py, "compat.swing_highs_lows", || {
-        compat::swing_highs_lows(h, l, swing_length)
-    })?;
-    Ok((out.high_low.into_pyarray(py), out.level.into_pyarray(py)))
-}
-
-/// `smc.bos_choch` columns: (BOS, CHOCH, Level, BrokenIndex).
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-pub fn compat_bos_choch<'py>(
-    py: Python<'py>,
-    open: &Bound<'py, PyAny>,
-    high: &Bound<'py, PyAny>,
-    low: &Bound<'py, PyAny>,
-    close: &Bound<'py, PyAny>,
-    swing_high_low: &Bound<'py, PyAny>,
-    swing_level: &Bound<'py, PyAny>,
-    close_break: bool,
-) -> PyResult<(F64Array<'py>, F64Array<'py>, F32Array<'py>, F64Array<'py>)> {
-    let ohlc = Ohlc::borrow(open, high, low, close)?;
-    let swings = SwingCols::borrow(swing_high_low, swing_level)?;
-    let [o, h, l, c] = ohlc.slices()?;
-    let s = swings.view()?;
-    let out = run_detached(py, "compat.bos_choch", || {
-        compat::bos_choch(o, h, l, c, s, close_break)
-    })?;
-    Ok((
-        out.bos.into_pyarray(py),
-        out.choch.into_pyarray(py),
-        out.level.into_pyarray(py),
-        out.broken_index.into_pyarray(py),
-    ))
-}
-
-/// `smc.ob` columns: (OB, Top, Bottom, OBVolume, MitigatedIndex, Percentage).
-#[pyfunction]
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
-pub fn compat_ob<'py>(
-    py: Python<'py>,
-    open: &Bound<'py, PyAny>,
-    high: &Bound<'py, PyAny>,
-    low: &Bound<'py, PyAny>,
-    close: &Bound<'py, PyAny>,
-    volume: &Bound<'py, PyAny>,
-    swing_high_low: &Bound<'py, PyAny>,
-    swing_level: &Bound<'py, PyAny>,
-    close_mitigation: bool,
-) -> PyResult<(
-    F64Array<'py>,
-    F32Array<'py>,
-    F32Array<'py>,
-    F32Array<'py>,
-    F64Array<'py>,
-    F32Array<'py>,
-)> {
-    let ohlc = Ohlc::borrow(open, high, low, close)?;
-    let volume = column::<f64>(volume, "volume")?;
-    let swings = SwingCols::borrow(swing_high_low, swing_level)?;
-    let [o, h, l, c] = ohlc.slices()?;
-    let v = slice(&volume, "volume")?;
-    let s = swings.view()?;
-    let out = run_detached(py, "compat.ob", || {
-        compat::ob(o, h, l, c, v, s, close_mitigation)
-    })?;
-    Ok((
-        out.ob.into_pyarray(py),
-        out.top.into_pyarray(py),
-        out.bottom.into_pyarray(py),
-        out.ob_volume.into_pyarray(py),
-        out.mitigated_index.into_pyarray(py),
-        out.percentage.into_pyarray(py),
-    ))
-}
-
-/// `smc.liquidity` columns: (Liquidity, Level, End, Swept).
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-pub fn compat_liquidity<'py>(
-    py: Python<'py>,
-    open: &Bound<'py, PyAny>,
-    high: &Bound<'py, PyAny>,
-    low: &Bound<'py, PyAny>,
-    close: &Bound<'py, PyAny>,
-    swing_high_low: &Bound<'py, PyAny>,
-    swing_level: &Bound<'py, PyAny>,
-    range_percent: f64,
-) -> PyResult<(F32Array<'py>, F32Array<'py>, F32Array<'py>, F32Array<'py>)> {
-    let ohlc = Ohlc::borrow(open, high, low, close)?;
-    let swings = SwingCols::borrow(swing_high_low, swing_level)?;
-    let [o, h, l, c] = ohlc.slices()?;
-    let s = swings.view()?;
-    let out = run_detached(py, "compat.liquidity", || {
-        compat::liquidity(o, h, l, c, s, range_percent)
-    })?;
-    Ok((
-        out.liquidity.into_pyarray(py),
-        out.level.into_pyarray(py),
-        out.end.into_pyarray(py),
-        out.swept.into_pyarray(py),
-    ))
-}
-
-/// `smc.retracements` columns: (Direction, CurrentRetracement%, DeepestRetracement%).
-#[pyfunction]
-pub fn compat_retracements<'py>(
-    py: Python<'py>,
-    open: &Bound<'py, PyAny>,
-    high: &Bound<'py, PyAny>,
-    low: &Bound<'py, PyAny>,
-    close: &Bound<'py, PyAny>,
-    swing_high_low: &Bound<'py, PyAny>,
-    swing_level: &Bound<'py, PyAny>,
-) -> PyResult<(I32Array<'py>, F64Array<'py>, F64Array<'py>)> {
-    let ohlc = Ohlc::borrow(open, high, low, close)?;
-    let swings = SwingCols::borrow(swing_high_low, swing_level)?;
-    let [o, h, l, c] = ohlc.slices()?;
-    let s = swings.view()?;
-    let out = run_detached(py, "compat.retracements", || {
-        compat::retracements(o, h, l, c, s)
-    })?;
-    Ok((
-        out.direction.into_pyarray(py),
-        out.current.into_pyarray(py),
-        out.deepest.into_pyarray(py),
-    ))
-}
-
-/// `smc.previous_high_low` columns: (PreviousHigh, PreviousLow, BrokenHigh, BrokenLow), for
-/// int64 nanosecond times.
-#[pyfunction]
-pub fn compat_previous_high_low<'py>(
-    py: Python<'py>,
-    time: &Bound<'py, PyAny>,
-    high: &Bound<'py, PyAny>,
-    low: &Bound<'py, PyAny>,
-    time_frame: &str,
-) -> PyResult<(F32Array<'py>, F32Array<'py>, I32Array<'py>, I32Array<'py>)> {
-    let time = column::<i64>(time, "time")?;
-    let (high, low) = (column::<f64>(high, "high")?, column::<f64>(low, "low")?);
-    let (t, h, l) = (
-        slice(&time, "time")?,
-        slice(&high, "high")?,
-        slice(&low, "low")?,
-    );
-    let out = run_detached(py, "compat.previous_high_low", || {
-        compat::previous_high_low(t, h, l, time_frame)
-    })?;
-    Ok((
-        out.previous_high.into_pyarray(py),
-        out.previous_low.into_pyarray(py),
-        out.broken_high.into_pyarray(py),
-        out.broken_low.into_pyarray(py),
-    ))
-}
-
-/// `smc.sessions` columns: (Active, High, Low), for int64 wall-clock nanosecond times.
-#[pyfunction]
-pub fn compat_sessions<'py>(
-    py: Python<'py>,
-    time: &Bound<'py, PyAny>,
-    high: &Bound<'py, PyAny>,
-    low: &Bound<'py, PyAny>,
-    session: &str,
-    start_time: &str,
-    end_time: &str,
-) -> PyResult<(I32Array<'py>, F32Array<'py>, F32Array<'py>)> {
-    let time = column::<i64>(time, "time")?;
-    let (high, low) = (column::<f64>(high, "high")?, column::<f64>(low, "low")?);
-    let (t, h, l) = (
-        slice(&time, "time")?,
-        slice(&high, "high")?,
-        slice(&low, "low")?,
-    );
-    let out = run_detached(py, "compat.sessions", || {
-        let (start, end) = compat::session_window(session, start_time, end_time)?;
-        compat::sessions(t, h, l, start, end)
-    })?;
-    Ok((
-        out.active.into_pyarray(py),
-        out.high.into_pyarray(py),
-        out.low.into_pyarray(py),
-    ))
+    Ok(owned_arrays(py, table))
 }
 
 /// The built-in session table: name -> (start, end) as written by the library.

@@ -79,14 +79,8 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(candles::validate_candles, m)?)?;
     m.add_function(wrap_pyfunction!(candles::check_time_index, m)?)?;
     m.add_function(wrap_pyfunction!(cache::keyable_params, m)?)?;
-    m.add_function(wrap_pyfunction!(compat::compat_fvg, m)?)?;
-    m.add_function(wrap_pyfunction!(compat::compat_swing_highs_lows, m)?)?;
-    m.add_function(wrap_pyfunction!(compat::compat_bos_choch, m)?)?;
-    m.add_function(wrap_pyfunction!(compat::compat_ob, m)?)?;
-    m.add_function(wrap_pyfunction!(compat::compat_liquidity, m)?)?;
-    m.add_function(wrap_pyfunction!(compat::compat_retracements, m)?)?;
-    m.add_function(wrap_pyfunction!(compat::compat_previous_high_low, m)?)?;
-    m.add_function(wrap_pyfunction!(compat::compat_sessions, m)?)?;
+    m.add_function(wrap_pyfunction!(cache::digest, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::compat_run, m)?)?;
     m.add_function(wrap_pyfunction!(compat::compat_session_table, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(release_memory, m)?)?;

@@ -9,7 +9,7 @@ use crate::cache::{params, to_arrays, Cache, Out};
 use crate::errors::to_pyerr;
 use crate::store::PyStore;
 use ictcore::fork::PerProcess;
-use ictcore::pool::{Control, DetectorPool, Request, Source, Spec};
+use ictcore::pool::{Control, DetectorPool, Request, Source};
 use ictcore::IctError;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -91,13 +91,14 @@ impl Pool {
         progress: Option<Bound<'py, PyAny>>,
         keep: bool,
     ) -> PyResult<(RunResult<'py>, Bound<'py, PyDict>)> {
-        let specs = detectors
+        let given = detectors
             .iter()
             .map(|item| {
                 let (name, p): (String, Bound<'py, PyDict>) = item.extract()?;
-                Spec::parse(&name, params(&p)?).map_err(to_pyerr)
+                Ok((name, params(&p)?))
             })
-            .collect::<PyResult<Vec<Spec>>>()?;
+            .collect::<PyResult<Vec<_>>>()?;
+        let specs = ictcore::pool::parse_run(given).map_err(to_pyerr)?;
         let raw: Vec<RawRequest<'py>> = requests
             .iter()
             .map(|r| r.extract())

@@ -71,14 +71,30 @@ impl Dtype {
 }
 
 /// One named column. Stored in `u64` words so the bytes are 8-byte aligned (numpy views of
-/// float64 columns then need no copy and no unaligned access).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// float64 columns then need no copy and no unaligned access); a 4-byte column a detector
+/// hands over as a vector keeps that vector (4-byte aligned: enough for its elements).
+#[derive(Debug, Clone)]
 pub struct Column {
     pub name: String,
     pub dtype: Dtype,
-    words: Vec<u64>,
+    storage: Storage,
     byte_len: usize,
 }
+
+#[derive(Debug, Clone)]
+enum Storage {
+    Words(Vec<u64>),
+    Halves(Vec<u32>),
+}
+
+impl PartialEq for Column {
+    /// Columns are equal when their name, dtype and bytes are (however they are stored).
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.dtype == other.dtype && self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for Column {}
 
 impl Column {
     /// A column from its raw little-endian bytes (a whole number of elements).
@@ -104,44 +120,66 @@ impl Column {
         Ok(Self {
             name,
             dtype,
-            words,
+            storage: Storage::Words(words),
             byte_len,
         })
     }
 
     /// The raw bytes, for filling a [`Column::zeroed`] column.
     pub fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut bytemuck::cast_slice_mut::<u64, u8>(&mut self.words)[..self.byte_len]
+        let bytes: &mut [u8] = match &mut self.storage {
+            Storage::Words(w) => bytemuck::cast_slice_mut(w),
+            Storage::Halves(h) => bytemuck::cast_slice_mut(h),
+        };
+        &mut bytes[..self.byte_len]
+    }
+
+    fn words(name: impl Into<String>, dtype: Dtype, words: Vec<u64>) -> Self {
+        let byte_len = words.len() * 8;
+        Self {
+            name: name.into(),
+            dtype,
+            storage: Storage::Words(words),
+            byte_len,
+        }
+    }
+
+    fn halves(name: impl Into<String>, dtype: Dtype, halves: Vec<u32>) -> Self {
+        let byte_len = halves.len() * 4;
+        Self {
+            name: name.into(),
+            dtype,
+            storage: Storage::Halves(halves),
+            byte_len,
+        }
     }
 
     /// A float64 column, without copying.
     pub fn f64(name: impl Into<String>, values: Vec<f64>) -> Self {
-        let byte_len = values.len() * 8;
-        Self {
-            name: name.into(),
-            dtype: Dtype::F64,
-            words: bytemuck::allocation::cast_vec(values),
-            byte_len,
-        }
+        Self::words(name, Dtype::F64, bytemuck::allocation::cast_vec(values))
     }
 
     /// An int64 column, without copying.
     pub fn i64(name: impl Into<String>, values: Vec<i64>) -> Self {
-        let byte_len = values.len() * 8;
-        Self {
-            name: name.into(),
-            dtype: Dtype::I64,
-            words: bytemuck::allocation::cast_vec(values),
-            byte_len,
-        }
+        Self::words(name, Dtype::I64, bytemuck::allocation::cast_vec(values))
     }
 
-    /// A float32 column (copied into aligned storage).
+    /// A float32 column, without copying.
+    pub fn f32_vec(name: impl Into<String>, values: Vec<f32>) -> Self {
+        Self::halves(name, Dtype::F32, bytemuck::allocation::cast_vec(values))
+    }
+
+    /// An int32 column, without copying.
+    pub fn i32_vec(name: impl Into<String>, values: Vec<i32>) -> Self {
+        Self::halves(name, Dtype::I32, bytemuck::allocation::cast_vec(values))
+    }
+
+    /// A float32 column (copied).
     pub fn f32(name: impl Into<String>, values: &[f32]) -> Self {
         Self::copied(name.into(), Dtype::F32, bytemuck::cast_slice(values))
     }
 
-    /// An int32 column (copied into aligned storage).
+    /// An int32 column (copied).
     pub fn i32(name: impl Into<String>, values: &[i32]) -> Self {
         Self::copied(name.into(), Dtype::I32, bytemuck::cast_slice(values))
     }
@@ -152,14 +190,48 @@ impl Column {
         Self {
             name,
             dtype,
-            words,
+            storage: Storage::Words(words),
             byte_len: bytes.len(),
         }
     }
 
     /// The raw little-endian bytes.
     pub fn bytes(&self) -> &[u8] {
-        &bytemuck::cast_slice::<u64, u8>(&self.words)[..self.byte_len]
+        let bytes: &[u8] = match &self.storage {
+            Storage::Words(w) => bytemuck::cast_slice(w),
+            Storage::Halves(h) => bytemuck::cast_slice(h),
+        };
+        &bytes[..self.byte_len]
+    }
+
+    /// The values as a vector of `T` (the column's element type): without copying when the
+    /// column was built from such a vector, else copied.
+    pub fn into_vec<T: bytemuck::Pod>(self) -> Vec<T> {
+        let n = self.len();
+        let same_size = std::mem::size_of::<T>() == self.dtype.size();
+        match self.storage {
+            Storage::Words(w) if same_size && std::mem::size_of::<T>() == 8 => {
+                let mut v: Vec<T> = bytemuck::allocation::try_cast_vec(w)
+                    .unwrap_or_else(|(_, w)| bytemuck::pod_collect_to_vec(&w));
+                v.truncate(n);
+                v
+            }
+            Storage::Halves(h) if same_size && std::mem::size_of::<T>() == 4 => {
+                let mut v: Vec<T> = bytemuck::allocation::try_cast_vec(h)
+                    .unwrap_or_else(|(_, h)| bytemuck::pod_collect_to_vec(&h));
+                v.truncate(n);
+                v
+            }
+            storage => {
+                let bytes: &[u8] = match &storage {
+                    Storage::Words(w) => bytemuck::cast_slice(w),
+                    Storage::Halves(h) => bytemuck::cast_slice(h),
+                };
+                let whole =
+                    (self.byte_len / std::mem::size_of::<T>().max(1)) * std::mem::size_of::<T>();
+                bytemuck::pod_collect_to_vec(&bytes[..whole])
+            }
+        }
     }
 
     /// Number of elements.

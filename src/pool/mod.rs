@@ -14,7 +14,7 @@
 
 pub mod spec;
 
-pub use spec::{native_detectors, Spec, DETECTORS};
+pub use spec::{native_detectors, parse_run, CompatInputs, Spec, DETECTORS};
 
 use crate::cache::{input_hash, AnalysisCache, Dtype, ResultTable, Source as Hit};
 use crate::candles::Candles;

@@ -81,6 +81,33 @@ fn known_detectors() -> Vec<String> {
 /// The swing length the library defaults to.
 const DEFAULT_SWING_LENGTH: i64 = 50;
 
+/// The detectors of one run with their parameters. smartmoneyconcepts users compute one
+/// swings frame and pass it to every detector that reads swings, so `swing_highs_lows`'
+/// `swing_length` is the default `swing_length` of `bos_choch`, `ob`, `liquidity` and
+/// `retracements` in the same run; a detector's own `swing_length` overrides it.
+pub fn parse_run(detectors: Vec<(String, Vec<(String, Param)>)>) -> Result<Vec<Spec>> {
+    let shared = detectors
+        .iter()
+        .filter(|(name, _)| name == "swing_highs_lows")
+        .flat_map(|(_, params)| params.iter())
+        .find(|(param, _)| param == "swing_length")
+        .map(|(_, value)| value.clone());
+    detectors
+        .into_iter()
+        .map(|(name, mut params)| {
+            if let Some(length) = &shared {
+                let reads_swings = Spec::parse(&name, Vec::new())
+                    .map(|s| s.swing_length().is_some())
+                    .unwrap_or(false);
+                if reads_swings && !params.iter().any(|(p, _)| p == "swing_length") {
+                    params.push(("swing_length".into(), length.clone()));
+                }
+            }
+            Spec::parse(&name, params)
+        })
+        .collect()
+}
+
 impl Spec {
     /// The detector `name` with `params` (missing ones take their defaults).
     pub fn parse(name: &str, params: Vec<(String, Param)>) -> Result<Self> {
@@ -302,27 +329,42 @@ impl Spec {
         swings: Option<&ResultTable>,
         symbol: &str,
     ) -> Result<ResultTable> {
-        let view = || -> Result<SwingsView<'_>> {
-            let table = swings.ok_or_else(|| IctError::Internal {
+        match self {
+            Spec::Native(n) => {
+                let mut tables = crate::detect::run(n, c)?.into_iter().zip(n.tables());
+                let mut main = tables.next().map(|(t, _)| t).unwrap_or_default();
+                for (log, name) in tables {
+                    for mut column in log.columns {
+                        column.name = format!("{name}.{}", column.name);
+                        main.columns.push(column);
+                    }
+                }
+                Ok(main)
+            }
+            Spec::PanicForTests { symbol: target } => {
+                #[allow(clippy::panic, reason = "the test hook exists to panic on purpose")]
+                if target == symbol {
+                    panic!("deliberate panic from the _panic_for_tests detector on {symbol}");
+                }
+                Ok(ResultTable::default())
+            }
+            _ => {
+                let swings = swings.map(|t| swings_view(self.name(), t)).transpose()?;
+                self.compute_compat(&CompatInputs::of(c, swings))
+            }
+        }
+    }
+
+    /// Runs a compat detector: the one place the compat frames' column names and dtypes are
+    /// written (`ictcore.compat.smc` and the pool both come here).
+    pub fn compute_compat(&self, x: &CompatInputs<'_>) -> Result<ResultTable> {
+        let view = || {
+            x.swings.ok_or_else(|| IctError::Internal {
                 context: self.name().to_string(),
-                message: "swings were not computed".into(),
-            })?;
-            let col = |i: usize| -> Result<&[f64]> {
-                table
-                    .columns
-                    .get(i)
-                    .and_then(|c| bytemuck::try_cast_slice(c.bytes()).ok())
-                    .ok_or_else(|| IctError::Internal {
-                        context: self.name().to_string(),
-                        message: "swing columns are not float64".into(),
-                    })
-            };
-            Ok(SwingsView {
-                high_low: col(0)?,
-                level: col(1)?,
+                message: "swings were not given".into(),
             })
         };
-        let (o, h, l, cl) = (c.open, c.high, c.low, c.close);
+        let (o, h, l, cl) = (x.open, x.high, x.low, x.close);
         let columns = match self {
             Spec::Fvg { join_consecutive } => {
                 let r = compat::fvg(o, h, l, cl, *join_consecutive)?;
@@ -334,7 +376,6 @@ impl Spec {
                 ]
             }
             Spec::SwingHighsLows { swing_length } => {
-                crate::candles::check_ohlc(o, h, l, cl)?;
                 let r = compat::swing_highs_lows(h, l, *swing_length)?;
                 vec![
                     Column::f64("HighLow", r.high_low),
@@ -346,39 +387,39 @@ impl Spec {
                 vec![
                     Column::f64("BOS", r.bos),
                     Column::f64("CHOCH", r.choch),
-                    Column::f32("Level", &r.level),
+                    Column::f32_vec("Level", r.level),
                     Column::f64("BrokenIndex", r.broken_index),
                 ]
             }
             Spec::Ob {
                 close_mitigation, ..
             } => {
-                let r = compat::ob(o, h, l, cl, c.volume, view()?, *close_mitigation)?;
+                let r = compat::ob(o, h, l, cl, x.volume, view()?, *close_mitigation)?;
                 vec![
                     Column::f64("OB", r.ob),
-                    Column::f32("Top", &r.top),
-                    Column::f32("Bottom", &r.bottom),
-                    Column::f32("OBVolume", &r.ob_volume),
+                    Column::f32_vec("Top", r.top),
+                    Column::f32_vec("Bottom", r.bottom),
+                    Column::f32_vec("OBVolume", r.ob_volume),
                     Column::f64("MitigatedIndex", r.mitigated_index),
-                    Column::f32("Percentage", &r.percentage),
+                    Column::f32_vec("Percentage", r.percentage),
                 ]
             }
             Spec::Liquidity { range_percent, .. } => {
                 let r = compat::liquidity(o, h, l, cl, view()?, *range_percent)?;
                 vec![
-                    Column::f32("Liquidity", &r.liquidity),
-                    Column::f32("Level", &r.level),
-                    Column::f32("End", &r.end),
-                    Column::f32("Swept", &r.swept),
+                    Column::f32_vec("Liquidity", r.liquidity),
+                    Column::f32_vec("Level", r.level),
+                    Column::f32_vec("End", r.end),
+                    Column::f32_vec("Swept", r.swept),
                 ]
             }
             Spec::PreviousHighLow { time_frame } => {
-                let r = compat::previous_high_low(c.time, h, l, time_frame)?;
+                let r = compat::previous_high_low(x.time, h, l, time_frame)?;
                 vec![
-                    Column::f32("PreviousHigh", &r.previous_high),
-                    Column::f32("PreviousLow", &r.previous_low),
-                    Column::i32("BrokenHigh", &r.broken_high),
-                    Column::i32("BrokenLow", &r.broken_low),
+                    Column::f32_vec("PreviousHigh", r.previous_high),
+                    Column::f32_vec("PreviousLow", r.previous_low),
+                    Column::i32_vec("BrokenHigh", r.broken_high),
+                    Column::i32_vec("BrokenLow", r.broken_low),
                 ]
             }
             Spec::Sessions {
@@ -387,40 +428,74 @@ impl Spec {
                 end_time,
             } => {
                 let (start, end) = compat::session_window(session, start_time, end_time)?;
-                let r = compat::sessions(c.time, h, l, start, end)?;
+                let r = compat::sessions(x.time, h, l, start, end)?;
                 vec![
-                    Column::i32("Active", &r.active),
-                    Column::f32("High", &r.high),
-                    Column::f32("Low", &r.low),
+                    Column::i32_vec("Active", r.active),
+                    Column::f32_vec("High", r.high),
+                    Column::f32_vec("Low", r.low),
                 ]
             }
             Spec::Retracements { .. } => {
                 let r = compat::retracements(o, h, l, cl, view()?)?;
                 vec![
-                    Column::i32("Direction", &r.direction),
+                    Column::i32_vec("Direction", r.direction),
                     Column::f64("CurrentRetracement%", r.current),
                     Column::f64("DeepestRetracement%", r.deepest),
                 ]
             }
-            Spec::Native(n) => {
-                let mut tables = crate::detect::run(n, c)?.into_iter().zip(n.tables());
-                let mut main = tables.next().map(|(t, _)| t).unwrap_or_default();
-                for (log, name) in tables {
-                    for mut column in log.columns {
-                        column.name = format!("{name}.{}", column.name);
-                        main.columns.push(column);
-                    }
-                }
-                return Ok(main);
-            }
-            Spec::PanicForTests { symbol: target } => {
-                #[allow(clippy::panic, reason = "the test hook exists to panic on purpose")]
-                if target == symbol {
-                    panic!("deliberate panic from the _panic_for_tests detector on {symbol}");
-                }
-                Vec::new()
+            Spec::Native(_) | Spec::PanicForTests { .. } => {
+                return Err(IctError::parameter(
+                    "detector",
+                    format!("'{}' is not a compat detector", self.name()),
+                ))
             }
         };
         Ok(ResultTable::new(columns))
     }
+}
+
+/// The columns a compat detector reads (those it does not read may be empty): the candles'
+/// and, for the swing-based ones, the swings frame's HighLow and Level.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompatInputs<'a> {
+    pub time: &'a [i64],
+    pub open: &'a [f64],
+    pub high: &'a [f64],
+    pub low: &'a [f64],
+    pub close: &'a [f64],
+    pub volume: &'a [f64],
+    pub swings: Option<SwingsView<'a>>,
+}
+
+impl<'a> CompatInputs<'a> {
+    /// A series' columns, with its swings if the detector reads them.
+    pub fn of(c: &Candles<'a>, swings: Option<SwingsView<'a>>) -> Self {
+        Self {
+            time: c.time,
+            open: c.open,
+            high: c.high,
+            low: c.low,
+            close: c.close,
+            volume: c.volume,
+            swings,
+        }
+    }
+}
+
+/// The (HighLow, Level) columns of a computed swings table.
+fn swings_view<'a>(detector: &str, table: &'a ResultTable) -> Result<SwingsView<'a>> {
+    let col = |i: usize| -> Result<&'a [f64]> {
+        table
+            .columns
+            .get(i)
+            .and_then(|c| bytemuck::try_cast_slice(c.bytes()).ok())
+            .ok_or_else(|| IctError::Internal {
+                context: detector.to_string(),
+                message: "swing columns are not float64".into(),
+            })
+    };
+    Ok(SwingsView {
+        high_low: col(0)?,
+        level: col(1)?,
+    })
 }

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from .. import _ictcore
+from .._columns import columns_of
 from ..cache import AnalysisCache, ParamValue
+from ._frames import swing_columns
 
 _default: AnalysisCache | None = None
 _scoped: contextvars.ContextVar[AnalysisCache | None] = contextvars.ContextVar(
@@ -48,15 +51,70 @@ def caching(cache: AnalysisCache) -> Iterator[AnalysisCache]:
         _scoped.reset(token)
 
 
+#: ``DataFrame.attrs`` key under which :meth:`smc.swing_highs_lows` records what a swings
+#: frame was computed from (while a cache is in use).
+_SWINGS_MARK = "ictcore.swing_highs_lows"
+
+
+def _digest(arrays: list[npt.NDArray[Any]]) -> str:
+    return _ictcore.digest(arrays)
+
+
+def mark_swings(
+    result: pd.DataFrame, swing_length: int, ohlc: Mapping[str, npt.NDArray[Any]]
+) -> None:
+    """Records on a swings frame (``attrs``) its swing length and digests of the highs/lows
+    it was computed from and of its own columns, so the swing-based detectors can key their
+    results as the pool does — by swing length and candles — while the frame is unchanged."""
+    if get_cache() is None:
+        return
+    high_low, level = swing_columns(result)
+    result.attrs[_SWINGS_MARK] = (
+        swing_length,
+        _digest([ohlc["high"], ohlc["low"]]),
+        _digest([high_low, level]),
+    )
+
+
+def _swing_key(
+    swings: pd.DataFrame,
+    params: dict[str, ParamValue],
+    inputs: dict[str, npt.NDArray[Any]],
+    high_low: npt.NDArray[Any],
+    level: npt.NDArray[Any],
+) -> tuple[dict[str, ParamValue], dict[str, npt.NDArray[Any]]]:
+    """The key parameters and inputs of a swing-based detector: the pool's (its swing length
+    and the candles) when ``swings`` is provably ``swing_highs_lows(swing_length)`` of these
+    very candles — its mark holds and both digests still match — else the swing columns'
+    contents (any frame the caller built or changed)."""
+    mark = swings.attrs.get(_SWINGS_MARK)
+    if (
+        isinstance(mark, tuple)
+        and len(mark) == 3
+        and mark[1] == _digest([inputs["high"], inputs["low"]])
+        and mark[2] == _digest([high_low, level])
+    ):
+        return {**params, "swing_length": mark[0]}, inputs
+    return params, {**inputs, "HighLow": high_low, "Level": level}
+
+
 def run(
     detector: str,
     params: Mapping[str, ParamValue],
     inputs: Mapping[str, npt.NDArray[Any]],
-    call: Callable[[], tuple[npt.NDArray[Any], ...]],
-    names: tuple[str, ...],
-) -> tuple[npt.NDArray[Any], ...]:
-    """``call()``'s arrays, through the current cache if there is one (as writable copies,
-    since result frames may be modified by the caller)."""
+    swings: pd.DataFrame | None = None,
+    key_names: Mapping[str, str] | None = None,
+) -> dict[str, npt.NDArray[Any]]:
+    """Compat detector ``detector``'s columns (writable arrays the caller owns) through the
+    core's one compat entry point (the pool's too), and through the current cache if there is
+    one, keyed as the pool keys the same computation (``key_names`` renames inputs for the
+    key, e.g. the sessions' wall clock)."""
+    columns = dict(inputs)
+    swing_cols = None if swings is None else swing_columns(swings)
+
+    def call() -> dict[str, npt.NDArray[Any]]:
+        return dict(columns_of(_ictcore.compat_run(detector, dict(params), columns, swing_cols)))
+
     cache = get_cache()
     if cache is None:
         return call()
@@ -66,9 +124,9 @@ def run(
         # A parameter no key can hold exactly: computed as without a cache (caching must
         # never change what a call accepts or returns).
         return call()
-
-    def compute() -> dict[str, npt.NDArray[Any]]:
-        return dict(zip(names, call(), strict=True))
-
-    _, out = cache._lookup(detector, params, inputs, compute, "compat")
-    return tuple(np.array(out[name]) for name in names)
+    key_params = dict(params)
+    key_inputs = {(key_names or {}).get(n, n): a for n, a in columns.items()}
+    if swings is not None and swing_cols is not None:
+        key_params, key_inputs = _swing_key(swings, key_params, key_inputs, *swing_cols)
+    _, out = cache._lookup(detector, key_params, key_inputs, call, "compat")
+    return {name: np.array(array) for name, array in out.items()}

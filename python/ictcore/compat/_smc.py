@@ -20,16 +20,14 @@ import operator
 
 from pandas import DataFrame
 
-from .. import _ictcore
 from ..exceptions import InvalidInputError
-from ._cached import run
+from ._cached import mark_swings, run
 from ._frames import (
     columns,
     datetime_index,
     frame,
     increasing_nanoseconds,
     nanoseconds,
-    swing_columns,
 )
 
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/GMT", "GMT", "UTC+00:00", "Z", "utc"})
@@ -56,16 +54,7 @@ class smc:
             DataFrame with FVG (1 bullish, -1 bearish, NaN), Top, Bottom and MitigatedIndex
             (the first candle from i+2 on that touches the gap's near edge; 0 if none).
         """
-        c = columns(ohlc)
-        join = bool(join_consecutive)
-        fvg, top, bottom, mitigated = run(
-            "fvg",
-            {"join_consecutive": join},
-            c,
-            lambda: _ictcore.compat_fvg(c["open"], c["high"], c["low"], c["close"], join),
-            ("FVG", "Top", "Bottom", "MitigatedIndex"),
-        )
-        return frame({"FVG": fvg, "Top": top, "Bottom": bottom, "MitigatedIndex": mitigated})
+        return frame(run("fvg", {"join_consecutive": bool(join_consecutive)}, columns(ohlc)))
 
     @classmethod
     def swing_highs_lows(cls, ohlc: DataFrame, swing_length: int = 50) -> DataFrame:
@@ -87,14 +76,10 @@ class smc:
         if length < 0:
             raise InvalidInputError(f"swing_length must be an integer >= 0, got {length}")
         c = columns(ohlc)
-        high_low, level = run(
-            "swing_highs_lows",
-            {"swing_length": length},
-            {"high": c["high"], "low": c["low"]},
-            lambda: _ictcore.compat_swing_highs_lows(c["high"], c["low"], length),
-            ("HighLow", "Level"),
-        )
-        return frame({"HighLow": high_low, "Level": level})
+        inputs = {"high": c["high"], "low": c["low"]}
+        result = frame(run("swing_highs_lows", {"swing_length": length}, inputs))
+        mark_swings(result, length, c)
+        return result
 
     @classmethod
     def bos_choch(
@@ -111,19 +96,8 @@ class smc:
             DataFrame with BOS, CHOCH (1 bullish, -1 bearish, NaN), Level (float32) and
             BrokenIndex (the candle that broke the level).
         """
-        c = columns(ohlc)
-        high_low, level = swing_columns(swing_highs_lows)
-        close = bool(close_break)
-        bos, choch, lvl, broken = run(
-            "bos_choch",
-            {"close_break": close},
-            {**c, "HighLow": high_low, "Level": level},
-            lambda: _ictcore.compat_bos_choch(
-                c["open"], c["high"], c["low"], c["close"], high_low, level, close
-            ),
-            ("BOS", "CHOCH", "Level", "BrokenIndex"),
-        )
-        return frame({"BOS": bos, "CHOCH": choch, "Level": lvl, "BrokenIndex": broken})
+        params = {"close_break": bool(close_break)}
+        return frame(run("bos_choch", params, columns(ohlc), swing_highs_lows))
 
     @classmethod
     def ob(
@@ -143,28 +117,9 @@ class smc:
             DataFrame with OB (1 bullish, -1 bearish, NaN), Top, Bottom, OBVolume (float32),
             MitigatedIndex and Percentage (float32).
         """
+        params = {"close_mitigation": bool(close_mitigation)}
         c = columns(ohlc, extra=("volume",))
-        high_low, level = swing_columns(swing_highs_lows)
-        body = bool(close_mitigation)
-        ob, top, bottom, volume, mitigated, percentage = run(
-            "ob",
-            {"close_mitigation": body},
-            {**c, "HighLow": high_low, "Level": level},
-            lambda: _ictcore.compat_ob(
-                c["open"], c["high"], c["low"], c["close"], c["volume"], high_low, level, body
-            ),
-            ("OB", "Top", "Bottom", "OBVolume", "MitigatedIndex", "Percentage"),
-        )
-        return frame(
-            {
-                "OB": ob,
-                "Top": top,
-                "Bottom": bottom,
-                "OBVolume": volume,
-                "MitigatedIndex": mitigated,
-                "Percentage": percentage,
-            }
-        )
+        return frame(run("ob", params, c, swing_highs_lows))
 
     @classmethod
     def liquidity(
@@ -181,19 +136,8 @@ class smc:
             DataFrame (all float32) with Liquidity (1, -1, NaN), Level, End (last member row)
             and Swept (the candle that traded through the band, 0 if none).
         """
-        c = columns(ohlc)
-        high_low, level = swing_columns(swing_highs_lows)
-        band = float(range_percent)
-        liq, lvl, end, swept = run(
-            "liquidity",
-            {"range_percent": band},
-            {**c, "HighLow": high_low, "Level": level},
-            lambda: _ictcore.compat_liquidity(
-                c["open"], c["high"], c["low"], c["close"], high_low, level, band
-            ),
-            ("Liquidity", "Level", "End", "Swept"),
-        )
-        return frame({"Liquidity": liq, "Level": lvl, "End": end, "Swept": swept})
+        params = {"range_percent": float(range_percent)}
+        return frame(run("liquidity", params, columns(ohlc), swing_highs_lows))
 
     @classmethod
     def previous_high_low(cls, ohlc: DataFrame, time_frame: str = "1D") -> DataFrame:
@@ -220,14 +164,8 @@ class smc:
                 "df.tz_localize(None) first."
             )
         times = increasing_nanoseconds(index)
-        ph, pl, bh, bl = run(
-            "previous_high_low",
-            {"time_frame": time_frame},
-            {"time": times, "high": c["high"], "low": c["low"]},
-            lambda: _ictcore.compat_previous_high_low(times, c["high"], c["low"], time_frame),
-            ("PreviousHigh", "PreviousLow", "BrokenHigh", "BrokenLow"),
-        )
-        return frame({"PreviousHigh": ph, "PreviousLow": pl, "BrokenHigh": bh, "BrokenLow": bl})
+        inputs = {"time": times, "high": c["high"], "low": c["low"]}
+        return frame(run("previous_high_low", {"time_frame": time_frame}, inputs))
 
     @classmethod
     def sessions(
@@ -263,16 +201,10 @@ class smc:
             index = index.tz_localize(zone).tz_convert("UTC")
         if index.tz is not None:  # HH:MM of the wall clock in the index's zone
             nanos = nanoseconds(index.tz_localize(None))
-        active, high, low = run(
-            "sessions",
-            {"session": session, "start_time": start_time, "end_time": end_time},
-            {"wall_clock": nanos, "high": c["high"], "low": c["low"]},
-            lambda: _ictcore.compat_sessions(
-                nanos, c["high"], c["low"], session, start_time, end_time
-            ),
-            ("Active", "High", "Low"),
-        )
-        return frame({"Active": active, "High": high, "Low": low})
+        params = {"session": session, "start_time": start_time, "end_time": end_time}
+        inputs = {"time": nanos, "high": c["high"], "low": c["low"]}
+        # Keyed as the pool keys it: the times are the candles' wall clock, not UTC.
+        return frame(run("sessions", params, inputs, key_names={"time": "wall_clock"}))
 
     @classmethod
     def retracements(cls, ohlc: DataFrame, swing_highs_lows: DataFrame) -> DataFrame:
@@ -286,21 +218,4 @@ class smc:
             DataFrame with Direction (int32: 1 after a swing high, -1 after a swing low),
             CurrentRetracement% and DeepestRetracement%.
         """
-        c = columns(ohlc)
-        high_low, level = swing_columns(swing_highs_lows)
-        direction, current, deepest = run(
-            "retracements",
-            {},
-            {**c, "HighLow": high_low, "Level": level},
-            lambda: _ictcore.compat_retracements(
-                c["open"], c["high"], c["low"], c["close"], high_low, level
-            ),
-            ("Direction", "CurrentRetracement%", "DeepestRetracement%"),
-        )
-        return frame(
-            {
-                "Direction": direction,
-                "CurrentRetracement%": current,
-                "DeepestRetracement%": deepest,
-            }
-        )
+        return frame(run("retracements", {}, columns(ohlc), swing_highs_lows))
