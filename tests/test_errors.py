@@ -3,14 +3,18 @@ crashes. Types are asserted against what smartmoneyconcepts raises where it rais
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import ictcore
 from ictcore.exceptions import (
+    CorruptFileError,
     IctError,
     InvalidInputError,
+    InvalidTypeError,
     MissingColumnError,
     UnknownNameError,
 )
@@ -191,3 +195,62 @@ def test_candles_errors() -> None:
         ictcore.Candles(np.array([1, 2, 2]), [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3])
     with pytest.raises(ValueError, match="column 'time'"):
         ictcore.Candles(np.array([1.5, 2, 3]), [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3])
+
+
+def test_errors_carry_structured_attributes(frame: pd.DataFrame, tmp_path: Path) -> None:
+    """Every kind of error carries what a program acts on (``column``, ``row``, ``value``,
+    ``parameter``, ``path``, ``symbol``, ``timeframe``), besides its message."""
+    bad = frame.copy()
+    bad.iloc[40, bad.columns.get_loc("high")] = np.nan
+    with pytest.raises(InvalidInputError) as nan:
+        ictcore.fvg(bad)
+    assert (nan.value.column, nan.value.row) == ("high", 40)
+    assert np.isnan(nan.value.value)
+
+    c = ictcore.Candles.from_pandas(frame)
+    time = c.time.copy()
+    time[10] = time[9]
+    with pytest.raises(InvalidInputError) as order:
+        ictcore.Candles(time, c.open, c.high, c.low, c.close, c.volume)
+    assert (order.value.column, order.value.row) == ("time", 10)
+
+    with pytest.raises(InvalidInputError) as param:
+        ictcore.swings(c, left=0)
+    assert param.value.parameter == "swings.left"
+
+    with pytest.raises(UnknownNameError) as zone:
+        ictcore.sessions(c, zone="Mars/Olympus_Mons")
+    assert zone.value.value == "Mars/Olympus_Mons"
+
+    with pytest.raises(MissingColumnError) as missing:
+        ictcore.compat.smc.fvg(frame.drop(columns=["close"]))
+    assert missing.value.column == "close"
+
+    with pytest.raises(InvalidInputError) as eviction:
+        ictcore.AnalysisCache(eviction="fifo")
+    assert isinstance(eviction.value, IctError) and eviction.value.parameter == "eviction"
+
+    with pytest.raises(InvalidTypeError):
+        ictcore.fvg([1, 2, 3])  # type: ignore[arg-type]
+
+    # In a batch: the series it happened in, and the root cause's details.
+    pool = ictcore.DetectorPool(workers=1)
+    result = pool.analyze([("EURUSD", "15m", bad)], ["fvg"], progress=False)
+    error = result.errors["EURUSD", "15m"]
+    assert isinstance(error, InvalidInputError)
+    assert (error.symbol, error.timeframe, error.column, error.row) == ("EURUSD", "15m", "high", 40)
+
+    # A damaged file: its path.
+    store = ictcore.CandleStore(tmp_path / "store")
+    store.write("EURUSD", "15m", frame)
+    path = store._store.path("EURUSD", "15m")
+    path.write_bytes(b"not a candle file" * 100)
+    with pytest.raises(CorruptFileError) as corrupt:
+        store.read("EURUSD", "15m")
+    assert corrupt.value.path == str(path)
+
+    # Errors raised from Python code take the same details.
+    with pytest.raises(InvalidInputError) as on_error:
+        pool.analyze([("EURUSD", "15m", frame)], ["fvg"], on_error="return", progress=False)
+    assert (on_error.value.parameter, on_error.value.value) == ("on_error", "return")
+    assert IctError("x").column is None

@@ -60,6 +60,7 @@ from .exceptions import (
     CorruptFileError,
     IctError,
     InvalidInputError,
+    InvalidTypeError,
     MissingColumnError,
     UnknownNameError,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "EventTable",
     "IctError",
     "InvalidInputError",
+    "InvalidTypeError",
     "LiquidityTable",
     "MissingColumnError",
     "SessionTable",

@@ -27,6 +27,7 @@ from . import _ictcore
 from ._columns import columns_of
 from .candles import Candles
 from .config import Config
+from .exceptions import InvalidInputError, InvalidTypeError
 
 __all__ = ["AnalysisCache"]
 
@@ -43,25 +44,27 @@ def _arrays(what: str, values: Any) -> list[tuple[str, npt.NDArray[Any]]]:
         values = {name: getattr(values, name) for name in _COLUMNS}
     elif isinstance(values, pd.DataFrame):
         if not isinstance(values.index, pd.RangeIndex):
-            raise ValueError(
+            raise InvalidInputError(
                 f"{what}: a DataFrame must have a RangeIndex (its index is not cached); "
                 "pass a dict of columns instead"
             )
         values = {str(name): values[name].to_numpy() for name in values.columns}
     elif not isinstance(values, Mapping):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{what} must be a dict of name -> 1-D numpy array, a DataFrame or Candles, "
             f"got {type(values).__name__}"
         )
     out = []
     for name, array in values.items():
         if not isinstance(name, str):
-            raise TypeError(f"{what}: column names must be str, got {name!r}")
+            raise InvalidTypeError(f"{what}: column names must be str, got {name!r}")
         a = np.ascontiguousarray(array)
         if a.ndim != 1:
-            raise ValueError(f"{what} '{name}': expected a 1-D array, got {a.ndim} dimensions")
+            raise InvalidInputError(
+                f"{what} '{name}': expected a 1-D array, got {a.ndim} dimensions"
+            )
         if a.dtype.name not in _DTYPES:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"{what} '{name}': dtype {a.dtype} is not cached; use one of "
                 f"{', '.join(sorted(_DTYPES))} (datetime64 columns: .view('int64'))"
             )
@@ -107,9 +110,9 @@ class AnalysisCache:
             ("max_disk_bytes", max_disk_bytes),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+                raise InvalidInputError(f"{name} must be a non-negative int, got {value!r}")
             if value > 2**63:
-                raise ValueError(f"{name} must be at most 2**63 bytes, got {value!r}")
+                raise InvalidInputError(f"{name} must be at most 2**63 bytes, got {value!r}")
         self._cache = _ictcore.Cache(
             None if path is None else os.fspath(path),
             max_memory_bytes,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .exceptions import InvalidInputError
+
 __all__ = ["Config", "parse_size"]
 
 _UNITS = {
@@ -42,7 +44,7 @@ def parse_size(text: Any, key: str = "size") -> int:
     """Bytes of a size such as ``"50MB"``, ``"1.5GB"``, ``"512MiB"`` or a plain int (at most
     1 EiB; computed exactly, without floats)."""
     if isinstance(text, bool):
-        raise ValueError(f"{key}: {text!r} is not a size like '50MB'")
+        raise InvalidInputError(f"{key}: {text!r} is not a size like '50MB'")
     if isinstance(text, int):
         value = text
     else:
@@ -51,14 +53,14 @@ def parse_size(text: Any, key: str = "size") -> int:
         )
         unit = match.group(3).upper() if match else None
         if not match or unit not in _UNITS:
-            raise ValueError(f"{key}: {text!r} is not a size like '50MB'")
+            raise InvalidInputError(f"{key}: {text!r} is not a size like '50MB'")
         fraction = match.group(2) or ""
         scale = 10 ** len(fraction)
         value = (int(match.group(1)) * scale + int(fraction or 0)) * _UNITS[unit] // scale
     if value < 0:
-        raise ValueError(f"{key}: {text!r} is negative")
+        raise InvalidInputError(f"{key}: {text!r} is negative")
     if value > MAX_SIZE:
-        raise ValueError(f"{key}: {text!r} is more than 1 EiB")
+        raise InvalidInputError(f"{key}: {text!r} is more than 1 EiB")
     return value
 
 
@@ -86,7 +88,7 @@ class Config:
         try:
             data = json.loads(p.read_text())
         except json.JSONDecodeError as e:
-            raise ValueError(f"{p}: not valid JSON: {e}") from e
+            raise InvalidInputError(f"{p}: not valid JSON: {e}") from e
         return cls.from_dict(data, source=str(p))
 
     @classmethod
@@ -120,7 +122,7 @@ class Config:
             section.done()
         reader.done()
         if config.min_pool_size > config.max_pool_size:
-            raise ValueError(
+            raise InvalidInputError(
                 f"{source}: detector_pool.min_pool_size ({config.min_pool_size}) is above "
                 f"detector_pool.max_pool_size ({config.max_pool_size})"
             )
@@ -139,7 +141,7 @@ class _Reader:
 
     def __init__(self, data: Any, path: str) -> None:
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected an object, got {type(data).__name__}")
+            raise InvalidInputError(f"{path}: expected an object, got {type(data).__name__}")
         self.data = dict(data)
         self.path = path
         self.seen: set[str] = set()
@@ -160,9 +162,9 @@ class _Reader:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{self.key(key)}: expected an int >= {minimum}, got {value!r}")
+            raise InvalidInputError(f"{self.key(key)}: expected an int >= {minimum}, got {value!r}")
         if value > maximum:
-            raise ValueError(f"{self.key(key)}: {value!r} is more than {maximum}")
+            raise InvalidInputError(f"{self.key(key)}: {value!r} is more than {maximum}")
         return value
 
     def flag(self, key: str, default: bool) -> bool:
@@ -170,7 +172,7 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise ValueError(f"{self.key(key)}: expected true or false, got {value!r}")
+            raise InvalidInputError(f"{self.key(key)}: expected true or false, got {value!r}")
         return value
 
     def number(self, key: str, default: float, positive: bool, maximum: float = 1e300) -> float:
@@ -178,17 +180,17 @@ class _Reader:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{self.key(key)}: expected a number, got {value!r}")
+            raise InvalidInputError(f"{self.key(key)}: expected a number, got {value!r}")
         try:
             number = float(value)
         except OverflowError:
             number = float("inf")
         if not math.isfinite(number):
-            raise ValueError(f"{self.key(key)}: expected a finite number, got {value!r}")
+            raise InvalidInputError(f"{self.key(key)}: expected a finite number, got {value!r}")
         if positive and not number > 0:
-            raise ValueError(f"{self.key(key)}: must be positive, got {value!r}")
+            raise InvalidInputError(f"{self.key(key)}: must be positive, got {value!r}")
         if number > maximum:
-            raise ValueError(f"{self.key(key)}: {value!r} is more than {maximum:g}")
+            raise InvalidInputError(f"{self.key(key)}: {value!r} is more than {maximum:g}")
         return number
 
     def size(self, key: str, default: int) -> int:
@@ -198,4 +200,4 @@ class _Reader:
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.seen)
         if unknown:
-            raise ValueError(f"{self.key(unknown[0])}: unknown key")
+            raise InvalidInputError(f"{self.key(unknown[0])}: unknown key")

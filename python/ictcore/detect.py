@@ -42,7 +42,7 @@ import pandas as pd
 from . import _ictcore
 from ._columns import TableColumns, columns_of
 from .candles import Candles
-from .exceptions import InvalidInputError
+from .exceptions import InvalidInputError, InvalidTypeError
 
 __all__ = [
     "KINDS",
@@ -281,7 +281,9 @@ def _candles(data: Candles | pd.DataFrame) -> Candles:
         return data
     if isinstance(data, pd.DataFrame):
         return Candles.from_pandas(data)
-    raise TypeError(f"expected ictcore.Candles or a pandas DataFrame, got {type(data).__name__}")
+    raise InvalidTypeError(
+        f"expected ictcore.Candles or a pandas DataFrame, got {type(data).__name__}"
+    )
 
 
 _Six = tuple[
@@ -678,13 +680,13 @@ class Engine:
         self.detectors = tuple(detectors)
         unknown = [d for d in self.detectors if d not in PRESET]
         if unknown or not self.detectors:
-            raise ValueError(
+            raise InvalidInputError(
                 f"unknown detector(s) {unknown}; native detectors: {', '.join(PRESET)}"
             )
         given = dict(params or {})
         extra = [d for d in given if d not in self.detectors]
         if extra:
-            raise ValueError(f"params given for detector(s) not run: {extra}")
+            raise InvalidInputError(f"params given for detector(s) not run: {extra}")
         self.params: dict[str, dict[str, Any]] = {}
         for d in self.detectors:
             # Unknown or bad parameters are refused by the core, naming `<detector>.<name>`.
@@ -704,7 +706,7 @@ class Engine:
         case, the time from a ``time``/``date`` field or the row's index)."""
         if isinstance(bar, tuple | list) and not hasattr(bar, "_fields"):
             if len(bar) not in (5, 6):
-                raise ValueError(
+                raise InvalidInputError(
                     f"a bar tuple has (time, open, high, low, close[, volume]), got {len(bar)}"
                 )
             values = list(bar)
@@ -728,7 +730,7 @@ class Engine:
                     fields["time"] = fields[alias]
             missing = [k for k in ("time", "open", "high", "low", "close") if fields.get(k) is None]
             if missing:
-                raise ValueError(f"bar is missing {missing}")
+                raise InvalidInputError(f"bar is missing {missing}")
             values = [fields[k] for k in ("time", "open", "high", "low", "close")]
             values.append(fields.get("volume", 0.0))
         if len(values) == 5:
@@ -776,7 +778,9 @@ class Engine:
         its transition log and ``active_at``)."""
         tables = TABLES.get(name)
         if tables is None or name not in self.detectors:
-            raise ValueError(f"{name!r} is not run by this engine ({', '.join(self.detectors)})")
+            raise InvalidInputError(
+                f"{name!r} is not run by this engine ({', '.join(self.detectors)})"
+            )
         tables_now = [_columns(self._native.table(t, 0)) for t in tables]
         return _wrap(name, tables_now, self.params[name])
 

@@ -8,24 +8,56 @@ existing code catches, the class derives from it as well, so ``except ValueError
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 __all__ = [
     "BatchError",
     "CorruptFileError",
     "IctError",
     "InvalidInputError",
+    "InvalidTypeError",
     "MissingColumnError",
     "UnknownNameError",
 ]
 
 
 class IctError(Exception):
-    """Base class of every error ictcore raises on purpose (and of caught internal panics)."""
+    """Base class of every error ictcore raises on purpose (and of caught internal panics).
+
+    Besides the message, an error carries what a program can act on, as attributes that are
+    ``None`` where they do not apply: ``column`` (an input column), ``row`` (its first
+    offending row, or a file's line), ``parameter`` (``"<detector>.<name>"`` or an argument),
+    ``value`` (the offending value), ``path`` (a file), ``symbol`` and ``timeframe`` (the
+    series of a batch it happened in).
+    """
+
+    column: str | None = None
+    row: int | None = None
+    parameter: str | None = None
+    value: Any = None
+    path: str | None = None
+    symbol: str | None = None
+    timeframe: str | None = None
+
+    def __init__(self, *args: object, **details: Any) -> None:
+        super().__init__(*args)
+        for name, value in details.items():
+            if name not in _DETAILS:
+                raise TypeError(f"{type(self).__name__} has no detail {name!r}")
+            setattr(self, name, value)
+
+
+_DETAILS = frozenset({"column", "row", "parameter", "value", "path", "symbol", "timeframe"})
 
 
 class InvalidInputError(IctError, ValueError):
     """Bad input: NaN/inf prices, mismatched lengths, an unsorted or duplicate time index,
     a parameter out of its domain. The message names the column and first offending row."""
+
+
+class InvalidTypeError(IctError, TypeError):
+    """An argument of the wrong type (a list where a DataFrame is expected, a parameter that
+    is not an int, float, bool or str). A ``TypeError``."""
 
 
 class _PlainMessage:

@@ -32,7 +32,7 @@ from .cache import AnalysisCache
 from .candles import Candles
 from .config import Config
 from .detect import TABLES, EventTable, _wrap
-from .exceptions import BatchError
+from .exceptions import BatchError, IctError, InvalidInputError
 from .store import CandleStore
 
 __all__ = ["DETECTORS", "NATIVE_DETECTORS", "AnalysisResult", "DetectorPool"]
@@ -171,7 +171,9 @@ class DetectorPool:
         if workers is not None and (
             isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 1024
         ):
-            raise ValueError(f"workers must be an int from 1 to 1024 (or None), got {workers!r}")
+            raise InvalidInputError(
+                f"workers must be an int from 1 to 1024 (or None), got {workers!r}"
+            )
         buffer = config.max_buffer_bytes if config is not None else 64 * 2**20
         self._pool = _ictcore.Pool(workers, buffer)
         self.cache = cache
@@ -222,7 +224,11 @@ class DetectorPool:
         raises KeyboardInterrupt.
         """
         if on_error not in ("collect", "raise"):
-            raise ValueError(f'on_error must be "collect" or "raise", got {on_error!r}')
+            raise InvalidInputError(
+                f'on_error must be "collect" or "raise", got {on_error!r}',
+                parameter="on_error",
+                value=on_error,
+            )
         specs = _detector_specs(detectors, params)
         native, keys, errors = self._requests(requests)
         callback = _progress_bar(len(native), progress)
@@ -296,7 +302,7 @@ class DetectorPool:
         seen: set[tuple[str, str]] = set()
         for item in items:
             if not isinstance(item, tuple) or len(item) not in (2, 3, 4):
-                raise ValueError(
+                raise InvalidInputError(
                     "a request is (symbol, timeframe), (symbol, timeframe, start, end) or "
                     f"(symbol, timeframe, candles); got {item!r}"
                 )
@@ -304,7 +310,7 @@ class DetectorPool:
             if (symbol, timeframe) in seen:
                 # Results are keyed by (symbol, timeframe, detector): a second request for
                 # the same series would silently take the first one's place.
-                raise ValueError(
+                raise InvalidInputError(
                     f"({symbol!r}, {timeframe!r}) is requested twice; results are keyed by "
                     "(symbol, timeframe, detector), so each series may appear once per call"
                 )
@@ -313,13 +319,17 @@ class DetectorPool:
                 try:
                     c = item[2] if isinstance(item[2], Candles) else Candles.from_pandas(item[2])
                 except (ValueError, KeyError, TypeError) as e:
+                    if isinstance(e, IctError) and e.symbol is None:
+                        e.symbol, e.timeframe = symbol, timeframe
                     errors[symbol, timeframe] = e
                     continue
                 cols = (c.time, c.open, c.high, c.low, c.close, c.volume)
                 native.append((symbol, timeframe, None, None, cols))
             else:
                 if self.store is None:
-                    raise ValueError(f"request {item!r} reads from a store, but the pool has none")
+                    raise InvalidInputError(
+                        f"request {item!r} reads from a store, but the pool has none"
+                    )
                 start, end = (item[2], item[3]) if len(item) == 4 else (None, None)
                 native.append((symbol, timeframe, _nanos(start), _nanos(end), None))
             keys.append((symbol, timeframe))
@@ -348,8 +358,8 @@ def _detector_specs(
     )
     for name, extra in (params or {}).items():
         if name not in given:
-            raise ValueError(f"params for {name!r}, which is not among the detectors")
+            raise InvalidInputError(f"params for {name!r}, which is not among the detectors")
         given[name].update(extra)
     if not given:
-        raise ValueError("no detectors")
+        raise InvalidInputError("no detectors")
     return list(given.items())

@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import _ictcore
 from .candles import Candles
-from .exceptions import BatchError, IctError
+from .exceptions import BatchError, IctError, InvalidInputError, InvalidTypeError
 
 __all__ = ["CandleStore", "Imported", "Problem", "SeriesInfo", "VerifyReport", "read_csv"]
 
@@ -95,18 +95,18 @@ def infer_series(path: Path) -> tuple[str, str]:
     ``D1`` and ``15M``/``1H`` both work; ``M`` means minutes here)."""
     stem = path.stem
     if "_" not in stem:
-        raise ValueError(
+        raise InvalidInputError(
             f"cannot infer symbol and timeframe from {path.name!r}: name it SYMBOL_TIMEFRAME.csv "
             "or pass symbol= and timeframe="
         )
     symbol, tf = stem.rsplit("_", 1)
     match = re.fullmatch(r"(\d+)([A-Za-z]+)|([A-Za-z]+)(\d+)", tf)
     if not match:
-        raise ValueError(f"cannot read the timeframe {tf!r} of {path.name!r}")
+        raise InvalidInputError(f"cannot read the timeframe {tf!r} of {path.name!r}")
     count, unit = (match[1], match[2]) if match[1] else (match[4], match[3])
     unit = _UNITS.get(unit.lower())
     if unit is None:
-        raise ValueError(f"unknown timeframe unit in {tf!r} of {path.name!r}")
+        raise InvalidInputError(f"unknown timeframe unit in {tf!r} of {path.name!r}")
     return symbol, f"{int(count)}{unit}"
 
 
@@ -132,7 +132,9 @@ def _candles(data: Candles | pd.DataFrame) -> Candles:
         return data
     if isinstance(data, pd.DataFrame):
         return Candles.from_pandas(data)
-    raise TypeError(f"expected ictcore.Candles or a pandas DataFrame, got {type(data).__name__}")
+    raise InvalidTypeError(
+        f"expected ictcore.Candles or a pandas DataFrame, got {type(data).__name__}"
+    )
 
 
 def _series_info(item: dict[str, Any]) -> SeriesInfo:
@@ -150,7 +152,7 @@ def _series_info(item: dict[str, Any]) -> SeriesInfo:
 def _volume_for(format: str, volume: str | None) -> str:
     """The volume column to read for a CSV ``format``, unless one is named."""
     if format not in ("auto", "mt5", "ohlcv"):
-        raise ValueError(f'format must be "auto", "mt5" or "ohlcv", got {format!r}')
+        raise InvalidInputError(f'format must be "auto", "mt5" or "ohlcv", got {format!r}')
     if volume is not None:
         return volume
     return {"auto": "auto", "mt5": "tickvol", "ohlcv": "auto"}[format]
@@ -281,11 +283,15 @@ class CandleStore:
         and the list has one entry per request.
         """
         if on_error not in ("raise", "return"):
-            raise ValueError(f'on_error must be "raise" or "return", got {on_error!r}')
+            raise InvalidInputError(
+                f'on_error must be "raise" or "return", got {on_error!r}',
+                parameter="on_error",
+                value=on_error,
+            )
         reqs = [tuple(r) for r in requests]
         for r in reqs:
             if len(r) not in (2, 4):
-                raise ValueError(
+                raise InvalidInputError(
                     "a request is (symbol, timeframe) or (symbol, timeframe, start, end), "
                     f"got {r!r}"
                 )

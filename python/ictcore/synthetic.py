@@ -10,6 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .exceptions import InvalidInputError
+
 __all__ = ["SHAPES", "TIMEFRAMES", "portfolio", "synthetic_frame"]
 
 #: The shapes ``synthetic_frame`` makes.
@@ -34,7 +36,7 @@ def synthetic_frame(seed: int, n: int, shape: str = "walk") -> pd.DataFrame:
     high >= max(open, close) and low <= min(open, close).
     """
     if shape not in SHAPES:
-        raise ValueError(f"unknown shape {shape!r}; choose one of {SHAPES}")
+        raise InvalidInputError(f"unknown shape {shape!r}; choose one of {SHAPES}")
     rng = np.random.default_rng(seed)
     start = pd.Timestamp("2020-01-01") + pd.Timedelta(minutes=int(rng.integers(0, 60 * 24 * 400)))
     if shape == "ties":

@@ -4,12 +4,11 @@
 
 use crate::arrays::readonly_view;
 use crate::detach::{run_detached, run_detached_py};
-use crate::errors::to_pyerr;
+use crate::errors::{self, bad_column, invalid, to_pyerr, wrong_type};
 use ictcore::cache::{
     AnalysisCache, CacheConfig, Column, Dtype, Eviction, KeyBuilder, Param, ResultTable, Source,
 };
 use numpy::{PyReadonlyArray1, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use std::path::PathBuf;
@@ -40,17 +39,13 @@ impl AnyArray<'_> {
             if ok {
                 Ok(())
             } else {
-                Err(PyValueError::new_err(format!(
-                    "column '{name}': array is not contiguous"
-                )))
+                Err(bad_column(name, "array is not contiguous"))
             }
         };
         macro_rules! raw {
             ($a:expr, $d:expr) => {{
                 contiguous($a.is_contiguous())?;
-                let s = $a
-                    .as_slice()
-                    .map_err(|e| PyValueError::new_err(format!("column '{name}': {e}")))?;
+                let s = $a.as_slice().map_err(|e| bad_column(name, e.to_string()))?;
                 Ok(($d, bytemuck::cast_slice(s)))
             }};
         }
@@ -62,9 +57,7 @@ impl AnyArray<'_> {
             AnyArray::U8(a) => raw!(a, Dtype::U8),
             AnyArray::Bool(a) => {
                 contiguous(a.is_contiguous())?;
-                let s = a
-                    .as_slice()
-                    .map_err(|e| PyValueError::new_err(format!("column '{name}': {e}")))?;
+                let s = a.as_slice().map_err(|e| bad_column(name, e.to_string()))?;
                 // SAFETY: a bool is one byte holding 0 or 1; reading it as u8 is sound.
                 let bytes = unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<u8>(), s.len()) };
                 Ok((Dtype::Bool, bytes))
@@ -81,7 +74,7 @@ fn extract_arrays<'py>(
         .map(|item| {
             let (name, array): (String, Bound<'py, PyAny>) = item.extract()?;
             let array = array.extract::<AnyArray<'py>>().map_err(|_| {
-                PyTypeError::new_err(format!(
+                wrong_type(format!(
                     "{what} '{name}': expected a 1-D numpy array of float64, int64, float32, \
                      int32, uint8 or bool"
                 ))
@@ -124,7 +117,7 @@ fn param(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Param> {
     };
     match plain_param(&value)? {
         Some(inner) => Ok(Param::Typed(type_name, Box::new(inner))),
-        None => Err(PyTypeError::new_err(format!(
+        None => Err(wrong_type(format!(
             "parameter '{name}': {type_name} is not an int, float, bool, str or None (nor a \
              numpy scalar of one)"
         ))),
@@ -187,10 +180,10 @@ fn key_builder(
     mode: &str,
     params_dict: &Bound<'_, PyDict>,
     inputs: &[(String, AnyArray<'_>)],
-) -> PyResult<KeyBuilder> {
+) -> errors::Result<KeyBuilder> {
     let mut k = KeyBuilder::new(detector, mode);
     for (name, value) in params(params_dict)? {
-        k.param(&name, value).map_err(to_pyerr)?;
+        k.param(&name, value)?;
     }
     for (name, array) in inputs {
         let (dtype, bytes) = array.bytes(name)?;
@@ -280,18 +273,20 @@ impl Cache {
             "lru" => Eviction::Lru,
             "tinylfu" => Eviction::TinyLfu,
             other => {
-                return Err(PyValueError::new_err(format!(
-                    "eviction must be \"lru\" or \"tinylfu\", got {other:?}"
-                )))
+                return Err(invalid(
+                    "eviction",
+                    format!("must be \"lru\" or \"tinylfu\", got {other:?}"),
+                ))
             }
         };
         let ttl = match ttl_seconds {
             None => None,
             Some(s) if s.is_finite() && s > 0.0 && s < 3.2e9 => Some(Duration::from_secs_f64(s)),
             Some(s) => {
-                return Err(PyValueError::new_err(format!(
-                    "ttl_seconds must be a positive number of seconds (at most 100 years), got {s}"
-                )))
+                return Err(invalid(
+                    "ttl_seconds",
+                    format!("must be a positive number of seconds (at most 100 years), got {s}"),
+                ))
             }
         };
         let config = CacheConfig {
@@ -350,17 +345,15 @@ impl Cache {
                     Python::attach(|py| -> Result<ResultTable, ComputeError> {
                         let out = compute.bind(py).call0()?;
                         let list = out.cast::<PyList>().map_err(|_| {
-                            PyTypeError::new_err(
-                                "compute() must return a list of (name, array) pairs",
-                            )
+                            wrong_type("compute() must return a list of (name, array) pairs")
                         })?;
                         let columns = extract_arrays(list, "result column")?
                             .iter()
                             .map(|(name, array)| {
                                 let (dtype, bytes) = array.bytes(name)?;
-                                Column::from_bytes(name.clone(), dtype, bytes).map_err(to_pyerr)
+                                Ok(Column::from_bytes(name.clone(), dtype, bytes)?)
                             })
-                            .collect::<PyResult<Vec<Column>>>()?;
+                            .collect::<Result<Vec<Column>, ComputeError>>()?;
                         Ok(ResultTable::new(columns))
                     })
                 })

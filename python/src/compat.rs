@@ -5,12 +5,11 @@
 
 use crate::arrays::{column, slice};
 use crate::detach::run_detached;
-use crate::errors::to_pyerr;
+use crate::errors;
 use ictcore::cache::table::{Dtype, ResultTable};
 use ictcore::compat::{self, SwingsView};
 use ictcore::pool::{CompatInputs, Spec, DETECTORS};
 use numpy::{Element, IntoPyArray, PyReadonlyArray1};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -69,14 +68,18 @@ pub fn compat_run<'py>(
     params: &Bound<'py, PyDict>,
     columns: &Bound<'py, PyDict>,
     swings: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
-) -> PyResult<Vec<(String, &'static str, Bound<'py, PyAny>)>> {
+) -> errors::Result<Vec<(String, &'static str, Bound<'py, PyAny>)>> {
     if !DETECTORS.contains(&name) {
-        return Err(PyValueError::new_err(format!(
-            "'{name}' is not a compat detector ({})",
-            DETECTORS.join(", ")
-        )));
+        return Err(errors::invalid(
+            "name",
+            format!(
+                "'{name}' is not a compat detector ({})",
+                DETECTORS.join(", ")
+            ),
+        )
+        .into());
     }
-    let spec = Spec::parse(name, crate::cache::params(params)?).map_err(to_pyerr)?;
+    let spec = Spec::parse(name, crate::cache::params(params)?)?;
     let time = borrowed::<i64>(columns, "time", "time")?;
     let [open, high, low, close, volume] =
         ["open", "high", "low", "close", "volume"].map(|c| borrowed::<f64>(columns, c, c));

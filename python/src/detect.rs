@@ -5,14 +5,13 @@
 use crate::arrays::{column, slice, CandleColumns};
 use crate::cache::{params as cache_params, to_arrays, Out};
 use crate::detach::run_detached;
-use crate::errors::to_pyerr;
+use crate::errors;
 use ictcore::cache::table::ResultTable;
 use ictcore::detect::engine::Engine as CoreEngine;
 use ictcore::detect::lifecycle::ActiveIndex as CoreIndex;
 use ictcore::detect::{self, Bar, NativeSpec};
 use ictcore::Candles;
 use numpy::{IntoPyArray, PyArray1};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::Arc;
@@ -34,8 +33,8 @@ pub fn native_run<'py>(
     low: &Bound<'py, PyAny>,
     close: &Bound<'py, PyAny>,
     volume: &Bound<'py, PyAny>,
-) -> PyResult<Vec<Out<'py>>> {
-    let spec = NativeSpec::parse(name, cache_params(params)?).map_err(to_pyerr)?;
+) -> errors::Result<Vec<Out<'py>>> {
+    let spec = NativeSpec::parse(name, cache_params(params)?)?;
     let cols = CandleColumns::borrow([time, open, high, low, close, volume])?;
     let (t, [o, h, l, c, v]) = cols.slices()?;
     let tables = run_detached(py, name, || {
@@ -43,7 +42,7 @@ pub fn native_run<'py>(
     })?;
     tables
         .into_iter()
-        .map(|table| to_arrays(py, Arc::new(table)))
+        .map(|table| Ok(to_arrays(py, Arc::new(table))?))
         .collect()
 }
 
@@ -71,14 +70,14 @@ fn bar(time: i64, open: f64, high: f64, low: f64, close: f64, volume: f64) -> Ba
 impl Engine {
     /// `specs`: (detector name, parameters) pairs.
     #[new]
-    fn new(specs: &Bound<'_, PyList>) -> PyResult<Self> {
+    fn new(specs: &Bound<'_, PyList>) -> errors::Result<Self> {
         let mut parsed = Vec::new();
         for item in specs.iter() {
             let (name, params): (String, Bound<'_, PyDict>) = item.extract()?;
-            parsed.push(NativeSpec::parse(&name, cache_params(&params)?).map_err(to_pyerr)?);
+            parsed.push(NativeSpec::parse(&name, cache_params(&params)?)?);
         }
         Ok(Self {
-            engine: CoreEngine::new(parsed).map_err(to_pyerr)?,
+            engine: CoreEngine::new(parsed)?,
         })
     }
 
@@ -92,9 +91,9 @@ impl Engine {
         low: f64,
         close: f64,
         volume: f64,
-    ) -> PyResult<Counts> {
+    ) -> errors::Result<Counts> {
         let b = bar(time, open, high, low, close, volume);
-        self.engine.update(b).map_err(to_pyerr)
+        Ok(self.engine.update(b)?)
     }
 
     /// Replaces the newest bar; returns the row counts before it.
@@ -107,9 +106,9 @@ impl Engine {
         low: f64,
         close: f64,
         volume: f64,
-    ) -> PyResult<Counts> {
+    ) -> errors::Result<Counts> {
         let b = bar(time, open, high, low, close, volume);
-        self.engine.update_last(b).map_err(to_pyerr)
+        Ok(self.engine.update_last(b)?)
     }
 
     /// Appends many bars (detached); returns the row counts before the first. On a bad bar
@@ -138,9 +137,9 @@ impl Engine {
 
     /// Rows `start..` of a table.
     #[pyo3(signature = (name, start = 0))]
-    fn table<'py>(&self, py: Python<'py>, name: &str, start: usize) -> PyResult<Out<'py>> {
-        let table: ResultTable = self.engine.table_from(name, start).map_err(to_pyerr)?;
-        to_arrays(py, Arc::new(table))
+    fn table<'py>(&self, py: Python<'py>, name: &str, start: usize) -> errors::Result<Out<'py>> {
+        let table: ResultTable = self.engine.table_from(name, start)?;
+        Ok(to_arrays(py, Arc::new(table))?)
     }
 
     /// Number of bars seen.
@@ -190,7 +189,7 @@ impl ActiveIndex {
         let s = column::<i64>(starts, "starts")?;
         let e = column::<i64>(ends, "ends")?;
         let index = CoreIndex::new(slice(&s, "starts")?.to_vec(), slice(&e, "ends")?.to_vec())
-            .map_err(PyValueError::new_err)?;
+            .map_err(|e| crate::errors::invalid("ActiveIndex", e))?;
         Ok(Self { index })
     }
 

@@ -6,12 +6,11 @@
 
 use crate::arrays::{CandleColumns, OwnedCandles};
 use crate::cache::{params, to_arrays, Cache, Out};
-use crate::errors::to_pyerr;
+use crate::errors::{self, to_pyerr};
 use crate::store::PyStore;
 use ictcore::fork::PerProcess;
 use ictcore::pool::{Control, DetectorPool, Request, Source};
 use ictcore::IctError;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -33,12 +32,12 @@ pub struct Pool {
 
 impl Pool {
     /// The pool for this process, rebuilt after a fork.
-    fn pool(&self) -> PyResult<Arc<DetectorPool>> {
+    fn pool(&self) -> errors::Result<Arc<DetectorPool>> {
         let cell = self.current.get();
         if let Some(pool) = cell.get() {
             return Ok(Arc::clone(pool));
         }
-        let fresh = Arc::new(DetectorPool::new(self.workers, self.buffer_bytes).map_err(to_pyerr)?);
+        let fresh = Arc::new(DetectorPool::new(self.workers, self.buffer_bytes)?);
         Ok(Arc::clone(cell.get_or_init(|| fresh)))
     }
 }
@@ -59,8 +58,8 @@ type RunResult<'py> = Vec<Bound<'py, PyAny>>;
 impl Pool {
     #[new]
     #[pyo3(signature = (workers, buffer_bytes))]
-    fn new(workers: Option<usize>, buffer_bytes: u64) -> PyResult<Self> {
-        let pool = Arc::new(DetectorPool::new(workers, buffer_bytes).map_err(to_pyerr)?);
+    fn new(workers: Option<usize>, buffer_bytes: u64) -> errors::Result<Self> {
+        let pool = Arc::new(DetectorPool::new(workers, buffer_bytes)?);
         let current = PerProcess::new(OnceLock::new);
         let _ = current.get().set(pool);
         Ok(Self {
@@ -90,7 +89,7 @@ impl Pool {
         cache: Option<&Bound<'py, Cache>>,
         progress: Option<Bound<'py, PyAny>>,
         keep: bool,
-    ) -> PyResult<(RunResult<'py>, Bound<'py, PyDict>)> {
+    ) -> errors::Result<(RunResult<'py>, Bound<'py, PyDict>)> {
         let given = detectors
             .iter()
             .map(|item| {
@@ -98,7 +97,7 @@ impl Pool {
                 Ok((name, params(&p)?))
             })
             .collect::<PyResult<Vec<_>>>()?;
-        let specs = ictcore::pool::parse_run(given).map_err(to_pyerr)?;
+        let specs = ictcore::pool::parse_run(given)?;
         let raw: Vec<RawRequest<'py>> = requests
             .iter()
             .map(|r| r.extract())
@@ -114,7 +113,12 @@ impl Pool {
                     let items: Vec<Bound<'py, PyAny>> = t.iter().collect();
                     let cols: [&Bound<'py, PyAny>; 6] = match items.as_slice() {
                         [a, b, c, d, e, f] => [a, b, c, d, e, f],
-                        _ => return Err(PyValueError::new_err("in-memory candles need 6 columns")),
+                        _ => {
+                            return Err(crate::errors::invalid(
+                                "candles",
+                                "in-memory candles need 6 columns",
+                            ))
+                        }
                     };
                     OwnedCandles::copy(&CandleColumns::borrow(cols)?).map(Some)
                 }
@@ -179,15 +183,16 @@ impl Pool {
             })
         });
         if let Some(e) = interrupted {
-            return Err(e);
+            return Err(e.into());
         }
         let outcome = match outcome {
             Ok(Ok(outcome)) => outcome,
             _ => {
-                return Err(to_pyerr(IctError::Internal {
+                return Err(IctError::Internal {
                     context: "DetectorPool.analyze".into(),
                     message: "the run panicked outside a request".into(),
-                }))
+                }
+                .into())
             }
         };
         if let Some(callback) = &progress {

@@ -4,13 +4,12 @@
 
 use crate::arrays::{readonly_view, CandleColumns, OwnedCandles};
 use crate::detach::run_detached;
-use crate::errors::to_pyerr;
+use crate::errors::{self, to_pyerr};
 use ictcore::store::{
     parse_csv, Durability, IfExists, SeriesInfo, SeriesReader, Store, VolumeColumn,
 };
 use ictcore::Candles;
 use numpy::{Element, IntoPyArray, PyArray1};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::path::PathBuf;
@@ -33,16 +32,16 @@ fn view<'py, T: Element>(
 }
 
 /// The six column views of a reader, sharing one owner of its mapping.
-fn views<'py>(py: Python<'py>, reader: &SeriesReader) -> PyResult<Columns<'py>> {
+fn views<'py>(py: Python<'py>, reader: &SeriesReader) -> errors::Result<Columns<'py>> {
     let owner = Bound::new(
         py,
         Mapping {
             _map: Arc::clone(reader.mapping()),
         },
     )?;
-    let values = |c: usize| reader.values(c).map_err(to_pyerr);
+    let values = |c: usize| reader.values(c);
     Ok((
-        view(&owner, reader.time().map_err(to_pyerr)?)?,
+        view(&owner, reader.time()?)?,
         view(&owner, values(1)?)?,
         view(&owner, values(2)?)?,
         view(&owner, values(3)?)?,
@@ -55,9 +54,10 @@ fn durability(text: &str) -> PyResult<Durability> {
     match text {
         "full" => Ok(Durability::Full),
         "os" => Ok(Durability::Os),
-        other => Err(PyValueError::new_err(format!(
-            "durability must be \"full\" or \"os\", got {other:?}"
-        ))),
+        other => Err(crate::errors::invalid(
+            "durability",
+            format!("must be \"full\" or \"os\", got {other:?}"),
+        )),
     }
 }
 
@@ -83,10 +83,10 @@ pub struct PyStore {
 impl PyStore {
     #[new]
     #[pyo3(signature = (root, create = true))]
-    fn new(root: PathBuf, create: bool) -> PyResult<Self> {
-        Store::open(&root, create)
-            .map(|store| Self { store })
-            .map_err(to_pyerr)
+    fn new(root: PathBuf, create: bool) -> errors::Result<Self> {
+        Ok(Self {
+            store: Store::open(&root, create)?,
+        })
     }
 
     /// The store directory.
@@ -137,7 +137,12 @@ impl PyStore {
     }
 
     /// Zero-copy, read-only views (time, open, high, low, close, volume) of a stored series.
-    fn read<'py>(&self, py: Python<'py>, symbol: &str, timeframe: &str) -> PyResult<Columns<'py>> {
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: &str,
+        timeframe: &str,
+    ) -> errors::Result<Columns<'py>> {
         let reader: SeriesReader = run_detached(py, "CandleStore.read", || {
             self.store.read(symbol, timeframe)
         })?;
@@ -203,9 +208,10 @@ impl PyStore {
             "replace" => IfExists::Replace,
             "error" => IfExists::Error,
             other => {
-                return Err(PyValueError::new_err(format!(
-                    "if_exists must be \"append\", \"replace\" or \"error\", got {other:?}"
-                )))
+                return Err(crate::errors::invalid(
+                    "if_exists",
+                    format!("must be \"append\", \"replace\" or \"error\", got {other:?}"),
+                ))
             }
         };
         let imported = run_detached(py, "CandleStore.import_csv", || {
@@ -217,8 +223,8 @@ impl PyStore {
     }
 
     /// The file of a series (whether or not it exists).
-    fn path(&self, symbol: &str, timeframe: &str) -> PyResult<PathBuf> {
-        self.store.series_path(symbol, timeframe).map_err(to_pyerr)
+    fn path(&self, symbol: &str, timeframe: &str) -> errors::Result<PathBuf> {
+        Ok(self.store.series_path(symbol, timeframe)?)
     }
 }
 

@@ -17,6 +17,7 @@ import pandas as pd
 from .. import _ictcore
 from .._columns import columns_of
 from ..cache import AnalysisCache, ParamValue
+from ..exceptions import InvalidTypeError
 from ._frames import swing_columns
 
 _default: AnalysisCache | None = None
@@ -29,7 +30,9 @@ def set_cache(cache: AnalysisCache | None) -> None:
     """Caches every ``smc`` result in ``cache`` from now on (None: stop caching)."""
     global _default
     if cache is not None and not isinstance(cache, AnalysisCache):
-        raise TypeError(f"expected an ictcore.AnalysisCache or None, got {type(cache).__name__}")
+        raise InvalidTypeError(
+            f"expected an ictcore.AnalysisCache or None, got {type(cache).__name__}"
+        )
     _default = cache
 
 
@@ -43,7 +46,7 @@ def get_cache() -> AnalysisCache | None:
 def caching(cache: AnalysisCache) -> Iterator[AnalysisCache]:
     """``with caching(cache):`` caches the ``smc`` calls made inside the block."""
     if not isinstance(cache, AnalysisCache):
-        raise TypeError(f"expected an ictcore.AnalysisCache, got {type(cache).__name__}")
+        raise InvalidTypeError(f"expected an ictcore.AnalysisCache, got {type(cache).__name__}")
     token = _scoped.set(cache)
     try:
         yield cache

@@ -12,7 +12,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .. import _ictcore
-from ..exceptions import InvalidInputError, MissingColumnError
+from ..exceptions import InvalidInputError, InvalidTypeError, MissingColumnError
 
 F64 = npt.NDArray[np.float64]
 
@@ -51,7 +51,7 @@ def columns(
     """The named columns as float64 arrays. Names match case-insensitively, as the library's
     input decorator does; a missing column raises :class:`MissingColumnError`."""
     if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+        raise InvalidTypeError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     lookup = _lowercase_lookup(frame)
     out: dict[str, F64] = {}
     for name in (*required, *extra):
@@ -59,11 +59,13 @@ def columns(
         if not labels:
             raise MissingColumnError(
                 f'Must have a dataframe column named "{name}" '
-                f"(matched case-insensitively; the frame has {list(frame.columns)!r})"
+                f"(matched case-insensitively; the frame has {list(frame.columns)!r})",
+                column=name,
             )
         if len(labels) > 1:
             raise InvalidInputError(
-                f"columns {labels!r} all match '{name}' case-insensitively; keep only one"
+                f"columns {labels!r} all match '{name}' case-insensitively; keep only one",
+                column=name,
             )
         out[name] = as_float64(frame[labels[0]], name)
     return out
@@ -72,7 +74,7 @@ def columns(
 def swing_columns(swings: pd.DataFrame) -> tuple[F64, F64]:
     """HighLow and Level of a `swing_highs_lows` frame, read by position."""
     if not isinstance(swings, pd.DataFrame):
-        raise TypeError(
+        raise InvalidTypeError(
             f"swing_highs_lows must be the DataFrame returned by smc.swing_highs_lows, "
             f"got {type(swings).__name__}"
         )
@@ -81,7 +83,8 @@ def swing_columns(swings: pd.DataFrame) -> tuple[F64, F64]:
         if name not in swings.columns:
             raise MissingColumnError(
                 f"swing_highs_lows has no column '{name}' "
-                "(pass the frame returned by smc.swing_highs_lows)"
+                "(pass the frame returned by smc.swing_highs_lows)",
+                column=f"swing_highs_lows.{name}",
             )
         cols.append(as_float64(swings[name], f"swing_highs_lows.{name}"))
     return cols[0], cols[1]

@@ -20,7 +20,7 @@ import operator
 
 from pandas import DataFrame
 
-from ..exceptions import InvalidInputError
+from ..exceptions import InvalidInputError, InvalidTypeError
 from ._cached import mark_swings, run
 from ._frames import (
     columns,
@@ -154,7 +154,7 @@ class smc:
             (int32, 1 once price traded beyond the level).
         """
         if not isinstance(time_frame, str):
-            raise TypeError(f"time_frame must be a str, got {type(time_frame).__name__}")
+            raise InvalidTypeError(f"time_frame must be a str, got {type(time_frame).__name__}")
         c = columns(ohlc, extra=("volume",))
         index = datetime_index(ohlc)
         if index.tz is not None and str(index.tz) not in _UTC_NAMES:
