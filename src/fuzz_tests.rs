@@ -10,10 +10,11 @@
 //! `ICTCORE_FUZZ_CASES=100000 cargo test -p ictcore --release fuzz_` (minutes).
 
 use crate::cache::entry::{self, EntryMeta};
-use crate::cache::{Column, Dtype, Key, ResultTable};
+use crate::cache::Key;
 use crate::candles::Candles;
 use crate::store::header::{SLOT_OFFSETS, SLOT_SIZE};
 use crate::store::{parse_csv, Durability, SeriesReader, SeriesWriter, VolumeColumn};
+use crate::table::{Column, Dtype, ResultTable};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use std::path::PathBuf;

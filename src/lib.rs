@@ -6,6 +6,8 @@
 //! - [`candles`]: the borrowed OHLCV view and the input checks every entry point shares.
 //! - [`algo`]: threshold searches and sliding extremes the detectors are built from.
 //! - [`error`]: the single error type, with context for every failure.
+//! - [`table`]: a detector result as named, typed columns (what the pool, the cache and the
+//!   bindings pass around); [`param`]: a parameter value, typed exactly.
 //! - [`store`]: the candle store: memory-mapped series files, crash-safe appends, CSV import.
 //! - [`cache`]: the analysis cache: a moka memory tier over a compressed disk tier.
 //! - [`pool`]: the detector pool: whole portfolios on a rayon pool, through the cache.
@@ -24,10 +26,12 @@ pub mod detect;
 pub mod error;
 pub mod fork;
 pub mod own_files;
+pub mod param;
 pub mod params;
 pub mod pool;
 pub mod recycle;
 pub mod store;
+pub mod table;
 
 pub use candles::Candles;
 pub use error::{IctError, Result};

@@ -2,8 +2,8 @@
 //! for missing ones, errors naming the detector and parameter, and unknown parameters refused.
 //! (The native detectors' parameters are checked by their declarations, `detect::registry`.)
 
-use crate::cache::Param;
 use crate::error::{IctError, Result};
+use crate::param::Param;
 
 /// Typed parameter reads that name the detector and parameter in their errors.
 pub struct Params<'a> {

@@ -4,12 +4,12 @@
 //! arrays that own the core's vectors (no copy).
 
 use crate::arrays::{column, slice};
+use crate::convert::owned_arrays;
 use crate::detach::run_detached;
 use crate::errors;
-use ictcore::cache::table::{Dtype, ResultTable};
 use ictcore::compat::{self, SwingsView};
 use ictcore::pool::{CompatInputs, Spec, DETECTORS};
-use numpy::{Element, IntoPyArray, PyReadonlyArray1};
+use numpy::{Element, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -35,28 +35,6 @@ fn as_slice<'a, T: Element>(
     }
 }
 
-/// The result's columns as (name, dtype, writable array) triples that own its vectors.
-fn owned_arrays(
-    py: Python<'_>,
-    table: ResultTable,
-) -> Vec<(String, &'static str, Bound<'_, PyAny>)> {
-    table
-        .columns
-        .into_iter()
-        .map(|c| {
-            let (name, dtype) = (c.name.clone(), c.dtype);
-            let array = match dtype {
-                Dtype::F64 => c.into_vec::<f64>().into_pyarray(py).into_any(),
-                Dtype::I64 => c.into_vec::<i64>().into_pyarray(py).into_any(),
-                Dtype::F32 => c.into_vec::<f32>().into_pyarray(py).into_any(),
-                Dtype::I32 => c.into_vec::<i32>().into_pyarray(py).into_any(),
-                Dtype::U8 | Dtype::Bool => c.into_vec::<u8>().into_pyarray(py).into_any(),
-            };
-            (name, dtype.name(), array)
-        })
-        .collect()
-}
-
 /// Compat detector `name` with `params` over `columns` (`time`, `open`, ..., `volume`: those
 /// it reads) and, for the swing-based ones, `swings` = (HighLow, Level). Returns its columns
 /// in the library's order and dtypes.
@@ -79,7 +57,7 @@ pub fn compat_run<'py>(
         )
         .into());
     }
-    let spec = Spec::parse(name, crate::cache::params(params)?)?;
+    let spec = Spec::parse(name, crate::convert::params(params)?)?;
     let time = borrowed::<i64>(columns, "time", "time")?;
     let [open, high, low, close, volume] =
         ["open", "high", "low", "close", "volume"].map(|c| borrowed::<f64>(columns, c, c));

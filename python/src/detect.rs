@@ -3,13 +3,13 @@
 //! shared result (see `cache::to_arrays`); the Python layer wraps them in `EventTable`.
 
 use crate::arrays::{column, slice, CandleColumns};
-use crate::cache::{params as cache_params, to_arrays, Out};
+use crate::convert::{params as cache_params, to_arrays, Out};
 use crate::detach::run_detached;
 use crate::errors;
-use ictcore::cache::table::ResultTable;
 use ictcore::detect::engine::Engine as CoreEngine;
 use ictcore::detect::lifecycle::ActiveIndex as CoreIndex;
 use ictcore::detect::{self, Bar, NativeSpec};
+use ictcore::table::ResultTable;
 use ictcore::Candles;
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;

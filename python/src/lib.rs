@@ -5,6 +5,7 @@ mod arrays;
 mod cache;
 mod candles;
 mod compat;
+mod convert;
 mod detach;
 mod detect;
 mod errors;
@@ -78,8 +79,8 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", ictcore::VERSION)?;
     m.add_function(wrap_pyfunction!(candles::validate_candles, m)?)?;
     m.add_function(wrap_pyfunction!(candles::check_time_index, m)?)?;
-    m.add_function(wrap_pyfunction!(cache::keyable_params, m)?)?;
-    m.add_function(wrap_pyfunction!(cache::digest, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::keyable_params, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::digest, m)?)?;
     m.add_function(wrap_pyfunction!(compat::compat_run, m)?)?;
     m.add_function(wrap_pyfunction!(compat::compat_session_table, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
@@ -89,7 +90,7 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kept_memory, m)?)?;
     m.add_function(wrap_pyfunction!(store::read_csv, m)?)?;
     m.add_class::<cache::Cache>()?;
-    m.add_class::<cache::CachedResult>()?;
+    m.add_class::<convert::CachedResult>()?;
     m.add_class::<pool::Pool>()?;
     m.add("DETECTORS", ictcore::pool::DETECTORS.to_vec())?;
     m.add(

@@ -5,7 +5,8 @@
 //! KeyboardInterrupt is raised when the workers have stopped).
 
 use crate::arrays::{CandleColumns, OwnedCandles};
-use crate::cache::{params, to_arrays, Cache, Out};
+use crate::cache::Cache;
+use crate::convert::{params, to_arrays, Out};
 use crate::errors::{self, to_pyerr};
 use crate::store::PyStore;
 use ictcore::fork::PerProcess;

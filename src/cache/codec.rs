@@ -5,7 +5,7 @@
 //! after a delta + zigzag + byte-shuffle filter, and the smaller is kept: index-like and
 //! price-like columns compress far better as small deltas.
 
-use super::table::Dtype;
+use crate::table::Dtype;
 
 /// How a column's bytes were transformed before lz4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,9 +18,9 @@
 
 use super::entry::{self, EntryMeta, MAGIC};
 use super::key::Key;
-use super::table::ResultTable;
 use crate::error::{io_error, IctError, Result};
 use crate::own_files::{self, Dir};
+use crate::table::ResultTable;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

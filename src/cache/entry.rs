@@ -20,7 +20,7 @@
 
 use super::codec::{self, Filter};
 use super::key::Key;
-use super::table::{Column, Dtype, ResultTable};
+use crate::table::{Column, Dtype, ResultTable};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 /// First bytes of every entry.

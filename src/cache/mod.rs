@@ -13,7 +13,6 @@ pub mod codec;
 pub mod disk;
 pub mod entry;
 pub mod key;
-pub mod table;
 
 pub use disk::{DiskTier, Lookup, Sweep};
 
@@ -21,8 +20,8 @@ pub use disk::{DiskTier, Lookup, Sweep};
 /// format change is a miss, never a misread. Here so neither module imports the other for
 /// it. 3: table metadata (a session table's window names) after the columns.
 pub const ENTRY_FORMAT: u16 = 3;
-pub use key::{input_hash, Key, KeyBuilder, Param};
-pub use table::{Column, Dtype, ResultTable};
+use crate::table::ResultTable;
+pub use key::{input_hash, Key, KeyBuilder};
 
 use crate::error::{now_ns, IctError, Result};
 use crate::fork::PerProcess;

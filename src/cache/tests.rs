@@ -1,6 +1,8 @@
 //! Promises C1, C5, C6 and C7 of the analysis cache, on the core API.
 
 use super::*;
+use crate::param::Param;
+use crate::table::Column;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicUsize;
 

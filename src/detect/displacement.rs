@@ -7,7 +7,7 @@ use super::history::History;
 use super::registry::{self, Declaration, Detector, Shape, TableDecl};
 use super::registry::{one_table, steps_alone};
 use super::table;
-use crate::cache::table::{Column, Dtype, ResultTable};
+use crate::table::{Column, Dtype, ResultTable};
 
 /// The displacement detector.
 pub static DECLARATION: Declaration = Declaration {

@@ -6,8 +6,8 @@
 use super::graph::Graph;
 use super::history::{Bar, History};
 use super::registry::{Detector, NativeSpec};
-use crate::cache::table::ResultTable;
 use crate::error::{IctError, Result};
+use crate::table::ResultTable;
 
 pub struct Engine {
     pub history: History<'static>,

@@ -25,8 +25,8 @@ use super::registry::{
 use super::swings::{SwingParams, Swings};
 use super::table;
 use super::zones::{ordered, unordered};
-use crate::cache::table::{Column, Dtype, ResultTable};
 use crate::error::Result;
+use crate::table::{Column, Dtype, ResultTable};
 
 /// The liquidity detector (reads `swings`).
 pub static DECLARATION: Declaration = Declaration {
@@ -114,11 +114,11 @@ impl LiquidityParams {
                 right,
                 (
                     "tolerance_atr",
-                    crate::cache::Param::Float(self.tolerance_atr),
+                    crate::param::Param::Float(self.tolerance_atr),
                 ),
                 (
                     "tolerance_price",
-                    crate::cache::Param::Float(self.tolerance_price),
+                    crate::param::Param::Float(self.tolerance_price),
                 ),
             ],
         )

@@ -55,9 +55,9 @@ pub use engine::Engine;
 pub use history::{Bar, History};
 pub use registry::{Declaration, Detector, NativeSpec, REGISTRY};
 
-use crate::cache::table::ResultTable;
 use crate::candles::Candles;
 use crate::error::Result;
+use crate::table::ResultTable;
 
 /// Revision of the native detectors' outputs, part of their cache key: bumped whenever a
 /// detector's table can change for the same input and parameters (a fixed definition, a

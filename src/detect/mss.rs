@@ -11,8 +11,8 @@ use super::registry::one_table;
 use super::registry::{self, Declaration, Detector, Inputs, Shape, TableDecl, Values};
 use super::structure::{Break, BreakKind, Structure, StructureParams};
 use super::table;
-use crate::cache::table::{Column, Dtype, ResultTable};
 use crate::error::Result;
+use crate::table::{Column, Dtype, ResultTable};
 
 /// The MSS detector (reads `structure` and `liquidity` on the same swings).
 pub static DECLARATION: Declaration = Declaration {

@@ -21,8 +21,8 @@ use super::registry::{self, Declaration, Detector, ParamDecl, ParamKind, Shape, 
 use super::sessions::{self, LocalClock};
 use super::table;
 use super::zones::{Zone, ZoneBook};
-use crate::cache::table::{Column, Dtype, ResultTable};
 use crate::error::Result;
+use crate::table::{Column, Dtype, ResultTable};
 use chrono_tz::Tz;
 
 /// The NDOG / NWOG detector.

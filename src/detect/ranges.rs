@@ -22,8 +22,8 @@ use super::registry::{Declaration, Detector, Inputs, NativeSpec, Shape, TableDec
 use super::structure::{StructureParams, STRUCTURE_PARAMS};
 use super::table;
 use super::zones::{Zone, ZoneBook};
-use crate::cache::table::{Column, Dtype, ResultTable};
 use crate::error::Result;
+use crate::table::{Column, Dtype, ResultTable};
 
 /// The dealing range detector (reads `order_blocks`, whose legs it shares).
 pub static DECLARATION: Declaration = Declaration {

@@ -10,9 +10,9 @@
 //! wrapper function and stub).
 
 use super::history::History;
-use crate::cache::table::{Dtype, ResultTable};
-use crate::cache::Param;
 use crate::error::{IctError, Result};
+use crate::param::Param;
+use crate::table::{Dtype, ResultTable};
 use std::any::Any;
 use std::fmt;
 use std::sync::OnceLock;
@@ -84,7 +84,7 @@ macro_rules! one_table {
             history: &crate::detect::History,
             _: usize,
             start: usize,
-        ) -> crate::cache::table::ResultTable {
+        ) -> crate::table::ResultTable {
             Self::table(self, history, start)
         }
     };

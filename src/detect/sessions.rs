@@ -18,8 +18,8 @@ use super::history::History;
 use super::registry::{self, Declaration, Detector, ParamDecl, ParamKind, Shape, TableDecl};
 use super::registry::{one_table, steps_alone};
 use super::table;
-use crate::cache::table::{Column, Dtype, ResultTable};
 use crate::error::{IctError, Result};
+use crate::table::{Column, Dtype, ResultTable};
 use chrono::{NaiveDate, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
 

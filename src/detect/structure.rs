@@ -13,9 +13,9 @@ use super::registry::one_table;
 use super::registry::{self, Declaration, Detector, Inputs, NativeSpec, Shape, TableDecl, Values};
 use super::swings::{SwingParams, Swings};
 use super::table;
-use crate::cache::table::{Column, ResultTable};
-use crate::cache::Param;
 use crate::error::Result;
+use crate::param::Param;
+use crate::table::{Column, ResultTable};
 
 /// The structure detector (reads `swings`).
 pub static DECLARATION: Declaration = Declaration {
@@ -303,7 +303,7 @@ pub static LAYERS: Declaration = Declaration {
         columns: &[
             table::COMMON,
             table::BREAK_COLUMNS,
-            &[("layer", crate::cache::table::Dtype::I32)],
+            &[("layer", crate::table::Dtype::I32)],
         ],
     }],
     shape: Shape::Events,

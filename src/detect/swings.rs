@@ -17,8 +17,8 @@ use super::history::History;
 use super::registry::{self, Declaration, Detector, Shape, TableDecl, Values};
 use super::registry::{one_table, steps_alone};
 use super::table;
-use crate::cache::table::ResultTable;
 use crate::error::Result;
+use crate::table::ResultTable;
 use std::collections::VecDeque;
 
 /// The swings detector.
@@ -45,7 +45,7 @@ impl SwingParams {
     }
 
     /// As parameters of the swings detector (for declaring it as an input).
-    pub fn as_params(&self) -> [(&'static str, crate::cache::Param); 2] {
+    pub fn as_params(&self) -> [(&'static str, crate::param::Param); 2] {
         [
             ("left", registry::length_value(self.left)),
             ("right", registry::length_value(self.right)),

@@ -1,4 +1,4 @@
-//! Event tables as named typed columns (the cache's [`ResultTable`], so native results go
+//! Event tables as named typed columns (a [`ResultTable`], so native results go
 //! through the pool and the cache like compat frames). Every table has `id`, `kind`,
 //! `direction`, `anchor`, `known_at` and their times `anchor_time`, `known_at_time`
 //! (int64 ns), then its levels and quality columns. `kind` codes are listed in [`KINDS`].
@@ -7,7 +7,7 @@ use super::history::History;
 use super::lifecycle::Transition;
 use super::structure::Break;
 use super::swings::Swing;
-use crate::cache::table::{Column, Dtype, ResultTable};
+use crate::table::{Column, Dtype, ResultTable};
 
 pub const KIND_FVG: i32 = 5;
 pub const KIND_VOLUME_IMBALANCE: i32 = 6;

@@ -8,7 +8,7 @@ use super::structure::{BreakKind, Structure, StructureParams};
 use super::swings::{Label, SwingParams, Swings};
 use super::zones;
 use super::*;
-use crate::cache::Param;
+use crate::param::Param;
 use proptest::prelude::*;
 
 fn bar(i: usize, open: f64, high: f64, low: f64, close: f64) -> Bar {
@@ -392,21 +392,19 @@ fn all_tables(bars: &[Bar]) -> Vec<(String, Vec<Vec<f64>>)> {
     specs.push(
         spec(
             "order_blocks",
-            &[("break_on", crate::cache::Param::Str("wick".into()))],
+            &[("break_on", crate::param::Param::Str("wick".into()))],
         )
         .unwrap(),
     );
     let (t, [o, h, l, c, v]) = candles_of(bars);
     let candles = crate::Candles::new(&t, &o, &h, &l, &c, &v).unwrap();
-    let rows = |table: crate::cache::table::ResultTable, known: &str| -> Vec<Vec<f64>> {
+    let rows = |table: crate::table::ResultTable, known: &str| -> Vec<Vec<f64>> {
         let cols: Vec<Vec<f64>> = table
             .columns
             .iter()
             .map(|c| match c.dtype {
-                crate::cache::table::Dtype::F64 => {
-                    bytemuck::cast_slice::<u8, f64>(c.bytes()).to_vec()
-                }
-                crate::cache::table::Dtype::I64 => bytemuck::cast_slice::<u8, i64>(c.bytes())
+                crate::table::Dtype::F64 => bytemuck::cast_slice::<u8, f64>(c.bytes()).to_vec(),
+                crate::table::Dtype::I64 => bytemuck::cast_slice::<u8, i64>(c.bytes())
                     .iter()
                     .map(|&v| v as f64)
                     .collect(),
@@ -488,7 +486,7 @@ fn structure_breaks_at_the_break_bar_with_bos_and_choch() {
     }
 }
 
-fn spec(name: &str, params: &[(&str, crate::cache::Param)]) -> crate::Result<NativeSpec> {
+fn spec(name: &str, params: &[(&str, crate::param::Param)]) -> crate::Result<NativeSpec> {
     NativeSpec::parse(
         name,
         params
@@ -641,7 +639,7 @@ fn candles_of(bars: &[Bar]) -> (Vec<i64>, [Vec<f64>; 5]) {
     )
 }
 
-fn batch_tables(bars: &[Bar]) -> Vec<crate::cache::table::ResultTable> {
+fn batch_tables(bars: &[Bar]) -> Vec<crate::table::ResultTable> {
     let (t, [o, h, l, c, v]) = candles_of(bars);
     let candles = crate::Candles::new(&t, &o, &h, &l, &c, &v).unwrap();
     all_specs()
@@ -650,7 +648,7 @@ fn batch_tables(bars: &[Bar]) -> Vec<crate::cache::table::ResultTable> {
         .collect()
 }
 
-fn engine_tables(e: &Engine) -> Vec<crate::cache::table::ResultTable> {
+fn engine_tables(e: &Engine) -> Vec<crate::table::ResultTable> {
     all_specs()
         .iter()
         .flat_map(|s| s.tables().map(|t| e.table(t).unwrap()))

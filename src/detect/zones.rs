@@ -17,7 +17,7 @@
 
 use super::history::{Bar, History};
 use super::lifecycle::{State, Transition};
-use crate::cache::table::{Column, ResultTable};
+use crate::table::{Column, ResultTable};
 use std::collections::{BinaryHeap, HashMap};
 
 /// One zone as formed (its later states are in the transition log).
@@ -483,7 +483,7 @@ macro_rules! zone_tables {
             history: &History,
             which: usize,
             start: usize,
-        ) -> crate::cache::table::ResultTable {
+        ) -> crate::table::ResultTable {
             let kind: i32 = $kind(self);
             self.book
                 .table_or_log(history, which, start, kind, $mid, $quality)

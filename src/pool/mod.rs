@@ -16,10 +16,11 @@ pub mod spec;
 
 pub use spec::{native_detectors, parse_run, CompatInputs, Spec, DETECTORS};
 
-use crate::cache::{input_hash, AnalysisCache, Dtype, ResultTable, Source as Hit};
+use crate::cache::{input_hash, AnalysisCache, Source as Hit};
 use crate::candles::Candles;
 use crate::error::{panic_message, IctError, Result};
 use crate::store::{SeriesReader, Store};
+use crate::table::{Dtype, ResultTable};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

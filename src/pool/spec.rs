@@ -3,12 +3,14 @@
 //! and the pool defaults to "London"), each computing a [`ResultTable`] whose columns are the
 //! compat frame's, in order, with its dtypes.
 
-use crate::cache::{Column, KeyBuilder, Param, ResultTable};
+use crate::cache::KeyBuilder;
 use crate::candles::Candles;
 use crate::compat::{self, SwingsView};
 use crate::detect::NativeSpec;
 use crate::error::{IctError, Result};
+use crate::param::Param;
 use crate::params::Params;
+use crate::table::{Column, ResultTable};
 
 /// A detector with its parameters.
 #[derive(Debug, Clone, PartialEq)]

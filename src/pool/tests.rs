@@ -1,7 +1,8 @@
 //! The pool against direct compat calls, fault isolation, cancellation and the cache.
 
 use super::*;
-use crate::cache::{CacheConfig, Param};
+use crate::cache::CacheConfig;
+use crate::param::Param;
 use crate::store::Durability;
 
 fn root(name: &str) -> std::path::PathBuf {
