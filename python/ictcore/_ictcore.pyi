@@ -1,7 +1,7 @@
 # Hand-written stub of the native module (checked by `python -m mypy.stubtest ictcore._ictcore`).
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, final
+from typing import Any, Protocol, final
 
 import numpy as np
 import numpy.typing as npt
@@ -46,9 +46,17 @@ _F32 = npt.NDArray[np.float32]
 _I32 = npt.NDArray[np.int32]
 _I64 = npt.NDArray[np.int64]
 
-def validate_candles(
-    time: _I64, open: _F64, high: _F64, low: _F64, close: _F64, volume: _F64
-) -> None: ...
+class _CandlesLike(Protocol):
+    """One series as one argument: ``ictcore.Candles`` or anything with these arrays."""
+
+    time: _I64
+    open: _F64
+    high: _F64
+    low: _F64
+    close: _F64
+    volume: _F64
+
+def validate_candles(candles: _CandlesLike) -> None: ...
 def compat_run(
     name: str,
     params: dict[str, Any],
@@ -73,28 +81,9 @@ class Store:
     @property
     def root(self) -> Path: ...
     def append(
-        self,
-        symbol: str,
-        timeframe: str,
-        time: _I64,
-        open: _F64,
-        high: _F64,
-        low: _F64,
-        close: _F64,
-        volume: _F64,
-        durability: str = "full",
+        self, symbol: str, timeframe: str, candles: _CandlesLike, durability: str = "full"
     ) -> None: ...
-    def write(
-        self,
-        symbol: str,
-        timeframe: str,
-        time: _I64,
-        open: _F64,
-        high: _F64,
-        low: _F64,
-        close: _F64,
-        volume: _F64,
-    ) -> None: ...
+    def write(self, symbol: str, timeframe: str, candles: _CandlesLike) -> None: ...
     def read(self, symbol: str, timeframe: str) -> tuple[_I64, _F64, _F64, _F64, _F64, _F64]: ...
     def load_batch(
         self, requests: list[tuple[str, str]]
@@ -159,7 +148,7 @@ class Pool:
     def workers(self) -> int: ...
     def analyze(
         self,
-        requests: list[tuple[str, str, int | None, int | None, tuple[Any, ...] | None]],
+        requests: list[tuple[str, str, int | None, int | None, _CandlesLike | None]],
         detectors: list[tuple[str, dict[str, Any]]],
         store: Store | None,
         cache: Cache | None,
@@ -171,16 +160,7 @@ class Pool:
 _Table = list[tuple[str, str, Any]]
 _Counts = list[tuple[str, int]]
 
-def native_run(
-    name: str,
-    params: dict[str, Any],
-    time: _I64,
-    open: _F64,
-    high: _F64,
-    low: _F64,
-    close: _F64,
-    volume: _F64,
-) -> list[_Table]: ...
+def native_run(name: str, params: dict[str, Any], candles: _CandlesLike) -> list[_Table]: ...
 
 @final
 class Engine:
@@ -191,9 +171,7 @@ class Engine:
     def update_last(
         self, time: int, open: float, high: float, low: float, close: float, volume: float
     ) -> _Counts: ...
-    def update_many(
-        self, time: _I64, open: _F64, high: _F64, low: _F64, close: _F64, volume: _F64
-    ) -> _Counts: ...
+    def update_many(self, candles: _CandlesLike) -> _Counts: ...
     def table(self, name: str, start: int = 0) -> _Table: ...
     def counts(self) -> _Counts: ...
     def __len__(self) -> int: ...

@@ -122,9 +122,7 @@ class Candles:
             if volume is None
             else as_float64(volume, "volume")
         )
-        _ictcore.validate_candles(
-            self.time, self.open, self.high, self.low, self.close, self.volume
-        )
+        _ictcore.validate_candles(self)
 
     @classmethod
     def _trusted(

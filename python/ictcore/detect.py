@@ -286,22 +286,8 @@ def _candles(data: Candles | pd.DataFrame) -> Candles:
     )
 
 
-_Six = tuple[
-    npt.NDArray[np.int64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-]
-
-
-def _six(c: Candles) -> _Six:
-    return (c.time, c.open, c.high, c.low, c.close, c.volume)
-
-
 def _run(name: str, data: Candles | pd.DataFrame, params: dict[str, Any]) -> EventTable:
-    tables = _ictcore.native_run(name, params, *_six(_candles(data)))
+    tables = _ictcore.native_run(name, params, _candles(data))
     return _wrap(name, [_columns(t) for t in tables], params)
 
 
@@ -760,7 +746,7 @@ class Engine:
     def update_many(self, data: Candles | pd.DataFrame) -> dict[str, EventTable]:
         """Appends every bar of a series in one call (the GIL released); returns the rows they
         added. A bad bar raises naming its row; the bars before it stay applied."""
-        return self._new_rows(self._native.update_many(*_six(_candles(data))))
+        return self._new_rows(self._native.update_many(_candles(data)))
 
     def _new_rows(self, before: list[tuple[str, int]]) -> dict[str, EventTable]:
         now = self._native.counts()
@@ -795,4 +781,4 @@ class Engine:
         self.__init__(state["detectors"], state["params"])  # type: ignore[misc]
         bars = state["bars"]
         if len(bars[0]):
-            self._native.update_many(*bars)
+            self._native.update_many(Candles._trusted(*bars))

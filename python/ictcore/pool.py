@@ -323,8 +323,7 @@ class DetectorPool:
                         e.symbol, e.timeframe = symbol, timeframe
                     errors[symbol, timeframe] = e
                     continue
-                cols = (c.time, c.open, c.high, c.low, c.close, c.volume)
-                native.append((symbol, timeframe, None, None, cols))
+                native.append((symbol, timeframe, None, None, c))
             else:
                 if self.store is None:
                     raise InvalidInputError(

@@ -199,7 +199,7 @@ class CandleStore:
     def write(self, symbol: str, timeframe: str, candles: Candles | pd.DataFrame) -> None:
         """Stores a series anew, replacing any stored one (a new file renamed over the old)."""
         c = _candles(candles)
-        self._store.write(symbol, timeframe, c.time, c.open, c.high, c.low, c.close, c.volume)
+        self._store.write(symbol, timeframe, c)
 
     def append(
         self,
@@ -215,9 +215,7 @@ class CandleStore:
         raises ``ValueError`` naming the row, and nothing of it is stored.
         """
         c = _candles(candles)
-        self._store.append(
-            symbol, timeframe, c.time, c.open, c.high, c.low, c.close, c.volume, durability
-        )
+        self._store.append(symbol, timeframe, c, durability)
 
     def import_csv(
         self,

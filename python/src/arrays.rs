@@ -49,6 +49,38 @@ pub fn slice<'a, T: Element>(array: &'a PyReadonlyArray1<'_, T>, name: &str) -> 
         .map_err(|e| InvalidInputError::new_err(format!("column '{name}': {e}")))
 }
 
+/// One series as Python passes it, one argument instead of six: an `ictcore.Candles` (or any
+/// object with `time`, `open`, `high`, `low`, `close` and `volume` array attributes).
+#[derive(FromPyObject)]
+pub struct PyCandles<'py> {
+    #[pyo3(attribute)]
+    time: Bound<'py, PyAny>,
+    #[pyo3(attribute)]
+    open: Bound<'py, PyAny>,
+    #[pyo3(attribute)]
+    high: Bound<'py, PyAny>,
+    #[pyo3(attribute)]
+    low: Bound<'py, PyAny>,
+    #[pyo3(attribute)]
+    close: Bound<'py, PyAny>,
+    #[pyo3(attribute)]
+    volume: Bound<'py, PyAny>,
+}
+
+impl<'py> PyCandles<'py> {
+    /// Its columns, borrowed read-only (errors name the column).
+    pub fn columns(&self) -> PyResult<CandleColumns<'py>> {
+        CandleColumns::borrow([
+            &self.time,
+            &self.open,
+            &self.high,
+            &self.low,
+            &self.close,
+            &self.volume,
+        ])
+    }
+}
+
 /// The six columns of one series, borrowed read-only: time (int64 ns) and float64 OHLCV.
 pub struct CandleColumns<'py> {
     time: PyReadonlyArray1<'py, i64>,

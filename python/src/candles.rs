@@ -1,6 +1,6 @@
 //! Validation behind `ictcore.Candles`: the core's checks, errors naming column and row.
 
-use crate::arrays::{column, slice, CandleColumns};
+use crate::arrays::{column, slice, PyCandles};
 use crate::detach::run_detached;
 use ictcore::candles::check_strictly_increasing;
 use ictcore::Candles;
@@ -8,16 +8,8 @@ use pyo3::prelude::*;
 
 /// Checks one series (equal lengths, finite prices and volume, strictly increasing time).
 #[pyfunction]
-pub fn validate_candles<'py>(
-    py: Python<'py>,
-    time: &Bound<'py, PyAny>,
-    open: &Bound<'py, PyAny>,
-    high: &Bound<'py, PyAny>,
-    low: &Bound<'py, PyAny>,
-    close: &Bound<'py, PyAny>,
-    volume: &Bound<'py, PyAny>,
-) -> PyResult<()> {
-    let cols = CandleColumns::borrow([time, open, high, low, close, volume])?;
+pub fn validate_candles<'py>(py: Python<'py>, candles: PyCandles<'py>) -> PyResult<()> {
+    let cols = candles.columns()?;
     let (t, [o, h, l, c, v]) = cols.slices()?;
     run_detached(py, "Candles", || Candles::new(t, o, h, l, c, v).map(|_| ()))
 }

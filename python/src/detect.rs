@@ -2,7 +2,7 @@
 //! `Engine` and the `ActiveIndex`. Tables come back as (name, dtype, read-only array) triples over one
 //! shared result (see `cache::to_arrays`); the Python layer wraps them in `EventTable`.
 
-use crate::arrays::{column, slice, CandleColumns};
+use crate::arrays::{column, slice, PyCandles};
 use crate::convert::{params as cache_params, to_arrays, Out};
 use crate::detach::run_detached;
 use crate::errors;
@@ -19,23 +19,14 @@ use std::sync::Arc;
 /// Runs native detector `name` with `params` over one series (detached); returns its tables
 /// (events, or zones then their transition log).
 #[pyfunction]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "a detector, its parameters and six columns"
-)]
 pub fn native_run<'py>(
     py: Python<'py>,
     name: &str,
     params: &Bound<'py, PyDict>,
-    time: &Bound<'py, PyAny>,
-    open: &Bound<'py, PyAny>,
-    high: &Bound<'py, PyAny>,
-    low: &Bound<'py, PyAny>,
-    close: &Bound<'py, PyAny>,
-    volume: &Bound<'py, PyAny>,
+    candles: PyCandles<'py>,
 ) -> errors::Result<Vec<Out<'py>>> {
     let spec = NativeSpec::parse(name, cache_params(params)?)?;
-    let cols = CandleColumns::borrow([time, open, high, low, close, volume])?;
+    let cols = candles.columns()?;
     let (t, [o, h, l, c, v]) = cols.slices()?;
     let tables = run_detached(py, name, || {
         detect::run(&spec, &Candles::new(t, o, h, l, c, v)?)
@@ -113,18 +104,8 @@ impl Engine {
 
     /// Appends many bars (detached); returns the row counts before the first. On a bad bar
     /// the bars before it stay applied and the error names its row in this batch.
-    #[allow(clippy::too_many_arguments, reason = "six columns")]
-    fn update_many<'py>(
-        &mut self,
-        py: Python<'py>,
-        time: &Bound<'py, PyAny>,
-        open: &Bound<'py, PyAny>,
-        high: &Bound<'py, PyAny>,
-        low: &Bound<'py, PyAny>,
-        close: &Bound<'py, PyAny>,
-        volume: &Bound<'py, PyAny>,
-    ) -> PyResult<Counts> {
-        let cols = CandleColumns::borrow([time, open, high, low, close, volume])?;
+    fn update_many<'py>(&mut self, py: Python<'py>, candles: PyCandles<'py>) -> PyResult<Counts> {
+        let cols = candles.columns()?;
         let (t, values) = cols.slices()?;
         let engine = &mut self.engine;
         run_detached(py, "Engine.update_many", || engine.update_many(t, values))

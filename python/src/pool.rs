@@ -4,7 +4,7 @@
 //! run: tasks not started fail as cancelled, finished ones stay valid, and the
 //! KeyboardInterrupt is raised when the workers have stopped).
 
-use crate::arrays::{CandleColumns, OwnedCandles};
+use crate::arrays::{OwnedCandles, PyCandles};
 use crate::cache::Cache;
 use crate::convert::{params, to_arrays, Out};
 use crate::errors::{self, to_pyerr};
@@ -13,7 +13,7 @@ use ictcore::fork::PerProcess;
 use ictcore::pool::{Control, DetectorPool, Request, Source};
 use ictcore::IctError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::RecvTimeoutError;
@@ -49,7 +49,7 @@ type RawRequest<'py> = (
     String,
     Option<i64>,
     Option<i64>,
-    Option<Bound<'py, PyTuple>>,
+    Option<PyCandles<'py>>,
 );
 
 /// Per request: a list of the detectors' columns, or the exception instance.
@@ -110,19 +110,7 @@ impl Pool {
             .iter()
             .map(|(.., cols)| match cols {
                 None => Ok(None),
-                Some(t) => {
-                    let items: Vec<Bound<'py, PyAny>> = t.iter().collect();
-                    let cols: [&Bound<'py, PyAny>; 6] = match items.as_slice() {
-                        [a, b, c, d, e, f] => [a, b, c, d, e, f],
-                        _ => {
-                            return Err(crate::errors::invalid(
-                                "candles",
-                                "in-memory candles need 6 columns",
-                            ))
-                        }
-                    };
-                    OwnedCandles::copy(&CandleColumns::borrow(cols)?).map(Some)
-                }
+                Some(candles) => OwnedCandles::copy(&candles.columns()?).map(Some),
             })
             .collect::<PyResult<_>>()?;
         let mut requests = Vec::with_capacity(raw.len());

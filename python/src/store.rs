@@ -2,7 +2,7 @@
 //! stored series. Each view's base object owns the mapping (an `Arc`), so views stay valid
 //! after the store is dropped or the file is replaced by growth.
 
-use crate::arrays::{readonly_view, CandleColumns, OwnedCandles};
+use crate::arrays::{readonly_view, OwnedCandles, PyCandles};
 use crate::detach::run_detached;
 use crate::errors::{self, to_pyerr};
 use ictcore::store::{
@@ -97,43 +97,30 @@ impl PyStore {
 
     /// Appends a validated batch atomically (all rows or none).
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (symbol, timeframe, time, open, high, low, close, volume, durability = "full"))]
+    #[pyo3(signature = (symbol, timeframe, candles, durability = "full"))]
     fn append<'py>(
         &self,
         py: Python<'py>,
         symbol: &str,
         timeframe: &str,
-        time: &Bound<'py, PyAny>,
-        open: &Bound<'py, PyAny>,
-        high: &Bound<'py, PyAny>,
-        low: &Bound<'py, PyAny>,
-        close: &Bound<'py, PyAny>,
-        volume: &Bound<'py, PyAny>,
+        candles: PyCandles<'py>,
         durability: &str,
     ) -> PyResult<()> {
         let mode = self::durability(durability)?;
-        self.with_candles(py, [time, open, high, low, close, volume], |c| {
+        self.with_candles(py, &candles, |c| {
             self.store.append(symbol, timeframe, c, mode)
         })
     }
 
     /// Writes a series anew, replacing a stored one (new file, then rename).
-    #[allow(clippy::too_many_arguments)]
     fn write<'py>(
         &self,
         py: Python<'py>,
         symbol: &str,
         timeframe: &str,
-        time: &Bound<'py, PyAny>,
-        open: &Bound<'py, PyAny>,
-        high: &Bound<'py, PyAny>,
-        low: &Bound<'py, PyAny>,
-        close: &Bound<'py, PyAny>,
-        volume: &Bound<'py, PyAny>,
+        candles: PyCandles<'py>,
     ) -> PyResult<()> {
-        self.with_candles(py, [time, open, high, low, close, volume], |c| {
-            self.store.write(symbol, timeframe, c)
-        })
+        self.with_candles(py, &candles, |c| self.store.write(symbol, timeframe, c))
     }
 
     /// Zero-copy, read-only views (time, open, high, low, close, volume) of a stored series.
@@ -298,12 +285,12 @@ impl PyStore {
     fn with_candles<'py>(
         &self,
         py: Python<'py>,
-        cols: [&Bound<'py, PyAny>; 6],
+        candles: &PyCandles<'py>,
         work: impl FnOnce(&Candles<'_>) -> ictcore::Result<()> + Send,
     ) -> PyResult<()> {
         // Copied with the GIL held: another thread changing the arrays during the write
         // cannot make the store persist values that skipped validation.
-        let owned = OwnedCandles::copy(&CandleColumns::borrow(cols)?)?;
+        let owned = OwnedCandles::copy(&candles.columns()?)?;
         run_detached(py, "CandleStore", || {
             let c = owned.view();
             let candles = Candles::new(c.time, c.open, c.high, c.low, c.close, c.volume)?;
