@@ -9,6 +9,7 @@
 //! - [`table`]: a detector result as named, typed columns (what the pool, the cache and the
 //!   bindings pass around); [`param`]: a parameter value, typed exactly.
 //! - [`store`]: the candle store: memory-mapped series files, crash-safe appends, CSV import.
+//! - [`compact`]: row-per-candle tables stored the cheapest exact way (sparse rows, runs).
 //! - [`cache`]: the analysis cache: a moka memory tier over a compressed disk tier.
 //! - [`pool`]: the detector pool: whole portfolios on a rayon pool, through the cache.
 //! - [`fork`]: per-process state, fresh in a forked child (never a lock held by a thread
@@ -21,6 +22,7 @@ pub mod algo;
 pub mod cache;
 pub mod candles;
 pub mod columns;
+pub mod compact;
 pub mod compat;
 pub mod detect;
 pub mod error;

@@ -378,3 +378,31 @@ def test_swing_highs_lows_sets_the_swing_length_of_its_readers() -> None:
     for name, want in expected.items():
         pd.testing.assert_frame_equal(got.frame("X", "1m", name), want, check_exact=True)
     assert not got.frame("X", "1m", "ob").equals(smc.ob(frame, smc.swing_highs_lows(frame, 50)))
+
+
+def test_held_compat_results_are_compact_and_expand_exactly() -> None:
+    """With the default ``keep=True`` the pool holds compat frames compact (sparse rows, runs)
+    and expands them on access, bit for bit equal to the smc frames."""
+    frame = synthetic_frame(8, 20_000)
+    pool = DetectorPool(workers=2)
+    got = pool.analyze([("X", "1m", frame)], progress=False)
+    dense = 0
+    sw = smc.swing_highs_lows(frame, 50)
+    expected = {
+        "fvg": smc.fvg(frame),
+        "swing_highs_lows": sw,
+        "bos_choch": smc.bos_choch(frame, sw),
+        "ob": smc.ob(frame, sw),
+        "liquidity": smc.liquidity(frame, sw),
+        "previous_high_low": smc.previous_high_low(frame),
+        "sessions": smc.sessions(frame, "London"),
+        "retracements": smc.retracements(frame, sw),
+    }
+    for name, want in expected.items():
+        arrays = got.arrays("X", "1m", name)
+        assert list(arrays) == list(want.columns)
+        for column in want.columns:
+            np.testing.assert_array_equal(arrays[column], want[column].to_numpy(), strict=True)
+        pd.testing.assert_frame_equal(got.frame("X", "1m", name), want, check_exact=True)
+        dense += int(want.memory_usage(index=False).sum())
+    assert got.held_bytes() * 4 < dense, (got.held_bytes(), dense)

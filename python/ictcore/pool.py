@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from . import _ictcore
-from ._columns import columns_of
+from ._columns import TableColumns, columns_of, expanded
 from .cache import AnalysisCache
 from .candles import Candles
 from .config import Config
@@ -74,7 +74,12 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
                 meta = getattr(columns, "meta", {})
                 self._frames[key] = _wrap(detector, _split_tables(detector, columns), meta=meta)
             else:
-                self._frames[key] = pd.DataFrame({n: np.array(a) for n, a in columns.items()})
+                # Expanded columns are fresh; views of a held result are copied (frames are
+                # the caller's to modify).
+                self._frames[key] = pd.DataFrame(
+                    {n: a if a.flags.writeable else np.array(a) for n, a in columns.items()},
+                    copy=False,
+                )
         return self._frames[key]
 
     def frame(self, symbol: str, timeframe: str, detector: str) -> pd.DataFrame:
@@ -89,15 +94,24 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
         return len(self._columns)
 
     def arrays(self, symbol: str, timeframe: str, detector: str) -> dict[str, npt.NDArray[Any]]:
-        """The result's columns as read-only numpy arrays (no copy). After
-        ``analyze(keep=False)`` they are fetched from the cache (or computed) on access."""
+        """The result's columns as numpy arrays. The pool holds compat frames compact (the
+        rows that carry an event, runs of repeated values: a few bytes per candle instead of
+        one dense row each), so their columns are expanded here, on each call, into new
+        arrays; other columns are read-only views of the held result (no copy). After
+        ``analyze(keep=False)`` results are fetched from the cache (or computed) on access."""
         key = (symbol, timeframe, detector)
         held = self._columns[key]
-        if held is not None:
-            return held
-        if self._loader is None:  # pragma: no cover - keep=False always sets a loader
-            raise KeyError(key)
-        return self._loader(key)
+        if held is None:
+            if self._loader is None:  # pragma: no cover - keep=False always sets a loader
+                raise KeyError(key)
+            held = self._loader(key)
+        return expanded(held) if isinstance(held, TableColumns) else held
+
+    def held_bytes(self) -> int:
+        """Bytes of result data the object holds now (compact forms as held)."""
+        return sum(
+            a.nbytes for cols in self._columns.values() if cols is not None for a in cols.values()
+        )
 
     def __repr__(self) -> str:
         return (

@@ -449,7 +449,13 @@ fn run(
             if !keep && task.fill(spec)? {
                 return Ok(Arc::new(ResultTable::default()));
             }
-            task.get(spec)
+            let table = task.get(spec)?;
+            // Held results stay compact until asked for (a compat frame is mostly empty
+            // rows): the dense table goes back to the cache or the allocator now.
+            if spec.is_native() {
+                return Ok(table);
+            }
+            Ok(crate::compact::compact(&table).map_or(table, Arc::new))
         })
         .collect()
 }
