@@ -101,7 +101,7 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NATIVE_DECLARATIONS", native_declarations(m.py())?)?;
     m.add_class::<detect::Engine>()?;
     m.add_class::<detect::ActiveIndex>()?;
-    m.add("NATIVE_KINDS", ictcore::detect::table::KINDS.to_vec())?;
+    m.add("NATIVE_KINDS", ictcore::detect::table::kinds())?;
     m.add("SWING_LABELS", ictcore::detect::table::LABELS.to_vec())?;
     m.add("ZONE_STATES", ictcore::detect::table::STATES.to_vec())?;
     Ok(())

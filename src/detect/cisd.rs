@@ -17,6 +17,9 @@ use super::registry::{one_table, steps_alone};
 use super::table;
 use crate::table::{Column, Dtype, ResultTable};
 
+/// `kind` code of a cisd row.
+pub const KIND_CISD: i32 = 20;
+
 /// The CISD detector.
 pub static DECLARATION: Declaration = Declaration {
     name: "cisd",
@@ -46,6 +49,7 @@ pub static DECLARATION: Declaration = Declaration {
         ],
     }],
     shape: Shape::Events,
+    kinds: &[(KIND_CISD, "cisd")],
     inputs: registry::no_inputs,
     build: |v| {
         Ok(Box::new(Cisd::new(CisdParams {
@@ -241,7 +245,7 @@ impl Cisd {
         let mut columns = super::table::common(
             history,
             (start..start + events.len()).map(|i| i as i64).collect(),
-            vec![super::table::KIND_CISD; events.len()],
+            vec![KIND_CISD; events.len()],
             events.iter().map(|e| i32::from(e.direction)).collect(),
             events.iter().map(|e| e.anchor as i64).collect(),
             events.iter().map(|e| e.known_at as i64).collect(),

@@ -19,6 +19,11 @@ use super::table;
 use super::zones::{zone_tables, Zone, ZoneBook};
 use crate::error::Result;
 
+/// `kind` code of a bpr row.
+pub const KIND_BPR: i32 = 15;
+/// `kind` code of a rejection block row.
+pub const KIND_REJECTION_BLOCK: i32 = 16;
+
 /// The BPR detector (reads `fvg` with its default parameters).
 pub static BPR: Declaration = Declaration {
     name: "bpr",
@@ -43,6 +48,7 @@ pub static BPR: Declaration = Declaration {
         },
     ],
     shape: Shape::Zones,
+    kinds: &[(KIND_BPR, "bpr")],
     inputs: |_| Ok(vec![NativeSpec::with("fvg", &[])?]),
     build: |v| Ok(Box::new(Bpr::new(v.length("window")?))),
 };
@@ -79,6 +85,7 @@ pub static REJECTION_BLOCKS: Declaration = Declaration {
         },
     ],
     shape: Shape::Zones,
+    kinds: &[(KIND_REJECTION_BLOCK, "rejection_block")],
     inputs: |v| {
         let swings = SwingParams::from_values(v)?;
         Ok(vec![NativeSpec::with("swings", &swings.as_params())?])
@@ -100,7 +107,7 @@ impl Detector for Bpr {
     fn undo(&mut self) {
         Bpr::undo(self);
     }
-    zone_tables!(|_: &Self| table::KIND_BPR, "mid", BPR_QUALITY);
+    zone_tables!(|_: &Self| KIND_BPR, "mid", BPR_QUALITY);
 }
 
 impl Detector for RejectionBlocks {
@@ -111,11 +118,7 @@ impl Detector for RejectionBlocks {
     fn undo(&mut self) {
         RejectionBlocks::undo(self);
     }
-    zone_tables!(
-        |_: &Self| table::KIND_REJECTION_BLOCK,
-        "mid",
-        REJECTION_QUALITY
-    );
+    zone_tables!(|_: &Self| KIND_REJECTION_BLOCK, "mid", REJECTION_QUALITY);
 }
 
 /// Quality columns of a BPR: overlap height in ATR(14); the older and newer gap's ids.

@@ -9,6 +9,9 @@ use super::registry::{one_table, steps_alone};
 use super::table;
 use crate::table::{Column, Dtype, ResultTable};
 
+/// `kind` code of a displacement row.
+pub const KIND_DISPLACEMENT: i32 = 8;
+
 /// The displacement detector.
 pub static DECLARATION: Declaration = Declaration {
     name: "displacement",
@@ -38,6 +41,7 @@ pub static DECLARATION: Declaration = Declaration {
         ],
     }],
     shape: Shape::Events,
+    kinds: &[(KIND_DISPLACEMENT, "displacement")],
     inputs: registry::no_inputs,
     build: |v| {
         Ok(Box::new(Displacement::new(DisplacementParams {
@@ -133,7 +137,7 @@ impl Displacement {
         let mut columns = super::table::common(
             history,
             (start..start + events.len()).map(|i| i as i64).collect(),
-            vec![super::table::KIND_DISPLACEMENT; events.len()],
+            vec![KIND_DISPLACEMENT; events.len()],
             events.iter().map(|e| i32::from(e.direction)).collect(),
             bars.clone(),
             bars,

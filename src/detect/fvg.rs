@@ -11,6 +11,9 @@ use super::registry::{self, Declaration, Detector, Shape, TableDecl};
 use super::table;
 use super::zones::{zone_tables, Zone, ZoneBook};
 
+/// `kind` code of a fvg row.
+pub const KIND_FVG: i32 = 5;
+
 /// The FVG detector.
 pub static DECLARATION: Declaration = Declaration {
     name: "fvg",
@@ -31,6 +34,7 @@ pub static DECLARATION: Declaration = Declaration {
         },
     ],
     shape: Shape::Zones,
+    kinds: &[(KIND_FVG, "fvg")],
     inputs: registry::no_inputs,
     build: |v| {
         Ok(Box::new(Fvg::new(FvgParams {
@@ -41,7 +45,7 @@ pub static DECLARATION: Declaration = Declaration {
 
 impl Detector for Fvg {
     steps_alone!();
-    zone_tables!(|_: &Self| table::KIND_FVG, "ce", QUALITY);
+    zone_tables!(|_: &Self| KIND_FVG, "ce", QUALITY);
 }
 
 /// Parameters of [`Fvg`]. Preset "ictcore": every gap (`min_size_atr = 0`).

@@ -14,6 +14,11 @@ use super::registry::{self, Declaration, Detector, Shape, TableDecl};
 use super::table;
 use super::zones::{zone_tables, Zone, ZoneBook};
 
+/// `kind` code of a volume imbalance row.
+pub const KIND_VOLUME_IMBALANCE: i32 = 6;
+/// `kind` code of a opening gap row.
+pub const KIND_OPENING_GAP: i32 = 7;
+
 /// The volume imbalance detector.
 pub static VOLUME_IMBALANCE: Declaration = Declaration {
     name: "volume_imbalance",
@@ -30,6 +35,7 @@ pub static VOLUME_IMBALANCE: Declaration = Declaration {
         },
     ],
     shape: Shape::Zones,
+    kinds: &[(KIND_VOLUME_IMBALANCE, "volume_imbalance")],
     inputs: registry::no_inputs,
     build: |_| Ok(Box::new(Gaps::new(GapKind::VolumeImbalance))),
 };
@@ -50,6 +56,7 @@ pub static OPENING_GAPS: Declaration = Declaration {
         },
     ],
     shape: Shape::Zones,
+    kinds: &[(KIND_OPENING_GAP, "opening_gap")],
     inputs: registry::no_inputs,
     build: |_| Ok(Box::new(Gaps::new(GapKind::OpeningGap))),
 };
@@ -58,8 +65,8 @@ impl Detector for Gaps {
     steps_alone!();
     zone_tables!(
         |g: &Self| match g.kind {
-            GapKind::VolumeImbalance => table::KIND_VOLUME_IMBALANCE,
-            GapKind::OpeningGap => table::KIND_OPENING_GAP,
+            GapKind::VolumeImbalance => KIND_VOLUME_IMBALANCE,
+            GapKind::OpeningGap => KIND_OPENING_GAP,
         },
         "mid",
         QUALITY

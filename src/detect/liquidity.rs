@@ -28,6 +28,15 @@ use super::zones::{ordered, unordered};
 use crate::error::Result;
 use crate::table::{Column, Dtype, ResultTable};
 
+/// `kind` code of a equal highs row.
+pub const KIND_EQUAL_HIGHS: i32 = 10;
+/// `kind` code of a equal lows row.
+pub const KIND_EQUAL_LOWS: i32 = 11;
+/// `kind` code of a sweep row.
+pub const KIND_SWEEP: i32 = 12;
+/// `kind` code of a run row.
+pub const KIND_RUN: i32 = 13;
+
 /// The liquidity detector (reads `swings`).
 pub static DECLARATION: Declaration = Declaration {
     name: "liquidity",
@@ -65,6 +74,12 @@ pub static DECLARATION: Declaration = Declaration {
         },
     ],
     shape: Shape::Liquidity,
+    kinds: &[
+        (KIND_EQUAL_HIGHS, "equal_highs"),
+        (KIND_EQUAL_LOWS, "equal_lows"),
+        (KIND_SWEEP, "sweep"),
+        (KIND_RUN, "run"),
+    ],
     inputs: |v| Ok(vec![LiquidityParams::from_values(v)?.swings_spec()?]),
     build: |v| Ok(Box::new(Liquidity::new(LiquidityParams::from_values(v)?))),
 };
@@ -499,9 +514,9 @@ impl Liquidity {
             rows.iter()
                 .map(|r| {
                     if r.direction > 0 {
-                        super::table::KIND_EQUAL_HIGHS
+                        KIND_EQUAL_HIGHS
                     } else {
-                        super::table::KIND_EQUAL_LOWS
+                        KIND_EQUAL_LOWS
                     }
                 })
                 .collect(),
@@ -530,13 +545,7 @@ impl Liquidity {
             history,
             (from..from + rows.len()).map(|i| i as i64).collect(),
             rows.iter()
-                .map(|r| {
-                    if r.run {
-                        super::table::KIND_RUN
-                    } else {
-                        super::table::KIND_SWEEP
-                    }
-                })
+                .map(|r| if r.run { KIND_RUN } else { KIND_SWEEP })
                 .collect(),
             rows.iter().map(|r| i32::from(r.direction)).collect(),
             rows.iter().map(|r| r.anchor as i64).collect(),

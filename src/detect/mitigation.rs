@@ -28,6 +28,9 @@ use super::table;
 use super::zones::{zone_tables, Zone, ZoneBook};
 use crate::error::Result;
 
+/// `kind` code of a mitigation block row.
+pub const KIND_MITIGATION_BLOCK: i32 = 19;
+
 /// The mitigation block detector (reads `structure` and its `swings`).
 pub static DECLARATION: Declaration = Declaration {
     name: "mitigation_blocks",
@@ -47,6 +50,7 @@ pub static DECLARATION: Declaration = Declaration {
         },
     ],
     shape: Shape::Zones,
+    kinds: &[(KIND_MITIGATION_BLOCK, "mitigation_block")],
     inputs: |v| {
         let p = StructureParams::from_values(v)?;
         Ok(vec![p.spec()?, p.swings_spec()?])
@@ -62,11 +66,7 @@ impl Detector for MitigationBlocks {
     fn undo(&mut self) {
         MitigationBlocks::undo(self);
     }
-    zone_tables!(
-        |_: &Self| table::KIND_MITIGATION_BLOCK,
-        "mean_threshold",
-        QUALITY
-    );
+    zone_tables!(|_: &Self| KIND_MITIGATION_BLOCK, "mean_threshold", QUALITY);
 }
 
 /// Quality columns: the candle's height in ATR(14) at the break; how far the failure swing

@@ -14,6 +14,9 @@ use super::table;
 use crate::error::Result;
 use crate::table::{Column, Dtype, ResultTable};
 
+/// `kind` code of a mss row.
+pub const KIND_MSS: i32 = 18;
+
 /// The MSS detector (reads `structure` and `liquidity` on the same swings).
 pub static DECLARATION: Declaration = Declaration {
     name: "mss",
@@ -48,6 +51,7 @@ pub static DECLARATION: Declaration = Declaration {
         ],
     }],
     shape: Shape::Events,
+    kinds: &[(KIND_MSS, "mss")],
     inputs: |v| {
         let p = MssParams::from_values(v)?;
         Ok(vec![p.structure.spec()?, p.liquidity.spec()?])
@@ -176,7 +180,7 @@ impl Mss {
             .collect();
         let mut t = super::table::breaks(history, &breaks);
         if let Some(kind) = t.columns.iter_mut().find(|c| c.name == "kind") {
-            *kind = Column::i32("kind", &vec![super::table::KIND_MSS; rows.len()]);
+            *kind = Column::i32("kind", &vec![KIND_MSS; rows.len()]);
         }
         t.columns.push(Column::i64(
             "sweep_bar",

@@ -25,6 +25,11 @@ use crate::error::Result;
 use crate::table::{Column, Dtype, ResultTable};
 use chrono_tz::Tz;
 
+/// `kind` code of a ndog row.
+pub const KIND_NDOG: i32 = 21;
+/// `kind` code of a nwog row.
+pub const KIND_NWOG: i32 = 22;
+
 /// The NDOG / NWOG detector.
 pub static DECLARATION: Declaration = Declaration {
     name: "new_opening_gaps",
@@ -67,6 +72,7 @@ pub static DECLARATION: Declaration = Declaration {
         },
     ],
     shape: Shape::Zones,
+    kinds: &[(KIND_NDOG, "ndog"), (KIND_NWOG, "nwog")],
     inputs: registry::no_inputs,
     build: |v| {
         let at =
@@ -181,9 +187,9 @@ impl NewOpeningGaps {
         if let Some((close, anchor, settled)) = self.state.settlement.filter(|_| new_day) {
             let (top, bottom) = (bar.open.max(close), bar.open.min(close));
             if top > bottom {
-                let mut kinds = vec![super::table::KIND_NDOG];
+                let mut kinds = vec![KIND_NDOG];
                 if week(day, self.params.open_at) > week(settled, self.params.open_at) {
-                    kinds.push(super::table::KIND_NWOG);
+                    kinds.push(KIND_NWOG);
                 }
                 for kind in kinds {
                     self.book.add(Zone {

@@ -20,6 +20,9 @@ use super::table;
 use super::zones::{zone_tables, Zone, ZoneBook};
 use crate::error::Result;
 
+/// `kind` code of a order block row.
+pub const KIND_ORDER_BLOCK: i32 = 9;
+
 /// The order block detector (reads `structure`).
 pub static DECLARATION: Declaration = Declaration {
     name: "order_blocks",
@@ -39,6 +42,7 @@ pub static DECLARATION: Declaration = Declaration {
         },
     ],
     shape: Shape::Zones,
+    kinds: &[(KIND_ORDER_BLOCK, "order_block")],
     inputs: |v| Ok(vec![StructureParams::from_values(v)?.spec()?]),
     build: |_| Ok(Box::new(OrderBlocks::default())),
 };
@@ -51,11 +55,7 @@ impl Detector for OrderBlocks {
     fn undo(&mut self) {
         OrderBlocks::undo(self);
     }
-    zone_tables!(
-        |_: &Self| table::KIND_ORDER_BLOCK,
-        "mean_threshold",
-        QUALITY
-    );
+    zone_tables!(|_: &Self| KIND_ORDER_BLOCK, "mean_threshold", QUALITY);
 }
 
 /// Quality columns: height in ATR(14) at the break; the candle's share of the volume from it

@@ -25,6 +25,9 @@ use super::zones::{Zone, ZoneBook};
 use crate::error::Result;
 use crate::table::{Column, Dtype, ResultTable};
 
+/// `kind` code of a dealing range row.
+pub const KIND_DEALING_RANGE: i32 = 14;
+
 /// The dealing range detector (reads `order_blocks`, whose legs it shares).
 pub static DECLARATION: Declaration = Declaration {
     name: "dealing_ranges",
@@ -56,6 +59,7 @@ pub static DECLARATION: Declaration = Declaration {
         },
     ],
     shape: Shape::Zones,
+    kinds: &[(KIND_DEALING_RANGE, "dealing_range")],
     inputs: |v| {
         let params = StructureParams::from_values(v)?.as_params();
         Ok(vec![NativeSpec::with("order_blocks", &params)?])
@@ -161,7 +165,7 @@ impl DealingRanges {
         let zones = self.book.table(
             history,
             from,
-            super::table::KIND_DEALING_RANGE,
+            KIND_DEALING_RANGE,
             "ote_sweet",
             ["size_atr", "", ""],
         );

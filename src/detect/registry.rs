@@ -272,6 +272,9 @@ pub struct Declaration {
     /// Its tables: the main one first (named as the detector), then a log if it has one.
     pub tables: &'static [TableDecl],
     pub shape: Shape,
+    /// The `kind` codes its rows carry, with their names (codes are stable: caches and
+    /// users' files hold them; a new kind takes a new code).
+    pub kinds: &'static [(i32, &'static str)],
     /// The detectors whose output it reads, with parameters derived from its own; they run
     /// once per engine however many detectors read them.
     pub inputs: fn(&Values) -> Result<Vec<NativeSpec>>,

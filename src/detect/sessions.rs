@@ -50,6 +50,9 @@ pub struct Window {
     pub end: u32,
 }
 
+/// `kind` code of a session row.
+pub const KIND_SESSION: i32 = 17;
+
 /// The sessions detector.
 pub static DECLARATION: Declaration = Declaration {
     name: "sessions",
@@ -84,6 +87,7 @@ pub static DECLARATION: Declaration = Declaration {
         ],
     }],
     shape: Shape::Sessions,
+    kinds: &[(KIND_SESSION, "session")],
     inputs: registry::no_inputs,
     build: |v| {
         Ok(Box::new(Sessions::new(SessionParams::parse(
@@ -388,7 +392,7 @@ impl Sessions {
         let mut columns = super::table::common(
             history,
             (from..from + rows.len()).map(|i| i as i64).collect(),
-            vec![super::table::KIND_SESSION; rows.len()],
+            vec![KIND_SESSION; rows.len()],
             vec![0; rows.len()],
             rows.iter().map(|r| r.first as i64).collect(),
             rows.iter().map(|r| r.known_at as i64).collect(),

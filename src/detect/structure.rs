@@ -27,6 +27,7 @@ pub static DECLARATION: Declaration = Declaration {
         columns: &[table::COMMON, table::BREAK_COLUMNS],
     }],
     shape: Shape::Events,
+    kinds: &[(3, "bos"), (4, "choch")],
     inputs: |v| Ok(vec![StructureParams::from_values(v)?.swings_spec()?]),
     build: |v| Ok(Box::new(Structure::new(StructureParams::from_values(v)?))),
 };
@@ -307,6 +308,7 @@ pub static LAYERS: Declaration = Declaration {
         ],
     }],
     shape: Shape::Events,
+    kinds: &[(3, "bos"), (4, "choch")],
     inputs: |v| {
         let (internal, swing) = layer_params(v)?;
         Ok(vec![internal.spec()?, swing.spec()?])

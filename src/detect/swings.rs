@@ -31,6 +31,7 @@ pub static DECLARATION: Declaration = Declaration {
         columns: &[table::COMMON, table::SWING_COLUMNS],
     }],
     shape: Shape::Events,
+    kinds: &[(1, "swing_high"), (2, "swing_low")],
     inputs: registry::no_inputs,
     build: |v| Ok(Box::new(Swings::new(SwingParams::from_values(v)?))),
 };

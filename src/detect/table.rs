@@ -1,7 +1,7 @@
 //! Event tables as named typed columns (a [`ResultTable`], so native results go
 //! through the pool and the cache like compat frames). Every table has `id`, `kind`,
 //! `direction`, `anchor`, `known_at` and their times `anchor_time`, `known_at_time`
-//! (int64 ns), then its levels and quality columns. `kind` codes are listed in [`KINDS`].
+//! (int64 ns), then its levels and quality columns. `kind` codes are listed by [`kinds`].
 
 use super::history::History;
 use super::lifecycle::Transition;
@@ -9,50 +9,17 @@ use super::structure::Break;
 use super::swings::Swing;
 use crate::table::{Column, Dtype, ResultTable};
 
-pub const KIND_FVG: i32 = 5;
-pub const KIND_VOLUME_IMBALANCE: i32 = 6;
-pub const KIND_OPENING_GAP: i32 = 7;
-pub const KIND_DISPLACEMENT: i32 = 8;
-pub const KIND_ORDER_BLOCK: i32 = 9;
-pub const KIND_EQUAL_HIGHS: i32 = 10;
-pub const KIND_EQUAL_LOWS: i32 = 11;
-pub const KIND_SWEEP: i32 = 12;
-pub const KIND_RUN: i32 = 13;
-pub const KIND_DEALING_RANGE: i32 = 14;
-pub const KIND_BPR: i32 = 15;
-pub const KIND_REJECTION_BLOCK: i32 = 16;
-pub const KIND_SESSION: i32 = 17;
-pub const KIND_MSS: i32 = 18;
-pub const KIND_MITIGATION_BLOCK: i32 = 19;
-pub const KIND_CISD: i32 = 20;
-pub const KIND_NDOG: i32 = 21;
-pub const KIND_NWOG: i32 = 22;
-
-/// `kind` codes of every native table, and their names.
-pub const KINDS: &[(i32, &str)] = &[
-    (1, "swing_high"),
-    (2, "swing_low"),
-    (3, "bos"),
-    (4, "choch"),
-    (KIND_FVG, "fvg"),
-    (KIND_VOLUME_IMBALANCE, "volume_imbalance"),
-    (KIND_OPENING_GAP, "opening_gap"),
-    (KIND_DISPLACEMENT, "displacement"),
-    (KIND_ORDER_BLOCK, "order_block"),
-    (KIND_EQUAL_HIGHS, "equal_highs"),
-    (KIND_EQUAL_LOWS, "equal_lows"),
-    (KIND_SWEEP, "sweep"),
-    (KIND_RUN, "run"),
-    (KIND_DEALING_RANGE, "dealing_range"),
-    (KIND_BPR, "bpr"),
-    (KIND_REJECTION_BLOCK, "rejection_block"),
-    (KIND_SESSION, "session"),
-    (KIND_MSS, "mss"),
-    (KIND_MITIGATION_BLOCK, "mitigation_block"),
-    (KIND_CISD, "cisd"),
-    (KIND_NDOG, "ndog"),
-    (KIND_NWOG, "nwog"),
-];
+/// `kind` codes of every native table, and their names: each detector declares the kinds it
+/// emits (`Declaration::kinds`); this is their union, in code order.
+pub fn kinds() -> Vec<(i32, &'static str)> {
+    let mut all: Vec<(i32, &'static str)> = super::registry::REGISTRY
+        .iter()
+        .flat_map(|d| d.kinds.iter().copied())
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
 
 /// Names of swing labels by code (see [`super::swings::Label`]).
 pub const LABELS: &[&str] = &["first", "HH", "LH", "EH", "HL", "LL", "EL"];

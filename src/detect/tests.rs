@@ -1737,7 +1737,11 @@ fn new_day_and_week_opening_gaps_by_hand() {
     let kinds = bytemuck::cast_slice::<u8, i32>(table.column("kind").unwrap().bytes()).to_vec();
     assert_eq!(
         kinds,
-        [table::KIND_NDOG, table::KIND_NDOG, table::KIND_NWOG]
+        [
+            super::new_opening_gaps::KIND_NDOG,
+            super::new_opening_gaps::KIND_NDOG,
+            super::new_opening_gaps::KIND_NWOG
+        ]
     );
     let log: Vec<_> = d
         .book
@@ -1817,9 +1821,9 @@ fn new_opening_gaps_equal_the_definition() {
                         };
                         let new_week = named(day).iso_week() != named(settled).iso_week();
                         let dir = if b.open > close { 1 } else { -1 };
-                        expected.push((dir, anchor, t, table::KIND_NDOG));
+                        expected.push((dir, anchor, t, super::new_opening_gaps::KIND_NDOG));
                         if new_week {
-                            expected.push((dir, anchor, t, table::KIND_NWOG));
+                            expected.push((dir, anchor, t, super::new_opening_gaps::KIND_NWOG));
                         }
                     }
                 }
@@ -1843,8 +1847,14 @@ fn new_opening_gaps_equal_the_definition() {
             .map(|(z, &k)| (z.direction, z.anchor, z.known_at, k))
             .collect();
         assert_eq!(got, expected, "{close_at} {open_at}");
-        total[0] += got.iter().filter(|g| g.3 == table::KIND_NDOG).count();
-        total[1] += got.iter().filter(|g| g.3 == table::KIND_NWOG).count();
+        total[0] += got
+            .iter()
+            .filter(|g| g.3 == super::new_opening_gaps::KIND_NDOG)
+            .count();
+        total[1] += got
+            .iter()
+            .filter(|g| g.3 == super::new_opening_gaps::KIND_NWOG)
+            .count();
     }
     // ~20 trading days a run with 4 week opens; the walk's opens repeat the previous close
     // unless they jump (one bar in four), so many reopens leave no gap.
@@ -1906,6 +1916,15 @@ fn every_declared_detector_is_known_everywhere_and_keeps_its_schema() {
             "{err}"
         );
     }
+    // A code names one kind everywhere.
+    let kinds = table::kinds();
+    for (i, (code, name)) in kinds.iter().enumerate() {
+        assert!(
+            kinds[..i].iter().all(|(c, n)| c != code && n != name),
+            "kind {code} {name} twice"
+        );
+    }
+    assert_eq!(kinds.len(), 22);
 }
 
 /// A shared input steps once: structure, order blocks, dealing ranges and mitigation blocks
