@@ -110,7 +110,7 @@ fn index_column(name: String, rows: &[usize], dense_len: usize) -> Column {
     }
 }
 
-/// The compact form of a row-per-candle table, or `None` when it would not be at most half
+/// The compact form of a row-per-candle table, or `None` when it would not be at most 80% of
 /// the dense size (or the table is not one: columns of unequal length, metadata of its own).
 pub fn compact(table: &ResultTable) -> Option<ResultTable> {
     let n = table.columns.first()?.len();
@@ -175,7 +175,7 @@ pub fn compact(table: &ResultTable) -> Option<ResultTable> {
             (RUNS.to_string(), run_names.join(",")),
         ],
     };
-    (out.data_bytes() * 2 <= table.data_bytes()).then_some(out)
+    (out.data_bytes() * 5 <= table.data_bytes() * 4).then_some(out)
 }
 
 /// The dense table of a compact one (a table without compact metadata is returned as is).
@@ -294,7 +294,7 @@ mod tests {
                 Column::i32_vec("C", i32s),
             ]);
             if let Some(small) = compact(&table) {
-                prop_assert!(small.data_bytes() * 2 <= table.data_bytes());
+                prop_assert!(small.data_bytes() * 5 <= table.data_bytes() * 4);
                 prop_assert_eq!(expand(&small), Some(table));
             }
         }
