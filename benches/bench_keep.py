@@ -41,7 +41,14 @@ key = next(iter(result))
 start = time.perf_counter()
 result.frame(*key)
 read = time.perf_counter() - start
+status = dict(
+    line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line
+)
+anon_mb = int(status.get("RssAnon", "0 kB").split()[0]) / 1024
+file_mb = int(status.get("RssFile", "0 kB").split()[0]) / 1024
 print(json.dumps({
+    "anon_mb": anon_mb,
+    "file_mb": file_mb,
     "wall": wall,
     "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "held_mb": held / 2**20,
@@ -88,14 +95,17 @@ def main() -> None:
         f"{' --baseline OLD' if args.baseline else ''}` on {time.strftime('%Y-%m-%d')} "
         f"({candles:,} candles; release builds; 2 cores; each arm its own process).\n"
     )
-    print("| build | workers | wall s | 1 / 2 workers | peak RSS MB | results held MB |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| build | workers | wall s | 1 / 2 workers | peak RSS MB | RSS at end: anonymous / "
+        "file-backed (the store's mapped pages) MB | results held MB |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     walls = {(label, w): r["wall"] for label, w, r in rows}
     for label, workers, r in rows:
         speedup = walls[label, 1] / r["wall"]
         print(
             f"| {label} | {workers} | {r['wall']:.2f} | {speedup:.2f}x | {r['rss_mb']:,.0f} "
-            f"| {r['held_mb']:,.0f} |"
+            f"| {r['anon_mb']:,.0f} / {r['file_mb']:,.0f} | {r['held_mb']:,.0f} |"
         )
 
 
