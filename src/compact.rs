@@ -22,6 +22,14 @@ pub const ROWS: &str = "compact.rows";
 pub const COLUMNS: &str = "compact.columns";
 pub const SPARSE: &str = "compact.sparse";
 pub const RUNS: &str = "compact.runs";
+/// A held result whose compact form still takes more than this many bytes per row is held
+/// as its digest instead ([`deferred`]) and recomputed on access (retracements: its current
+/// retracement changes on every row).
+pub const DEFER_BYTES_PER_ROW: usize = 8;
+/// Metadata keys of a deferred table.
+pub const DEFERRED_ROWS: &str = "deferred.rows";
+pub const DEFERRED_DIGEST: &str = "deferred.digest";
+
 /// Index columns.
 pub const ROW_INDEX: &str = "@rows";
 pub const RUN_PREFIX: &str = "@runs.";
@@ -176,6 +184,43 @@ pub fn compact(table: &ResultTable) -> Option<ResultTable> {
         ],
     };
     (out.data_bytes() * 5 <= table.data_bytes() * 4).then_some(out)
+}
+
+/// A digest of a table's columns (names, dtypes, lengths and bytes, in order): what a
+/// deferred result is checked against when it is recomputed.
+pub fn digest<'a>(columns: impl IntoIterator<Item = (&'a str, Dtype, &'a [u8])>) -> String {
+    let mut record = Vec::new();
+    for (name, dtype, bytes) in columns {
+        record.extend_from_slice(&(name.len() as u64).to_le_bytes());
+        record.extend_from_slice(name.as_bytes());
+        record.push(dtype.code());
+        record.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        record.extend_from_slice(&crate::cache::input_hash(bytes));
+    }
+    format!(
+        "{:032x}",
+        u128::from_le_bytes(crate::cache::input_hash(&record))
+    )
+}
+
+/// A result held as its length and digest only (no columns): the caller recomputes it when
+/// asked for and checks the digest, so a series changed since the run is an error, never a
+/// different answer.
+pub fn deferred(table: &ResultTable) -> ResultTable {
+    let rows = table.columns.first().map_or(0, Column::len);
+    let d = digest(
+        table
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.dtype, c.bytes())),
+    );
+    ResultTable {
+        columns: Vec::new(),
+        meta: vec![
+            (DEFERRED_ROWS.to_string(), rows.to_string()),
+            (DEFERRED_DIGEST.to_string(), d),
+        ],
+    }
 }
 
 /// The dense table of a compact one (a table without compact metadata is returned as is).

@@ -406,3 +406,29 @@ def test_held_compat_results_are_compact_and_expand_exactly() -> None:
         pd.testing.assert_frame_equal(got.frame("X", "1m", name), want, check_exact=True)
         dense += int(want.memory_usage(index=False).sum())
     assert got.held_bytes() * 4 < dense, (got.held_bytes(), dense)
+
+
+def test_a_large_result_is_recomputed_on_access_and_checked(tmp_path: Path) -> None:
+    """A frame whose compact form is still large (retracements: a column that changes on
+    every row) is held as a digest and recomputed when asked for — equal to the smc frame —
+    and a series changed since the run is an error naming it, never a different answer."""
+    frame = synthetic_frame(9, 6000)
+    store = CandleStore(tmp_path / "store")
+    store.write("X", "1m", frame)
+    pool = DetectorPool(store=store, workers=2)
+    got = pool.analyze(
+        [("X", "1m")],
+        ["swing_highs_lows", "retracements"],
+        params={"swing_highs_lows": {"swing_length": 20}},
+        progress=False,
+    )
+    assert "deferred.digest" in got._columns["X", "1m", "retracements"].meta
+    want = smc.retracements(frame, smc.swing_highs_lows(frame, 20))
+    pd.testing.assert_frame_equal(got.frame("X", "1m", "retracements"), want, check_exact=True)
+    again = pool.analyze([("X", "1m")], ["retracements"], progress=False)
+    nxt = frame.iloc[-1:].copy()
+    nxt.index = nxt.index + pd.Timedelta(minutes=1)
+    store.append("X", "1m", nxt)
+    with pytest.raises(ictcore.IctError, match="changed since") as info:
+        again.arrays("X", "1m", "retracements")
+    assert (info.value.symbol, info.value.timeframe) == ("X", "1m")

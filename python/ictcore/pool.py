@@ -101,10 +101,20 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
         ``analyze(keep=False)`` results are fetched from the cache (or computed) on access."""
         key = (symbol, timeframe, detector)
         held = self._columns[key]
-        if held is None:
-            if self._loader is None:  # pragma: no cover - keep=False always sets a loader
+        digest = held.meta.get("deferred.digest") if isinstance(held, TableColumns) else None
+        if held is None or digest is not None:
+            if self._loader is None:  # pragma: no cover - analyze always sets a loader
                 raise KeyError(key)
-            held = self._loader(key)
+            loaded = self._loader(key)
+            if digest is not None and _ictcore.result_digest(list(loaded.items())) != digest:
+                raise IctError(
+                    f"{symbol} {timeframe} {detector}: the series changed since analyze() "
+                    "ran (this result is recomputed when asked for and no longer matches the "
+                    "run's); run analyze() again",
+                    symbol=symbol,
+                    timeframe=timeframe,
+                )
+            return loaded
         return expanded(held) if isinstance(held, TableColumns) else held
 
     def held_bytes(self) -> int:
@@ -270,9 +280,10 @@ class DetectorPool:
         if errors and on_error == "raise":
             raise BatchError(dict(errors.items()))
         by_key = dict(zip(keys, native, strict=True))
-        params_by_name = dict(specs)
+        # Each detector's parameters as the run resolved them, so one can be computed alone.
+        params_by_name = dict(_ictcore.resolved_params(specs))
 
-        def load(key: Key) -> dict[str, npt.NDArray[Any]]:
+        def load(key: Key) -> TableColumns:
             symbol, timeframe, name = key
             one, _ = self._pool.analyze(
                 [by_key[symbol, timeframe]],
@@ -281,12 +292,13 @@ class DetectorPool:
                 None if self.cache is None else self.cache._cache,
                 None,
                 True,
+                True,
             )
             if isinstance(one[0], BaseException):
                 raise one[0]
             return columns_of(one[0][0])
 
-        return AnalysisResult(columns, errors, stats, None if keep else load)
+        return AnalysisResult(columns, errors, stats, load)
 
     def analyze_async(self, *args: Any, **kwargs: Any) -> concurrent.futures.Future[AnalysisResult]:
         """:meth:`analyze` on a background thread (the work runs without the GIL, so the

@@ -165,6 +165,24 @@ pub fn digest(py: Python<'_>, arrays: Vec<PyReadonlyArray1<'_, f64>>) -> PyResul
     }))
 }
 
+/// The digest of a result's columns ([(name, array)], as `compute` functions return them),
+/// as the pool records it for a deferred result (`ictcore::compact::digest`).
+#[pyfunction]
+pub fn result_digest(py: Python<'_>, columns: &Bound<'_, PyList>) -> PyResult<String> {
+    let arrays = extract_arrays(columns, "result column")?;
+    let parts = arrays
+        .iter()
+        .map(|(name, a)| Ok((name.as_str(), a.bytes(name)?)))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(py.detach(|| {
+        ictcore::compact::digest(
+            parts
+                .iter()
+                .map(|(name, (dtype, bytes))| (*name, *dtype, *bytes)),
+        )
+    }))
+}
+
 /// Checks that `params` can be keyed (the compat layer computes without its cache rather
 /// than fail when they cannot, so caching never changes what a call accepts).
 #[pyfunction]

@@ -81,6 +81,7 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(candles::check_time_index, m)?)?;
     m.add_function(wrap_pyfunction!(convert::keyable_params, m)?)?;
     m.add_function(wrap_pyfunction!(convert::digest, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::result_digest, m)?)?;
     m.add_function(wrap_pyfunction!(compat::compat_run, m)?)?;
     m.add_function(wrap_pyfunction!(compat::compat_session_table, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
@@ -92,6 +93,7 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cache::Cache>()?;
     m.add_class::<convert::CachedResult>()?;
     m.add_class::<pool::Pool>()?;
+    m.add_function(wrap_pyfunction!(pool::resolved_params, m)?)?;
     m.add("DETECTORS", ictcore::pool::DETECTORS.to_vec())?;
     m.add(
         "NATIVE_DETECTORS",

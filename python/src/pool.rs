@@ -10,7 +10,7 @@ use crate::convert::{params, to_arrays, Out};
 use crate::errors::{self, to_pyerr};
 use crate::store::PyStore;
 use ictcore::fork::PerProcess;
-use ictcore::pool::{Control, DetectorPool, Request, Source};
+use ictcore::pool::{Control, DetectorPool, Hold, Request, Source};
 use ictcore::IctError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -75,8 +75,9 @@ impl Pool {
         Ok(self.pool()?.workers())
     }
 
-    /// Runs `detectors` ([(name, params)]) on `requests`; returns (results, stats).
-    #[pyo3(signature = (requests, detectors, store, cache, progress, keep = true))]
+    /// Runs `detectors` ([(name, params)]) on `requests`; returns (results, stats). `keep`
+    /// false holds nothing; else compat frames come compact (or deferred) unless `dense`.
+    #[pyo3(signature = (requests, detectors, store, cache, progress, keep = true, dense = false))]
     #[allow(
         clippy::too_many_arguments,
         reason = "the arguments are the Python call's; the Python layer names them"
@@ -90,7 +91,13 @@ impl Pool {
         cache: Option<&Bound<'py, Cache>>,
         progress: Option<Bound<'py, PyAny>>,
         keep: bool,
+        dense: bool,
     ) -> errors::Result<(RunResult<'py>, Bound<'py, PyDict>)> {
+        let hold = match (keep, dense) {
+            (false, _) => Hold::Nothing,
+            (true, true) => Hold::Dense,
+            (true, false) => Hold::Compact,
+        };
         let given = detectors
             .iter()
             .map(|item| {
@@ -145,7 +152,7 @@ impl Pool {
                 let run = scope.spawn(move || {
                     let _done = done_tx;
                     catch_unwind(AssertUnwindSafe(|| {
-                        pool.analyze(requests, specs, store, cache, control, keep)
+                        pool.analyze(requests, specs, store, cache, control, hold)
                     }))
                 });
                 while let Err(RecvTimeoutError::Timeout) =
@@ -230,4 +237,37 @@ impl Pool {
         d.set_item("peak_buffer_bytes", s.peak_buffer_bytes)?;
         Ok((results, d))
     }
+}
+
+/// Every parameter of each detector of a run as the pool resolves them (defaults, and
+/// `swing_highs_lows`' `swing_length` for the swing readers): what one detector needs to be
+/// computed alone exactly as in the run.
+#[pyfunction]
+pub fn resolved_params<'py>(
+    py: Python<'py>,
+    detectors: &Bound<'py, PyList>,
+) -> errors::Result<Vec<(String, Bound<'py, PyDict>)>> {
+    let given = detectors
+        .iter()
+        .map(|item| {
+            let (name, p): (String, Bound<'py, PyDict>) = item.extract()?;
+            Ok((name, params(&p)?))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let mut out = Vec::new();
+    for spec in ictcore::pool::parse_run(given)? {
+        let d = PyDict::new(py);
+        for (name, value) in spec.params() {
+            match value {
+                ictcore::param::Param::Int(v) => d.set_item(name, v)?,
+                ictcore::param::Param::Float(v) => d.set_item(name, v)?,
+                ictcore::param::Param::Bool(v) => d.set_item(name, v)?,
+                ictcore::param::Param::Str(v) => d.set_item(name, v)?,
+                // Specs hold plain values only; anything else is left to its default.
+                _ => {}
+            }
+        }
+        out.push((spec.name().to_string(), d));
+    }
+    Ok(out)
 }

@@ -164,9 +164,10 @@ impl DetectorPool {
         self.workers
     }
 
-    /// Runs every spec on every request; see the module documentation. With `keep` false
-    /// the results are computed (and cached) but not held: each success is an empty list,
-    /// and their memory is reused for the next series instead of growing with the portfolio.
+    /// Runs every spec on every request; see the module documentation. `hold` says what
+    /// comes back: with [`Hold::Nothing`] the results are computed (and cached) but not held
+    /// (each success is an empty list, and their memory is reused for the next series
+    /// instead of growing with the portfolio).
     pub fn analyze(
         &self,
         requests: &[Request<'_>],
@@ -174,8 +175,9 @@ impl DetectorPool {
         store: Option<&Store>,
         cache: Option<&AnalysisCache>,
         control: &Control,
-        keep: bool,
+        hold: Hold,
     ) -> Outcome {
+        let keep = hold != Hold::Nothing;
         let start = Instant::now();
         let shared = Shared::default();
         let io_start = Instant::now();
@@ -219,7 +221,7 @@ impl DetectorPool {
                 let began = Instant::now();
                 let result = match &prepared[i] {
                     Ok(p) => catch_unwind(AssertUnwindSafe(|| {
-                        run(req, p, specs, cache, &shared, keep)
+                        run(req, p, specs, cache, &shared, hold)
                     }))
                     .unwrap_or_else(|payload| Err(panic_error(&payload, req)))
                     .map(|tables| if keep { tables } else { Vec::new() }),
@@ -418,6 +420,18 @@ fn candles<'a>(req: &'a Request<'a>, p: &'a Prepared) -> Result<Candles<'a>> {
     })
 }
 
+/// What a run holds of its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Nothing: results are computed (and cached) only.
+    Nothing,
+    /// Every result as computed.
+    Dense,
+    /// Compat frames compact ([`crate::compact`]); one whose compact form is still large
+    /// as a digest (recomputed on access and checked against it); native tables as they are.
+    Compact,
+}
+
 /// Runs every spec on one request.
 fn run(
     req: &Request<'_>,
@@ -425,7 +439,7 @@ fn run(
     specs: &[Spec],
     cache: Option<&AnalysisCache>,
     shared: &Shared,
-    keep: bool,
+    hold: Hold,
 ) -> Result<Vec<Arc<ResultTable>>> {
     let c = candles(req, p)?;
     let whole = p
@@ -446,16 +460,23 @@ fn run(
     specs
         .iter()
         .map(|spec| {
-            if !keep && task.fill(spec)? {
+            if hold == Hold::Nothing && task.fill(spec)? {
                 return Ok(Arc::new(ResultTable::default()));
             }
             let table = task.get(spec)?;
-            // Held results stay compact until asked for (a compat frame is mostly empty
-            // rows): the dense table goes back to the cache or the allocator now.
-            if spec.is_native() {
+            if hold == Hold::Dense || spec.is_native() {
                 return Ok(table);
             }
-            Ok(crate::compact::compact(&table).map_or(table, Arc::new))
+            // Held results stay compact until asked for (a compat frame is mostly empty
+            // rows): the dense table goes back to the cache or the allocator now. One still
+            // large compact (a column that changes on every row) is held as its digest and
+            // recomputed when asked for, checked against it.
+            let held = crate::compact::compact(&table).map_or_else(|| Arc::clone(&table), Arc::new);
+            let rows = table.columns.first().map_or(0, |c| c.len());
+            if held.data_bytes() > crate::compact::DEFER_BYTES_PER_ROW * rows {
+                return Ok(Arc::new(crate::compact::deferred(&table)));
+            }
+            Ok(held)
         })
         .collect()
 }

@@ -107,7 +107,14 @@ fn parallel_equals_serial_and_direct_calls() {
         .collect();
     for workers in [1, 2, 3] {
         let pool = DetectorPool::new(Some(workers), 1 << 20).unwrap();
-        let out = pool.analyze(&requests, &specs, None, None, &Control::default(), true);
+        let out = pool.analyze(
+            &requests,
+            &specs,
+            None,
+            None,
+            &Control::default(),
+            Hold::Dense,
+        );
         assert_eq!(out.stats.failed, 0);
         for (w, result) in walks.iter().zip(&out.results) {
             let got: Vec<ResultTable> = result
@@ -117,6 +124,38 @@ fn parallel_equals_serial_and_direct_calls() {
                 .map(|t| (**t).clone())
                 .collect();
             assert_eq!(got, direct(&view(w), &specs), "workers {workers}");
+        }
+    }
+    // Held compact, every result is the dense one: expanded, or (deferred) its digest.
+    let pool = DetectorPool::new(Some(2), 1 << 20).unwrap();
+    let out = pool.analyze(
+        &requests,
+        &specs,
+        None,
+        None,
+        &Control::default(),
+        Hold::Compact,
+    );
+    for (w, result) in walks.iter().zip(&out.results) {
+        for (held, dense) in result
+            .as_ref()
+            .unwrap()
+            .iter()
+            .zip(direct(&view(w), &specs))
+        {
+            let deferred = held
+                .meta
+                .iter()
+                .find(|(k, _)| k == crate::compact::DEFERRED_DIGEST);
+            match deferred {
+                Some((_, digest)) => {
+                    let cols = dense.columns.iter();
+                    let want =
+                        crate::compact::digest(cols.map(|c| (c.name.as_str(), c.dtype, c.bytes())));
+                    assert_eq!(*digest, want);
+                }
+                None => assert_eq!(crate::compact::expand(held), Some(dense)),
+            }
         }
     }
 }
@@ -180,7 +219,7 @@ fn a_failure_fails_its_request_alone() {
         Some(&store),
         None,
         &Control::default(),
-        true,
+        Hold::Dense,
     );
     let errors: Vec<String> = out
         .results
@@ -226,7 +265,7 @@ fn a_failure_fails_its_request_alone() {
         Some(&store),
         None,
         &Control::default(),
-        true,
+        Hold::Dense,
     );
     assert_eq!(again.stats.failed, 0);
     std::fs::remove_dir_all(dir).unwrap();
@@ -253,7 +292,14 @@ fn cancellation_and_the_cache() {
     let pool = DetectorPool::new(Some(2), 1 << 20).unwrap();
     let cancelled = Control::default();
     cancelled.cancel.store(true, Ordering::Relaxed);
-    let out = pool.analyze(&requests, &specs, Some(&store), None, &cancelled, true);
+    let out = pool.analyze(
+        &requests,
+        &specs,
+        Some(&store),
+        None,
+        &cancelled,
+        Hold::Dense,
+    );
     assert!(out.results.iter().all(|r| matches!(
         r.as_ref().map_err(IctError::root),
         Err(IctError::Cancelled { .. })
@@ -266,7 +312,7 @@ fn cancellation_and_the_cache() {
         Some(&store),
         Some(&cache),
         &Control::default(),
-        true,
+        Hold::Dense,
     );
     assert_eq!((cold.stats.misses, cold.stats.memory_hits), (4 * 8, 0));
     let warm = pool.analyze(
@@ -275,7 +321,7 @@ fn cancellation_and_the_cache() {
         Some(&store),
         Some(&cache),
         &Control::default(),
-        true,
+        Hold::Dense,
     );
     assert_eq!((warm.stats.misses, warm.stats.memory_hits), (0, 4 * 8));
     for (a, b) in cold.results.iter().zip(&warm.results) {
@@ -298,7 +344,7 @@ fn cancellation_and_the_cache() {
         Some(&store),
         Some(&cache),
         &Control::default(),
-        true,
+        Hold::Dense,
     );
     assert_eq!((after.stats.misses, after.stats.memory_hits), (8, 3 * 8));
     std::fs::remove_dir_all(dir).unwrap();
