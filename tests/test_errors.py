@@ -186,13 +186,17 @@ def test_not_a_dataframe() -> None:
 
 
 def test_candles_errors() -> None:
-    t = np.array([1, 2, 3], dtype=np.int64)
+    t = 1_700_000_000_000_000_000 + np.array([1, 2, 3], dtype=np.int64)
     with pytest.raises(ValueError, match="column 'low' has 2 rows"):
         ictcore.Candles(t, [1, 2, 3], [1, 2, 3], [1, 2], [1, 2, 3])
     with pytest.raises(ValueError, match="column 'close'.*row 1"):
         ictcore.Candles(t, [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, np.nan, 3])
     with pytest.raises(ValueError, match="column 'time'.*row 2.*duplicate"):
-        ictcore.Candles(np.array([1, 2, 2]), [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3])
+        ictcore.Candles(t[[0, 1, 1]], [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3])
+    # Small integers are no epoch time in any unit: refused, not read as 1970.
+    with pytest.raises(ValueError, match="column 'time'.*row 0.*time_unit") as small:
+        ictcore.Candles(np.array([1, 2, 3]), [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3])
+    assert (small.value.column, small.value.row) == ("time", 0)
     with pytest.raises(ValueError, match="column 'time'"):
         ictcore.Candles(np.array([1.5, 2, 3]), [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3])
 

@@ -385,7 +385,7 @@ def test_bad_input_and_parameters_name_the_problem() -> None:
         ictcore.structure(c, break_on="body")
     with pytest.raises(ValueError, match="'fvg.min_size_atr'"):
         ictcore.fvg(c, min_size_atr=-1)
-    with pytest.raises(TypeError, match="Candles or a pandas DataFrame"):
+    with pytest.raises(TypeError, match="Candles, a pandas DataFrame"):
         ictcore.fvg([1, 2, 3])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown detector"):
         Engine(["ob"])

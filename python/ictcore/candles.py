@@ -10,12 +10,85 @@ import pandas as pd
 
 from . import _ictcore
 from .compat._frames import as_float64, columns, datetime_index, nanoseconds
-from .exceptions import InvalidInputError
+from .exceptions import InvalidInputError, MissingColumnError
 
 __all__ = ["Candles"]
 
 
-def _as_time(values: Any) -> npt.NDArray[np.int64]:
+#: Nanoseconds per unit of integer epoch times.
+TIME_UNITS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+#: Integer epoch times by magnitude: the values a unit takes for dates from 1973-03-03 to
+#: 2286-11-20 (the bands do not overlap, so no date in that span is ambiguous).
+_BANDS = (
+    ("s", 10**8, 10**10),
+    ("ms", 10**11, 10**13),
+    ("us", 10**14, 10**16),
+    ("ns", 10**17, 2**63),
+)
+
+
+def _integer_time(array: npt.NDArray[Any], time_unit: str | None) -> npt.NDArray[np.int64]:
+    """Integer epoch times as int64 nanoseconds: in ``time_unit``, else in the unit their
+    magnitude says (all rows in one band); anything else is refused naming the row."""
+    if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
+        # A cast would wrap them to negative times: refuse instead.
+        row = int(np.argmax(array > np.iinfo(np.int64).max))
+        raise InvalidInputError(
+            f"column 'time': {int(array[row])} at row {row} is beyond int64",
+            column="time",
+            row=row,
+            value=int(array[row]),
+        )
+    values = np.ascontiguousarray(array, dtype=np.int64)
+    if not values.size:
+        return values
+    if time_unit is None:
+        first = int(values[0])
+        band = next(((u, lo, hi) for u, lo, hi in _BANDS if lo <= first < hi), None)
+        outside = (
+            np.zeros(len(values), dtype=bool)
+            if band is not None
+            else np.ones(len(values), dtype=bool)
+        )
+        if band is not None:
+            outside = (values < band[1]) | (values >= band[2])
+        if outside.any():
+            row = int(np.argmax(outside))
+            raise InvalidInputError(
+                f"column 'time': the integer {int(values[row])} at row {row} is not an epoch "
+                "time in seconds, milliseconds, microseconds or nanoseconds of one unit with "
+                "the other rows (a date from 1973 to 2286); pass time_unit='s', 'ms', 'us' "
+                "or 'ns', or datetimes",
+                column="time",
+                row=row,
+                value=int(values[row]),
+            )
+        time_unit = band[0] if band is not None else "ns"
+    factor = TIME_UNITS.get(time_unit)
+    if factor is None:
+        raise InvalidInputError(
+            f"time_unit must be one of {', '.join(TIME_UNITS)}, got {time_unit!r}",
+            parameter="time_unit",
+            value=time_unit,
+        )
+    limit = np.iinfo(np.int64).max // factor
+    beyond = (values > limit) | (values < -limit)
+    if beyond.any():
+        row = int(np.argmax(beyond))
+        raise InvalidInputError(
+            f"column 'time': {int(values[row])} {time_unit} at row {row} is beyond the "
+            "nanosecond range (1677-2262)",
+            column="time",
+            row=row,
+            value=int(values[row]),
+        )
+    return values * factor if factor != 1 else values
+
+
+def _as_time(values: Any, time_unit: str | None = None) -> npt.NDArray[np.int64]:
+    if isinstance(values, pd.DatetimeIndex | pd.Series) and values.dtype.kind in "iu":
+        return _integer_time(np.asarray(values), time_unit)
     if isinstance(values, pd.DatetimeIndex | pd.Series) or (
         isinstance(values, np.ndarray) and values.dtype.kind == "M"
     ):
@@ -29,22 +102,25 @@ def _as_time(values: Any) -> npt.NDArray[np.int64]:
     array = np.asarray(values)
     if array.dtype.kind not in "iu":
         raise InvalidInputError(
-            f"column 'time': expected int64 nanoseconds or datetimes, got dtype {array.dtype}"
+            f"column 'time': expected integer epoch times or datetimes, got dtype {array.dtype}",
+            column="time",
         )
-    if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
-        # A cast would wrap them to negative times (1677): refuse instead.
-        row = int(np.argmax(array > np.iinfo(np.int64).max))
-        raise InvalidInputError(
-            f"column 'time': {int(array[row])} at row {row} is beyond int64 nanoseconds (year 2262)"
-        )
-    return np.ascontiguousarray(array, dtype=np.int64)
+    return _integer_time(array, time_unit)
 
 
 #: Column names read as the time column (any case), when the frame has no DatetimeIndex.
 TIME_COLUMNS = ("time", "timestamp", "date", "datetime")
 
 
-def _frame_time(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+def _column_time(column: pd.Series, time_unit: str | None) -> npt.NDArray[np.int64]:
+    """A time column: integers by magnitude (or ``time_unit``), anything else as pandas
+    reads dates."""
+    if column.dtype.kind in "iu":
+        return _integer_time(column.to_numpy(), time_unit)
+    return _as_time(pd.to_datetime(column))
+
+
+def _frame_time(frame: pd.DataFrame, time_unit: str | None = None) -> npt.NDArray[np.int64]:
     """The times of a frame, by one rule: its DatetimeIndex; else its one time column
     (``time``, ``timestamp``, ``date`` or ``datetime``, any case). A DatetimeIndex beside a
     time column that says otherwise, or two time columns, are refused naming them: a stale
@@ -54,7 +130,7 @@ def _frame_time(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
         index_time = _as_time(frame.index)
         for label in found:
             try:
-                column_time = _as_time(pd.to_datetime(frame[label]))
+                column_time = _column_time(frame[label], time_unit)
             except (TypeError, ValueError):
                 column_time = None
             if column_time is None or not np.array_equal(column_time, index_time):
@@ -71,7 +147,7 @@ def _frame_time(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
             "DatetimeIndex; keep one, or set the right one as the index"
         )
     if found:
-        return _as_time(pd.to_datetime(frame[found[0]]))
+        return _column_time(frame[found[0]], time_unit)
     if frame.index.dtype.kind in "iufb" or not len(frame):  # row numbers are not times
         raise InvalidInputError(
             "the frame has no time: give it a DatetimeIndex or a time column "
@@ -111,8 +187,10 @@ class Candles:
         low: Any,
         close: Any,
         volume: Any = None,
+        *,
+        time_unit: str | None = None,
     ) -> None:
-        self.time = _as_time(time)
+        self.time = _as_time(time, time_unit)
         self.open = as_float64(open, "open")
         self.high = as_float64(high, "high")
         self.low = as_float64(low, "low")
@@ -154,27 +232,64 @@ class Candles:
     def from_numpy(
         cls,
         time: Any,
-        open: Any,
-        high: Any,
-        low: Any,
-        close: Any,
+        open: Any = None,
+        high: Any = None,
+        low: Any = None,
+        close: Any = None,
         volume: Any = None,
+        *,
+        time_unit: str | None = None,
+        volume_column: str | None = None,
     ) -> Candles:
-        """From arrays: ``time`` as int64 nanoseconds or datetime64; prices of any numeric
-        dtype (converted to float64); ``volume`` optional (zeros)."""
-        return cls(time, open, high, low, close, volume)
+        """From arrays: ``time`` as integer epoch times (see :class:`Candles`) or datetime64;
+        prices of any numeric dtype (converted to float64); ``volume`` optional (zeros).
+        ``time`` may instead be a structured array — a MetaTrader5 ``copy_rates_*`` result —
+        read as :meth:`from_pandas` reads its DataFrame."""
+        if isinstance(time, np.ndarray) and time.dtype.names is not None:
+            if any(x is not None for x in (open, high, low, close, volume)):
+                raise InvalidInputError(
+                    "from_numpy: a structured array carries every column; pass it alone",
+                    parameter="time",
+                )
+            frame = pd.DataFrame(time)
+            return cls.from_pandas(frame, time_unit=time_unit, volume_column=volume_column)
+        if open is None or high is None or low is None or close is None:
+            raise InvalidInputError(
+                "from_numpy needs time, open, high, low and close (or one structured array)",
+                parameter="open",
+            )
+        return cls(time, open, high, low, close, volume, time_unit=time_unit)
 
     @classmethod
-    def from_pandas(cls, frame: pd.DataFrame) -> Candles:
-        """From a DataFrame with open/high/low/close[/volume] columns (any case). Time comes
-        from its DatetimeIndex, else from its one ``time``/``timestamp``/``date``/
+    def from_pandas(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        time_unit: str | None = None,
+        volume_column: str | None = None,
+    ) -> Candles:
+        """From a DataFrame with open/high/low/close columns (any case).
+
+        Time comes from its DatetimeIndex, else from its one ``time``/``timestamp``/``date``/
         ``datetime`` column (any case); a time column that disagrees with the index, or two
-        time columns, are an error naming them. Naive times are taken as UTC."""
+        time columns, are an error naming them. Naive times are taken as UTC. Integer times
+        are epoch seconds, milliseconds, microseconds or nanoseconds by magnitude (the four
+        ranges of dates from 1973 to 2286 do not overlap), or in ``time_unit``.
+
+        Volume comes from ``volume_column`` if given, else the ``volume`` column, else
+        ``tick_volume`` (MetaTrader5's bars carry that one; pass
+        ``volume_column="real_volume"`` for exchange volume), else zeros."""
         lookup = {str(c).lower(): c for c in frame.columns}
-        time = _frame_time(frame)
-        has_volume = "volume" in lookup
-        cols = columns(frame, extra=("volume",) if has_volume else ())
-        return cls(time, cols["open"], cols["high"], cols["low"], cols["close"], cols.get("volume"))
+        time = _frame_time(frame, time_unit)
+        if volume_column is not None and volume_column.lower() not in lookup:
+            raise MissingColumnError(
+                f"no volume column {volume_column!r} (the frame has {list(frame.columns)!r})",
+                column=volume_column,
+            )
+        chosen = volume_column or next((c for c in ("volume", "tick_volume") if c in lookup), None)
+        cols = columns(frame, extra=(chosen.lower(),) if chosen else ())
+        volume = cols.get(chosen.lower()) if chosen else None
+        return cls(time, cols["open"], cols["high"], cols["low"], cols["close"], volume)
 
     def to_pandas(self) -> pd.DataFrame:
         """A DataFrame with a UTC DatetimeIndex named ``time`` and lower-case columns."""

@@ -132,8 +132,11 @@ def _candles(data: Candles | pd.DataFrame) -> Candles:
         return data
     if isinstance(data, pd.DataFrame):
         return Candles.from_pandas(data)
+    if isinstance(data, np.ndarray) and data.dtype.names is not None:
+        return Candles.from_numpy(data)  # a MetaTrader5 copy_rates_* result
     raise InvalidTypeError(
-        f"expected ictcore.Candles or a pandas DataFrame, got {type(data).__name__}"
+        "expected ictcore.Candles, a pandas DataFrame or a MetaTrader5 rates array, got "
+        f"{type(data).__name__}"
     )
 
 
