@@ -113,3 +113,15 @@ def test_a_stale_time_column_beside_a_datetime_index_is_refused() -> None:
     stale["time"] = stale["time"] - 3600
     with pytest.raises(InvalidInputError, match="does not match"):
         Candles.from_pandas(stale)
+
+
+def test_the_store_takes_time_unit_and_volume_column(tmp_path) -> None:
+    rates = pd.DataFrame(_rates(30))
+    store = CandleStore(tmp_path / "store")
+    store.write("X", "1m", rates.iloc[:20], volume_column="real_volume")
+    more = rates.iloc[20:].copy()
+    more["time"] = more["time"] * 1000  # milliseconds, named
+    store.append("X", "1m", more, time_unit="ms", volume_column="real_volume")
+    back = store.read("X", "1m")
+    np.testing.assert_array_equal(back.time, _expected_time(30))
+    np.testing.assert_array_equal(back.volume, rates["real_volume"].to_numpy(dtype=float))

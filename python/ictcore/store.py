@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from . import _ictcore
@@ -127,13 +128,14 @@ def _in_range(candles: Candles, start: Any = None, end: Any = None) -> Candles:
     return candles if (lo, hi) == (0, len(candles)) else candles._slice(lo, hi)
 
 
-def _candles(data: Candles | pd.DataFrame) -> Candles:
+def _candles(data: Any, time_unit: str | None = None, volume_column: str | None = None) -> Candles:
     if isinstance(data, Candles):
         return data
     if isinstance(data, pd.DataFrame):
-        return Candles.from_pandas(data)
+        return Candles.from_pandas(data, time_unit=time_unit, volume_column=volume_column)
     if isinstance(data, np.ndarray) and data.dtype.names is not None:
-        return Candles.from_numpy(data)  # a MetaTrader5 copy_rates_* result
+        # A MetaTrader5 copy_rates_* result.
+        return Candles.from_numpy(data, time_unit=time_unit, volume_column=volume_column)
     raise InvalidTypeError(
         "expected ictcore.Candles, a pandas DataFrame or a MetaTrader5 rates array, got "
         f"{type(data).__name__}"
@@ -199,25 +201,39 @@ class CandleStore:
     def __repr__(self) -> str:
         return f"CandleStore({str(self.path)!r})"
 
-    def write(self, symbol: str, timeframe: str, candles: Candles | pd.DataFrame) -> None:
-        """Stores a series anew, replacing any stored one (a new file renamed over the old)."""
-        c = _candles(candles)
+    def write(
+        self,
+        symbol: str,
+        timeframe: str,
+        candles: Candles | pd.DataFrame | npt.NDArray[Any],
+        *,
+        time_unit: str | None = None,
+        volume_column: str | None = None,
+    ) -> None:
+        """Stores a series anew, replacing any stored one (a new file renamed over the old).
+        ``candles``: :class:`Candles`, a DataFrame or a MetaTrader5 rates array, read by the
+        rule of :meth:`Candles.from_pandas` (``time_unit``, ``volume_column`` as there)."""
+        c = _candles(candles, time_unit=time_unit, volume_column=volume_column)
         self._store.write(symbol, timeframe, c)
 
     def append(
         self,
         symbol: str,
         timeframe: str,
-        candles: Candles | pd.DataFrame,
+        candles: Candles | pd.DataFrame | npt.NDArray[Any],
         durability: str = "full",
+        *,
+        time_unit: str | None = None,
+        volume_column: str | None = None,
     ) -> None:
-        """Appends a batch atomically, creating the series if needed.
+        """Appends a batch atomically, creating the series if needed (``candles``,
+        ``time_unit``, ``volume_column`` as in :meth:`write`).
 
         ``durability="full"`` syncs to disk before returning (survives power loss);
         ``"os"`` does not (survives a crash of the process). A batch that breaks the rules
         raises ``ValueError`` naming the row, and nothing of it is stored.
         """
-        c = _candles(candles)
+        c = _candles(candles, time_unit=time_unit, volume_column=volume_column)
         self._store.append(symbol, timeframe, c, durability)
 
     def import_csv(
