@@ -155,7 +155,15 @@ def _identical(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     return True
 
 
-def import_command(source: Path, store_path: Path, fmt: str, if_exists: str, out: Any) -> int:
+def import_command(
+    source: Path,
+    store_path: Path,
+    fmt: str,
+    if_exists: str,
+    out: Any,
+    symbol: str | None = None,
+    timeframe: str | None = None,
+) -> int:
     """Imports a CSV file or directory into a store, with a progress bar over the files."""
     from tqdm import tqdm
 
@@ -170,7 +178,9 @@ def import_command(source: Path, store_path: Path, fmt: str, if_exists: str, out
     failed = 0
     for path in tqdm(files, desc="import", unit="file", disable=len(files) < 2):
         try:
-            [done] = store.import_csv(path, format=fmt, if_exists=if_exists)
+            [done] = store.import_csv(
+                path, symbol=symbol, timeframe=timeframe, format=fmt, if_exists=if_exists
+            )
         except (OSError, ValueError) as exc:
             failed += 1
             print(f"FAILED {path}: {exc}", file=out)
@@ -395,6 +405,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_import.add_argument("store", type=Path, help="the store directory (created if needed)")
     p_import.add_argument("--format", choices=("auto", "mt5", "ohlcv"), default="auto")
     p_import.add_argument("--if-exists", choices=("append", "replace", "error"), default="append")
+    p_import.add_argument("--symbol", help="the series' symbol (default: from the file name)")
+    p_import.add_argument(
+        "--timeframe", help="the series' timeframe, e.g. 1m, 1h, 1d (default: from the file name)"
+    )
     p_verify = sub.add_parser("verify", help="check every file and block checksum of a store")
     p_verify.add_argument("store", type=Path)
     p_demo.add_argument("--days", type=int, default=60, help="days of the generated portfolio")
@@ -418,7 +432,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench":
         return bench_command(args.days, args.symbols, args.config, sys.stdout)
     if args.command == "import":
-        return import_command(args.source, args.store, args.format, args.if_exists, sys.stdout)
+        return import_command(
+            args.source,
+            args.store,
+            args.format,
+            args.if_exists,
+            sys.stdout,
+            symbol=args.symbol,
+            timeframe=args.timeframe,
+        )
     if args.command == "verify":
         return verify_command(args.store, sys.stdout)
     if args.command == "demo":

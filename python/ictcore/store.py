@@ -87,28 +87,58 @@ class Imported:
     volume_column: str | None
 
 
-_UNITS = {"m": "m", "min": "m", "h": "h", "d": "d", "w": "w"}
+_UNITS = {"m": "m", "min": "m", "h": "h", "d": "d", "w": "w", "mn": "mo", "mo": "mo"}
+#: Whole-word timeframes (``GOOG_Daily.csv``).
+_WORDS = {"daily": "1d", "weekly": "1w", "monthly": "1mo", "hourly": "1h"}
+#: A bare number is minutes (MT4's ``EURUSD_60.csv``); these counts are larger units.
+_MINUTES = {60: "1h", 240: "4h", 1440: "1d", 10080: "1w", 43200: "1mo"}
+
+
+def _timeframe(token: str) -> str | None:
+    """A timeframe token as ictcore names timeframes: MT5's ``M1``..``M30``, ``H1``..``H12``,
+    ``D1``, ``W1``, ``MN1``; ``15M``/``1H``/``4h``; ``Daily``/``Weekly``/``Monthly``/
+    ``Hourly``; a bare number of minutes (``60``, ``240``, ``1440``); else None."""
+    word = _WORDS.get(token.lower())
+    if word is not None:
+        return word
+    if token.isdigit():
+        minutes = int(token)
+        return _MINUTES.get(minutes, f"{minutes}m") if minutes > 0 else None
+    match = re.fullmatch(r"(\d+)([A-Za-z]+)|([A-Za-z]+)(\d+)", token)
+    if not match:
+        return None
+    count, unit = (match[1], match[2]) if match[1] else (match[4], match[3])
+    short = _UNITS.get(unit.lower())
+    if short is None or int(count) <= 0:
+        return None
+    return f"{int(count)}{short}"
 
 
 def infer_series(path: Path) -> tuple[str, str]:
-    """(symbol, timeframe) from a file name like ``EURUSD_15M.csv``, ``EURUSD_M15.csv`` or
-    ``BTC-USD_1h.csv`` (the part after the last ``_`` is the timeframe; MT5's ``M15``/``H1``/
-    ``D1`` and ``15M``/``1H`` both work; ``M`` means minutes here)."""
+    """(symbol, timeframe) from a file name: ``SYMBOL_TIMEFRAME.csv`` with the timeframe as
+    MT5 writes it (``EURUSD_M15``, ``EURUSD_H1``, ``EURUSD_MN1``), as ``15M``/``1h``, in
+    minutes (``EURUSD_60``) or in words (``GOOG_Daily``); MT5's "Export bars" names with
+    their date range (``EURUSD_H1_201704190900_201802021400.csv``) too. ``M`` is minutes and
+    ``MN`` months (``1mo``). Anything else is refused: pass ``symbol=`` and ``timeframe=``."""
     stem = path.stem
+    export = re.fullmatch(r"(.+)_(\d{12})_(\d{12})", stem)
+    if export:
+        stem = export[1]  # MT5 "Export bars": SYMBOL_PERIOD_FROM_TO
     if "_" not in stem:
         raise InvalidInputError(
             f"cannot infer symbol and timeframe from {path.name!r}: name it SYMBOL_TIMEFRAME.csv "
-            "or pass symbol= and timeframe="
+            "or pass symbol= and timeframe=",
+            path=str(path),
         )
-    symbol, tf = stem.rsplit("_", 1)
-    match = re.fullmatch(r"(\d+)([A-Za-z]+)|([A-Za-z]+)(\d+)", tf)
-    if not match:
-        raise InvalidInputError(f"cannot read the timeframe {tf!r} of {path.name!r}")
-    count, unit = (match[1], match[2]) if match[1] else (match[4], match[3])
-    unit = _UNITS.get(unit.lower())
-    if unit is None:
-        raise InvalidInputError(f"unknown timeframe unit in {tf!r} of {path.name!r}")
-    return symbol, f"{int(count)}{unit}"
+    symbol, token = stem.rsplit("_", 1)
+    timeframe = _timeframe(token)
+    if timeframe is None or not symbol:
+        raise InvalidInputError(
+            f"cannot read the timeframe {token!r} of {path.name!r} (MT5 periods M1..MN1, 15m, "
+            "1h, Daily, or minutes such as 60); pass timeframe=",
+            path=str(path),
+        )
+    return symbol, timeframe
 
 
 def _timestamp(value: Any) -> int:
