@@ -65,3 +65,17 @@ def test_explicit_names_on_the_api_and_the_command_line(tmp_path: Path) -> None:
     store = tmp_path / "b"
     assert main(["import", str(plain), str(store), "--symbol", "EU", "--timeframe", "15m"]) == 0
     assert [(s.symbol, s.timeframe) for s in CandleStore(store).series()] == [("EU", "15m")]
+
+
+def test_bars_that_do_not_match_the_named_timeframe_are_refused(tmp_path: Path) -> None:
+    """A file named W1 holding 15-minute bars is not stored as weekly: nothing is stored and
+    the error names the file and the spacing found."""
+    weekly = tmp_path / "EURUSD_W1.csv"
+    shutil.copy(DATA, weekly)
+    store = CandleStore(tmp_path / "store")
+    with pytest.raises(InvalidInputError, match="15m apart.*1w") as info:
+        store.import_csv(weekly)
+    assert str(weekly) in str(info.value)
+    assert store.series() == []
+    [done] = store.import_csv(weekly, timeframe="15m")
+    assert (done.symbol, done.timeframe) == ("EURUSD", "15m")

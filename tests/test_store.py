@@ -182,8 +182,11 @@ def test_a_bad_line_is_named_and_nothing_is_stored(tmp_path: Path) -> None:
 def test_import_a_directory_of_generic_csvs(tmp_path: Path) -> None:
     src = tmp_path / "csv"
     src.mkdir()
-    for name, seed in [("BTC-USD_1h.csv", 1), ("ETH-USD_H4.csv", 2)]:
-        frame(seed, 300).rename_axis("timestamp").to_csv(src / name)
+    for name, seed, step in [("BTC-USD_1h.csv", 1, "1h"), ("ETH-USD_H4.csv", 2, "4h")]:
+        bars = frame(seed, 300)
+        # Bars as far apart as the name says (imports check the spacing).
+        bars.index = pd.date_range("2024-01-01", periods=300, freq=step, name="timestamp")
+        bars.to_csv(src / name)
     store = CandleStore(tmp_path / "store")
     done = store.import_csv(src, format="ohlcv")
     assert [(d.symbol, d.timeframe, d.rows) for d in done] == [

@@ -438,6 +438,7 @@ impl Store {
             &parsed.close,
             &parsed.volume,
         )?;
+        super::spacing::check_spacing(&parsed.time, timeframe, &csv.display().to_string())?;
         let exists = self.series_path(symbol, timeframe)?.exists();
         match (exists, if_exists) {
             (true, IfExists::Error) => {

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod fs_kind;
 pub mod header;
 pub mod series;
+pub mod spacing;
 
 pub use csv_import::{parse_csv, ParsedCsv, VolumeColumn};
 pub use directory::{timeframe_seconds, IfExists, Imported, SeriesInfo, Store};
