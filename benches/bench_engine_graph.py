@@ -13,10 +13,12 @@ dealing ranges, mitigation blocks), where shared inputs matter most.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import workloads
 
 _CHILD = r"""
 import json, sys, time
@@ -46,13 +48,9 @@ print(json.dumps(out))
 
 
 def measure(python: str, bars: int, repeat: int) -> dict[str, dict[str, float]]:
-    done = subprocess.run(
-        [python, "-c", _CHILD, str(bars), str(repeat)],
-        check=True,
-        capture_output=True,
-        text=True,
+    result: dict[str, dict[str, float]] = workloads.child_json(
+        python, "-c", _CHILD, str(bars), str(repeat)
     )
-    result: dict[str, dict[str, float]] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 

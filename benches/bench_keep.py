@@ -12,8 +12,6 @@ Each arm runs in its own process (its peak RSS is its own) over one store writte
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,13 +58,7 @@ print(json.dumps({
 
 
 def measure(python: str, store: Path, workers: int) -> dict[str, float]:
-    done = subprocess.run(
-        [python, "-c", _CHILD, str(store), str(workers)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, float] = workloads.child_json(python, "-c", _CHILD, str(store), str(workers))
     return result
 
 

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -107,8 +106,7 @@ def main() -> None:
                 for name in arms:
                     cmd = [python, str(HERE), "--arm", name, "--store", str(work / "store"),
                            "--cache", str(cache)]  # fmt: skip
-                    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-                    result = json.loads(done.stdout.strip().splitlines()[-1])
+                    result = workloads.child_json(*cmd)
                     print(label, name, result, file=sys.stderr)
                     key = (label, name)
                     best[key] = min(best.get(key, float("inf")), result["seconds"])

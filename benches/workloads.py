@@ -91,3 +91,13 @@ def write_portfolio(store: Any, days: int, symbols: int) -> int:
         store.write(symbol, timeframe, Candles._trusted(**cols))
         total += len(cols["time"])
     return total
+
+
+def child_json(python: str, *args: str) -> Any:
+    """Runs ``python *args`` (a script or ``-c CODE``) in its own process, so its peak RSS
+    and imports are its own, and returns the JSON its last output line holds."""
+    import json
+    import subprocess
+
+    done = subprocess.run([python, *args], check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])

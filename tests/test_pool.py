@@ -49,6 +49,21 @@ def compat_results(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     }
 
 
+def default_results(df: pd.DataFrame, swing_length: int = 50) -> dict[str, pd.DataFrame]:
+    """The eight functions with the pool's defaults (one swings frame for every reader)."""
+    sw = smc.swing_highs_lows(df, swing_length)
+    return {
+        "fvg": smc.fvg(df),
+        "swing_highs_lows": sw,
+        "bos_choch": smc.bos_choch(df, sw),
+        "ob": smc.ob(df, sw),
+        "liquidity": smc.liquidity(df, sw),
+        "previous_high_low": smc.previous_high_low(df),
+        "sessions": smc.sessions(df, "London"),
+        "retracements": smc.retracements(df, sw),
+    }
+
+
 @pytest.fixture(scope="module")
 def small_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[CandleStore, list[Any]]:
     root = tmp_path_factory.mktemp("pool") / "store"
@@ -323,17 +338,8 @@ def test_compat_and_the_pool_share_one_cache_entry(tmp_path: Path) -> None:
     frame = synthetic_frame(5, 3000)
     cache = AnalysisCache(tmp_path / "cache")
     with ictcore.compat.caching(cache):
-        sw = smc.swing_highs_lows(frame, 10)
-        expected = {
-            "fvg": smc.fvg(frame),
-            "swing_highs_lows": sw,
-            "bos_choch": smc.bos_choch(frame, sw),
-            "ob": smc.ob(frame, sw),
-            "liquidity": smc.liquidity(frame, sw),
-            "previous_high_low": smc.previous_high_low(frame),
-            "sessions": smc.sessions(frame, "London"),
-            "retracements": smc.retracements(frame, sw),
-        }
+        expected = default_results(frame, 10)
+        sw = expected["swing_highs_lows"]
     entries = cache.stats()["entries"]
     assert entries == len(expected)
     pool = DetectorPool(workers=2, cache=cache)
@@ -387,17 +393,7 @@ def test_held_compat_results_are_compact_and_expand_exactly() -> None:
     pool = DetectorPool(workers=2)
     got = pool.analyze([("X", "1m", frame)], progress=False)
     dense = 0
-    sw = smc.swing_highs_lows(frame, 50)
-    expected = {
-        "fvg": smc.fvg(frame),
-        "swing_highs_lows": sw,
-        "bos_choch": smc.bos_choch(frame, sw),
-        "ob": smc.ob(frame, sw),
-        "liquidity": smc.liquidity(frame, sw),
-        "previous_high_low": smc.previous_high_low(frame),
-        "sessions": smc.sessions(frame, "London"),
-        "retracements": smc.retracements(frame, sw),
-    }
+    expected = default_results(frame)
     for name, want in expected.items():
         arrays = got.arrays("X", "1m", name)
         assert list(arrays) == list(want.columns)

@@ -291,13 +291,12 @@ def _candles(data: Candles | pd.DataFrame) -> Candles:
 
 def _run(name: str, data: Candles | pd.DataFrame, params: dict[str, Any]) -> EventTable:
     tables = _ictcore.native_run(name, params, _candles(data))
-    return _wrap(name, [_columns(t) for t in tables], params)
+    return _wrap(name, [_columns(t) for t in tables])
 
 
 def _wrap(
     name: str,
     tables: Sequence[Mapping[str, npt.NDArray[Any]]],
-    params: Mapping[str, Any] | None = None,
     meta: Mapping[str, str] | None = None,
 ) -> EventTable:
     """A detector's tables (in its declaration's order) as the class its declaration names;
@@ -306,11 +305,10 @@ def _wrap(
     if meta is None:
         meta = getattr(tables[0], "meta", {})
     if shape == "SessionTable":
-        # The names the `window` codes index travel with the table.
+        # The names the `window` codes index travel with the table (never guessed).
         windows = meta.get("windows")
-        if windows is None:
-            windows = {**PRESET[name], **(params or {})}["windows"]
-        return SessionTable(name, tables[0], _window_names(str(windows)))
+        names = None if windows is None else _window_names(windows)
+        return SessionTable(name, tables[0], names)
     if shape == "LiquidityTable":
         return LiquidityTable(name, tables[0], tables[1])
     if shape == "ZoneTable":
@@ -771,7 +769,7 @@ class Engine:
                 f"{name!r} is not run by this engine ({', '.join(self.detectors)})"
             )
         tables_now = [_columns(self._native.table(t, 0)) for t in tables]
-        return _wrap(name, tables_now, self.params[name])
+        return _wrap(name, tables_now)
 
     def snapshot(self) -> dict[str, EventTable]:
         """Every detector's full table."""

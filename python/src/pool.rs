@@ -10,7 +10,7 @@ use crate::convert::{params, to_arrays, Out};
 use crate::errors::{self, to_pyerr};
 use crate::store::PyStore;
 use ictcore::fork::PerProcess;
-use ictcore::pool::{Control, DetectorPool, Hold, Request, Source};
+use ictcore::pool::{Control, DetectorPool, Hold, Request, Source, Spec};
 use ictcore::IctError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -98,14 +98,7 @@ impl Pool {
             (true, true) => Hold::Dense,
             (true, false) => Hold::Compact,
         };
-        let given = detectors
-            .iter()
-            .map(|item| {
-                let (name, p): (String, Bound<'py, PyDict>) = item.extract()?;
-                Ok((name, params(&p)?))
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        let specs = ictcore::pool::parse_run(given)?;
+        let specs = run_specs(detectors)?;
         let raw: Vec<RawRequest<'py>> = requests
             .iter()
             .map(|r| r.extract())
@@ -247,15 +240,8 @@ pub fn resolved_params<'py>(
     py: Python<'py>,
     detectors: &Bound<'py, PyList>,
 ) -> errors::Result<Vec<(String, Bound<'py, PyDict>)>> {
-    let given = detectors
-        .iter()
-        .map(|item| {
-            let (name, p): (String, Bound<'py, PyDict>) = item.extract()?;
-            Ok((name, params(&p)?))
-        })
-        .collect::<PyResult<Vec<_>>>()?;
     let mut out = Vec::new();
-    for spec in ictcore::pool::parse_run(given)? {
+    for spec in run_specs(detectors)? {
         let d = PyDict::new(py);
         for (name, value) in spec.params() {
             match value {
@@ -270,4 +256,16 @@ pub fn resolved_params<'py>(
         out.push((spec.name().to_string(), d));
     }
     Ok(out)
+}
+
+/// A run's detectors from Python's [(name, params)] list, as the pool resolves them.
+fn run_specs(detectors: &Bound<'_, PyList>) -> errors::Result<Vec<Spec>> {
+    let given = detectors
+        .iter()
+        .map(|item| {
+            let (name, p): (String, Bound<'_, PyDict>) = item.extract()?;
+            Ok((name, params(&p)?))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(ictcore::pool::parse_run(given)?)
 }
