@@ -64,6 +64,19 @@ impl<'a> Candles<'a> {
         self.time.is_empty()
     }
 
+    /// The rows from `from` on (none when `from` is past the end).
+    pub fn tail(&self, from: usize) -> Self {
+        let from = from.min(self.len());
+        Self {
+            time: &self.time[from..],
+            open: &self.open[from..],
+            high: &self.high[from..],
+            low: &self.low[from..],
+            close: &self.close[from..],
+            volume: &self.volume[from..],
+        }
+    }
+
     /// The four price columns with their names, in OHLC order.
     pub fn price_columns(&self) -> [(&'static str, &'a [f64]); 4] {
         [

@@ -408,7 +408,7 @@ proptest! {
         let path = d.join("EURUSD_M1.csv");
         std::fs::write(&path, &bytes).unwrap();
         for volume in [VolumeColumn::Auto, VolumeColumn::Zero, VolumeColumn::Named("vol".into())] {
-            if let Ok(p) = parse_csv(&path, &volume) {
+            if let Ok(p) = parse_csv(&path, &volume, crate::store::SourceZone::Utc) {
                 prop_assert!(Candles::new(&p.time, &p.open, &p.high, &p.low, &p.close, &p.volume).is_ok());
             }
         }

@@ -73,7 +73,7 @@ def test_import_and_verify_commands(tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    assert "EURUSD 15m: 24,424 rows (volume: tickvol)" in done.stdout
+    assert "EURUSD 15m: 24,424 rows added (volume: tickvol)" in done.stdout
     ok = subprocess.run(
         [sys.executable, "-m", "ictcore", "verify", str(store)], capture_output=True, text=True
     )

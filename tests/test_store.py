@@ -141,9 +141,12 @@ def test_import_mt5_export_equals_pandas(tmp_path: Path) -> None:
     for ours, theirs in [("open", "Open"), ("high", "High"), ("low", "Low"), ("close", "Close")]:
         np.testing.assert_array_equal(getattr(got, ours), raw[theirs].to_numpy())
     np.testing.assert_array_equal(got.volume, raw["Tickvol"].to_numpy(dtype=np.float64))
-    # Importing the same file again cannot append overlapping rows; replace can.
+    # Importing the same file again merges (nothing to add); with on_overlap="error" the
+    # overlap is refused; replace rewrites.
+    [again] = store.import_csv(DATA)
+    assert (again.rows, again.added) == (len(raw), 0)
     with pytest.raises(ValueError, match="^EURUSD 15m: column 'time': row 0 .* does not come"):
-        store.import_csv(DATA)
+        store.import_csv(DATA, on_overlap="error")
     store.import_csv(DATA, if_exists="replace", volume="none")
     assert not store.read("EURUSD", "15m").volume.any()
 

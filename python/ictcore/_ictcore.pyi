@@ -104,11 +104,13 @@ class Store:
         timeframe: str,
         volume: str = "auto",
         if_exists: str = "append",
-    ) -> tuple[int, str | None]: ...
+        tz: str = "UTC",
+        on_overlap: str = "merge",
+    ) -> tuple[int, int, str | None]: ...
     def path(self, symbol: str, timeframe: str) -> Path: ...
 
 def read_csv(
-    csv: str, volume: str = "auto"
+    csv: str, volume: str = "auto", tz: str = "UTC"
 ) -> tuple[_I64, tuple[_F64, _F64, _F64, _F64, _F64], str | None]: ...
 
 @final

@@ -163,6 +163,8 @@ def import_command(
     out: Any,
     symbol: str | None = None,
     timeframe: str | None = None,
+    tz: str = "UTC",
+    on_overlap: str = "merge",
 ) -> int:
     """Imports a CSV file or directory into a store, with a progress bar over the files."""
     from tqdm import tqdm
@@ -179,15 +181,25 @@ def import_command(
     for path in tqdm(files, desc="import", unit="file", disable=len(files) < 2):
         try:
             [done] = store.import_csv(
-                path, symbol=symbol, timeframe=timeframe, format=fmt, if_exists=if_exists
+                path,
+                symbol=symbol,
+                timeframe=timeframe,
+                format=fmt,
+                if_exists=if_exists,
+                tz=tz,
+                on_overlap=on_overlap,
             )
         except (OSError, ValueError) as exc:
             failed += 1
             print(f"FAILED {path}: {exc}", file=out)
             continue
-        total += done.rows
+        total += done.added
         volume = done.volume_column or "zeros"
-        print(f"{done.symbol} {done.timeframe}: {done.rows:,} rows (volume: {volume})", file=out)
+        kept = f", {done.rows - done.added:,} already stored" if done.added != done.rows else ""
+        print(
+            f"{done.symbol} {done.timeframe}: {done.added:,} rows added{kept} (volume: {volume})",
+            file=out,
+        )
     print(f"imported {total:,} rows from {len(files) - failed} file(s) into {store_path}", file=out)
     return 1 if failed else 0
 
@@ -409,6 +421,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_import.add_argument(
         "--timeframe", help="the series' timeframe, e.g. 1m, 1h, 1d (default: from the file name)"
     )
+    p_import.add_argument(
+        "--tz",
+        default="UTC",
+        help="zone of the file's naive times: an IANA name (Europe/Athens), an offset (+02:00) "
+        "or a shifted zone (America/New_York+07:00); default UTC",
+    )
+    p_import.add_argument(
+        "--on-overlap",
+        choices=("merge", "replace", "error"),
+        default="merge",
+        help="rows at times already stored: merge (must be equal; the rest is added), "
+        "replace (the file wins over its time range) or error",
+    )
     p_verify = sub.add_parser("verify", help="check every file and block checksum of a store")
     p_verify.add_argument("store", type=Path)
     p_demo.add_argument("--days", type=int, default=60, help="days of the generated portfolio")
@@ -440,6 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout,
             symbol=args.symbol,
             timeframe=args.timeframe,
+            tz=args.tz,
+            on_overlap=args.on_overlap,
         )
     if args.command == "verify":
         return verify_command(args.store, sys.stdout)

@@ -12,6 +12,7 @@ kills readers (SIGBUS), a limit of every memory-mapped format. Use local file sy
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -83,7 +84,10 @@ class Imported:
     path: Path
     symbol: str
     timeframe: str
+    #: Rows in the file.
     rows: int
+    #: Rows the series gained (fewer than ``rows`` when an overlap was already stored).
+    added: int
     volume_column: str | None
 
 
@@ -193,23 +197,57 @@ def _volume_for(format: str, volume: str | None) -> str:
     return {"auto": "auto", "mt5": "tickvol", "ohlcv": "auto"}[format]
 
 
+def _zone(tz: str | dt.tzinfo | None) -> str:
+    """The zone text the parser takes, from a name, an offset or a ``tzinfo``."""
+    if tz is None:
+        return "UTC"
+    if isinstance(tz, str):
+        return tz
+    name = getattr(tz, "key", None) or getattr(tz, "zone", None)  # zoneinfo, pytz
+    if isinstance(name, str):
+        return name
+    if isinstance(tz, dt.timezone):
+        offset = tz.utcoffset(None)
+        minutes = int(offset.total_seconds() // 60)
+        sign = "+" if minutes >= 0 else "-"
+        return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    raise InvalidTypeError(
+        f"tz must be a zone name, an offset such as '+02:00' or a zoneinfo zone, got {tz!r}",
+        parameter="tz",
+    )
+
+
 def read_csv(
-    path: str | os.PathLike[str], format: str = "auto", volume: str | None = None
+    path: str | os.PathLike[str],
+    format: str = "auto",
+    volume: str | None = None,
+    *,
+    tz: str | dt.tzinfo | None = None,
 ) -> Candles:
     """Parses a CSV file of candles into :class:`~ictcore.Candles` without storing it.
 
     The same parser and checks as :meth:`CandleStore.import_csv` (MT5 exports and OHLCV
-    files with a time column; naive times are UTC; time strictly increasing, finite
-    prices, high/low containing open/close): a bad line raises ``ValueError`` naming file
-    and line. Large files are parsed on all cores.
+    files with a time column; time strictly increasing, finite prices, high/low
+    containing open/close): a bad line raises :class:`~ictcore.InvalidInputError` naming
+    file and line. Large files are parsed on all cores.
 
     Parameters:
         path: the CSV file.
         format: ``"auto"``, ``"mt5"`` (volume defaults to the tick volume) or ``"ohlcv"``.
         volume: the column to use as volume, or ``"none"`` for zeros; by default
             ``volume`` when present and not all zero, else the tick volume.
+        tz: the zone of the file's naive times, converted to UTC: ``"UTC"`` (default),
+            an IANA name (``"Europe/Athens"``), a fixed offset (``"+02:00"``), a
+            ``zoneinfo.ZoneInfo``, or an IANA name shifted by an offset
+            (``"America/New_York+07:00"``: the clock of most MetaTrader 5 servers, GMT+2
+            in winter and GMT+3 on New York's DST dates). Daylight saving is applied from
+            the tz database. A time in the hour the clocks skip is refused (a server never
+            stamps one: the file is not in that zone); a time in the hour the clocks repeat
+            is its first instant unless that would not follow the previous row, then its
+            second, so a file holding the repeated hour twice converts in order. Times that
+            carry their own offset (``Z``, ``+02:00``) are refused when ``tz`` is given.
     """
-    time, prices, _ = _ictcore.read_csv(os.fspath(path), _volume_for(format, volume))
+    time, prices, _ = _ictcore.read_csv(os.fspath(path), _volume_for(format, volume), _zone(tz))
     return Candles._trusted(time, *prices)
 
 
@@ -274,14 +312,18 @@ class CandleStore:
         format: str = "auto",
         volume: str | None = None,
         if_exists: str = "append",
+        *,
+        tz: str | dt.tzinfo | None = None,
+        on_overlap: str = "merge",
     ) -> list[Imported]:
         """Imports a CSV file, or every ``*.csv`` in a directory, in name order.
 
         Reads MT5 exports (``Date`` as ``YYYY.MM.DD HH:MM:SS`` or separate ``<DATE>``/
-        ``<TIME>``, ``Tickvol``/``Volume``) and OHLCV files with a time column (ISO dates,
-        naive times are UTC); delimiter detected. Each file is parsed and checked whole,
-        then stored in one atomic write or append: a bad line raises ``ValueError`` naming
-        file and line, and nothing of that file is stored.
+        ``<TIME>``, ``Tickvol``/``Volume``) and OHLCV files with a time column (ISO dates;
+        naive times are in ``tz``, UTC by default); delimiter detected. Each file is parsed
+        and checked whole, then stored in one atomic write or append: a bad line raises
+        :class:`~ictcore.InvalidInputError` naming file and line, and nothing of that file
+        is stored.
 
         Parameters:
             source: a file or a directory.
@@ -290,10 +332,20 @@ class CandleStore:
                 ``"ohlcv"`` (volume defaults to a ``volume`` column, else zeros).
             volume: the column to use as volume, or ``"none"`` for zeros; by default
                 ``volume`` when present and not all zero, else the tick volume.
-            if_exists: ``"append"`` (rows must follow the stored ones), ``"replace"`` or
-                ``"error"`` when the series is already stored.
+            if_exists: when the series is already stored: ``"append"`` (default; rows at
+                stored times as ``on_overlap`` says), ``"replace"`` (the whole series) or
+                ``"error"``.
+            on_overlap: rows of the file at times the series already holds (re-imported
+                exports overlap): ``"merge"`` (default) accepts rows equal to the stored
+                ones, value for value, and adds the rest (an append, or an atomic rewrite
+                when they fill gaps or precede the series); a row that differs raises
+                :class:`~ictcore.InvalidInputError` naming file, line, time and both rows'
+                values, and nothing changes. ``"replace"``: the file's rows replace the
+                stored ones over the file's time range. ``"error"``: any overlap is refused.
+            tz: the zone of the file's naive times, as in :func:`read_csv`.
         """
         volume = _volume_for(format, volume)
+        zone = _zone(tz)
         root = Path(source)
         if root.is_dir():
             files = sorted(root.glob("*.csv"))
@@ -307,8 +359,10 @@ class CandleStore:
             if sym is None or tf is None:
                 inferred = infer_series(path)
                 sym, tf = sym or inferred[0], tf or inferred[1]
-            rows, column = self._store.import_csv(os.fspath(path), sym, tf, volume, if_exists)
-            done.append(Imported(path, sym, tf, rows, column))
+            rows, added, column = self._store.import_csv(
+                os.fspath(path), sym, tf, volume, if_exists, zone, on_overlap
+            )
+            done.append(Imported(path, sym, tf, rows, added, column))
         return done
 
     def read(self, symbol: str, timeframe: str, start: Any = None, end: Any = None) -> Candles:

@@ -6,7 +6,8 @@ use crate::arrays::{readonly_view, OwnedCandles, PyCandles};
 use crate::detach::run_detached;
 use crate::errors::{self, to_pyerr};
 use ictcore::store::{
-    parse_csv, Durability, IfExists, SeriesInfo, SeriesReader, Store, VolumeColumn,
+    parse_csv, Durability, IfExists, ImportOptions, OnOverlap, SeriesInfo, SeriesReader,
+    SourceZone, Store, VolumeColumn,
 };
 use ictcore::Candles;
 use numpy::{Element, IntoPyArray, PyArray1};
@@ -178,8 +179,9 @@ impl PyStore {
             .collect())
     }
 
-    /// Imports one CSV file; returns (rows, volume column or None).
-    #[pyo3(signature = (csv, symbol, timeframe, volume = "auto", if_exists = "append"))]
+    /// Imports one CSV file; returns (rows in the file, rows added, volume column or None).
+    #[pyo3(signature = (csv, symbol, timeframe, volume = "auto", if_exists = "append", tz = "UTC", on_overlap = "merge"))]
+    #[allow(clippy::too_many_arguments)]
     fn import_csv(
         &self,
         py: Python<'_>,
@@ -188,8 +190,9 @@ impl PyStore {
         timeframe: &str,
         volume: &str,
         if_exists: &str,
-    ) -> PyResult<(u64, Option<String>)> {
-        let volume = volume_column(volume);
+        tz: &str,
+        on_overlap: &str,
+    ) -> PyResult<(u64, u64, Option<String>)> {
         let if_exists = match if_exists {
             "append" => IfExists::Append,
             "replace" => IfExists::Replace,
@@ -201,12 +204,29 @@ impl PyStore {
                 ))
             }
         };
+        let on_overlap = match on_overlap {
+            "merge" => OnOverlap::Merge,
+            "replace" => OnOverlap::Replace,
+            "error" => OnOverlap::Error,
+            other => {
+                return Err(crate::errors::invalid(
+                    "on_overlap",
+                    format!("must be \"merge\", \"replace\" or \"error\", got {other:?}"),
+                ))
+            }
+        };
+        let options = ImportOptions {
+            volume: volume_column(volume),
+            zone: SourceZone::parse(tz).map_err(errors::to_pyerr)?,
+            if_exists,
+            on_overlap,
+        };
         let imported = run_detached(py, "CandleStore.import_csv", || {
             self.store
-                .import_csv(&csv, symbol, timeframe, &volume, if_exists)
+                .import_csv(&csv, symbol, timeframe, &options)
                 .map_err(|e| e.in_series(symbol, timeframe))
         })?;
-        Ok((imported.rows, imported.volume_column))
+        Ok((imported.rows, imported.added, imported.volume_column))
     }
 
     /// The file of a series (whether or not it exists).
@@ -264,10 +284,16 @@ type ParsedColumns<'py> = (
 /// Parses and checks one CSV file of candles (as `import_csv` does, without storing it);
 /// returns the columns (owned arrays) and the volume column used.
 #[pyfunction]
-#[pyo3(signature = (csv, volume = "auto"))]
-pub fn read_csv<'py>(py: Python<'py>, csv: PathBuf, volume: &str) -> PyResult<ParsedColumns<'py>> {
+#[pyo3(signature = (csv, volume = "auto", tz = "UTC"))]
+pub fn read_csv<'py>(
+    py: Python<'py>,
+    csv: PathBuf,
+    volume: &str,
+    tz: &str,
+) -> PyResult<ParsedColumns<'py>> {
     let volume = volume_column(volume);
-    let parsed = run_detached(py, "read_csv", || parse_csv(&csv, &volume))?;
+    let zone = SourceZone::parse(tz).map_err(errors::to_pyerr)?;
+    let parsed = run_detached(py, "read_csv", || parse_csv(&csv, &volume, zone))?;
     Ok((
         parsed.time.into_pyarray(py),
         (

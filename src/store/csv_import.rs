@@ -7,6 +7,7 @@
 //! at line ends into one chunk per core and the chunks are parsed in parallel (each with its
 //! own `csv` reader and its first line number); a file with quotes is parsed in one piece.
 
+use super::source_zone::{SourceZone, ToUtc};
 use crate::error::{io_error, IctError, Result};
 use chrono::NaiveDate;
 use std::ops::Range;
@@ -49,6 +50,11 @@ fn parse_error(path: &Path, line: u64, message: impl Into<String>) -> IctError {
 /// optionally followed by ` ` or `T` and `HH:MM[:SS[.fraction]]`, and optionally by `Z` or a
 /// `+HH:MM` / `-HH:MM` offset.
 pub fn parse_datetime(text: &str) -> Option<i64> {
+    parse_stamp(text).map(|(t, _)| t)
+}
+
+/// [`parse_datetime`], and whether the text carried its own offset (`Z` or `+HH:MM`).
+fn parse_stamp(text: &str) -> Option<(i64, bool)> {
     let s = text.trim();
     // `get` rather than `split_at`: a multi-byte character must not panic, only fail.
     let (date, rest) = (s.get(..10)?, s.get(10..)?);
@@ -60,8 +66,10 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
     let day = NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)?;
     let mut rest = rest;
     let mut offset_seconds: i64 = 0;
+    let mut zoned = false;
     if let Some(stripped) = rest.strip_suffix('Z') {
         rest = stripped;
+        zoned = true;
     } else if let (Some(body), Some(tz)) = (
         rest.get(..rest.len().saturating_sub(6)),
         rest.get(rest.len().saturating_sub(6)..),
@@ -77,6 +85,7 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
             }
             offset_seconds = (h * 3600 + m * 60) * if t[0] == b'-' { -1 } else { 1 };
             rest = body;
+            zoned = true;
         }
     }
     let (h, m, sec, nanos) = if rest.is_empty() {
@@ -105,10 +114,11 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
         (h, m, sec, nanos)
     };
     let naive = day.and_hms_nano_opt(h, m, sec, nanos)?;
-    naive
+    let utc = naive
         .and_utc()
         .timestamp_nanos_opt()?
-        .checked_sub(offset_seconds.checked_mul(1_000_000_000)?)
+        .checked_sub(offset_seconds.checked_mul(1_000_000_000)?)?;
+    Some((utc, zoned))
 }
 
 fn normalize(name: &str) -> String {
@@ -138,6 +148,9 @@ struct Layout {
     volume_at: Option<usize>,
     /// A tick volume column, read when no volume column was named.
     tick_at: Option<usize>,
+    /// The zone of the file's naive times: when it is not UTC, a time with its own offset
+    /// is refused (which zone would it be in?).
+    zone: SourceZone,
 }
 
 /// The rows of one chunk, already checked row by row.
@@ -156,8 +169,9 @@ struct Chunk {
     last_start: u64,
 }
 
-/// Parses a CSV file of candles; see the module documentation.
-pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
+/// Parses a CSV file of candles; see the module documentation. Naive times are in `zone`
+/// and converted to UTC (see [`super::source_zone`]).
+pub fn parse_csv(path: &Path, volume: &VolumeColumn, zone: SourceZone) -> Result<ParsedCsv> {
     // A regular file, read no further than its length at open: a device or a pipe
     // (`/dev/zero`) would otherwise be read without end.
     let file = std::fs::File::open(path).map_err(io_error(path))?;
@@ -174,11 +188,7 @@ pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
         .map_err(|e| io_error(path)(std::io::Error::other(e.to_string())))?;
     std::io::Read::read_to_end(&mut std::io::Read::take(file, meta.len()), &mut bytes)
         .map_err(io_error(path))?;
-    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-    let delimiter = [b',', b'\t', b';']
-        .into_iter()
-        .max_by_key(|d| first_line.iter().filter(|b| *b == d).count())
-        .unwrap_or(b',');
+    let delimiter = detect_delimiter(&bytes);
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .from_reader(bytes.as_slice());
@@ -192,7 +202,7 @@ pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
     let body_at = record_start(&bytes, reader.position().byte());
     let body_line = line_of(&bytes, 1, reader.position().byte());
     let body = bytes.get(body_at..).unwrap_or_default();
-    let layout = layout(path, &headers, delimiter, volume)?;
+    let layout = layout(path, &headers, delimiter, volume, zone)?;
 
     let pieces = split(body);
     let parse = |range: &Range<usize>| parse_chunk(path, &layout, body, range.clone(), body_line);
@@ -217,7 +227,43 @@ pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
                 .collect()
         })
     };
-    let chunks = parsed.into_iter().collect::<Result<Vec<Chunk>>>()?;
+    let mut chunks = parsed.into_iter().collect::<Result<Vec<Chunk>>>()?;
+    if let SourceZone::Named { .. } = zone {
+        // Wall-clock times may repeat at a fall-back, so order is checked after the
+        // conversion, in one pass over the rows (a repeated hour is told by its neighbour).
+        let mut to_utc = ToUtc::new(zone);
+        let mut previous: Option<i64> = None;
+        let mut row = 0usize;
+        let line = |row: usize| line_of_row(body, body_line, layout.delimiter, row);
+        for chunk in &mut chunks {
+            for t in &mut chunk.time {
+                let local = *t;
+                *t = to_utc.convert(local, previous).map_err(|_| {
+                    parse_error(
+                        path,
+                        line(row),
+                        format!(
+                            "time {} does not exist in {}: the clocks skip it (is the file in that zone?)",
+                            format_naive(local),
+                            zone_name(zone)
+                        ),
+                    )
+                })?;
+                if let Some(before) = previous.filter(|&before| *t <= before) {
+                    return Err(order_error(path, *t == before, line(row), line(row - 1)));
+                }
+                previous = Some(*t);
+                row += 1;
+            }
+        }
+        return Ok(merge(chunks, &headers, &layout, volume));
+    }
+    if let SourceZone::Fixed(_) = zone {
+        let mut to_utc = ToUtc::new(zone);
+        for t in chunks.iter_mut().flat_map(|c| c.time.iter_mut()) {
+            *t = to_utc.convert(*t, None).unwrap_or(*t);
+        }
+    }
     // Each chunk checked its own rows; time must also increase across the cuts.
     for pair in chunks.windows(2) {
         if let (Some(&before), Some(&after)) = (pair[0].time.last(), pair[1].time.first()) {
@@ -234,7 +280,37 @@ pub fn parse_csv(path: &Path, volume: &VolumeColumn) -> Result<ParsedCsv> {
     Ok(merge(chunks, &headers, &layout, volume))
 }
 
-fn layout(path: &Path, headers: &[String], delimiter: u8, volume: &VolumeColumn) -> Result<Layout> {
+/// The delimiter of a file: the most frequent of `,`, tab and `;` in its first line.
+fn detect_delimiter(bytes: &[u8]) -> u8 {
+    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    [b',', b'\t', b';']
+        .into_iter()
+        .max_by_key(|d| first_line.iter().filter(|b| *b == d).count())
+        .unwrap_or(b',')
+}
+
+/// The file line of the `row`-th record (from 0) of a CSV file [`parse_csv`] read, read
+/// afresh (only for errors, so the parse need not count lines); None when it cannot be
+/// read again.
+pub fn record_line(path: &Path, row: usize) -> Option<u64> {
+    let bytes = std::fs::read(path).ok()?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(detect_delimiter(&bytes))
+        .from_reader(bytes.as_slice());
+    reader.headers().ok()?;
+    let byte = reader.position().byte();
+    let body = bytes.get(record_start(&bytes, byte)..)?;
+    let body_line = line_of(&bytes, 1, byte);
+    Some(line_of_row(body, body_line, detect_delimiter(&bytes), row))
+}
+
+fn layout(
+    path: &Path,
+    headers: &[String],
+    delimiter: u8,
+    volume: &VolumeColumn,
+    zone: SourceZone,
+) -> Result<Layout> {
     let find = |names: &[&str]| {
         names
             .iter()
@@ -279,7 +355,48 @@ fn layout(path: &Path, headers: &[String], delimiter: u8, volume: &VolumeColumn)
         volume_at: named_volume.or(find(&["volume"])),
         tick_at: find(&["tickvol", "tick_volume", "tickvolume", "vol"])
             .filter(|_| named_volume.is_none()),
+        zone,
     })
+}
+
+/// The file line of the `row`-th record (from 0) of `body`; only called for errors.
+fn line_of_row(body: &[u8], body_line: u64, delimiter: u8, row: usize) -> u64 {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(body);
+    let mut record = csv::ByteRecord::new();
+    for _ in 0..row {
+        if !reader.read_byte_record(&mut record).unwrap_or(false) {
+            break;
+        }
+    }
+    line_of(body, body_line, reader.position().byte())
+}
+
+/// `YYYY-MM-DD HH:MM:SS` of a wall-clock time held as nanoseconds as if it were UTC.
+fn format_naive(local: i64) -> String {
+    chrono::DateTime::from_timestamp(local.div_euclid(1_000_000_000), 0).map_or_else(
+        || local.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+    )
+}
+
+fn zone_name(zone: SourceZone) -> String {
+    match zone {
+        SourceZone::Utc => "UTC".into(),
+        SourceZone::Fixed(s) => format!("UTC{:+03}:{:02}", s / 3600, (s.abs() % 3600) / 60),
+        SourceZone::Named { zone, shift: 0 } => zone.name().into(),
+        SourceZone::Named { zone, shift } => {
+            format!(
+                "{}{:+03}:{:02}",
+                zone.name(),
+                shift / 3600,
+                (shift.abs() % 3600) / 60
+            )
+        }
+    }
 }
 
 /// Cuts the records into one byte range per core at line ends; one range when the text is
@@ -364,6 +481,9 @@ fn parse_chunk(
     };
     let mut record = csv::ByteRecord::new();
     let mut stamp: Vec<u8> = Vec::new();
+    // Wall-clock times of a zone with DST may go back at a fall-back: checked after
+    // conversion instead.
+    let in_order = !matches!(layout.zone, SourceZone::Named { .. });
     // (time, start byte) of the previous record; line numbers are worked out only for
     // errors and the chunk's ends (counting them per record costs ~10% of the parse).
     let mut previous: Option<(i64, u64)> = None;
@@ -419,7 +539,7 @@ fn parse_chunk(
             }
             None => field(layout.time_at, "time")?,
         };
-        let t = parse_datetime_bytes(text).ok_or_else(|| {
+        let (t, zoned) = parse_stamp_bytes(text).ok_or_else(|| {
             parse_error(
                 path,
                 line(),
@@ -429,13 +549,23 @@ fn parse_chunk(
                 ),
             )
         })?;
+        if zoned && !layout.zone.is_utc() {
+            return Err(parse_error(
+                path,
+                line(),
+                format!(
+                    "time {:?} carries its own offset; tz= is for files of naive times",
+                    String::from_utf8_lossy(text)
+                ),
+            ));
+        }
         let (o, h, l, c) = (
             number(layout.open_at, "open")?,
             number(layout.high_at, "high")?,
             number(layout.low_at, "low")?,
             number(layout.close_at, "close")?,
         );
-        if let Some((before, before_start)) = previous {
+        if let Some((before, before_start)) = previous.filter(|_| in_order) {
             if t <= before {
                 let before_line = line_of(body, body_line, before_start);
                 return Err(order_error(path, t == before, line(), before_line));
@@ -517,7 +647,15 @@ fn merge(
 /// uses (`YYYY-MM-DD`, optionally ` HH:MM` or ` HH:MM:SS`, any of `-./` and ` `/`T`); any
 /// other text goes the general way. Both ways give the same answer (a property test).
 pub fn parse_datetime_bytes(b: &[u8]) -> Option<i64> {
-    fixed_width_datetime(b).or_else(|| parse_datetime(std::str::from_utf8(b).ok()?))
+    parse_stamp_bytes(b).map(|(t, _)| t)
+}
+
+/// [`parse_datetime_bytes`], and whether the text carried its own offset.
+fn parse_stamp_bytes(b: &[u8]) -> Option<(i64, bool)> {
+    match fixed_width_datetime(b) {
+        Some(t) => Some((t, false)),
+        None => parse_stamp(std::str::from_utf8(b).ok()?),
+    }
 }
 
 fn fixed_width_datetime(b: &[u8]) -> Option<i64> {
@@ -683,7 +821,7 @@ mod tests {
             ));
         }
         let path = write("chunked.csv", &text);
-        let whole = parse_csv(&path, &VolumeColumn::Auto).unwrap();
+        let whole = parse_csv(&path, &VolumeColumn::Auto, SourceZone::Utc).unwrap();
         assert_eq!(whole.time.len(), rows);
         let body_at = text.find('\n').unwrap() + 1;
         let layout = layout(
@@ -691,6 +829,7 @@ mod tests {
             &["time", "open", "high", "low", "close", "volume"].map(String::from),
             b',',
             &VolumeColumn::Auto,
+            SourceZone::Utc,
         )
         .unwrap();
         let body = &text.as_bytes()[body_at..];
@@ -711,7 +850,7 @@ mod tests {
         let moved = lines[at - 1].to_string();
         lines[at] = &moved;
         let path = write("chunked-bad.csv", &lines.join("\r\n"));
-        let err = parse_csv(&path, &VolumeColumn::Auto)
+        let err = parse_csv(&path, &VolumeColumn::Auto, SourceZone::Utc)
             .unwrap_err()
             .to_string();
         assert!(
@@ -734,7 +873,7 @@ mod tests {
             // Same cut in the changed file, so the repeat really sits across two chunks.
             assert_eq!(split(&bad.as_bytes()[body_at..])[1].start, cut.start);
             let path = write("cut-bad.csv", &bad);
-            let err = parse_csv(&path, &VolumeColumn::Auto)
+            let err = parse_csv(&path, &VolumeColumn::Auto, SourceZone::Utc)
                 .unwrap_err()
                 .to_string();
             let expected = format!(
@@ -751,7 +890,7 @@ mod tests {
             "fields.csv",
             "time,open,high,low,close\n2024-01-01 00:00,1,2,0,1\n2024-01-01 00:01,1,2,0,1,9\n",
         );
-        let err = parse_csv(&bad, &VolumeColumn::Auto)
+        let err = parse_csv(&bad, &VolumeColumn::Auto, SourceZone::Utc)
             .unwrap_err()
             .to_string();
         assert!(
@@ -776,7 +915,7 @@ mod tests {
              2022.10.10 00:00:00,0.97312,0.97369,0.97312,0.97357,60,0,20\n\
              2022.10.10 00:15:00,0.9735,0.97362,0.97328,0.97362,57,0,20\n",
         );
-        let p = parse_csv(&a, &VolumeColumn::Auto).unwrap();
+        let p = parse_csv(&a, &VolumeColumn::Auto, SourceZone::Utc).unwrap();
         assert_eq!(p.close, vec![0.97357, 0.97362]);
         assert_eq!(p.volume, vec![60.0, 57.0]); // Volume is all zero: tick volume instead
         assert_eq!(p.volume_column.as_deref(), Some("tickvol"));
@@ -785,7 +924,7 @@ mod tests {
             "<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>\n\
              2022.10.10\t00:00:00\t1\t2\t0.5\t1.5\t7\t0\t1\n",
         );
-        let p = parse_csv(&b, &VolumeColumn::Named("VOL".into())).unwrap();
+        let p = parse_csv(&b, &VolumeColumn::Named("VOL".into()), SourceZone::Utc).unwrap();
         assert_eq!((p.time[0], p.volume[0]), (1_665_360_000_000_000_000, 0.0));
     }
 
@@ -795,7 +934,7 @@ mod tests {
             "bad.csv",
             "time,open,high,low,close\n2024-01-01 00:00,1,2,0,1\n2024-01-01 00:01,1,x,0,1\n",
         );
-        let err = parse_csv(&bad, &VolumeColumn::Auto)
+        let err = parse_csv(&bad, &VolumeColumn::Auto, SourceZone::Utc)
             .unwrap_err()
             .to_string();
         assert!(
@@ -806,12 +945,12 @@ mod tests {
             "order.csv",
             "time,open,high,low,close\n2024-01-01 00:01,1,2,0,1\n2024-01-01 00:00,1,2,0,1\n",
         );
-        let err = parse_csv(&order, &VolumeColumn::Auto)
+        let err = parse_csv(&order, &VolumeColumn::Auto, SourceZone::Utc)
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 3") && err.contains("goes back"), "{err}");
         let missing = write("missing.csv", "time,open,high,low\n");
-        let err = parse_csv(&missing, &VolumeColumn::Auto)
+        let err = parse_csv(&missing, &VolumeColumn::Auto, SourceZone::Utc)
             .unwrap_err()
             .to_string();
         assert!(err.contains("no 'close' column"), "{err}");

@@ -8,9 +8,11 @@
 //! record their pid in it, so a second writer is refused with the holder's pid. Readers take
 //! no lock.
 
-use super::csv_import::{parse_csv, VolumeColumn};
+use super::csv_import::{parse_csv, record_line, VolumeColumn};
 use super::header::MAX_SYMBOL_BYTES;
+use super::overlap::{self, Conflict, OnOverlap, Plan, Rows};
 use super::series::{Damage, Durability, SeriesReader, SeriesWriter};
+use super::source_zone::SourceZone;
 use crate::candles::Candles;
 use crate::error::{io_error, IctError, Result};
 use crate::fork::PerProcess;
@@ -48,10 +50,57 @@ pub enum IfExists {
     Error,
 }
 
+/// How `Store::import_csv` reads a file and stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportOptions {
+    pub volume: VolumeColumn,
+    /// The zone of the file's naive times.
+    pub zone: SourceZone,
+    pub if_exists: IfExists,
+    /// Rows at times the series already holds (with `IfExists::Append`).
+    pub on_overlap: OnOverlap,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            volume: VolumeColumn::Auto,
+            zone: SourceZone::Utc,
+            if_exists: IfExists::Append,
+            on_overlap: OnOverlap::default(),
+        }
+    }
+}
+
+/// The error for an imported row that differs from the stored row at its time: names the
+/// file, its line, the time and both rows' values.
+fn conflict_error(csv: &Path, conflict: &Conflict) -> IctError {
+    let show = |v: &[f64; 5]| {
+        format!(
+            "open={} high={} low={} close={} volume={}",
+            v[0], v[1], v[2], v[3], v[4]
+        )
+    };
+    let time = chrono::DateTime::from_timestamp_nanos(conflict.time).format("%Y-%m-%d %H:%M:%S");
+    IctError::Parse {
+        path: csv.to_path_buf(),
+        line: record_line(csv, conflict.row).unwrap_or(0),
+        message: format!(
+            "the bar at {time} UTC differs from the stored one (stored {}; file {}); nothing \
+             was changed: on_overlap=\"replace\" takes the file's bars over its time range",
+            show(&conflict.stored),
+            show(&conflict.incoming)
+        ),
+    }
+}
+
 /// What one CSV import stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Imported {
+    /// Rows in the file.
     pub rows: u64,
+    /// Rows the series gained (fewer than `rows` when some were stored already).
+    pub added: u64,
     /// The CSV column used as volume (None: zeros).
     pub volume_column: Option<String>,
 }
@@ -368,10 +417,22 @@ impl Store {
         durability: Durability,
     ) -> Result<()> {
         let (at, _lock) = self.lock(symbol, timeframe)?;
+        self.append_locked(&at, symbol, timeframe, candles, durability)
+    }
+
+    /// [`Store::append`] to the series `at`, whose lock the caller holds.
+    fn append_locked(
+        &self,
+        at: &Located,
+        symbol: &str,
+        timeframe: &str,
+        candles: &Candles<'_>,
+        durability: Durability,
+    ) -> Result<()> {
         if at.dir.stat(&at.name).is_err() {
             // A new series appears whole (written aside, then renamed), so a crash while it
             // is being created cannot leave a file without a committed header.
-            return self.replace_locked(&at, symbol, timeframe, candles);
+            return self.replace_locked(at, symbol, timeframe, candles);
         }
         let mut writer =
             SeriesWriter::open_in(&at.dir, &at.name).map_err(|e| e.in_series(symbol, timeframe))?;
@@ -420,16 +481,16 @@ impl Store {
     }
 
     /// Imports one CSV file into a series: the whole file is parsed and checked first, then
-    /// stored in one atomic write or append, so a bad line stores nothing.
+    /// stored in one atomic write or append, so a bad line stores nothing. Rows at times the
+    /// series already holds are handled by `options.on_overlap` (see [`super::overlap`]).
     pub fn import_csv(
         &self,
         csv: &Path,
         symbol: &str,
         timeframe: &str,
-        volume: &VolumeColumn,
-        if_exists: IfExists,
+        options: &ImportOptions,
     ) -> Result<Imported> {
-        let parsed = parse_csv(csv, volume)?;
+        let parsed = parse_csv(csv, &options.volume, options.zone)?;
         let candles = Candles::new(
             &parsed.time,
             &parsed.open,
@@ -439,21 +500,70 @@ impl Store {
             &parsed.volume,
         )?;
         super::spacing::check_spacing(&parsed.time, timeframe, &csv.display().to_string())?;
-        let exists = self.series_path(symbol, timeframe)?.exists();
-        match (exists, if_exists) {
-            (true, IfExists::Error) => {
-                return Err(IctError::parameter(
-                    "if_exists",
-                    format!("{symbol} {timeframe} is already stored (use if_exists=\"append\" or \"replace\")"),
-                ))
-            }
-            (true, IfExists::Append) => self.append(symbol, timeframe, &candles, Durability::Full)?,
-            _ => self.write(symbol, timeframe, &candles)?,
-        }
-        Ok(Imported {
+        let (at, _lock) = self.lock(symbol, timeframe)?;
+        let exists = at.dir.stat(&at.name).is_ok();
+        let imported = |added: usize| Imported {
             rows: candles.len() as u64,
-            volume_column: parsed.volume_column,
-        })
+            added: added as u64,
+            volume_column: parsed.volume_column.clone(),
+        };
+        match (exists, options.if_exists) {
+            (true, IfExists::Error) => Err(IctError::parameter(
+                "if_exists",
+                format!("{symbol} {timeframe} is already stored (use if_exists=\"append\" or \"replace\")"),
+            )),
+            (false, _) | (true, IfExists::Replace) => {
+                self.replace_locked(&at, symbol, timeframe, &candles)?;
+                Ok(imported(candles.len()))
+            }
+            (true, IfExists::Append) if options.on_overlap == OnOverlap::Error => {
+                self.append_locked(&at, symbol, timeframe, &candles, Durability::Full)?;
+                Ok(imported(candles.len()))
+            }
+            (true, IfExists::Append) => {
+                let reader = SeriesReader::open_in(&at.dir, &at.name)
+                    .and_then(|r| r.check_blocks().map(|()| r))
+                    .map_err(|e| e.in_series(symbol, timeframe))?;
+                let stored = Rows {
+                    time: reader.time()?,
+                    values: [
+                        reader.values(1)?,
+                        reader.values(2)?,
+                        reader.values(3)?,
+                        reader.values(4)?,
+                        reader.values(5)?,
+                    ],
+                };
+                let incoming = Rows {
+                    time: &parsed.time,
+                    values: [
+                        &parsed.open,
+                        &parsed.high,
+                        &parsed.low,
+                        &parsed.close,
+                        &parsed.volume,
+                    ],
+                };
+                let stored_rows = stored.time.len();
+                match overlap::plan(&stored, &incoming, options.on_overlap) {
+                    Err(conflict) => Err(conflict_error(csv, &conflict)),
+                    Ok(Plan::Append { from }) => {
+                        let rest = candles.tail(from);
+                        if !rest.is_empty() {
+                            self.append_locked(&at, symbol, timeframe, &rest, Durability::Full)?;
+                        }
+                        Ok(imported(rest.len()))
+                    }
+                    Ok(Plan::Rewrite(rows)) => {
+                        let [o, h, l, c, v] = &rows.values;
+                        let all = Candles::new(&rows.time, o, h, l, c, v)?;
+                        drop(reader);
+                        self.replace_locked(&at, symbol, timeframe, &all)?;
+                        Ok(imported(rows.time.len().saturating_sub(stored_rows)))
+                    }
+                }
+            }
+        }
     }
 
     /// Maps a stored series read-only (no lock), reusing the mapping of an earlier read

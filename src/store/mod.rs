@@ -10,10 +10,14 @@ pub mod csv_import;
 pub mod directory;
 pub mod fs_kind;
 pub mod header;
+pub mod overlap;
 pub mod series;
+pub mod source_zone;
 pub mod spacing;
 
 pub use csv_import::{parse_csv, ParsedCsv, VolumeColumn};
-pub use directory::{timeframe_seconds, IfExists, Imported, SeriesInfo, Store};
+pub use directory::{timeframe_seconds, IfExists, ImportOptions, Imported, SeriesInfo, Store};
 pub use header::{choose_slot, Header, SlotError};
+pub use overlap::OnOverlap;
 pub use series::{Damage, Durability, SeriesReader, SeriesWriter};
+pub use source_zone::SourceZone;
