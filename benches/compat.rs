@@ -54,13 +54,45 @@ fn bench(c: &mut Criterion) {
             b.iter(|| compat::bos_choch(black_box(&o), &h, &l, &cl, s, true))
         });
         g.bench_function(BenchmarkId::new("ob", n), |b| {
-            b.iter(|| compat::ob(black_box(&o), &h, &l, &cl, &v, s, false))
+            b.iter(|| {
+                compat::ob(
+                    black_box(&o),
+                    &h,
+                    &l,
+                    &cl,
+                    compat::ob::Volume {
+                        values: &v,
+                        dtype: compat::Dtype::Float64,
+                    },
+                    s,
+                    false,
+                )
+            })
         });
         g.bench_function(BenchmarkId::new("liquidity", n), |b| {
-            b.iter(|| compat::liquidity(black_box(&o), &h, &l, &cl, s, 0.01))
+            b.iter(|| {
+                compat::liquidity(
+                    black_box(&o),
+                    &h,
+                    &l,
+                    &cl,
+                    s,
+                    0.01,
+                    compat::InputDtypes::default(),
+                )
+            })
         });
         g.bench_function(BenchmarkId::new("retracements", n), |b| {
-            b.iter(|| compat::retracements(black_box(&o), &h, &l, &cl, s))
+            b.iter(|| {
+                compat::retracements(
+                    black_box(&o),
+                    &h,
+                    &l,
+                    &cl,
+                    s,
+                    compat::InputDtypes::default(),
+                )
+            })
         });
         let time: Vec<i64> = (0..n as i64)
             .map(|i| 1_600_000_000_000_000_000 + i * 900_000_000_000)

@@ -80,13 +80,6 @@ def test_non_finite_prices_name_column_and_row(
         )
 
 
-def test_non_finite_volume_in_ob(frame: pd.DataFrame) -> None:
-    bad = frame.copy()
-    bad.iloc[4, bad.columns.get_loc("volume")] = np.nan
-    with pytest.raises(ValueError, match="column 'volume'.*row 4"):
-        compat.ob(bad, compat.swing_highs_lows(frame, 3))
-
-
 def test_non_numeric_column(frame: pd.DataFrame) -> None:
     bad = frame.assign(close="x")
     with pytest.raises(ValueError, match="column 'close'"):

@@ -7,7 +7,7 @@ use crate::arrays::{column, slice};
 use crate::convert::owned_arrays;
 use crate::detach::run_detached;
 use crate::errors;
-use ictcore::compat::{self, SwingsView};
+use ictcore::compat::{self, Dtype, InputDtypes, SwingsView};
 use ictcore::pool::{CompatInputs, Spec, DETECTORS};
 use numpy::{Element, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -35,17 +35,42 @@ fn as_slice<'a, T: Element>(
     }
 }
 
+/// The input dtypes named in `dtypes` (column -> numpy dtype name; `Level` for the swings
+/// frame's); unnamed columns are float64.
+fn input_dtypes(dtypes: Option<&Bound<'_, PyDict>>) -> PyResult<InputDtypes> {
+    let mut out = InputDtypes::default();
+    let Some(dtypes) = dtypes else {
+        return Ok(out);
+    };
+    for (column, dtype) in dtypes.iter() {
+        let (column, dtype): (String, String) = (column.extract()?, dtype.extract()?);
+        let slot = match column.as_str() {
+            "open" => &mut out.open,
+            "high" => &mut out.high,
+            "low" => &mut out.low,
+            "close" => &mut out.close,
+            "volume" => &mut out.volume,
+            "Level" => &mut out.level,
+            _ => continue,
+        };
+        *slot = Dtype::from_numpy(&dtype);
+    }
+    Ok(out)
+}
+
 /// Compat detector `name` with `params` over `columns` (`time`, `open`, ..., `volume`: those
-/// it reads) and, for the swing-based ones, `swings` = (HighLow, Level). Returns its columns
-/// in the library's order and dtypes.
+/// it reads, as float64) and, for the swing-based ones, `swings` = (HighLow, Level);
+/// `dtypes` names the dtypes the caller's columns had, whose arithmetic the library uses.
+/// Returns its columns in the library's order and dtypes.
 #[pyfunction]
-#[pyo3(signature = (name, params, columns, swings = None))]
+#[pyo3(signature = (name, params, columns, swings = None, dtypes = None))]
 pub fn compat_run<'py>(
     py: Python<'py>,
     name: &str,
     params: &Bound<'py, PyDict>,
     columns: &Bound<'py, PyDict>,
     swings: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    dtypes: Option<&Bound<'py, PyDict>>,
 ) -> errors::Result<Vec<(String, &'static str, Bound<'py, PyAny>)>> {
     if !DETECTORS.contains(&name) {
         return Err(errors::invalid(
@@ -87,6 +112,7 @@ pub fn compat_run<'py>(
         close: as_slice(&close, "close")?,
         volume: as_slice(&volume, "volume")?,
         swings,
+        dtypes: input_dtypes(dtypes)?,
     };
     let table = run_detached(py, &format!("compat.{name}"), || {
         spec.compute_compat(&inputs)

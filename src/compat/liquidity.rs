@@ -6,6 +6,7 @@
 //! subtree: a leader's group is "alive, level in [lo, hi], row < swept", found in
 //! O(log S) per member, and each candidate joins at most one group.
 
+use super::arith::{InputDtypes, Precision};
 use super::{f32_of, split_swing_rows, SwingsView};
 use crate::algo::{max_of, min_of, Extreme, FirstMatch};
 use crate::candles::check_ohlc;
@@ -33,8 +34,8 @@ impl Liquidity {
     }
 }
 
-/// Liquidity pools as `smc.liquidity(ohlc, swing_highs_lows, range_percent)` computes them.
-/// O(n + S log S).
+/// Liquidity pools as `smc.liquidity(ohlc, swing_highs_lows, range_percent)` computes them,
+/// in the arithmetic of the inputs' `dtypes`. O(n + S log S).
 pub fn liquidity(
     open: &[f64],
     high: &[f64],
@@ -42,6 +43,7 @@ pub fn liquidity(
     close: &[f64],
     swings: SwingsView<'_>,
     range_percent: f64,
+    dtypes: InputDtypes,
 ) -> Result<Liquidity> {
     check_ohlc(open, high, low, close)?;
     let n = open.len();
@@ -52,7 +54,12 @@ pub fn liquidity(
     }
     // QUIRK: the band comes from the whole frame's range, future candles included.
     // Prices are finite (checked), so plain comparisons give pandas' max()/min().
-    let band = (max_of(high) - min_of(low)) * range_percent;
+    // QUIRK: the range is numpy scalar arithmetic in the highs' and lows' dtype, the band
+    // edges in that promoted with the levels', the mean in the levels' own.
+    let prices = Precision::of(&[dtypes.high, dtypes.low]);
+    let level_precision = Precision::of(&[dtypes.level]);
+    let edges = prices.with(level_precision);
+    let band = prices.round(prices.round(max_of(high) - min_of(low)) * range_percent);
 
     let highs = FirstMatch::new(high, Extreme::Max);
     let lows = FirstMatch::new(low, Extreme::Min);
@@ -68,7 +75,7 @@ pub fn liquidity(
             pool.consume(c);
             let i = rows[c];
             let level = pool.levels[c];
-            let (lo, hi) = (level - band, level + band);
+            let (lo, hi) = (edges.round(level - band), edges.round(level + band));
             let swept = if bullish {
                 highs.first_from(i + 1, |v| v >= hi)
             } else {
@@ -80,11 +87,14 @@ pub fn liquidity(
             let Some(&last) = members.last() else {
                 continue;
             };
-            // QUIRK: the mean sums member levels in row order, leader first, in float64.
-            let sum = members.iter().fold(level, |acc, &j| acc + pool.levels[j]);
+            // QUIRK: the mean sums member levels in row order, leader first, in the
+            // levels' dtype.
+            let sum = members
+                .iter()
+                .fold(level, |acc, &j| level_precision.round(acc + pool.levels[j]));
             let count = (members.len() + 1) as f64;
             out.liquidity[i] = kind as f32;
-            out.level[i] = f32_of(sum / count);
+            out.level[i] = f32_of(level_precision.round(sum / count));
             out.end[i] = rows[last] as f32;
             out.swept[i] = swept.map_or(0.0, |j| j as f32);
         }
@@ -345,7 +355,7 @@ mod tests {
             let lv: Vec<f64> = (0..n)
                 .map(|i| if hl[i] == 1.0 { high[i] } else if hl[i] == -1.0 { low[i] } else { f64::NAN })
                 .collect();
-            let got = liquidity(&low, &high, &low, &low, SwingsView { high_low: &hl, level: &lv }, pct)
+            let got = liquidity(&low, &high, &low, &low, SwingsView { high_low: &hl, level: &lv }, pct, InputDtypes::default())
                 .unwrap();
             let exp = reference(&high, &low, &hl, &lv, pct);
             proptest::prop_assert!(same(&got.liquidity, &exp.liquidity));

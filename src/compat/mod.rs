@@ -5,6 +5,7 @@
 //! and marked `QUIRK` in comments, with the section of `smc-0.0.27-spec.md` they come from.
 //! Algorithms are O(n) or O(n log n) in the worst case where the library is quadratic.
 
+pub mod arith;
 pub mod bos_choch;
 pub mod fvg;
 pub mod liquidity;
@@ -15,6 +16,7 @@ pub mod retracements;
 pub mod sessions;
 pub mod swing_highs_lows;
 
+pub use arith::{Dtype, InputDtypes, Precision};
 pub use bos_choch::{bos_choch, BosChoch};
 pub use fvg::{fvg, Fvg};
 pub use liquidity::{liquidity, Liquidity};

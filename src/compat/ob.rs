@@ -7,9 +7,10 @@
 //! block and applied in pass order. Creation scans each swing's trigger window once; the
 //! windows are disjoint, so that part is O(n).
 
+use super::arith::Dtype;
 use super::{f32_of, split_swing_rows, widened, SwingsView};
 use crate::algo::{Extreme, FirstMatch};
-use crate::candles::{check_finite, check_lengths, check_ohlc};
+use crate::candles::{check_lengths, check_ohlc};
 use crate::columns::filled;
 use crate::error::Result;
 
@@ -63,21 +64,27 @@ struct Pass<'a> {
     erase: FirstMatch<'a>,
 }
 
+/// The volume column and its dtype, whose arithmetic the block volumes follow.
+#[derive(Debug, Clone, Copy)]
+pub struct Volume<'a> {
+    pub values: &'a [f64],
+    pub dtype: Dtype,
+}
+
 /// Order blocks as `smc.ob(ohlc, swing_highs_lows, close_mitigation)` computes them.
-/// O(n log n).
-#[allow(clippy::too_many_arguments)]
+/// O(n log n). Volumes may be NaN or infinite: the library computes with them, and so does
+/// this.
 pub fn ob(
     open: &[f64],
     high: &[f64],
     low: &[f64],
     close: &[f64],
-    volume: &[f64],
+    volume: Volume<'_>,
     swings: SwingsView<'_>,
     close_mitigation: bool,
 ) -> Result<OrderBlocks> {
     check_ohlc(open, high, low, close)?;
-    check_lengths("open", open.len(), &[("volume", volume.len())])?;
-    check_finite("volume", volume)?;
+    check_lengths("open", open.len(), &[("volume", volume.values.len())])?;
     let n = open.len();
     let swings = SwingsView::checked(swings.high_low, swings.level, n)?;
 
@@ -147,7 +154,7 @@ fn run_pass(
     high: &[f64],
     low: &[f64],
     close: &[f64],
-    volume: &[f64],
+    volume: Volume<'_>,
 ) -> Vec<Block> {
     let n = close.len();
     let mut blocks = Vec::new();
@@ -180,7 +187,14 @@ fn run_pass(
 }
 
 /// The block triggered at candle `i` by swing `s` (not yet mitigated).
-fn create(bullish: bool, s: usize, i: usize, high: &[f64], low: &[f64], volume: &[f64]) -> Block {
+fn create(
+    bullish: bool,
+    s: usize,
+    i: usize,
+    high: &[f64],
+    low: &[f64],
+    volume: Volume<'_>,
+) -> Block {
     let (k, top, bottom) = if i - s > 1 {
         // QUIRK: the extreme candle strictly between swing and crossing, last one on ties.
         let mut k = s + 1;
@@ -201,15 +215,33 @@ fn create(bullish: bool, s: usize, i: usize, high: &[f64], low: &[f64], volume: 
     } else {
         (i - 1, high[i - 1], low[i - 1])
     };
-    let v0 = volume[i];
-    let v1 = volume[i - 1];
-    let v2 = if i >= 2 { volume[i - 2] } else { 0.0 };
-    let recent = f32_of(v0 + v1);
-    let older = f32_of(v2);
-    let (lo, hi) = if recent < older {
+    // QUIRK: the sums are numpy scalar arithmetic in the volume's dtype (float32 rounding,
+    // int32 wrapping); a missing third volume is Python's 0.0.
+    let (v, add) = (volume.values, |a, b| volume.dtype.add(a, b));
+    let recent_sum = add(v[i], v[i - 1]);
+    let total = if i >= 2 {
+        add(recent_sum, v[i - 2])
+    } else {
+        recent_sum
+    };
+    let recent = f32_of(recent_sum);
+    let older = f32_of(if i >= 2 { v[i - 2] } else { 0.0 });
+    // QUIRK: Python's max/min of (highVolume, lowVolume): the first unless the second is
+    // strictly greater/smaller, so NaN volumes give what the library gives.
+    let (high_volume, low_volume) = if bullish {
         (recent, older)
     } else {
         (older, recent)
+    };
+    let hi = if low_volume > high_volume {
+        low_volume
+    } else {
+        high_volume
+    };
+    let lo = if low_volume < high_volume {
+        low_volume
+    } else {
+        high_volume
     };
     // QUIRK: the percentage is computed in float32 arithmetic.
     let percentage = if hi != 0.0 { lo / hi * 100.0 } else { 100.0 };
@@ -218,7 +250,7 @@ fn create(bullish: bool, s: usize, i: usize, high: &[f64], low: &[f64], volume: 
         kind: if bullish { 1 } else { -1 },
         top: f32_of(top),
         bottom: f32_of(bottom),
-        volume: f32_of((v0 + v1) + v2),
+        volume: f32_of(total),
         percentage,
         mitigated: 0.0,
         breaker: false,
@@ -268,6 +300,13 @@ mod tests {
     const CLOSE: [f64; 10] = [3.0, 4.0, 4.8, 2.8, 3.4, 5.5, 5.6, 2.5, 3.5, 3.5];
     const VOLUME: [f64; 10] = [10.0, 10.0, 10.0, 10.0, 20.0, 30.0, 10.0, 10.0, 10.0, 10.0];
 
+    fn vol() -> Volume<'static> {
+        Volume {
+            values: &VOLUME,
+            dtype: Dtype::Float64,
+        }
+    }
+
     fn swings() -> ([f64; 10], [f64; 10]) {
         let mut hl = [f64::NAN; 10];
         let mut lv = [f64::NAN; 10];
@@ -282,7 +321,7 @@ mod tests {
             high_low: &hl,
             level: &lv,
         };
-        let out = ob(&OPEN, &HIGH, &LOW, &CLOSE, &VOLUME, s, false).unwrap();
+        let out = ob(&OPEN, &HIGH, &LOW, &CLOSE, vol(), s, false).unwrap();
         assert_eq!(out.ob[3], 1.0);
         assert_eq!((out.top[3], out.bottom[3]), (4.0, 2.5));
         assert_eq!(out.ob_volume[3], 60.0);
@@ -300,7 +339,7 @@ mod tests {
             high_low: &hl,
             level: &lv,
         };
-        let out = ob(&OPEN, &HIGH, &LOW, &CLOSE, &VOLUME, s, true).unwrap();
+        let out = ob(&OPEN, &HIGH, &LOW, &CLOSE, vol(), s, true).unwrap();
         assert_eq!(out.mitigated_index[3], 0.0);
     }
 
@@ -314,7 +353,7 @@ mod tests {
             high_low: &hl,
             level: &lv,
         };
-        let out = ob(&OPEN, &high, &LOW, &CLOSE, &VOLUME, s, false).unwrap();
+        let out = ob(&OPEN, &high, &LOW, &CLOSE, vol(), s, false).unwrap();
         assert!(out.ob.iter().all(|v| v.is_nan()));
         assert!(out.top.iter().all(|v| v.is_nan()));
     }

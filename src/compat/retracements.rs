@@ -1,6 +1,7 @@
 //! `smc.retracements` (spec §2.8): how much of the last swing leg the current candle has
 //! retraced, then the library's roll-by-one with wrap-around and warm-up blanking.
 
+use super::arith::{InputDtypes, Precision};
 use super::SwingsView;
 use crate::candles::check_ohlc;
 use crate::columns::filled;
@@ -12,11 +13,6 @@ pub struct Retracements {
     pub direction: Vec<i32>,
     pub current: Vec<f64>,
     pub deepest: Vec<f64>,
-}
-
-/// numpy's `round(x, 1)`: rint(10 x) / 10, ties to even.
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round_ties_even() / 10.0
 }
 
 /// Python's two-argument `max`: the first argument unless the second is strictly greater
@@ -38,13 +34,23 @@ fn deepest_before(d: &[i32], deep: &[f64], i: usize, dir: i32) -> f64 {
     }
 }
 
-/// Retracements as `smc.retracements(ohlc, swing_highs_lows)` computes them. O(n).
+/// `round(100 - ((price - anchor) / divisor) * 100, 1)`, each operation in `p` (the
+/// promotion of the price's and the swing levels' dtypes; `divisor` is already rounded in
+/// the levels' precision).
+fn percent(p: Precision, price: f64, anchor: f64, divisor: f64) -> f64 {
+    let ratio = p.round(p.round(price - anchor) / divisor);
+    p.round1(p.round(100.0 - p.round(ratio * 100.0)))
+}
+
+/// Retracements as `smc.retracements(ohlc, swing_highs_lows)` computes them, in the
+/// arithmetic of the inputs' `dtypes`. O(n).
 pub fn retracements(
     open: &[f64],
     high: &[f64],
     low: &[f64],
     close: &[f64],
     swings: SwingsView<'_>,
+    dtypes: InputDtypes,
 ) -> Result<Retracements> {
     check_ohlc(open, high, low, close)?;
     let n = open.len();
@@ -53,6 +59,11 @@ pub fn retracements(
     let mut cur = filled(n, 0.0f64);
     let mut deep = filled(n, 0.0f64);
     let (mut top, mut bottom) = (0.0f64, 0.0f64);
+    // QUIRK: top and bottom are numpy scalars of the Level column; the formulas run in
+    // their dtype promoted with the price's.
+    let levels = Precision::of(&[dtypes.level]);
+    let bull = levels.with(Precision::of(&[dtypes.low]));
+    let bear = levels.with(Precision::of(&[dtypes.high]));
     for i in 0..n {
         let hl = swings.high_low[i];
         if hl == 1.0 {
@@ -68,9 +79,9 @@ pub fn retracements(
         // the last row's (Python's index -1).
         let prev = if i > 0 { d[i - 1] } else { d[n - 1] };
         if prev == 1 {
-            let divisor = top - bottom;
+            let divisor = levels.round(top - bottom);
             cur[i] = if divisor != 0.0 {
-                round1(100.0 - ((low[i] - bottom) / divisor) * 100.0)
+                percent(bull, low[i], bottom, divisor)
             } else {
                 0.0
             };
@@ -79,9 +90,9 @@ pub fn retracements(
         // QUIRK: the bearish formula looks at the current row's direction and, when both
         // apply, overwrites the bullish one.
         if d[i] == -1 {
-            let divisor = bottom - top;
+            let divisor = levels.round(bottom - top);
             cur[i] = if divisor != 0.0 {
-                round1(100.0 - ((high[i] - top) / divisor) * 100.0)
+                percent(bear, high[i], top, divisor)
             } else {
                 0.0
             };
@@ -118,8 +129,8 @@ mod tests {
 
     #[test]
     fn rounding_is_numpy_round_half_even() {
-        assert_eq!(round1(0.25), 0.2);
-        assert_eq!(round1(-1.25), -1.2);
+        assert_eq!(Precision::F64.round1(0.25), 0.2);
+        assert_eq!(Precision::F64.round1(-1.25), -1.2);
     }
 
     #[test]
@@ -134,6 +145,7 @@ mod tests {
                 high_low: &e,
                 level: &e,
             },
+            InputDtypes::default(),
         )
         .unwrap();
         assert!(out.direction.is_empty());
@@ -147,6 +159,7 @@ mod tests {
                 high_low: &one,
                 level: &one,
             },
+            InputDtypes::default(),
         )
         .unwrap();
         assert_eq!(out.direction, vec![1]);

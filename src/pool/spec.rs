@@ -5,7 +5,7 @@
 
 use crate::cache::KeyBuilder;
 use crate::candles::Candles;
-use crate::compat::{self, SwingsView};
+use crate::compat::{self, Dtype, InputDtypes, Precision, SwingsView};
 use crate::detect::NativeSpec;
 use crate::error::{IctError, Result};
 use crate::param::Param;
@@ -370,18 +370,23 @@ impl Spec {
         let columns = match self {
             Spec::Fvg { join_consecutive } => {
                 let r = compat::fvg(o, h, l, cl, *join_consecutive)?;
+                // QUIRK: Top holds lows and Bottom highs, in their columns' dtypes.
                 vec![
                     Column::f64("FVG", r.fvg),
-                    Column::f64("Top", r.top),
-                    Column::f64("Bottom", r.bottom),
+                    float_column("Top", r.top, x.dtypes.low),
+                    float_column("Bottom", r.bottom, x.dtypes.high),
                     Column::f64("MitigatedIndex", r.mitigated_index),
                 ]
             }
             Spec::SwingHighsLows { swing_length } => {
                 let r = compat::swing_highs_lows(h, l, *swing_length)?;
+                let level = match Precision::of(&[x.dtypes.high, x.dtypes.low]) {
+                    Precision::F32 => Dtype::Float32,
+                    Precision::F64 => Dtype::Float64,
+                };
                 vec![
                     Column::f64("HighLow", r.high_low),
-                    Column::f64("Level", r.level),
+                    float_column("Level", r.level, level),
                 ]
             }
             Spec::BosChoch { close_break, .. } => {
@@ -396,7 +401,18 @@ impl Spec {
             Spec::Ob {
                 close_mitigation, ..
             } => {
-                let r = compat::ob(o, h, l, cl, x.volume, view()?, *close_mitigation)?;
+                let r = compat::ob(
+                    o,
+                    h,
+                    l,
+                    cl,
+                    compat::ob::Volume {
+                        values: x.volume,
+                        dtype: x.dtypes.volume,
+                    },
+                    view()?,
+                    *close_mitigation,
+                )?;
                 vec![
                     Column::f64("OB", r.ob),
                     Column::f32_vec("Top", r.top),
@@ -407,7 +423,7 @@ impl Spec {
                 ]
             }
             Spec::Liquidity { range_percent, .. } => {
-                let r = compat::liquidity(o, h, l, cl, view()?, *range_percent)?;
+                let r = compat::liquidity(o, h, l, cl, view()?, *range_percent, x.dtypes)?;
                 vec![
                     Column::f32_vec("Liquidity", r.liquidity),
                     Column::f32_vec("Level", r.level),
@@ -438,7 +454,7 @@ impl Spec {
                 ]
             }
             Spec::Retracements { .. } => {
-                let r = compat::retracements(o, h, l, cl, view()?)?;
+                let r = compat::retracements(o, h, l, cl, view()?, x.dtypes)?;
                 vec![
                     Column::i32_vec("Direction", r.direction),
                     Column::f64("CurrentRetracement%", r.current),
@@ -456,6 +472,15 @@ impl Spec {
     }
 }
 
+/// A float64 result column of values taken from an input column, in that column's dtype
+/// when it is float32 (exact: the values came from float32).
+fn float_column(name: &str, values: Vec<f64>, dtype: Dtype) -> Column {
+    match dtype {
+        Dtype::Float32 => Column::f32_vec(name, values.into_iter().map(|v| v as f32).collect()),
+        _ => Column::f64(name, values),
+    }
+}
+
 /// The columns a compat detector reads (those it does not read may be empty): the candles'
 /// and, for the swing-based ones, the swings frame's HighLow and Level.
 #[derive(Debug, Clone, Copy, Default)]
@@ -467,6 +492,9 @@ pub struct CompatInputs<'a> {
     pub close: &'a [f64],
     pub volume: &'a [f64],
     pub swings: Option<SwingsView<'a>>,
+    /// The dtypes the caller's columns had (the library computes in them); float64 for
+    /// stored series.
+    pub dtypes: InputDtypes,
 }
 
 impl<'a> CompatInputs<'a> {
@@ -480,6 +508,7 @@ impl<'a> CompatInputs<'a> {
             close: c.close,
             volume: c.volume,
             swings,
+            dtypes: InputDtypes::default(),
         }
     }
 }

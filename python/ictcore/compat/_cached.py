@@ -18,7 +18,7 @@ from .. import _ictcore
 from .._columns import columns_of
 from ..cache import AnalysisCache, ParamValue
 from ..exceptions import InvalidTypeError
-from ._frames import swing_columns
+from ._frames import ARITHMETIC_DTYPES, dtype_name, swing_columns
 
 _default: AnalysisCache | None = None
 _scoped: contextvars.ContextVar[AnalysisCache | None] = contextvars.ContextVar(
@@ -114,9 +114,15 @@ def run(
     key, e.g. the sessions' wall clock)."""
     columns = dict(inputs)
     swing_cols = None if swings is None else swing_columns(swings)
+    # The dtypes the library would compute in (float32, narrow integers), if any.
+    dtypes = dict(getattr(inputs, "dtypes", {}))
+    if swings is not None and (level := dtype_name(swings["Level"])) in ARITHMETIC_DTYPES:
+        dtypes["Level"] = level
 
     def call() -> dict[str, npt.NDArray[Any]]:
-        return dict(columns_of(_ictcore.compat_run(detector, dict(params), columns, swing_cols)))
+        return dict(
+            columns_of(_ictcore.compat_run(detector, dict(params), columns, swing_cols, dtypes))
+        )
 
     cache = get_cache()
     if cache is None:
@@ -128,6 +134,8 @@ def run(
         # never change what a call accepts or returns).
         return call()
     key_params = dict(params)
+    if dtypes:
+        key_params["input_dtypes"] = ",".join(f"{k}={v}" for k, v in sorted(dtypes.items()))
     key_inputs = {(key_names or {}).get(n, n): a for n, a in columns.items()}
     if swings is not None and swing_cols is not None:
         key_params, key_inputs = _swing_key(swings, key_params, key_inputs, *swing_cols)

@@ -35,6 +35,34 @@ def as_float64(values: Any, name: str) -> F64:
     return np.ascontiguousarray(array)
 
 
+#: numpy dtypes whose arithmetic differs from float64's (float32 rounding, narrow integer
+#: wrapping): the library computes in them, and so does compat when told.
+ARITHMETIC_DTYPES = frozenset({"float32", "int8", "int16", "int32", "uint8", "uint16", "uint32"})
+
+
+def dtype_name(values: Any) -> str:
+    """The numpy dtype name of a column (a nullable extension dtype's numpy one)."""
+    dtype = getattr(values, "dtype", None)
+    dtype = getattr(dtype, "numpy_dtype", dtype)
+    try:
+        return str(np.dtype(dtype).name)
+    except TypeError:
+        return "object"
+
+
+class Inputs(dict[str, F64]):
+    """Columns as float64 arrays, with the dtypes they had where those change the
+    library's arithmetic (``dtypes``: column -> numpy dtype name)."""
+
+    dtypes: dict[str, str]
+
+    def only(self, *names: str) -> Inputs:
+        """These columns, with their dtypes."""
+        out = Inputs({name: self[name] for name in names})
+        out.dtypes = {name: d for name, d in self.dtypes.items() if name in names}
+        return out
+
+
 def _lowercase_lookup(frame: pd.DataFrame) -> dict[Any, list[Any]]:
     lookup: dict[Any, list[Any]] = {}
     for label in frame.columns:
@@ -47,13 +75,15 @@ def columns(
     frame: pd.DataFrame,
     required: Sequence[str] = ("open", "high", "low", "close"),
     extra: Iterable[str] = (),
-) -> dict[str, F64]:
-    """The named columns as float64 arrays. Names match case-insensitively, as the library's
-    input decorator does; a missing column raises :class:`MissingColumnError`."""
+) -> Inputs:
+    """The named columns as float64 arrays (with ``.dtypes``, see :class:`Inputs`). Names
+    match case-insensitively, as the library's input decorator does; a missing column
+    raises :class:`MissingColumnError`."""
     if not isinstance(frame, pd.DataFrame):
         raise InvalidTypeError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     lookup = _lowercase_lookup(frame)
-    out: dict[str, F64] = {}
+    out = Inputs()
+    out.dtypes = {}
     for name in (*required, *extra):
         labels = lookup.get(name)
         if not labels:
@@ -67,7 +97,11 @@ def columns(
                 f"columns {labels!r} all match '{name}' case-insensitively; keep only one",
                 column=name,
             )
-        out[name] = as_float64(frame[labels[0]], name)
+        values = frame[labels[0]]
+        out[name] = as_float64(values, name)
+        dtype = dtype_name(values)
+        if dtype in ARITHMETIC_DTYPES:
+            out.dtypes[name] = dtype
     return out
 
 

@@ -1,11 +1,16 @@
 """``smc``: a drop-in for ``smartmoneyconcepts.smc`` 0.0.27 with the numerics in Rust.
 
 Same classmethods, signatures, defaults, column names, order and dtypes, and the same values
-cell for cell, quirks included (see ``smc-0.0.27-spec.md``). What differs, on purpose:
+cell for cell, quirks included, in the input's dtypes as the library computes in them:
+float32 columns give float32 arithmetic and result columns, int32 (and other narrow
+integer) volume sums wrap, NaN volumes in ``ob`` are computed with (float64, float32, int64
+and int32 columns, mixed per column, are checked against the library). What differs, on
+purpose:
 
 - no import banner, and the caller's DataFrame is never modified;
-- bad input raises a clear error instead of computing on it: NaN/inf prices
-  (:class:`~ictcore.exceptions.InvalidInputError`, a ``ValueError``, naming column and row),
+- bad input raises a clear error instead of computing on it: NaN/inf prices and a missing
+  time (NaT) (:class:`~ictcore.exceptions.InvalidInputError`, a ``ValueError``, naming column
+  and row),
   a missing column (:class:`~ictcore.exceptions.MissingColumnError`, a ``KeyError`` and so a
   ``LookupError``, naming the column; this includes ``volume`` for ``ob`` and
   ``previous_high_low``), an unsorted or duplicate index for the time-based functions;
@@ -76,8 +81,7 @@ class smc:
         if length < 0:
             raise InvalidInputError(f"swing_length must be an integer >= 0, got {length}")
         c = columns(ohlc)
-        inputs = {"high": c["high"], "low": c["low"]}
-        result = frame(run("swing_highs_lows", {"swing_length": length}, inputs))
+        result = frame(run("swing_highs_lows", {"swing_length": length}, c.only("high", "low")))
         mark_swings(result, length, c)
         return result
 
