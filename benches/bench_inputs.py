@@ -1,6 +1,7 @@
 """Data in: CSV parsing with a source time zone against UTC (the cost of ``tz=``), against
-pandas doing the same conversion (``read_csv`` + ``to_datetime`` + ``tz_localize``), in
-one run:
+pandas doing the same conversion (``read_csv`` + ``to_datetime`` + ``tz_localize``); and
+``Candles.from_polars`` / ``from_arrow`` against ``from_pandas`` on the same bars, in one
+run:
 
     python benches/bench_inputs.py                  # 1M one-minute bars
     python benches/bench_inputs.py --rows 200000 --out BENCHMARKS.md
@@ -51,6 +52,35 @@ def pandas_zoned(path: Path) -> np.ndarray:
     return wall.tz_localize(ZONE, ambiguous="infer").tz_convert("UTC").as_unit("ns").asi8
 
 
+def frames(candles: ictcore.Candles, rows: int, repeat: int) -> list[str]:
+    """``from_pandas`` vs ``from_polars`` vs ``from_arrow`` on the same bars (a DatetimeIndex
+    frame; a polars frame and a pyarrow table with a UTC time column)."""
+    out = [
+        f"Candles from {rows:,} bars already in memory, best of {repeat}:",
+        "",
+        "| from | time | vs from_pandas |",
+        "|---|---|---|",
+    ]
+    sources: dict[str, tuple[object, object]] = {
+        "from_pandas": (ictcore.Candles.from_pandas, candles.to_pandas())
+    }
+    try:
+        sources["from_polars"] = (ictcore.Candles.from_polars, candles.to_polars())
+        sources["from_arrow (polars frame)"] = (ictcore.Candles.from_arrow, candles.to_polars())
+    except ictcore.MissingDependencyError:
+        out.append("(polars not installed)")
+    try:
+        sources["from_arrow (pyarrow table)"] = (ictcore.Candles.from_arrow, candles.to_arrow())
+    except ictcore.MissingDependencyError:
+        out.append("(pyarrow not installed)")
+    base = None
+    for name, (make, data) in sources.items():
+        seconds = best(lambda make=make, data=data: make(data), repeat)  # type: ignore[misc]
+        base = base or seconds
+        out.append(f"| {name} | {seconds * 1e3:.2f} ms | {seconds / base:.2f}x |")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -63,6 +93,7 @@ def main() -> None:
         zoned, plain = Path(tmp) / "zoned.csv", Path(tmp) / "utc.csv"
         write_export(zoned, utc.tz_convert(ZONE).tz_localize(None))
         write_export(plain, utc.tz_localize(None))
+        loaded = ictcore.read_csv(plain)
         truth = utc.as_unit("ns").asi8
         assert np.array_equal(ictcore.read_csv(zoned, tz=ZONE).time, truth)
         assert np.array_equal(pandas_zoned(zoned), truth)
@@ -73,7 +104,7 @@ def main() -> None:
             "pandas, zone converted": best(lambda: pandas_zoned(zoned), max(1, args.repeat // 2)),
         }
     base = runs["ictcore, UTC"]
-    heading = "## Data in: source time zones"
+    heading = "## Data in: source time zones, polars and Arrow"
     lines = [
         heading,
         "",
@@ -92,6 +123,7 @@ def main() -> None:
     pandas_s = runs["pandas, zone converted"]
     zoned_s = runs[f"ictcore, tz={ZONE}"]
     lines += ["", f"ictcore with `tz={ZONE}` is {pandas_s / zoned_s:.1f}x faster than pandas."]
+    lines += ["", *frames(loaded, args.rows, args.repeat)]
     print("\n".join(lines))
     if args.out:
         write_section(args.out, heading, lines)

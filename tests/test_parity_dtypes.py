@@ -6,6 +6,7 @@ comparison is against the library run on the very same frame."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ictcore import AnalysisCache
+from ictcore.compat import caching
 from ictcore.testing import ohlcv_frames
 
 from conftest import load_eurusd
@@ -132,3 +135,16 @@ column_dtypes = st.fixed_dictionaries({c: st.sampled_from(DTYPES) for c in (*PRI
 @given(frame=ohlcv_frames(max_size=300), dtypes=column_dtypes)
 def test_generated_frames_in_any_dtypes(frame: pd.DataFrame, dtypes: dict[str, str]) -> None:
     assert_all_equal(in_dtypes(frame, dtypes, scale=100.0))
+
+
+def test_cached_results_keep_their_dtypes_apart(tmp_path: Path, eurusd: pd.DataFrame) -> None:
+    # The same values in float64 and float32 are different computations: a cache must not
+    # serve one for the other.
+    wide = eurusd.iloc[:3000]
+    narrow = in_dtypes(wide, dict.fromkeys(PRICES, "float32"))
+    with caching(AnalysisCache(tmp_path / "cache")):
+        for frame in (wide, narrow, wide, narrow):
+            swings = compat.swing_highs_lows(frame, 5)
+            assert_same(swings, reference.swing_highs_lows(frame, 5))
+            assert_same(compat.retracements(frame, swings), reference.retracements(frame, swings))
+            assert_same(compat.liquidity(frame, swings), reference.liquidity(frame, swings))

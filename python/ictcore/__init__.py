@@ -62,6 +62,7 @@ from .exceptions import (
     InvalidInputError,
     InvalidTypeError,
     MissingColumnError,
+    MissingDependencyError,
     UnknownNameError,
 )
 from .pool import DETECTORS, NATIVE_DETECTORS, AnalysisResult, DetectorPool
@@ -85,6 +86,7 @@ __all__ = [
     "InvalidTypeError",
     "LiquidityTable",
     "MissingColumnError",
+    "MissingDependencyError",
     "SessionTable",
     "UnknownNameError",
     "ZoneTable",

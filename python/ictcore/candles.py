@@ -8,9 +8,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from . import _ictcore
+from . import _ictcore, _interop
+from ._interop import TIME_COLUMNS, volume_choice
 from .compat._frames import as_float64, columns, datetime_index, nanoseconds
-from .exceptions import InvalidInputError, MissingColumnError
+from .exceptions import InvalidInputError
 
 __all__ = ["Candles"]
 
@@ -106,10 +107,6 @@ def _as_time(values: Any, time_unit: str | None = None) -> npt.NDArray[np.int64]
             column="time",
         )
     return _integer_time(array, time_unit)
-
-
-#: Column names read as the time column (any case), when the frame has no DatetimeIndex.
-TIME_COLUMNS = ("time", "timestamp", "date", "datetime")
 
 
 def _column_time(column: pd.Series, time_unit: str | None) -> npt.NDArray[np.int64]:
@@ -279,17 +276,57 @@ class Candles:
         Volume comes from ``volume_column`` if given, else the ``volume`` column, else
         ``tick_volume`` (MetaTrader5's bars carry that one; pass
         ``volume_column="real_volume"`` for exchange volume), else zeros."""
-        lookup = {str(c).lower(): c for c in frame.columns}
         time = _frame_time(frame, time_unit)
-        if volume_column is not None and volume_column.lower() not in lookup:
-            raise MissingColumnError(
-                f"no volume column {volume_column!r} (the frame has {list(frame.columns)!r})",
-                column=volume_column,
-            )
-        chosen = volume_column or next((c for c in ("volume", "tick_volume") if c in lookup), None)
-        cols = columns(frame, extra=(chosen.lower(),) if chosen else ())
-        volume = cols.get(chosen.lower()) if chosen else None
+        chosen = volume_choice([str(c) for c in frame.columns], volume_column)
+        cols = columns(frame, extra=(chosen,) if chosen else ())
+        volume = cols.get(chosen) if chosen else None
         return cls(time, cols["open"], cols["high"], cols["low"], cols["close"], volume)
+
+    @classmethod
+    def from_polars(
+        cls,
+        frame: Any,
+        *,
+        time_unit: str | None = None,
+        volume_column: str | None = None,
+    ) -> Candles:
+        """From a polars DataFrame (``pip install 'ictcore[polars]'``): time from its one
+        ``time``/``timestamp``/``date``/``datetime`` column (any case; polars frames have no
+        index), datetimes (tz-aware converted to UTC, naive taken as UTC) or integer epoch
+        times as in :meth:`from_pandas`; prices and volume likewise. float64 columns without
+        nulls are read without a copy."""
+        return _interop.from_polars(frame, time_unit=time_unit, volume_column=volume_column)
+
+    @classmethod
+    def from_arrow(
+        cls,
+        data: Any,
+        *,
+        time_unit: str | None = None,
+        volume_column: str | None = None,
+    ) -> Candles:
+        """From anything with the Arrow PyCapsule stream interface (``__arrow_c_stream__``:
+        a pyarrow Table or RecordBatch, a polars DataFrame, a DuckDB result, ...), read with
+        pyarrow if installed, else polars (``pip install 'ictcore[arrow]'``). Columns as in
+        :meth:`from_polars`; a float64 column in one chunk without nulls is read without a
+        copy."""
+        return _interop.from_arrow(data, time_unit=time_unit, volume_column=volume_column)
+
+    def _decoded(self) -> list[tuple[str, str, npt.NDArray[Any], list[str] | None]]:
+        return _interop.decoded_columns(
+            {"time": self.time, "open": self.open, "high": self.high, "low": self.low,
+             "close": self.close, "volume": self.volume},
+            lambda name, values: None,
+            ("time",),
+        )  # fmt: skip
+
+    def to_arrow(self) -> Any:
+        """A pyarrow Table: ``time`` as timestamp[ns, UTC], then the five float64 columns."""
+        return _interop.to_arrow(self._decoded())
+
+    def to_polars(self) -> Any:
+        """A polars DataFrame: ``time`` as Datetime(ns, UTC), then the five float64 columns."""
+        return _interop.to_polars(self._decoded())
 
     def to_pandas(self) -> pd.DataFrame:
         """A DataFrame with a UTC DatetimeIndex named ``time`` and lower-case columns."""

@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from . import _ictcore
+from . import _ictcore, _interop
 from ._columns import TableColumns, columns_of
 from .candles import Candles
 from .exceptions import InvalidInputError, InvalidTypeError
@@ -143,29 +143,53 @@ class EventTable:
         index = np.asarray(rows, dtype=np.int64)
         return EventTable(self.name, {k: v[index] for k, v in self._columns.items()})
 
+    def _categories(
+        self, name: str, values: npt.NDArray[Any]
+    ) -> tuple[npt.NDArray[Any], list[str]] | None:
+        """Codes and names of a coded column (None for others)."""
+        if name == "kind":
+            # Kind codes are sparse: the categories are the names present, sorted.
+            present = np.unique(values)
+            names = [KINDS.get(int(v), str(v)) for v in present]
+            order = sorted(range(len(names)), key=names.__getitem__)
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order))
+            return rank[np.searchsorted(present, values)], [names[i] for i in order]
+        fixed = {"label": _LABELS, "state": _STATES, "layer": ("internal", "swing")}.get(name)
+        return None if fixed is None else (values, list(fixed))
+
+    def _metadata(self) -> dict[str, str]:
+        return {}
+
+    def _decoded(self) -> list[tuple[str, str, npt.NDArray[Any], list[str] | None]]:
+        return _interop.decoded_columns(self._columns, self._categories, _TIME_COLUMNS)
+
     def to_pandas(self) -> pd.DataFrame:
         """A DataFrame: codes as categorical names (``kind``, ``label``, ``state``), times as
         UTC datetimes; the integer columns are kept as they are."""
         data: dict[str, Any] = {}
-        for name, values in self._columns.items():
-            if name == "kind":
-                data[name] = pd.Categorical([KINDS.get(int(v), str(v)) for v in values])
-            elif name == "label":
-                data[name] = pd.Categorical.from_codes(values, categories=pd.Index(_LABELS))
-            elif name == "state":
-                data[name] = pd.Categorical.from_codes(values, categories=pd.Index(_STATES))
-            elif name == "initial":
-                data[name] = values.astype(bool)
-            elif name == "layer":
+        for name, how, values, categories in self._decoded():
+            if how == "category":
                 data[name] = pd.Categorical.from_codes(
-                    values, categories=pd.Index(["internal", "swing"])
+                    values, categories=pd.Index(categories or [])
                 )
-            elif name in _TIME_COLUMNS:
+            elif how == "time":
                 data[name] = pd.to_datetime(values, unit="ns", utc=True)
             else:
                 data[name] = values
         frame: pd.DataFrame = pd.DataFrame(data)
         return frame
+
+    def to_arrow(self) -> Any:
+        """A pyarrow Table (``pip install 'ictcore[arrow]'``): codes as dictionary-encoded
+        names, times as timestamp[ns, UTC], what travels with the table (a session table's
+        window names) in the schema metadata."""
+        return _interop.to_arrow(self._decoded(), self._metadata())
+
+    def to_polars(self) -> Any:
+        """A polars DataFrame (``pip install 'ictcore[polars]'``): codes as Enum names, times
+        as Datetime(ns, UTC)."""
+        return _interop.to_polars(self._decoded())
 
 
 class ZoneTable(EventTable):
@@ -255,13 +279,15 @@ class SessionTable(EventTable):
         super().__init__(name, columns)
         self.windows = windows
 
-    def to_pandas(self) -> pd.DataFrame:
-        frame = super().to_pandas()
-        if self.windows is not None:
-            frame["window"] = pd.Categorical.from_codes(
-                self["window"], categories=pd.Index(self.windows)
-            )
-        return frame
+    def _categories(
+        self, name: str, values: npt.NDArray[Any]
+    ) -> tuple[npt.NDArray[Any], list[str]] | None:
+        if name == "window" and self.windows is not None:
+            return values, list(self.windows)
+        return super()._categories(name, values)
+
+    def _metadata(self) -> dict[str, str]:
+        return {} if self.windows is None else {"windows": ",".join(self.windows)}
 
 
 def _window_names(windows: str) -> list[str]:

@@ -17,6 +17,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidTypeError",
     "MissingColumnError",
+    "MissingDependencyError",
     "UnknownNameError",
 ]
 
@@ -53,6 +54,11 @@ _DETAILS = frozenset({"column", "row", "parameter", "value", "path", "symbol", "
 class InvalidInputError(IctError, ValueError):
     """Bad input: NaN/inf prices, mismatched lengths, an unsorted or duplicate time index,
     a parameter out of its domain. The message names the column and first offending row."""
+
+
+class MissingDependencyError(IctError, ImportError):
+    """An optional package a call needs is not installed (polars, pyarrow, matplotlib,
+    dask); the message names the extra that installs it. An ``ImportError``."""
 
 
 class InvalidTypeError(IctError, TypeError):

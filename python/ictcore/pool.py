@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from . import _ictcore
+from . import _ictcore, _interop
 from ._columns import TableColumns, columns_of, expanded
 from .cache import AnalysisCache
 from .candles import Candles
@@ -43,6 +43,10 @@ DETECTORS: tuple[str, ...] = tuple(_ictcore.DETECTORS)
 NATIVE_DETECTORS: tuple[str, ...] = tuple(_ictcore.NATIVE_DETECTORS)
 
 Key = tuple[str, str, str]
+
+
+def _plain(name: str, values: npt.NDArray[Any]) -> None:
+    """No coded columns (compat frames)."""
 
 
 class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
@@ -86,6 +90,25 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
         """The result as a DataFrame (a native table through ``to_pandas()``)."""
         value = self[symbol, timeframe, detector]
         return value.to_pandas() if isinstance(value, EventTable) else value
+
+    def to_arrow(self, symbol: str, timeframe: str, detector: str) -> Any:
+        """The result as a pyarrow Table (``pip install 'ictcore[arrow]'``): a compat
+        detector's columns as they are; a native table through its ``to_arrow()``."""
+        value = self[symbol, timeframe, detector]
+        if isinstance(value, EventTable):
+            return value.to_arrow()
+        return _interop.to_arrow(
+            _interop.decoded_columns(self.arrays(symbol, timeframe, detector), _plain, ())
+        )
+
+    def to_polars(self, symbol: str, timeframe: str, detector: str) -> Any:
+        """The result as a polars DataFrame (``pip install 'ictcore[polars]'``)."""
+        value = self[symbol, timeframe, detector]
+        if isinstance(value, EventTable):
+            return value.to_polars()
+        return _interop.to_polars(
+            _interop.decoded_columns(self.arrays(symbol, timeframe, detector), _plain, ())
+        )
 
     def __iter__(self) -> Iterator[Key]:
         return iter(self._columns)
