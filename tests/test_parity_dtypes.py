@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ictcore import AnalysisCache
+from ictcore import AnalysisCache, DetectorPool
 from ictcore.compat import caching
 from ictcore.testing import ohlcv_frames
 
@@ -148,3 +148,27 @@ def test_cached_results_keep_their_dtypes_apart(tmp_path: Path, eurusd: pd.DataF
             assert_same(swings, reference.swing_highs_lows(frame, 5))
             assert_same(compat.retracements(frame, swings), reference.retracements(frame, swings))
             assert_same(compat.liquidity(frame, swings), reference.liquidity(frame, swings))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_the_pool_computes_in_the_frames_dtypes(tmp_path: Path, eurusd: pd.DataFrame) -> None:
+    # parallel == serial in every dtype: the pool's compat results for an in-memory frame
+    # are the library's on that frame, and a cache keeps float64 and float32 apart.
+    wide = eurusd.iloc[:4000].copy()
+    wide["volume"] = wide["volume"] * 1_000_000
+    narrow = in_dtypes(wide, {"high": "float32", "low": "float32", "volume": "int32"})
+    pool = DetectorPool(workers=2, cache=AnalysisCache(tmp_path / "cache"))
+    for frame in (wide, narrow, narrow):
+        result = pool.analyze([("EURUSD", "15m", frame)], progress=False)
+        assert not result.errors
+        sw = reference.swing_highs_lows(frame, 50)
+        expected = {
+            "fvg": reference.fvg(frame),
+            "swing_highs_lows": sw,
+            "bos_choch": reference.bos_choch(frame, sw),
+            "ob": reference.ob(frame, sw),
+            "liquidity": reference.liquidity(frame, sw),
+            "retracements": reference.retracements(frame, sw),
+        }
+        for name, want in expected.items():
+            assert_same(result.frame("EURUSD", "15m", name), want)

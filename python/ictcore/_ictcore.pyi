@@ -157,7 +157,9 @@ class Pool:
     def workers(self) -> int: ...
     def analyze(
         self,
-        requests: list[tuple[str, str, int | None, int | None, _CandlesLike | None]],
+        requests: list[
+            tuple[str, str, int | None, int | None, _CandlesLike | None, dict[str, str] | None]
+        ],
         detectors: list[tuple[str, dict[str, Any]]],
         store: Store | None,
         cache: Cache | None,

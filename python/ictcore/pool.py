@@ -30,6 +30,7 @@ from . import _ictcore, _interop
 from ._columns import TableColumns, columns_of, expanded
 from .cache import AnalysisCache
 from .candles import Candles
+from .compat._frames import arithmetic_dtypes
 from .config import Config
 from .detect import TABLES, EventTable, _wrap
 from .exceptions import BatchError, IctError, InvalidInputError
@@ -250,8 +251,9 @@ class DetectorPool:
         Parameters:
             requests: ``(symbol, timeframe)`` or ``(symbol, timeframe, start, end)`` tuples
                 read from the pool's store; ``(symbol, timeframe, candles)`` with
-                :class:`Candles` or an OHLCV DataFrame (time index); or a mapping
-                ``{(symbol, timeframe): candles}``.
+                :class:`Candles` or an OHLCV DataFrame (time index; compat detectors
+                compute in its columns' dtypes, float32 or int32 included, as
+                ``smartmoneyconcepts`` does); or a mapping ``{(symbol, timeframe): candles}``.
             detectors: names (default: the eight compat ones; the native ones are
                 ``"native.swings"``, ``"native.fvg"``, ... in :data:`NATIVE_DETECTORS`), or a
                 mapping name -> parameters.
@@ -375,14 +377,15 @@ class DetectorPool:
                         e.symbol, e.timeframe = symbol, timeframe
                     errors[symbol, timeframe] = e
                     continue
-                native.append((symbol, timeframe, None, None, c))
+                dtypes = None if isinstance(item[2], Candles) else arithmetic_dtypes(item[2])
+                native.append((symbol, timeframe, None, None, c, dtypes))
             else:
                 if self.store is None:
                     raise InvalidInputError(
                         f"request {item!r} reads from a store, but the pool has none"
                     )
                 start, end = (item[2], item[3]) if len(item) == 4 else (None, None)
-                native.append((symbol, timeframe, _nanos(start), _nanos(end), None))
+                native.append((symbol, timeframe, _nanos(start), _nanos(end), None, None))
             keys.append((symbol, timeframe))
         return native, keys, errors
 

@@ -37,7 +37,7 @@ fn as_slice<'a, T: Element>(
 
 /// The input dtypes named in `dtypes` (column -> numpy dtype name; `Level` for the swings
 /// frame's); unnamed columns are float64.
-fn input_dtypes(dtypes: Option<&Bound<'_, PyDict>>) -> PyResult<InputDtypes> {
+pub(crate) fn input_dtypes(dtypes: Option<&Bound<'_, PyDict>>) -> PyResult<InputDtypes> {
     let mut out = InputDtypes::default();
     let Some(dtypes) = dtypes else {
         return Ok(out);

@@ -50,6 +50,7 @@ type RawRequest<'py> = (
     Option<i64>,
     Option<i64>,
     Option<PyCandles<'py>>,
+    Option<Bound<'py, PyDict>>,
 );
 
 /// Per request: a list of the detectors' columns, or the exception instance.
@@ -108,13 +109,13 @@ impl Pool {
         // cached result always belongs to its key.
         let owned: Vec<Option<OwnedCandles>> = raw
             .iter()
-            .map(|(.., cols)| match cols {
+            .map(|(_, _, _, _, cols, _)| match cols {
                 None => Ok(None),
                 Some(candles) => OwnedCandles::copy(&candles.columns()?).map(Some),
             })
             .collect::<PyResult<_>>()?;
         let mut requests = Vec::with_capacity(raw.len());
-        for ((symbol, timeframe, start, end, _), cols) in raw.iter().zip(&owned) {
+        for ((symbol, timeframe, start, end, _, dtypes), cols) in raw.iter().zip(&owned) {
             // Checked by the pool on every run (a bad series fails alone).
             let source = cols
                 .as_ref()
@@ -125,6 +126,7 @@ impl Pool {
                 start: *start,
                 end: *end,
                 source,
+                dtypes: crate::compat::input_dtypes(dtypes.as_ref())?,
             });
         }
         let store = store.map(|s| &s.get().store);

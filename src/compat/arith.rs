@@ -56,6 +56,17 @@ impl Dtype {
         }
     }
 
+    /// The numpy name of a dtype whose arithmetic differs from float64's (None for float64).
+    pub fn numpy_name(self) -> Option<String> {
+        match self {
+            Self::Float64 => None,
+            Self::Float32 => Some("float32".into()),
+            Self::Int { bits, signed } => {
+                Some(format!("{}int{bits}", if signed { "" } else { "u" }))
+            }
+        }
+    }
+
     /// Whether values of this dtype go through float32 arithmetic (alone or with another
     /// float32 operand).
     fn is_float32(self) -> bool {
@@ -137,6 +148,36 @@ pub struct InputDtypes {
     pub volume: Dtype,
     /// The swings frame's `Level`.
     pub level: Dtype,
+}
+
+impl InputDtypes {
+    /// With `level` as `smc.swing_highs_lows` gives it for these highs and lows (float32
+    /// when both are float32): for swings the pool computes itself.
+    pub fn with_computed_level(self) -> Self {
+        let level = match Precision::of(&[self.high, self.low]) {
+            Precision::F32 => Dtype::Float32,
+            Precision::F64 => Dtype::Float64,
+        };
+        Self { level, ..self }
+    }
+
+    /// `"close=float32,high=float32"`: the candle columns whose arithmetic differs from
+    /// float64's, by name (the form `ictcore.compat` keys its cache with); None when there
+    /// are none.
+    pub fn key_text(&self) -> Option<String> {
+        let named = [
+            ("close", self.close),
+            ("high", self.high),
+            ("low", self.low),
+            ("open", self.open),
+            ("volume", self.volume),
+        ];
+        let parts: Vec<String> = named
+            .iter()
+            .filter_map(|(name, d)| d.numpy_name().map(|n| format!("{name}={n}")))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(","))
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ pub use spec::{native_detectors, parse_run, CompatInputs, Spec, DETECTORS};
 
 use crate::cache::{input_hash, AnalysisCache, Source as Hit};
 use crate::candles::Candles;
+use crate::compat::InputDtypes;
 use crate::error::{panic_message, IctError, Result};
+use crate::param::Param;
 use crate::store::{SeriesReader, Store};
 use crate::table::{Dtype, ResultTable};
 use std::collections::HashMap;
@@ -45,6 +47,9 @@ pub struct Request<'a> {
     pub start: Option<i64>,
     pub end: Option<i64>,
     pub source: Source<'a>,
+    /// The dtypes in-memory columns had before they became float64: compat detectors
+    /// compute in them, as the library does (float64 for stored series).
+    pub dtypes: InputDtypes,
 }
 
 /// Shared between the caller and a running analysis: cancellation and progress.
@@ -553,6 +558,10 @@ impl Task<'_> {
     /// says so, so the two kinds of identity never meet); anything else by its bytes.
     fn key(&mut self, spec: &Spec) -> Result<crate::cache::Key> {
         let mut key = spec.key_builder()?;
+        if let (false, Some(text)) = (spec.is_native(), self.req.dtypes.key_text()) {
+            // The same values in other dtypes are another computation.
+            key.param("input_dtypes", Param::Str(text))?;
+        }
         for &name in spec.inputs() {
             let (bytes, dtype) = column(&self.c, name);
             let (column, stored) = stored_input(name);
@@ -629,7 +638,7 @@ impl Task<'_> {
             self.checked.set(true);
         }
         let began = Instant::now();
-        let out = spec.compute(&self.c, swings, &self.req.symbol);
+        let out = spec.compute(&self.c, swings, &self.req.symbol, self.req.dtypes);
         let ns = elapsed_ns(began);
         *self
             .shared

@@ -330,6 +330,7 @@ impl Spec {
         c: &Candles<'_>,
         swings: Option<&ResultTable>,
         symbol: &str,
+        dtypes: InputDtypes,
     ) -> Result<ResultTable> {
         match self {
             Spec::Native(n) => {
@@ -351,8 +352,15 @@ impl Spec {
                 Ok(ResultTable::default())
             }
             _ => {
-                let swings = swings.map(|t| swings_view(self.name(), t)).transpose()?;
-                self.compute_compat(&CompatInputs::of(c, swings))
+                let columns = swings.map(|t| swing_columns(self.name(), t)).transpose()?;
+                let swings = columns.as_ref().map(|(high_low, level)| SwingsView {
+                    high_low,
+                    level: level.as_ref(),
+                });
+                self.compute_compat(&CompatInputs {
+                    dtypes: dtypes.with_computed_level(),
+                    ..CompatInputs::of(c, swings)
+                })
             }
         }
     }
@@ -513,20 +521,30 @@ impl<'a> CompatInputs<'a> {
     }
 }
 
-/// The (HighLow, Level) columns of a computed swings table.
-fn swings_view<'a>(detector: &str, table: &'a ResultTable) -> Result<SwingsView<'a>> {
-    let col = |i: usize| -> Result<&'a [f64]> {
-        table
-            .columns
-            .get(i)
-            .and_then(|c| bytemuck::try_cast_slice(c.bytes()).ok())
-            .ok_or_else(|| IctError::Internal {
-                context: detector.to_string(),
-                message: "swing columns are not float64".into(),
-            })
+/// The (HighLow, Level) columns of a computed swings table as float64 (Level is float32
+/// for float32 inputs, widened here exactly).
+fn swing_columns<'a>(
+    detector: &str,
+    table: &'a ResultTable,
+) -> Result<(&'a [f64], std::borrow::Cow<'a, [f64]>)> {
+    let missing = || IctError::Internal {
+        context: detector.to_string(),
+        message: "swing columns are not float64 / float32".into(),
     };
-    Ok(SwingsView {
-        high_low: col(0)?,
-        level: col(1)?,
-    })
+    let high_low = table
+        .columns
+        .first()
+        .and_then(|c| bytemuck::try_cast_slice(c.bytes()).ok())
+        .ok_or_else(missing)?;
+    let level = table.columns.get(1).ok_or_else(missing)?;
+    let level = match level.dtype {
+        crate::table::Dtype::F32 => {
+            let narrow: &[f32] = bytemuck::try_cast_slice(level.bytes()).map_err(|_| missing())?;
+            std::borrow::Cow::Owned(narrow.iter().map(|&v| f64::from(v)).collect())
+        }
+        _ => std::borrow::Cow::Borrowed(
+            bytemuck::try_cast_slice(level.bytes()).map_err(|_| missing())?,
+        ),
+    };
+    Ok((high_low, level))
 }

@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::cache::CacheConfig;
-use crate::param::Param;
 use crate::store::Durability;
 
 fn root(name: &str) -> std::path::PathBuf {
@@ -82,11 +81,14 @@ fn specs() -> Vec<Spec> {
 /// Each spec computed directly, one by one.
 fn direct(c: &Candles<'_>, specs: &[Spec]) -> Vec<ResultTable> {
     let swings = Spec::SwingHighsLows { swing_length: 5 }
-        .compute(c, None, "")
+        .compute(c, None, "", InputDtypes::default())
         .unwrap();
     specs
         .iter()
-        .map(|s| s.compute(c, Some(&swings), "").unwrap())
+        .map(|s| {
+            s.compute(c, Some(&swings), "", InputDtypes::default())
+                .unwrap()
+        })
         .collect()
 }
 
@@ -103,6 +105,7 @@ fn parallel_equals_serial_and_direct_calls() {
             start: None,
             end: None,
             source: Source::Candles(view(w)),
+            dtypes: InputDtypes::default(),
         })
         .collect();
     for workers in [1, 2, 3] {
@@ -188,6 +191,7 @@ fn a_failure_fails_its_request_alone() {
         start: None,
         end: None,
         source,
+        dtypes: InputDtypes::default(),
     };
     let nan_request = Request {
         symbol: "NAN".into(),
@@ -195,6 +199,7 @@ fn a_failure_fails_its_request_alone() {
         start: None,
         end: None,
         source: Source::Candles(nan_view),
+        dtypes: InputDtypes::default(),
     };
     let requests = vec![
         request("GOOD", Source::Store),
@@ -286,6 +291,7 @@ fn cancellation_and_the_cache() {
             start: None,
             end: None,
             source: Source::Store,
+            dtypes: InputDtypes::default(),
         })
         .collect();
     let specs = specs();

@@ -50,6 +50,26 @@ def dtype_name(values: Any) -> str:
         return "object"
 
 
+def arithmetic_dtypes(frame: Any) -> dict[str, str] | None:
+    """The candle columns of a frame (open/high/low/close, and the one read as volume)
+    whose dtypes the library computes in differently from float64, by their names; None
+    when there are none (or for anything that is not a DataFrame)."""
+    if not isinstance(frame, pd.DataFrame):
+        return None
+    from .._interop import volume_choice
+
+    lookup = _lowercase_lookup(frame)
+    volume = volume_choice([str(c) for c in frame.columns], None)
+    out = {}
+    for name, source in [(c, c) for c in ("open", "high", "low", "close")] + (
+        [("volume", volume)] if volume else []
+    ):
+        labels = lookup.get(source)
+        if labels and (dtype := dtype_name(frame[labels[0]])) in ARITHMETIC_DTYPES:
+            out[name] = dtype
+    return out or None
+
+
 class Inputs(dict[str, F64]):
     """Columns as float64 arrays, with the dtypes they had where those change the
     library's arithmetic (``dtypes``: column -> numpy dtype name)."""
