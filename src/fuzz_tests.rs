@@ -407,9 +407,16 @@ proptest! {
         let d = dir("csv");
         let path = d.join("EURUSD_M1.csv");
         std::fs::write(&path, &bytes).unwrap();
+        let zones = [
+            crate::store::SourceZone::Utc,
+            crate::store::SourceZone::Fixed(-3600),
+            crate::store::SourceZone::Named { zone: chrono_tz::Europe::Athens, shift: 7 * 3600 },
+        ];
         for volume in [VolumeColumn::Auto, VolumeColumn::Zero, VolumeColumn::Named("vol".into())] {
-            if let Ok(p) = parse_csv(&path, &volume, crate::store::SourceZone::Utc) {
-                prop_assert!(Candles::new(&p.time, &p.open, &p.high, &p.low, &p.close, &p.volume).is_ok());
+            for zone in zones {
+                if let Ok(p) = parse_csv(&path, &volume, zone) {
+                    prop_assert!(Candles::new(&p.time, &p.open, &p.high, &p.low, &p.close, &p.volume).is_ok());
+                }
             }
         }
         std::fs::remove_dir_all(d).unwrap();
