@@ -108,13 +108,10 @@ def candles_from_columns(
     return Candles(time, open_, high, low, close, volume)
 
 
-def _polars_column(frame: Any, pl: ModuleType, name: str) -> npt.NDArray[Any]:
-    series = frame.get_column(name)
-    dtype = series.dtype
-    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
-        series = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-    # Numeric columns without nulls come out as views of polars' memory (no copy).
-    array: npt.NDArray[Any] = series.to_numpy()
+def _polars_column(frame: Any, name: str) -> npt.NDArray[Any]:
+    # Numeric columns without nulls come out as views of polars' memory (no copy); a
+    # tz-aware datetime column as its UTC instants (numpy has no zones; tested).
+    array: npt.NDArray[Any] = frame.get_column(name).to_numpy()
     return array
 
 
@@ -126,7 +123,7 @@ def from_polars(frame: Any, *, time_unit: str | None, volume_column: str | None)
         raise InvalidTypeError(f"from_polars takes a polars DataFrame, got {type(frame).__name__}")
     return candles_from_columns(
         frame.columns,
-        lambda name: _polars_column(frame, pl, name),
+        lambda name: _polars_column(frame, name),
         time_unit=time_unit,
         volume_column=volume_column,
         source="polars frame",
