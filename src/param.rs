@@ -6,7 +6,7 @@ use std::fmt;
 /// A typed parameter value. A key records the exact type and value: values of different
 /// types never share a key, even when they compare equal (`True`, `1`, `1.0`,
 /// `numpy.True_`), since a computation may treat them differently.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Param {
     Int(i64),
     /// An integer beyond int64, as its decimal digits (never rounded to a float).

@@ -179,6 +179,9 @@ def good_candles(n: int = 300) -> ictcore.Candles:
 
 
 GOOD = good_candles()
+_ENGINE = ictcore.Engine(list(ictcore.detect.PRESET))
+_ENGINE.update_many(GOOD)
+CHECKPOINT = _ENGINE.checkpoint()
 SMC = list(ictcore.DETECTORS)  # the eight compat functions
 NATIVE = [name.removeprefix("native.") for name in ictcore.NATIVE_DETECTORS]
 STORE = ictcore.CandleStore(WORK / "store")
@@ -418,6 +421,19 @@ def engine(args: tuple[list[Any], int]) -> None:
     call(f"ZoneTable.state_at({t!r})", lambda: table.state_at(t))
 
 
+@fuzz(st.tuples(st.binary(max_size=200), st.integers(0, 10**6), st.integers(0, 255)))
+def checkpoint(args: tuple[bytes, int, int]) -> None:
+    noise, at, value = args
+    good = CHECKPOINT
+    changed = bytearray(good)
+    changed[at % len(good)] = value
+    for data in (noise, bytes(changed), good[: at % len(good)]):
+        call(
+            f"Engine.from_checkpoint({data[:40]!r}...)",
+            lambda d=data: ictcore.Engine.from_checkpoint(d),
+        )
+
+
 if __name__ == "__main__":
     harnesses = (
         candles,
@@ -431,6 +447,7 @@ if __name__ == "__main__":
         config,
         constructors,
         engine,
+        checkpoint,
     )
     for harness in harnesses:
         harness()

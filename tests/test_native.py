@@ -181,6 +181,53 @@ def test_streaming_with_revisions_equals_batch(
         assert_tables_equal(streamed[name], batch[name])
 
 
+@given(series(min_size=1), st.data())
+def test_checkpoint_and_the_rest_equal_batch(frame: pd.DataFrame, data: Any) -> None:
+    """A checkpoint at any bar, restored (no bar stepped), then the remaining bars: the
+    batch tables, bit for bit; the restored engine keeps its detectors and parameters."""
+    c = candles_of(frame)
+    at = data.draw(st.integers(0, len(frame)))
+    e = Engine(ALL, params={"swings": {"left": 3, "right": 2}})
+    e.update_many(c._slice(0, at))
+    restored = Engine.from_checkpoint(e.checkpoint())
+    assert len(restored) == at
+    assert restored.detectors == e.detectors
+    assert restored._native.specs() == e._native.specs()  # every parameter, resolved
+    restored.update_many(c._slice(at, len(c)))
+    e2 = Engine(ALL, params={"swings": {"left": 3, "right": 2}})
+    e2.update_many(c)
+    for name in TABLES:
+        assert_tables_equal(engine_snapshot(restored)[name], engine_snapshot(e2)[name])
+
+
+def test_damaged_checkpoints_raise_corrupt_file_error() -> None:
+    e = Engine(ALL)
+    e.update_many(candles_of(load_eurusd().iloc[:500]))
+    good = e.checkpoint()
+    for bad in (good[:-1], good[:40], b"", b"not a checkpoint", good[:60] + b"x" + good[61:]):
+        with pytest.raises(ictcore.CorruptFileError):
+            Engine.from_checkpoint(bad)
+    with pytest.raises(ictcore.CorruptFileError, match="revision"):
+        Engine.from_checkpoint(good[:12] + (99).to_bytes(8, "little") + good[20:])
+    with pytest.raises(ictcore.InvalidTypeError):
+        Engine.from_checkpoint("text")  # type: ignore[arg-type]
+
+
+def test_pickles_are_checkpoints_and_old_pickles_still_load() -> None:
+    c = candles_of(load_eurusd().iloc[:800])
+    e = Engine(("swings", "fvg"))
+    e.update_many(c)
+    state = e.__getstate__()
+    assert set(state) == {"checkpoint", "params"}
+    # The format before checkpoints (parameters and bars) is replayed.
+    old = object.__new__(Engine)
+    old.__setstate__({"detectors": e.detectors, "params": e.params, "bars": e._native.bars()})
+    back = pickle.loads(pickle.dumps(e))
+    for name in ("swings", "fvg"):
+        assert_tables_equal(old.events(name), e.events(name))
+        assert_tables_equal(back.events(name), e.events(name))
+
+
 def test_update_returns_exactly_the_rows_known_at_that_bar() -> None:
     frame = load_eurusd("Tickvol").iloc[:3000]
     c = candles_of(frame)
@@ -498,3 +545,31 @@ def test_engine_takes_bars_in_the_shapes_users_have() -> None:
         engine = Engine(["fvg"])
         feed(engine)
         assert_tables_equal(engine.events("fvg"), expected)
+
+
+def test_crafted_checkpoints_never_raise_a_panic() -> None:
+    """Bytes changed behind a recomputed checksum (no accident does that) restore or are
+    refused; an engine restored from them fails with an IctError, never a PanicException."""
+    xxhash = pytest.importorskip("xxhash")
+    c = candles_of(load_eurusd().iloc[:300])
+    e = Engine(("swings", "structure", "fvg", "liquidity"))
+    e.update_many(c._slice(0, 200))
+    good = e.checkpoint()
+    rng = np.random.default_rng(5)
+    restored = failed = 0
+    for _ in range(1500):
+        bad = bytearray(good)
+        at = int(rng.integers(36, len(bad)))
+        bad[at] ^= 1 << int(rng.integers(0, 8))
+        bad[28:36] = xxhash.xxh3_64_intdigest(bytes(bad[36:])).to_bytes(8, "little")
+        try:
+            r = Engine.from_checkpoint(bytes(bad))
+        except ictcore.CorruptFileError:
+            continue
+        restored += 1
+        try:
+            r.update_many(c._slice(200, 300))
+            r.snapshot()
+        except ictcore.IctError:
+            failed += 1
+    assert restored > 0

@@ -681,8 +681,13 @@ class Engine:
     ``time`` (ns int or datetime), ``open``, ``high``, ``low``, ``close`` and optional
     ``volume``, or a tuple in that order. ``update_many(candles)`` appends a whole batch in one
     native call. ``events(name)`` / ``snapshot()`` give the full tables; replaying a series
-    gives exactly the batch tables. Pickling stores the parameters and the bars; unpickling
-    replays them.
+    gives exactly the batch tables.
+
+    ``checkpoint()`` gives the engine's whole state as bytes and
+    :meth:`Engine.from_checkpoint` restores it without stepping a bar: restored + the
+    remaining bars == the batch tables, bit for bit (a revision of the newest bar included).
+    A damaged, truncated, foreign or other-version checkpoint raises
+    :class:`~ictcore.CorruptFileError`. Pickling uses the checkpoint.
     """
 
     def __init__(
@@ -801,10 +806,39 @@ class Engine:
         """Every detector's full table."""
         return {d: self.events(d) for d in self.detectors}
 
+    def checkpoint(self) -> bytes:
+        """The engine's whole state (detectors, parameters, bars, every detector's state) as
+        versioned, checksummed bytes; :meth:`from_checkpoint` restores it."""
+        return bytes(self._native.checkpoint())
+
+    @classmethod
+    def from_checkpoint(cls, data: bytes | bytearray | memoryview) -> Engine:
+        """The engine a :meth:`checkpoint` was made of, restored without stepping a bar
+        (``params`` then holds every parameter, resolved). A damaged, truncated, foreign or
+        other-version checkpoint raises :class:`~ictcore.CorruptFileError`."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise InvalidTypeError(f"a checkpoint is bytes, got {type(data).__name__}")
+        engine = object.__new__(cls)
+        engine._adopt(_ictcore.Engine.from_checkpoint(bytes(data)))
+        return engine
+
+    def _adopt(self, native: Any) -> None:
+        self._native = native
+        specs = native.specs()
+        self.detectors = tuple(name for name, _ in specs)
+        self.params = {name: dict(params) for name, params in specs}
+
     def __getstate__(self) -> dict[str, Any]:
-        return {"detectors": self.detectors, "params": self.params, "bars": self._native.bars()}
+        # The parameters as given too: a checkpoint holds them resolved (a session table's
+        # windows with their hours), equivalent but spelled otherwise.
+        return {"checkpoint": self.checkpoint(), "params": self.params}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "checkpoint" in state:
+            self._adopt(_ictcore.Engine.from_checkpoint(state["checkpoint"]))
+            self.params = state.get("params", self.params)
+            return
+        # A pickle from before checkpoints: parameters and bars, replayed.
         self.__init__(state["detectors"], state["params"])  # type: ignore[misc]
         bars = state["bars"]
         if len(bars[0]):

@@ -82,6 +82,25 @@ pub(crate) fn extract_arrays<'py>(
 }
 
 /// Parameters as the cache key records them: the exact type and value (see [`Param`]).
+/// A detector's resolved parameters as a dict of plain Python values (specs hold only
+/// plain ones).
+pub(crate) fn param_dict<'py>(
+    py: Python<'py>,
+    params: Vec<(&'static str, Param)>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (name, value) in params {
+        match value {
+            Param::Int(v) => d.set_item(name, v)?,
+            Param::Float(v) => d.set_item(name, v)?,
+            Param::Bool(v) => d.set_item(name, v)?,
+            Param::Str(v) => d.set_item(name, v)?,
+            _ => {}
+        }
+    }
+    Ok(d)
+}
+
 pub(crate) fn params(dict: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Param)>> {
     dict.iter()
         .map(|(k, v)| {

@@ -17,6 +17,23 @@ where
     run_detached_py(py, what, || work().map_err(to_pyerr))
 }
 
+/// Runs short `work` with the GIL held, catching any panic as [`run_detached`] does (an
+/// engine restored from a checkpoint someone crafted could hold state its detectors never
+/// make; the checksum stops every accidental damage).
+pub fn guarded<T, F>(what: &str, work: F) -> PyResult<T>
+where
+    F: FnOnce() -> Result<T>,
+{
+    catch_unwind(AssertUnwindSafe(work))
+        .unwrap_or_else(|payload| {
+            Err(IctError::Internal {
+                context: what.to_string(),
+                message: format!("panic: {}", panic_message(payload.as_ref())),
+            })
+        })
+        .map_err(to_pyerr)
+}
+
 /// [`run_detached`] for work whose errors are already Python exceptions (work that calls
 /// back into Python, re-attaching to raise them).
 pub fn run_detached_py<T, F>(py: Python<'_>, what: &str, work: F) -> PyResult<T>

@@ -4,7 +4,7 @@
 
 use crate::arrays::{column, slice, PyCandles};
 use crate::convert::{params as cache_params, to_arrays, Out};
-use crate::detach::run_detached;
+use crate::detach::{guarded, run_detached};
 use crate::errors;
 use ictcore::detect::engine::Engine as CoreEngine;
 use ictcore::detect::lifecycle::ActiveIndex as CoreIndex;
@@ -13,7 +13,7 @@ use ictcore::table::ResultTable;
 use ictcore::Candles;
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList};
 use std::sync::Arc;
 
 /// Runs native detector `name` with `params` over one series (detached); returns its tables
@@ -84,7 +84,8 @@ impl Engine {
         volume: f64,
     ) -> errors::Result<Counts> {
         let b = bar(time, open, high, low, close, volume);
-        Ok(self.engine.update(b)?)
+        let engine = &mut self.engine;
+        Ok(guarded("Engine.update", || engine.update(b))?)
     }
 
     /// Replaces the newest bar; returns the row counts before it.
@@ -99,7 +100,8 @@ impl Engine {
         volume: f64,
     ) -> errors::Result<Counts> {
         let b = bar(time, open, high, low, close, volume);
-        Ok(self.engine.update_last(b)?)
+        let engine = &mut self.engine;
+        Ok(guarded("Engine.update_last", || engine.update_last(b))?)
     }
 
     /// Appends many bars (detached); returns the row counts before the first. On a bad bar
@@ -119,8 +121,33 @@ impl Engine {
     /// Rows `start..` of a table.
     #[pyo3(signature = (name, start = 0))]
     fn table<'py>(&self, py: Python<'py>, name: &str, start: usize) -> errors::Result<Out<'py>> {
-        let table: ResultTable = self.engine.table_from(name, start)?;
+        let engine = &self.engine;
+        let table: ResultTable = guarded("Engine.table", || engine.table_from(name, start))?;
         Ok(to_arrays(py, Arc::new(table))?)
+    }
+
+    /// The engine's whole state as bytes (detached); see `ictcore.Engine.checkpoint`.
+    fn checkpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let engine = &self.engine;
+        let bytes = run_detached(py, "Engine.checkpoint", || engine.checkpoint())?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// An engine from `checkpoint()`'s bytes (detached; no bar is stepped).
+    #[staticmethod]
+    fn from_checkpoint(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let engine = run_detached(py, "Engine.from_checkpoint", || {
+            CoreEngine::from_checkpoint(data)
+        })?;
+        Ok(Self { engine })
+    }
+
+    /// The requested detectors and their resolved parameters.
+    fn specs<'py>(&self, py: Python<'py>) -> PyResult<Vec<(&'static str, Bound<'py, PyDict>)>> {
+        self.engine
+            .specs()
+            .map(|s| Ok((s.name(), crate::convert::param_dict(py, s.params())?)))
+            .collect()
     }
 
     /// Number of bars seen.

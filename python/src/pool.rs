@@ -244,18 +244,10 @@ pub fn resolved_params<'py>(
 ) -> errors::Result<Vec<(String, Bound<'py, PyDict>)>> {
     let mut out = Vec::new();
     for spec in run_specs(detectors)? {
-        let d = PyDict::new(py);
-        for (name, value) in spec.params() {
-            match value {
-                ictcore::param::Param::Int(v) => d.set_item(name, v)?,
-                ictcore::param::Param::Float(v) => d.set_item(name, v)?,
-                ictcore::param::Param::Bool(v) => d.set_item(name, v)?,
-                ictcore::param::Param::Str(v) => d.set_item(name, v)?,
-                // Specs hold plain values only; anything else is left to its default.
-                _ => {}
-            }
-        }
-        out.push((spec.name().to_string(), d));
+        out.push((
+            spec.name().to_string(),
+            crate::convert::param_dict(py, spec.params())?,
+        ));
     }
     Ok(out)
 }

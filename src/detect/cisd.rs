@@ -66,7 +66,7 @@ impl Detector for Cisd {
 
 /// Parameters of [`Cisd`]. Preset "ictcore": runs of at least 2 candles making a 10-bar
 /// extreme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CisdParams {
     pub min_run: usize,
     pub lookback: usize,
@@ -88,7 +88,7 @@ impl Default for CisdParams {
 
 /// A run of same-colour candles: its colour (+1 up-close, -1 down-close), first bar, length
 /// and extreme (the highest high of an up run, the lowest low of a down run).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Run {
     colour: i8,
     first: usize,
@@ -97,13 +97,13 @@ struct Run {
 }
 
 /// A level waiting for its CISD close.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Armed {
     level: f64,
     run: Run,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 struct State {
     run: Option<Run>,
     /// Waiting levels: [bullish (from a down run), bearish (from an up run)].
@@ -111,7 +111,7 @@ struct State {
 }
 
 /// One CISD.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     /// +1 bullish (a close above a down run's first open), -1 bearish.
     pub direction: i8,
@@ -127,6 +127,7 @@ pub struct Event {
 }
 
 /// Streaming CISD detector.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Cisd {
     pub params: CisdParams,
     state: State,

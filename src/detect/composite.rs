@@ -125,6 +125,7 @@ impl Detector for RejectionBlocks {
 pub const BPR_QUALITY: [&str; 3] = ["size_atr", "older_fvg", "newer_fvg"];
 
 /// Streaming BPR detector (over an FVG detector).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Bpr {
     pub window: usize,
     pub book: ZoneBook,
@@ -182,7 +183,7 @@ impl Bpr {
 }
 
 /// Parameters of [`RejectionBlocks`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RejectionParams {
     pub swings: SwingParams,
     pub min_wick_body: f64,
@@ -209,6 +210,7 @@ impl Default for RejectionParams {
 pub const REJECTION_QUALITY: [&str; 3] = ["wick_body", "wick_share", "swing_id"];
 
 /// Streaming rejection-block detector (over a swings detector).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct RejectionBlocks {
     pub params: RejectionParams,
     pub book: ZoneBook,

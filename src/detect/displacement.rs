@@ -57,7 +57,7 @@ impl Detector for Displacement {
 }
 
 /// Parameters of [`Displacement`]. Preset "ictcore": 1.5 ATR, body >= 60% of the range.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DisplacementParams {
     pub min_body_atr: f64,
     pub min_body_share: f64,
@@ -78,7 +78,7 @@ impl Default for DisplacementParams {
 }
 
 /// One displacement candle.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     pub bar: usize,
     pub direction: i8,
@@ -87,6 +87,7 @@ pub struct Event {
 }
 
 /// Streaming displacement detector.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Displacement {
     pub params: DisplacementParams,
     pub events: Vec<Event>,

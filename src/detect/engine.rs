@@ -35,6 +35,39 @@ impl Engine {
         })
     }
 
+    /// The requested detectors.
+    pub fn specs(&self) -> impl Iterator<Item = &NativeSpec> {
+        self.detectors.iter().map(|(s, _)| s)
+    }
+
+    /// Every graph node's state (see [`super::checkpoint`]).
+    pub fn node_states(&self) -> Result<Vec<Vec<u8>>> {
+        self.graph.states()
+    }
+
+    /// The engine's state as a checkpoint (see [`super::checkpoint`]).
+    pub fn checkpoint(&self) -> Result<Vec<u8>> {
+        super::checkpoint::save(self)
+    }
+
+    /// An engine restored from [`Engine::checkpoint`]'s bytes, without stepping a bar; a
+    /// damaged, truncated, foreign or other-version checkpoint is `IctError::Corrupt`.
+    pub fn from_checkpoint(bytes: &[u8]) -> Result<Self> {
+        super::checkpoint::restore(bytes)
+    }
+
+    /// An engine of `specs` over `history`, its detectors given `states`.
+    pub(crate) fn restored(
+        specs: Vec<NativeSpec>,
+        history: History<'static>,
+        states: &[Vec<u8>],
+    ) -> Result<Self> {
+        let mut engine = Self::new(specs).map_err(|e| super::checkpoint::corrupt(e.to_string()))?;
+        engine.graph.load(states)?;
+        engine.history = history;
+        Ok(engine)
+    }
+
     /// Number of detectors stepped per bar: the requested ones and the inputs they read,
     /// each once.
     pub fn nodes(&self) -> usize {

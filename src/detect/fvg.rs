@@ -49,7 +49,7 @@ impl Detector for Fvg {
 }
 
 /// Parameters of [`Fvg`]. Preset "ictcore": every gap (`min_size_atr = 0`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FvgParams {
     /// Gaps smaller than this many ATR are not zones (with a positive value, none form before
     /// the ATR exists).
@@ -73,7 +73,7 @@ impl Default for FvgParams {
 pub const QUALITY: [&str; 3] = ["size_atr", "displacement", "volume_share"];
 
 /// Streaming FVG detector.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct Fvg {
     pub params: FvgParams,
     pub book: ZoneBook,

@@ -74,7 +74,7 @@ impl Detector for Gaps {
 }
 
 /// Which two-candle imbalance a [`Gaps`] detector finds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum GapKind {
     VolumeImbalance,
     OpeningGap,
@@ -85,6 +85,7 @@ pub enum GapKind {
 pub const QUALITY: [&str; 3] = ["size_atr", "volume_share", "elapsed_seconds"];
 
 /// Streaming detector of one [`GapKind`].
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Gaps {
     pub kind: GapKind,
     pub book: ZoneBook,

@@ -92,6 +92,26 @@ impl Graph {
         }
     }
 
+    /// Each node's state, in node order (a checkpoint's).
+    pub fn states(&self) -> Result<Vec<Vec<u8>>> {
+        self.nodes.iter().map(|n| n.save()).collect()
+    }
+
+    /// Gives each node its state from a checkpoint (as many states as nodes, in order).
+    pub fn load(&mut self, states: &[Vec<u8>]) -> Result<()> {
+        if states.len() != self.nodes.len() {
+            return Err(super::checkpoint::corrupt(format!(
+                "{} detector states for {} detectors",
+                states.len(),
+                self.nodes.len()
+            )));
+        }
+        for (node, state) in self.nodes.iter_mut().zip(states) {
+            node.load(state)?;
+        }
+        Ok(())
+    }
+
     /// Node `id`.
     pub fn node(&self, id: usize) -> Option<&dyn Detector> {
         self.nodes.get(id).map(|n| &**n)

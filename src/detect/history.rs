@@ -10,7 +10,7 @@ use crate::error::{IctError, Result};
 use std::borrow::Cow;
 
 /// One OHLCV candle: `time` in int64 nanoseconds since the epoch (UTC), float64 prices.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Bar {
     pub time: i64,
     pub open: f64,
@@ -278,5 +278,43 @@ impl<'a> History<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The visible bars, owned (a checkpoint's).
+    pub fn to_bars(&self) -> super::checkpoint::Bars {
+        let cut = |c: &[f64]| c[..self.len].to_vec();
+        super::checkpoint::Bars {
+            time: self.time[..self.len].to_vec(),
+            values: [
+                cut(&self.open),
+                cut(&self.high),
+                cut(&self.low),
+                cut(&self.close),
+                cut(&self.volume),
+            ],
+        }
+    }
+
+    /// An owned history of checkpointed bars, checked as a batch's are (lengths, finite
+    /// values, increasing time), with the ATR a batch computes for them.
+    pub fn from_bars(bars: super::checkpoint::Bars) -> Result<History<'static>> {
+        let super::checkpoint::Bars { time, values } = bars;
+        let [open, high, low, close, volume] = values;
+        let corrupt = |e: IctError| super::checkpoint::corrupt(format!("its bars: {e}"));
+        let candles = Candles::new(&time, &open, &high, &low, &close, &volume).map_err(corrupt)?;
+        let mut batch = History::over(&candles);
+        while batch.advance() {}
+        let atr = batch.atrs().to_vec();
+        let len = time.len();
+        Ok(History {
+            time: Cow::Owned(time),
+            open: Cow::Owned(open),
+            high: Cow::Owned(high),
+            low: Cow::Owned(low),
+            close: Cow::Owned(close),
+            volume: Cow::Owned(volume),
+            len,
+            atr,
+        })
     }
 }

@@ -7,7 +7,9 @@
 //! bar. Nothing is erased: the zone table keeps every zone, the log keeps every transition.
 
 /// A zone's state after a transition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[repr(i32)]
 pub enum State {
     Formed = 0,
@@ -44,7 +46,7 @@ impl State {
 }
 
 /// One row of the transition log: zone `id` entered `state` at the close of `bar`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Transition {
     pub id: usize,
     pub state: State,

@@ -175,7 +175,7 @@ const EMPTY_EDGES: [f64; 4] = [
 
 /// Parameters of [`Liquidity`]. Preset "ictcore": swings of 5 bars each side, tolerance
 /// 0.2 ATR(14) and no fixed part.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LiquidityParams {
     pub swings: SwingParams,
     pub tolerance_atr: f64,
@@ -191,7 +191,7 @@ impl Default for LiquidityParams {
 }
 
 /// A level being watched: a lone swing or a pool.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Level {
     direction: i8,
     level: f64,
@@ -204,7 +204,7 @@ struct Level {
 }
 
 /// A row of the pool table.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PoolRow {
     pub pool: usize,
     pub direction: i8,
@@ -216,7 +216,7 @@ pub struct PoolRow {
 }
 
 /// A row of the sweep table.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Taken {
     /// True: a run (close beyond); false: a sweep.
     pub run: bool,
@@ -232,6 +232,7 @@ pub struct Taken {
 
 type Entry = (u64, usize);
 
+#[derive(serde::Serialize, serde::Deserialize)]
 enum Op {
     Insert(usize, Entry),
     Remove(usize, Entry),
@@ -240,6 +241,7 @@ enum Op {
 }
 
 /// Streaming liquidity detector (over a swings detector).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Liquidity {
     pub params: LiquidityParams,
     levels: Vec<Level>,

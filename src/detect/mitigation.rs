@@ -74,7 +74,7 @@ impl Detector for MitigationBlocks {
 pub const QUALITY: [&str; 3] = ["size_atr", "shortfall_atr", "break_displacement"];
 
 /// Streaming mitigation-block detector (over a structure detector and its swings).
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct MitigationBlocks {
     pub book: ZoneBook,
     /// Swing ids of the highs / lows known before the current bar, oldest first.

@@ -29,6 +29,7 @@
 //! - [`registry`]: the one list of detectors, each declared once in its module (name,
 //!   parameters, tables, inputs); [`graph`]: a run's detectors and their shared inputs.
 
+pub mod checkpoint;
 pub mod cisd;
 pub mod composite;
 pub mod displacement;

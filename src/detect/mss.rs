@@ -72,7 +72,7 @@ impl Detector for Mss {
 
 /// Parameters of [`Mss`]. Preset "ictcore": structure and liquidity on 5-bar swings, sweeps
 /// within 10 bars, displacement >= 1 ATR.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MssParams {
     pub structure: StructureParams,
     pub liquidity: LiquidityParams,
@@ -109,7 +109,7 @@ impl Default for MssParams {
 }
 
 /// One MSS: the CHoCH and the sweep before it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Shift {
     pub brk: Break,
     pub sweep_bar: usize,
@@ -117,6 +117,7 @@ pub struct Shift {
 }
 
 /// Streaming MSS detector (over a structure and a liquidity detector).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Mss {
     pub params: MssParams,
     pub rows: Vec<Shift>,

@@ -110,7 +110,7 @@ pub const QUALITY: [&str; 3] = ["size_atr", "", ""];
 
 /// Parameters of [`NewOpeningGaps`]: the zone, the settlement and the reopen (minutes after local
 /// midnight). Preset "ictcore": New York, 17:00 and 18:00.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewGapParams {
     pub zone: Tz,
     pub close_at: u32,
@@ -127,7 +127,7 @@ impl Default for NewGapParams {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 struct GapState {
     /// The trading day of the newest bar (days since 1970-01-01 of its `open_at`).
     day: Option<i64>,
@@ -136,6 +136,7 @@ struct GapState {
 }
 
 /// Streaming NDOG/NWOG detector.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct NewOpeningGaps {
     pub params: NewGapParams,
     clock: LocalClock,

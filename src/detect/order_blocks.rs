@@ -64,14 +64,14 @@ pub const QUALITY: [&str; 3] = ["size_atr", "volume_share", "break_displacement"
 
 /// The extreme candle of the leg since the watched swing, and the opposite extreme after it
 /// (for an up leg: the lowest low, then the highest high since that low).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Leg {
     swing_id: usize,
     extreme: usize,
     peak: usize,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 struct Legs {
     /// Lowest low since the watched swing high (the origin of an up leg).
     up: Option<Leg>,
@@ -80,7 +80,7 @@ struct Legs {
 }
 
 /// Streaming order-block detector (over a structure detector).
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct OrderBlocks {
     pub book: ZoneBook,
     legs: Legs,

@@ -91,7 +91,7 @@ impl Detector for DealingRanges {
 pub const OTE: (f64, f64, f64) = (0.62, 0.705, 0.79);
 
 /// One dealing range (the OTE band and its lifecycle are in the book, same id).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Range {
     pub top: f64,
     pub bottom: f64,
@@ -100,7 +100,7 @@ pub struct Range {
 }
 
 /// Streaming dealing-range detector (over an order-block detector).
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct DealingRanges {
     pub book: ZoneBook,
     pub ranges: Vec<Range>,

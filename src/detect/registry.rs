@@ -41,7 +41,7 @@ pub static REGISTRY: &[&Declaration] = &[
 /// A streaming detector: `step` processes the newest bar of a history (the detectors it reads,
 /// its [`Inputs`], have already processed that bar), `undo` takes the bar back (before its
 /// inputs take theirs back).
-pub trait Detector: Any + Send + Sync {
+pub trait Detector: Any + Send + Sync + super::checkpoint::Checkpointed {
     fn step(&mut self, history: &History, inputs: &Inputs<'_>) -> Result<()>;
     fn undo(&mut self);
     /// Rows of table `which` (an index into its declaration's `tables`) now.

@@ -43,7 +43,7 @@ pub const DEFAULT_WINDOWS: &str = "asian,london_open,ny_am,london_close";
 /// One window: name and local start/end in minutes after midnight (`end < start`: it wraps
 /// past midnight; `end == start`: a whole day from `start`; 1440 is midnight at the end of
 /// the day).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Window {
     pub name: String,
     pub start: u32,
@@ -116,7 +116,7 @@ impl Detector for Sessions {
 }
 
 /// Parameters of [`Sessions`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SessionParams {
     pub zone: Tz,
     pub windows: Vec<Window>,
@@ -224,7 +224,7 @@ impl SessionParams {
 }
 
 /// One window instance being built or finished.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Instance {
     pub window: usize,
     /// Local date (days since 1970-01-01) the instance started on.
@@ -242,6 +242,7 @@ pub struct Instance {
 }
 
 /// Streaming sessions detector.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Sessions {
     pub params: SessionParams,
     open: Vec<Option<Instance>>,
@@ -253,7 +254,7 @@ pub struct Sessions {
 
 /// Local wall-clock seconds of UTC bar times in one zone, remembering the last offset: zones
 /// change offsets only at 15-minute UTC boundaries, so most bars skip the zone lookup.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LocalClock {
     pub zone: Tz,
     /// (15-minute UTC bucket, offset seconds).

@@ -99,14 +99,14 @@ impl Detector for Structure {
 }
 
 /// What counts as going beyond a level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BreakOn {
     Close,
     Wick,
 }
 
 /// Parameters of [`Structure`]. Preset "ictcore": swings of 5 bars each side, close breaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StructureParams {
     pub swings: SwingParams,
     pub break_on: BreakOn,
@@ -127,7 +127,7 @@ impl Default for StructureParams {
 }
 
 /// BOS or CHoCH.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[repr(i32)]
 pub enum BreakKind {
     Bos = 1,
@@ -135,7 +135,7 @@ pub enum BreakKind {
 }
 
 /// One structure break.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Break {
     pub id: usize,
     pub kind: BreakKind,
@@ -154,14 +154,14 @@ pub struct Break {
     pub displacement: f64,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Watched {
     level: f64,
     anchor: usize,
     swing_id: usize,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct State {
     high: Option<Watched>,
     low: Option<Watched>,
@@ -170,7 +170,7 @@ struct State {
 }
 
 /// Streaming BOS/CHoCH detector (over a swings detector with its swing parameters).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Structure {
     pub params: StructureParams,
     state: State,
@@ -336,7 +336,7 @@ fn layer_params(v: &Values) -> Result<(StructureParams, StructureParams)> {
 /// Internal and swing structure as one table: two independent layers (short and long swing
 /// lengths, LuxAlgo's 5 and 50 by default). An internal break whose level is the level the
 /// swing layer was watching on that side is not reported twice: it is the swing layer's.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct StructureLayers {
     /// (layer: 0 internal, 1 swing; the break as its layer reported it).
     pub rows: Vec<(u8, Break)>,

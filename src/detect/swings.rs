@@ -60,7 +60,7 @@ impl Detector for Swings {
 }
 
 /// Parameters of [`Swings`]. Preset "ictcore": 5 bars each side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SwingParams {
     pub left: usize,
     pub right: usize,
@@ -78,7 +78,7 @@ impl Default for SwingParams {
 }
 
 /// How a swing compares with the previous swing of its type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[repr(i32)]
 pub enum Label {
     /// The first swing of its type.
@@ -92,7 +92,7 @@ pub enum Label {
 }
 
 /// One confirmed swing point.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Swing {
     pub id: usize,
     /// +1 swing high, -1 swing low.
@@ -123,7 +123,7 @@ fn is_pivot(history: &History, q: usize, p: SwingParams, sign: f64) -> bool {
 }
 
 /// One side (highs, or lows as negated keys) of the pivot search.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Side {
     sign: f64,
     stack: VecDeque<usize>,
@@ -208,14 +208,14 @@ impl Side {
 }
 
 /// The small state saved before each bar.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Last {
     high: Option<f64>,
     low: Option<f64>,
 }
 
 /// Streaming swing detector; [`swings`] is its fold over a series.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Swings {
     pub params: SwingParams,
     /// Direct checks (short windows) instead of the stacks.

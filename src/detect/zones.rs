@@ -21,7 +21,7 @@ use crate::table::{Column, ResultTable};
 use std::collections::{BinaryHeap, HashMap};
 
 /// One zone as formed (its later states are in the transition log).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Zone {
     pub id: usize,
     /// +1 bullish (support), -1 bearish (resistance).
@@ -139,13 +139,14 @@ pub(crate) fn unordered(key: u64) -> f64 {
 /// set of (level, id) read from that end).
 type Entry = (u64, usize);
 
+#[derive(serde::Serialize, serde::Deserialize)]
 enum Op {
     Insert(usize, Entry),
     Remove(usize, Entry),
 }
 
 /// One waiting list.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Waiting {
     heap: BinaryHeap<Entry>,
     /// Entries whose insertion was undone, with how many copies to drop.
@@ -175,6 +176,7 @@ impl Waiting {
 }
 
 /// Zones, their transition log and the waiting lists.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct ZoneBook {
     pub zones: Vec<Zone>,
     pub transitions: Vec<Transition>,

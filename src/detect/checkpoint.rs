@@ -1,0 +1,152 @@
+//! Checkpoints: an [`Engine`]'s whole state as bytes, restored without stepping a bar.
+//!
+//! Every detector's state derives serde's traits and is encoded with postcard; the engine
+//! adds its detectors (names and every resolved parameter) and its bars (their ATR is
+//! recomputed on restore, as a batch computes it). The
+//! frame is checked before anything is decoded:
+//!
+//! ```text
+//! magic "ICTCKPT\0" | format u32 LE | revision i64 LE | payload length u64 LE | xxh3-64 of payload u64 LE | payload
+//! ```
+//!
+//! A damaged, truncated or foreign checkpoint fails the frame check; one written by another
+//! format or detector revision (whose states may mean something else) is refused as well;
+//! all of them as [`IctError::Corrupt`], never decoded into a detector.
+
+use super::engine::Engine;
+use super::history::History;
+use super::registry::NativeSpec;
+use crate::error::{IctError, Result};
+use crate::param::Param;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::path::PathBuf;
+
+const MAGIC: &[u8; 8] = b"ICTCKPT\0";
+/// The layout of the frame and payload; bumped on any change to them.
+const FORMAT: u32 = 1;
+pub(crate) const HEADER: usize = 8 + 4 + 8 + 8 + 8;
+
+/// A detector's state to and from bytes (every serde type has it).
+pub trait Checkpointed {
+    fn save(&self) -> Result<Vec<u8>>;
+    fn load(&mut self, bytes: &[u8]) -> Result<()>;
+}
+
+impl<T: Serialize + DeserializeOwned> Checkpointed for T {
+    fn save(&self) -> Result<Vec<u8>> {
+        postcard::to_stdvec(self).map_err(|e| IctError::Internal {
+            context: "checkpoint".into(),
+            message: e.to_string(),
+        })
+    }
+
+    fn load(&mut self, bytes: &[u8]) -> Result<()> {
+        *self = postcard::from_bytes(bytes).map_err(|e| corrupt(format!("a state: {e}")))?;
+        Ok(())
+    }
+}
+
+/// The error for a checkpoint that cannot be used.
+pub fn corrupt(detail: impl Into<String>) -> IctError {
+    IctError::Corrupt {
+        path: PathBuf::from("<checkpoint>"),
+        detail: detail.into(),
+    }
+}
+
+/// The bars of an engine (their ATR is recomputed on restore: cheaper than 8 bytes a bar).
+#[derive(Serialize, Deserialize)]
+pub struct Bars {
+    pub time: Vec<i64>,
+    pub values: [Vec<f64>; 5],
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    /// The requested detectors: name and every parameter, resolved.
+    specs: Vec<(String, Vec<(String, Param)>)>,
+    bars: Bars,
+    /// Each graph node's state, in node order (the graph is rebuilt from `specs`).
+    nodes: Vec<Vec<u8>>,
+}
+
+/// The engine's state as a checkpoint.
+pub fn save(engine: &Engine) -> Result<Vec<u8>> {
+    let payload = Payload {
+        specs: engine
+            .specs()
+            .map(|s| {
+                let params = s
+                    .params()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect();
+                (s.name().to_string(), params)
+            })
+            .collect(),
+        bars: engine.history.to_bars(),
+        nodes: engine.node_states()?,
+    };
+    let body = postcard::to_stdvec(&payload).map_err(|e| IctError::Internal {
+        context: "checkpoint".into(),
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::with_capacity(HEADER + body.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&super::REVISION.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+fn word<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N]> {
+    bytes
+        .get(at..at + N)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| corrupt("truncated header"))
+}
+
+/// An engine from a checkpoint made by [`save`]: the frame is checked first, then the
+/// detectors are rebuilt from their parameters and given their states (no bar is stepped).
+pub fn restore(bytes: &[u8]) -> Result<Engine> {
+    if bytes.get(..8) != Some(MAGIC.as_slice()) {
+        return Err(corrupt("not an ictcore checkpoint (no magic)"));
+    }
+    let format = u32::from_le_bytes(word(bytes, 8)?);
+    if format != FORMAT {
+        return Err(corrupt(format!(
+            "checkpoint format {format}; this build reads format {FORMAT}"
+        )));
+    }
+    let revision = i64::from_le_bytes(word(bytes, 12)?);
+    if revision != super::REVISION {
+        return Err(corrupt(format!(
+            "made by detector revision {revision}; this build is revision {} (recompute)",
+            super::REVISION
+        )));
+    }
+    let length = u64::from_le_bytes(word(bytes, 20)?);
+    let checksum = u64::from_le_bytes(word(bytes, 28)?);
+    let body = &bytes[HEADER.min(bytes.len())..];
+    if body.len() as u64 != length {
+        return Err(corrupt(format!(
+            "payload of {} bytes where the header says {length} (truncated or extended)",
+            body.len()
+        )));
+    }
+    if xxhash_rust::xxh3::xxh3_64(body) != checksum {
+        return Err(corrupt("checksum mismatch (damaged)"));
+    }
+    let payload: Payload =
+        postcard::from_bytes(body).map_err(|e| corrupt(format!("payload: {e}")))?;
+    let specs = payload
+        .specs
+        .into_iter()
+        .map(|(name, params)| NativeSpec::parse(&name, params))
+        .collect::<Result<Vec<_>>>()
+        .map_err(|e| corrupt(format!("its detectors: {e}")))?;
+    let history = History::from_bars(payload.bars)?;
+    Engine::restored(specs, history, &payload.nodes)
+}
