@@ -21,7 +21,8 @@ use crate::param::Param;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::path::PathBuf;
 
-const MAGIC: &[u8; 8] = b"ICTCKPT\0";
+const ENGINE: &[u8; 8] = b"ICTCKPT\0";
+const RUN: &[u8; 8] = b"ICTRUN\0\0";
 /// The layout of the frame and payload; bumped on any change to them.
 const FORMAT: u32 = 1;
 pub(crate) const HEADER: usize = 8 + 4 + 8 + 8 + 8;
@@ -87,12 +88,17 @@ pub fn save(engine: &Engine) -> Result<Vec<u8>> {
         bars: engine.history.to_bars(),
         nodes: engine.node_states()?,
     };
-    let body = postcard::to_stdvec(&payload).map_err(|e| IctError::Internal {
+    frame(ENGINE, &payload)
+}
+
+/// `payload` encoded behind the frame (see the module documentation).
+fn frame<T: Serialize>(magic: &[u8; 8], payload: &T) -> Result<Vec<u8>> {
+    let body = postcard::to_stdvec(payload).map_err(|e| IctError::Internal {
         context: "checkpoint".into(),
         message: e.to_string(),
     })?;
     let mut out = Vec::with_capacity(HEADER + body.len());
-    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(magic);
     out.extend_from_slice(&FORMAT.to_le_bytes());
     out.extend_from_slice(&super::REVISION.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
@@ -108,11 +114,123 @@ fn word<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N]> {
         .ok_or_else(|| corrupt("truncated header"))
 }
 
+/// Where a batch run of one detector stopped: its graph's state after `bars` bars.
+#[derive(Serialize, Deserialize)]
+struct RunPayload {
+    spec: (String, Vec<(String, Param)>),
+    bars: u64,
+    /// The last of those bars: compared with the series a run resumes on (callers key run
+    /// states by the prefix's content; this catches a state handed to the wrong series).
+    last: Option<(i64, [u64; 5])>,
+    nodes: Vec<Vec<u8>>,
+}
+
+/// A batch run that can be resumed: its tables, its state after the last bar, and how many
+/// bars it stepped.
+#[derive(Debug)]
+pub struct Resumable {
+    pub tables: Vec<crate::table::ResultTable>,
+    pub state: Vec<u8>,
+    pub stepped: usize,
+}
+
+fn last_bar(history: &History) -> Option<(i64, [u64; 5])> {
+    history.last().map(|b| {
+        (
+            b.time,
+            [b.open, b.high, b.low, b.close, b.volume].map(f64::to_bits),
+        )
+    })
+}
+
+/// [`super::run`] of `spec` over `candles`, resumed from `state` (what a run of the same
+/// detector made on a prefix of these candles) when given: only the bars after the prefix
+/// are stepped, and the tables equal a full run's bit for bit. A state of another detector
+/// or revision, one made on more bars than there are, or whose last bar is not the
+/// candles' bar at that row, is refused (`IctError::Corrupt`); the caller then runs anew.
+pub fn run_resumable(
+    spec: &NativeSpec,
+    candles: &crate::Candles<'_>,
+    state: Option<&[u8]>,
+) -> Result<Resumable> {
+    let (mut graph, ids) = super::graph::Graph::new(std::slice::from_ref(spec))?;
+    let mut history = History::over(candles);
+    if let Some(bytes) = state {
+        let payload: RunPayload = unframe(RUN, bytes)?;
+        let (name, params) = payload.spec;
+        let theirs = NativeSpec::parse(&name, params).map_err(|e| corrupt(e.to_string()))?;
+        if &theirs != spec {
+            return Err(corrupt(format!(
+                "the state of {name} with other parameters, not of {}",
+                spec.name()
+            )));
+        }
+        let bars = usize::try_from(payload.bars).unwrap_or(usize::MAX);
+        if bars > candles.len() {
+            return Err(corrupt(format!(
+                "a state after {bars} bars for a series of {}",
+                candles.len()
+            )));
+        }
+        history.skip_to(bars);
+        if last_bar(&history) != payload.last {
+            return Err(corrupt(format!(
+                "a state whose bar {} is not this series' (made on another series)",
+                bars.saturating_sub(1)
+            )));
+        }
+        graph.load(&payload.nodes)?;
+    }
+    let from = history.len();
+    graph.reserve(candles.len() - from);
+    while history.advance() {
+        graph.step(&history)?;
+    }
+    let node = ids.first().and_then(|&id| graph.node(id));
+    let tables = node
+        .map(|d| {
+            (0..spec.declaration.tables.len())
+                .map(|which| d.table(&history, which, 0))
+                .collect()
+        })
+        .unwrap_or_default();
+    let payload = RunPayload {
+        spec: (
+            spec.name().to_string(),
+            spec.params()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        ),
+        bars: history.len() as u64,
+        last: last_bar(&history),
+        nodes: graph.states()?,
+    };
+    Ok(Resumable {
+        tables,
+        state: frame(RUN, &payload)?,
+        stepped: history.len() - from,
+    })
+}
+
 /// An engine from a checkpoint made by [`save`]: the frame is checked first, then the
 /// detectors are rebuilt from their parameters and given their states (no bar is stepped).
 pub fn restore(bytes: &[u8]) -> Result<Engine> {
-    if bytes.get(..8) != Some(MAGIC.as_slice()) {
-        return Err(corrupt("not an ictcore checkpoint (no magic)"));
+    let payload: Payload = unframe(ENGINE, bytes)?;
+    let specs = payload
+        .specs
+        .into_iter()
+        .map(|(name, params)| NativeSpec::parse(&name, params))
+        .collect::<Result<Vec<_>>>()
+        .map_err(|e| corrupt(format!("its detectors: {e}")))?;
+    let history = History::from_bars(payload.bars)?;
+    Engine::restored(specs, history, &payload.nodes)
+}
+
+/// The payload behind a frame made by [`frame`] with `magic`, after every check.
+fn unframe<T: DeserializeOwned>(magic: &[u8; 8], bytes: &[u8]) -> Result<T> {
+    if bytes.get(..8) != Some(magic.as_slice()) {
+        return Err(corrupt("not an ictcore checkpoint of this kind (no magic)"));
     }
     let format = u32::from_le_bytes(word(bytes, 8)?);
     if format != FORMAT {
@@ -139,14 +257,5 @@ pub fn restore(bytes: &[u8]) -> Result<Engine> {
     if xxhash_rust::xxh3::xxh3_64(body) != checksum {
         return Err(corrupt("checksum mismatch (damaged)"));
     }
-    let payload: Payload =
-        postcard::from_bytes(body).map_err(|e| corrupt(format!("payload: {e}")))?;
-    let specs = payload
-        .specs
-        .into_iter()
-        .map(|(name, params)| NativeSpec::parse(&name, params))
-        .collect::<Result<Vec<_>>>()
-        .map_err(|e| corrupt(format!("its detectors: {e}")))?;
-    let history = History::from_bars(payload.bars)?;
-    Engine::restored(specs, history, &payload.nodes)
+    postcard::from_bytes(body).map_err(|e| corrupt(format!("payload: {e}")))
 }

@@ -89,6 +89,12 @@ impl<'a> History<'a> {
         h
     }
 
+    /// Makes the first `n` bars of a batch history visible at once (a resumed run whose
+    /// detectors already saw them).
+    pub fn skip_to(&mut self, n: usize) {
+        self.len = n.min(self.time.len());
+    }
+
     /// Reveals the next bar of a batch history. False when there is none.
     pub fn advance(&mut self) -> bool {
         if self.len >= self.time.len() {

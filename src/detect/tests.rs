@@ -764,6 +764,27 @@ proptest! {
         prop_assert_eq!(engine_tables(&again), engine_tables(&restored));
     }
 
+    /// A batch run resumed from the state of a run on a prefix (any split, empty and whole
+    /// included, chained twice) equals a full run bit for bit, stepping only the new bars.
+    #[test]
+    fn resumed_runs_equal_full_runs(seed in 1u64.., n in 0usize..300, a in 0usize..300, b in 0usize..300) {
+        let bars = walk(seed, n);
+        let (mut a, mut b) = (a.min(n), b.min(n));
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        let (t, [o, h, l, c, v]) = candles_of(&bars);
+        let prefix = |k: usize| crate::Candles::new(&t[..k], &o[..k], &h[..k], &l[..k], &c[..k], &v[..k]).unwrap();
+        for spec in all_specs() {
+            let first = checkpoint::run_resumable(&spec, &prefix(a), None).unwrap();
+            let second = checkpoint::run_resumable(&spec, &prefix(b), Some(&first.state)).unwrap();
+            let third = checkpoint::run_resumable(&spec, &prefix(n), Some(&second.state)).unwrap();
+            prop_assert_eq!((first.stepped, second.stepped, third.stepped), (a, b - a, n - b));
+            prop_assert_eq!(&third.tables, &super::run(&spec, &prefix(n)).unwrap());
+            prop_assert_eq!(&second.tables, &super::run(&spec, &prefix(b)).unwrap());
+        }
+    }
+
     /// Any bytes: refused as corrupt or restored, never a panic.
     #[test]
     fn arbitrary_checkpoint_bytes_never_panic(noise in proptest::collection::vec(proptest::num::u8::ANY, 0..400), flips in proptest::collection::vec((0usize..4000, 0u8..8), 0..4)) {
@@ -779,6 +800,75 @@ proptest! {
         }
         let _ = checkpoint::restore(&bytes);
     }
+}
+
+#[test]
+fn a_run_state_resumes_only_its_own_detector_and_series() {
+    let bars = walk(4, 400);
+    let (t, [o, h, l, c, v]) = candles_of(&bars);
+    let whole = crate::Candles::new(&t, &o, &h, &l, &c, &v).unwrap();
+    let head = crate::Candles::new(
+        &t[..300],
+        &o[..300],
+        &h[..300],
+        &l[..300],
+        &c[..300],
+        &v[..300],
+    )
+    .unwrap();
+    let fvg = sp("fvg", &[]);
+    let state = checkpoint::run_resumable(&fvg, &head, None).unwrap().state;
+    let corrupt =
+        |r: crate::Result<checkpoint::Resumable>| matches!(r, Err(crate::IctError::Corrupt { .. }));
+    // Another detector, other parameters, a shorter series, another series.
+    assert!(corrupt(checkpoint::run_resumable(
+        &sp("swings", &[]),
+        &whole,
+        Some(&state)
+    )));
+    let other = sp("fvg", &[("min_size_atr", Param::Float(0.5))]);
+    assert!(corrupt(checkpoint::run_resumable(
+        &other,
+        &whole,
+        Some(&state)
+    )));
+    let short = crate::Candles::new(
+        &t[..200],
+        &o[..200],
+        &h[..200],
+        &l[..200],
+        &c[..200],
+        &v[..200],
+    )
+    .unwrap();
+    assert!(corrupt(checkpoint::run_resumable(
+        &fvg,
+        &short,
+        Some(&state)
+    )));
+    let mut moved = c.clone();
+    moved[299] += 0.25;
+    let changed = crate::Candles::new(&t, &o, &h, &l, &moved, &v);
+    if let Ok(changed) = changed {
+        assert!(corrupt(checkpoint::run_resumable(
+            &fvg,
+            &changed,
+            Some(&state)
+        )));
+    }
+    // An engine checkpoint is not a run state, nor the other way round.
+    let engine = Engine::new(vec![fvg.clone()]).unwrap();
+    assert!(corrupt(checkpoint::run_resumable(
+        &fvg,
+        &whole,
+        Some(&engine.checkpoint().unwrap())
+    )));
+    assert!(matches!(
+        Engine::from_checkpoint(&state),
+        Err(crate::IctError::Corrupt { .. })
+    ));
+    let resumed = checkpoint::run_resumable(&fvg, &whole, Some(&state)).unwrap();
+    assert_eq!(resumed.stepped, 100);
 }
 
 #[test]
