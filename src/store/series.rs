@@ -839,6 +839,55 @@ impl SeriesReader {
         Ok(record.digest128().to_le_bytes())
     }
 
+    /// A 128-bit identity of the first `rows` committed rows (every column), for keys of
+    /// what was computed from exactly that prefix (a resumable run's state): the checksums
+    /// the writer recorded for the sealed blocks below it, and a hash of the rows of the
+    /// block it ends in (at most [`BLOCK_ROWS`] rows, never the whole prefix). It depends
+    /// only on the rows: the same prefix written in one batch or appended bar by bar, read
+    /// now or after more appends, has the same identity.
+    pub fn prefix_digest(&self, rows: u64) -> Result<[u8; 16]> {
+        let h = &self.header;
+        if rows > h.committed_rows {
+            return Err(IctError::parameter(
+                "rows",
+                format!("{rows} rows of a series of {}", h.committed_rows),
+            ));
+        }
+        let table = self.checked_table()?;
+        let offsets = column_offsets(h.capacity_rows).map_err(slot_error(&self.path))?;
+        let hashed = |c: usize, lo: u64, hi: u64| -> Result<u64> {
+            let start = offsets[c] as usize + (lo * 8) as usize;
+            self.map
+                .get(start..start + ((hi - lo) * 8) as usize)
+                .map(xxh3_64)
+                .ok_or_else(|| corrupt(&self.path, "column region outside the file"))
+        };
+        let mut record = Xxh3::new();
+        record.update(b"ictcore-series-prefix-1");
+        record.update(&rows.to_le_bytes());
+        let full = rows / BLOCK_ROWS;
+        for block in 0..full {
+            for c in 0..COLUMNS.len() {
+                // A sealed block's recorded checksum is the xxh3 of the same bytes.
+                let sum = if block < h.sealed_blocks {
+                    let at = (block * 48) as usize + c * 8;
+                    table
+                        .get(at..at + 8)
+                        .and_then(|b| b.try_into().ok())
+                        .map(u64::from_le_bytes)
+                        .ok_or_else(|| corrupt(&self.path, "block checksum table too short"))?
+                } else {
+                    hashed(c, block * BLOCK_ROWS, (block + 1) * BLOCK_ROWS)?
+                };
+                record.update(&sum.to_le_bytes());
+            }
+        }
+        for c in 0..COLUMNS.len() {
+            record.update(&hashed(c, full * BLOCK_ROWS, rows)?.to_le_bytes());
+        }
+        Ok(record.digest128().to_le_bytes())
+    }
+
     /// Checks the rows this reader serves against their checksums, once per block and
     /// mapping in this process (T4): each sealed block the first time, the tail once per
     /// commit, and the checksum table against the header. Damage is a
@@ -1075,6 +1124,66 @@ mod tests {
         assert_eq!(r.time().unwrap()[700], first.time[699] + 60_000_000_000);
         assert_eq!(r.values(4).unwrap()[139_999], second.price[139_299]);
         assert!(r.verify().unwrap().is_empty());
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    /// A prefix's identity depends on its rows only: written in one batch or in many (other
+    /// seal times), read before or after later appends; any change below the prefix changes
+    /// it, a change after it does not.
+    #[test]
+    fn prefix_digests_follow_the_rows_only() {
+        let d = dir();
+        let all = batch(0, 140_100);
+        let whole = d.join("whole.ictc");
+        let mut w = SeriesWriter::create(&whole, "X", 60, 1000).unwrap();
+        w.append(&candles(&all), Durability::Os).unwrap();
+        drop(w);
+        let pieces = d.join("pieces.ictc");
+        let mut w = SeriesWriter::create(&pieces, "X", 60, 1000).unwrap();
+        let mut start = 0;
+        for size in [1usize, 65_535, 1, 3, 70_000, 4_560] {
+            let part = Batch {
+                time: all.time[start..start + size].to_vec(),
+                price: all.price[start..start + size].to_vec(),
+            };
+            w.append(&candles(&part), Durability::Os).unwrap();
+            start += size;
+        }
+        assert_eq!(start, 140_100);
+        drop(w);
+        let (a, b) = (
+            SeriesReader::open(&whole).unwrap(),
+            SeriesReader::open(&pieces).unwrap(),
+        );
+        for rows in [0, 1, 65_535, 65_536, 65_537, 131_072, 140_099, 140_100] {
+            assert_eq!(
+                a.prefix_digest(rows).unwrap(),
+                b.prefix_digest(rows).unwrap(),
+                "{rows}"
+            );
+        }
+        assert_ne!(a.prefix_digest(100).unwrap(), a.prefix_digest(101).unwrap());
+        assert!(a.prefix_digest(140_101).is_err());
+        // The same rows with one value changed at row 70,000.
+        let mut changed = batch(0, 140_100);
+        changed.price[70_000] += 1.0;
+        let other = d.join("other.ictc");
+        let mut w = SeriesWriter::create(&other, "X", 60, 1000).unwrap();
+        w.append(&candles(&changed), Durability::Os).unwrap();
+        drop(w);
+        let c = SeriesReader::open(&other).unwrap();
+        assert_eq!(
+            a.prefix_digest(70_000).unwrap(),
+            c.prefix_digest(70_000).unwrap()
+        );
+        assert_ne!(
+            a.prefix_digest(70_001).unwrap(),
+            c.prefix_digest(70_001).unwrap()
+        );
+        assert_ne!(
+            a.prefix_digest(140_100).unwrap(),
+            c.prefix_digest(140_100).unwrap()
+        );
         std::fs::remove_dir_all(d).unwrap();
     }
 
