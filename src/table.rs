@@ -174,6 +174,11 @@ impl Column {
         Self::halves(name, Dtype::I32, bytemuck::allocation::cast_vec(values))
     }
 
+    /// A uint8 column (copied): bytes such as a resumable run's state.
+    pub fn u8(name: impl Into<String>, values: &[u8]) -> Self {
+        Self::copied(name.into(), Dtype::U8, values)
+    }
+
     /// A float32 column (copied).
     pub fn f32(name: impl Into<String>, values: &[f32]) -> Self {
         Self::copied(name.into(), Dtype::F32, bytemuck::cast_slice(values))

@@ -166,6 +166,7 @@ class Pool:
         progress: Callable[[int, int, int], None] | None,
         keep: bool = True,
         dense: bool = False,
+        resume: bool = False,
     ) -> tuple[list[Any], dict[str, Any]]: ...
 
 # (column, dtype, read-only array) per column, then (key, "meta", str) per metadata item.

@@ -245,6 +245,7 @@ class DetectorPool:
         progress: bool | Callable[[int, int], None] = True,
         on_error: str = "collect",
         keep: bool = True,
+        _resume_native: bool = False,
     ) -> AnalysisResult:
         """Runs ``detectors`` on every series of ``requests``.
 
@@ -272,6 +273,13 @@ class DetectorPool:
                 ``result[...]`` then reads each one from the cache — or recomputes it —
                 when asked for.
 
+        ``stats["rows_computed"]`` counts the bars native detectors stepped,
+        ``stats["resumed"]`` / ``stats["recomputed"]`` their runs from a stored run state /
+        from the first bar. (Resuming is experimental and off: ``_resume_native=True`` with
+        a disk cache keeps each native run's state and steps only appended bars, equal to a
+        full run bit for bit, but a state still holds the detector's whole event log, so on
+        W1 it costs more than recomputing; BENCHMARKS.md, "Resumed pool runs".)
+
         Ctrl-C cancels the run (series not started are skipped; the cache stays valid) and
         raises KeyboardInterrupt.
         """
@@ -291,6 +299,7 @@ class DetectorPool:
             None if self.cache is None else self.cache._cache,
             callback,
             keep,
+            resume=_resume_native,
         )
         columns: dict[Key, dict[str, npt.NDArray[Any]] | None] = {}
         for (symbol, timeframe), outcome in zip(keys, results, strict=True):

@@ -78,7 +78,7 @@ impl Pool {
 
     /// Runs `detectors` ([(name, params)]) on `requests`; returns (results, stats). `keep`
     /// false holds nothing; else compat frames come compact (or deferred) unless `dense`.
-    #[pyo3(signature = (requests, detectors, store, cache, progress, keep = true, dense = false))]
+    #[pyo3(signature = (requests, detectors, store, cache, progress, keep = true, dense = false, resume = false))]
     #[allow(
         clippy::too_many_arguments,
         reason = "the arguments are the Python call's; the Python layer names them"
@@ -93,6 +93,7 @@ impl Pool {
         progress: Option<Bound<'py, PyAny>>,
         keep: bool,
         dense: bool,
+        resume: bool,
     ) -> errors::Result<(RunResult<'py>, Bound<'py, PyDict>)> {
         let hold = match (keep, dense) {
             (false, _) => Hold::Nothing,
@@ -132,7 +133,10 @@ impl Pool {
         let store = store.map(|s| &s.get().store);
         let cache = cache.map(|c| &c.get().cache);
         let total = requests.len();
-        let control = Control::default();
+        let control = Control {
+            resume_native: resume,
+            ..Control::default()
+        };
         let mut interrupted: Option<PyErr> = None;
         let pool = self.pool()?;
         let pool = &*pool;
@@ -212,6 +216,9 @@ impl Pool {
         d.set_item("memory_hits", s.memory_hits)?;
         d.set_item("disk_hits", s.disk_hits)?;
         d.set_item("misses", s.misses)?;
+        d.set_item("rows_computed", s.rows_computed)?;
+        d.set_item("resumed", s.resumed)?;
+        d.set_item("recomputed", s.recomputed)?;
         let compute = PyDict::new(py);
         for (name, ns) in &s.compute_ns {
             compute.set_item(name, *ns as f64 / 1e9)?;

@@ -389,6 +389,14 @@ impl AnalysisCache {
         }
     }
 
+    /// Writes an entry that is not a detector result (a resumable run's state) to the disk
+    /// tier only, outside the hit/miss counters; without a disk tier, nothing.
+    pub fn write_aside(&self, key: &Key, detector: &str, table: &ResultTable) {
+        if let Some(disk) = &self.disk {
+            self.write_through(disk, key, table, detector, 0);
+        }
+    }
+
     /// Writes a computed result to disk; a failure (disk full, permissions) only costs a
     /// later recompute, so it is counted, not raised.
     fn write_through(

@@ -132,6 +132,8 @@ pub struct Resumable {
     pub tables: Vec<crate::table::ResultTable>,
     pub state: Vec<u8>,
     pub stepped: usize,
+    /// The state after the bar `save_at` asked for, when the run stepped through it.
+    pub saved: Option<(usize, Vec<u8>)>,
 }
 
 fn last_bar(history: &History) -> Option<(i64, [u64; 5])> {
@@ -148,10 +150,13 @@ fn last_bar(history: &History) -> Option<(i64, [u64; 5])> {
 /// are stepped, and the tables equal a full run's bit for bit. A state of another detector
 /// or revision, one made on more bars than there are, or whose last bar is not the
 /// candles' bar at that row, is refused (`IctError::Corrupt`); the caller then runs anew.
+/// With `save_at = Some(rows)`, the state after that many bars is kept too (when the run
+/// steps through it), so a later run can resume from there.
 pub fn run_resumable(
     spec: &NativeSpec,
     candles: &crate::Candles<'_>,
     state: Option<&[u8]>,
+    save_at: Option<usize>,
 ) -> Result<Resumable> {
     let (mut graph, ids) = super::graph::Graph::new(std::slice::from_ref(spec))?;
     let mut history = History::over(candles);
@@ -183,8 +188,15 @@ pub fn run_resumable(
     }
     let from = history.len();
     graph.reserve(candles.len() - from);
+    let mut saved = None;
     while history.advance() {
         graph.step(&history)?;
+        if save_at == Some(history.len()) && history.len() < candles.len() {
+            saved = Some((
+                history.len(),
+                frame(RUN, &run_payload(spec, &history, &graph)?)?,
+            ));
+        }
     }
     let node = ids.first().and_then(|&id| graph.node(id));
     let tables = node
@@ -194,7 +206,20 @@ pub fn run_resumable(
                 .collect()
         })
         .unwrap_or_default();
-    let payload = RunPayload {
+    Ok(Resumable {
+        tables,
+        state: frame(RUN, &run_payload(spec, &history, &graph)?)?,
+        stepped: history.len() - from,
+        saved,
+    })
+}
+
+fn run_payload(
+    spec: &NativeSpec,
+    history: &History,
+    graph: &super::graph::Graph,
+) -> Result<RunPayload> {
+    Ok(RunPayload {
         spec: (
             spec.name().to_string(),
             spec.params()
@@ -203,13 +228,8 @@ pub fn run_resumable(
                 .collect(),
         ),
         bars: history.len() as u64,
-        last: last_bar(&history),
+        last: last_bar(history),
         nodes: graph.states()?,
-    };
-    Ok(Resumable {
-        tables,
-        state: frame(RUN, &payload)?,
-        stepped: history.len() - from,
     })
 }
 

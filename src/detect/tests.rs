@@ -776,12 +776,18 @@ proptest! {
         let (t, [o, h, l, c, v]) = candles_of(&bars);
         let prefix = |k: usize| crate::Candles::new(&t[..k], &o[..k], &h[..k], &l[..k], &c[..k], &v[..k]).unwrap();
         for spec in all_specs() {
-            let first = checkpoint::run_resumable(&spec, &prefix(a), None).unwrap();
-            let second = checkpoint::run_resumable(&spec, &prefix(b), Some(&first.state)).unwrap();
-            let third = checkpoint::run_resumable(&spec, &prefix(n), Some(&second.state)).unwrap();
+            let first = checkpoint::run_resumable(&spec, &prefix(a), None, None).unwrap();
+            let second = checkpoint::run_resumable(&spec, &prefix(b), Some(&first.state), None).unwrap();
+            let third = checkpoint::run_resumable(&spec, &prefix(n), Some(&second.state), Some(b + (n - b) / 2)).unwrap();
             prop_assert_eq!((first.stepped, second.stepped, third.stepped), (a, b - a, n - b));
             prop_assert_eq!(&third.tables, &super::run(&spec, &prefix(n)).unwrap());
             prop_assert_eq!(&second.tables, &super::run(&spec, &prefix(b)).unwrap());
+            // The state kept on the way (mid-way through the third run) resumes too.
+            if let Some((rows, state)) = &third.saved {
+                let again = checkpoint::run_resumable(&spec, &prefix(n), Some(state), None).unwrap();
+                prop_assert_eq!(again.stepped, n - rows);
+                prop_assert_eq!(&again.tables, &third.tables);
+            }
         }
     }
 
@@ -817,20 +823,24 @@ fn a_run_state_resumes_only_its_own_detector_and_series() {
     )
     .unwrap();
     let fvg = sp("fvg", &[]);
-    let state = checkpoint::run_resumable(&fvg, &head, None).unwrap().state;
+    let state = checkpoint::run_resumable(&fvg, &head, None, None)
+        .unwrap()
+        .state;
     let corrupt =
         |r: crate::Result<checkpoint::Resumable>| matches!(r, Err(crate::IctError::Corrupt { .. }));
     // Another detector, other parameters, a shorter series, another series.
     assert!(corrupt(checkpoint::run_resumable(
         &sp("swings", &[]),
         &whole,
-        Some(&state)
+        Some(&state),
+        None
     )));
     let other = sp("fvg", &[("min_size_atr", Param::Float(0.5))]);
     assert!(corrupt(checkpoint::run_resumable(
         &other,
         &whole,
-        Some(&state)
+        Some(&state),
+        None
     )));
     let short = crate::Candles::new(
         &t[..200],
@@ -844,7 +854,8 @@ fn a_run_state_resumes_only_its_own_detector_and_series() {
     assert!(corrupt(checkpoint::run_resumable(
         &fvg,
         &short,
-        Some(&state)
+        Some(&state),
+        None
     )));
     let mut moved = c.clone();
     moved[299] += 0.25;
@@ -853,7 +864,8 @@ fn a_run_state_resumes_only_its_own_detector_and_series() {
         assert!(corrupt(checkpoint::run_resumable(
             &fvg,
             &changed,
-            Some(&state)
+            Some(&state),
+            None
         )));
     }
     // An engine checkpoint is not a run state, nor the other way round.
@@ -861,13 +873,14 @@ fn a_run_state_resumes_only_its_own_detector_and_series() {
     assert!(corrupt(checkpoint::run_resumable(
         &fvg,
         &whole,
-        Some(&engine.checkpoint().unwrap())
+        Some(&engine.checkpoint().unwrap()),
+        None
     )));
     assert!(matches!(
         Engine::from_checkpoint(&state),
         Err(crate::IctError::Corrupt { .. })
     ));
-    let resumed = checkpoint::run_resumable(&fvg, &whole, Some(&state)).unwrap();
+    let resumed = checkpoint::run_resumable(&fvg, &whole, Some(&state), None).unwrap();
     assert_eq!(resumed.stepped, 100);
 }
 

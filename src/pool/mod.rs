@@ -61,6 +61,11 @@ pub struct Control {
     pub done: AtomicUsize,
     /// Candles of the finished requests.
     pub candles_done: AtomicU64,
+    /// Resume native detectors over whole stored series from run states kept in the
+    /// cache's disk tier (see [`Task::resumed`]). Off by default: a state holds the
+    /// detector's whole event log, so writing and reading it costs more than recomputing
+    /// (BENCHMARKS.md, "Resumed pool runs") until states hold only what is still open.
+    pub resume_native: bool,
 }
 
 /// What one analysis did.
@@ -72,6 +77,11 @@ pub struct PoolStats {
     pub memory_hits: u64,
     pub disk_hits: u64,
     pub misses: u64,
+    /// Bars native detectors stepped (a resumed run steps only the bars after its state).
+    pub rows_computed: u64,
+    /// Native detector runs resumed from a stored state, and run from the first bar.
+    pub resumed: u64,
+    pub recomputed: u64,
     /// Compute time per detector name (misses only), ns.
     pub compute_ns: Vec<(String, u64)>,
     /// Opening and mapping series files, ns.
@@ -111,7 +121,13 @@ pub struct DetectorPool {
     threads: rayon::ThreadPool,
     workers: usize,
     buffer_bytes: u64,
+    /// Per (symbol, timeframe, native detector key): the rows of the newest run state this
+    /// pool wrote to the cache, where the next run over that series looks first.
+    resume: Resume,
 }
+
+/// See [`DetectorPool`]'s `resume`.
+type Resume = Mutex<HashMap<(String, String, crate::cache::Key), usize>>;
 
 /// A series ready to run: its reader (store) and row range.
 struct Prepared {
@@ -125,6 +141,9 @@ struct Shared {
     memory_hits: AtomicU64,
     disk_hits: AtomicU64,
     misses: AtomicU64,
+    rows_computed: AtomicU64,
+    resumed: AtomicU64,
+    recomputed: AtomicU64,
     queue_wait_ns: AtomicU64,
     busy_ns: AtomicU64,
     buffered: AtomicU64,
@@ -161,6 +180,7 @@ impl DetectorPool {
             threads,
             workers,
             buffer_bytes,
+            resume: Mutex::default(),
         })
     }
 
@@ -226,7 +246,8 @@ impl DetectorPool {
                 let began = Instant::now();
                 let result = match &prepared[i] {
                     Ok(p) => catch_unwind(AssertUnwindSafe(|| {
-                        run(req, p, specs, cache, &shared, hold)
+                        let resume = control.resume_native.then_some(&self.resume);
+                        run(req, p, specs, cache, &shared, hold, resume)
                     }))
                     .unwrap_or_else(|payload| Err(panic_error(&payload, req)))
                     .map(|tables| if keep { tables } else { Vec::new() }),
@@ -286,6 +307,9 @@ impl DetectorPool {
             memory_hits: shared.memory_hits.load(Ordering::Relaxed),
             disk_hits: shared.disk_hits.load(Ordering::Relaxed),
             misses: shared.misses.load(Ordering::Relaxed),
+            rows_computed: shared.rows_computed.load(Ordering::Relaxed),
+            resumed: shared.resumed.load(Ordering::Relaxed),
+            recomputed: shared.recomputed.load(Ordering::Relaxed),
             compute_ns: specs
                 .iter()
                 .map(|s| {
@@ -445,6 +469,7 @@ fn run(
     cache: Option<&AnalysisCache>,
     shared: &Shared,
     hold: Hold,
+    resume: Option<&Resume>,
 ) -> Result<Vec<Arc<ResultTable>>> {
     let c = candles(req, p)?;
     let whole = p
@@ -461,6 +486,8 @@ fn run(
         reader: p.reader.as_ref(),
         whole,
         checked: std::cell::Cell::new(false),
+        resume,
+        prefixes: std::cell::RefCell::default(),
     };
     specs
         .iter()
@@ -502,11 +529,19 @@ struct Task<'a> {
     /// Whether the stored rows were checked against their checksums (before the first
     /// computation: damaged data is never analysed; results found in the cache need none).
     checked: std::cell::Cell<bool>,
+    /// Set when native runs resume (see [`Control::resume_native`]).
+    resume: Option<&'a Resume>,
+    /// Prefix identities of the stored series by rows (each hashed once per task).
+    prefixes: std::cell::RefCell<HashMap<usize, [u8; 16]>>,
 }
 
 impl Task<'_> {
     /// The result of `spec`, from the cache or computed.
     fn get(&mut self, spec: &Spec) -> Result<Arc<ResultTable>> {
+        if self.resumable(spec).is_some() {
+            // Not through the result cache: its run state is what the cache keeps.
+            return Ok(Arc::new(self.compute(spec, None)?));
+        }
         if let Spec::SwingHighsLows { swing_length } = spec {
             if let Some(s) = self.swings.get(swing_length) {
                 return Ok(Arc::clone(s));
@@ -591,6 +626,11 @@ impl Task<'_> {
         let Some(cache) = self.cache.filter(|c| c.disk().is_some()) else {
             return Ok(false);
         };
+        if self.resumable(spec).is_some() {
+            // Its run state is what the cache keeps (the tables come from it).
+            self.compute(spec, None)?;
+            return Ok(true);
+        }
         let key = self.key(spec)?;
         if let Some(hit) = cache.contains(&key) {
             let counter = match hit {
@@ -638,7 +678,18 @@ impl Task<'_> {
             self.checked.set(true);
         }
         let began = Instant::now();
-        let out = spec.compute(&self.c, swings, &self.req.symbol, self.req.dtypes);
+        let out = match self.resumable(spec) {
+            Some((n, reader)) => self.resumed(spec, n, reader),
+            None => {
+                if let Spec::Native(_) = spec {
+                    self.shared.recomputed.fetch_add(1, Ordering::Relaxed);
+                    self.shared
+                        .rows_computed
+                        .fetch_add(self.c.len() as u64, Ordering::Relaxed);
+                }
+                spec.compute(&self.c, swings, &self.req.symbol, self.req.dtypes)
+            }
+        };
         let ns = elapsed_ns(began);
         *self
             .shared
@@ -648,6 +699,143 @@ impl Task<'_> {
             .entry(spec.name())
             .or_default() += ns;
         out
+    }
+}
+
+impl<'a> Task<'a> {
+    /// The cache key of the run state of native `spec` after the first `rows` rows of the
+    /// stored series: the detector and its parameters, and the identity of exactly those rows.
+    fn state_key(
+        &self,
+        spec: &Spec,
+        rows: usize,
+        reader: &SeriesReader,
+    ) -> Result<crate::cache::Key> {
+        let known = self.prefixes.borrow().get(&rows).copied();
+        let digest = match known {
+            Some(d) => d,
+            None => {
+                let d = reader.prefix_digest(rows as u64)?;
+                self.prefixes.borrow_mut().insert(rows, d);
+                d
+            }
+        };
+        let mut key = spec.key_builder()?;
+        key.param("run_state", Param::Int(1))?;
+        key.input_hashed("prefix@store-blocks", Dtype::U8, rows as u64, digest);
+        Ok(key.key())
+    }
+
+    /// The native detector and stored series of a run that resumes (a native `spec` over a
+    /// whole stored series, with a disk cache to keep its states in).
+    fn resumable<'s>(
+        &self,
+        spec: &'s Spec,
+    ) -> Option<(&'s crate::detect::NativeSpec, &'a SeriesReader)> {
+        match (
+            spec,
+            self.whole,
+            self.cache.and_then(|c| c.disk()),
+            self.resume,
+        ) {
+            (Spec::Native(n), Some(reader), Some(_), Some(_)) => Some((n, reader)),
+            _ => None,
+        }
+    }
+
+    /// A native detector over a whole stored series with a disk cache: resumed from the
+    /// newest run state stored for a prefix of exactly these rows (the one this pool wrote
+    /// last, else the one at the last block boundary, which a new process finds too), so only
+    /// the bars after it are stepped; the new state is stored for the next run. A state that
+    /// does not fit (another series, damaged) is skipped: the run starts from the first bar.
+    fn resumed(
+        &self,
+        spec: &Spec,
+        native: &crate::detect::NativeSpec,
+        reader: &SeriesReader,
+    ) -> Result<ResultTable> {
+        let Some(cache) = self.cache else {
+            return spec.compute(&self.c, None, &self.req.symbol, self.req.dtypes);
+        };
+        let n = self.c.len();
+        let identity = spec.key_builder()?.key();
+        let slot = (
+            self.req.symbol.clone(),
+            self.req.timeframe.clone(),
+            identity,
+        );
+        let block = crate::store::header::BLOCK_ROWS as usize;
+        let boundary = n / block * block;
+        let Some(index) = self.resume else {
+            return spec.compute(&self.c, None, &self.req.symbol, self.req.dtypes);
+        };
+        let last = index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&slot)
+            .copied();
+        let mut candidates: Vec<usize> = last.into_iter().filter(|&r| r <= n).collect();
+        if boundary > 0 && !candidates.contains(&boundary) {
+            candidates.push(boundary);
+        }
+        let mut found: Option<(usize, Vec<u8>)> = None;
+        for rows in candidates {
+            let key = self.state_key(spec, rows, reader)?;
+            if let Some(disk) = cache.disk() {
+                if let crate::cache::disk::Lookup::Hit(table, _) = disk.get(&key) {
+                    if let Some(column) = table.columns.first() {
+                        found = Some((rows, column.bytes().to_vec()));
+                        break;
+                    }
+                }
+            }
+        }
+        let from = found.as_ref().map_or(0, |(rows, _)| *rows);
+        let save_at = (boundary > from && boundary < n).then_some(boundary);
+        let resume = |state: Option<&[u8]>| {
+            crate::detect::checkpoint::run_resumable(native, &self.c, state, save_at)
+        };
+        let (run, resumed) = match &found {
+            Some((_, state)) => match resume(Some(state)) {
+                Err(IctError::Corrupt { .. }) => (resume(None)?, false),
+                other => (other?, true),
+            },
+            None => (resume(None)?, false),
+        };
+        let counter = if resumed {
+            &self.shared.resumed
+        } else {
+            &self.shared.recomputed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        // A state of exactly these rows is this result, found on disk; else it was computed.
+        let hit = if resumed && from == n {
+            &self.shared.disk_hits
+        } else {
+            &self.shared.misses
+        };
+        hit.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .rows_computed
+            .fetch_add(run.stepped as u64, Ordering::Relaxed);
+        let store = |rows: usize, state: &[u8]| -> Result<()> {
+            let table = Arc::new(ResultTable::new(vec![crate::table::Column::u8(
+                "state", state,
+            )]));
+            cache.write_aside(&self.state_key(spec, rows, reader)?, "native-state", &table);
+            Ok(())
+        };
+        if let Some((rows, state)) = &run.saved {
+            store(*rows, state)?;
+        }
+        if !(resumed && from == n) {
+            store(n, &run.state)?;
+        }
+        index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(slot, n);
+        Ok(spec::native_table(native, run.tables))
     }
 }
 

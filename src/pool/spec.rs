@@ -333,17 +333,7 @@ impl Spec {
         dtypes: InputDtypes,
     ) -> Result<ResultTable> {
         match self {
-            Spec::Native(n) => {
-                let mut tables = crate::detect::run(n, c)?.into_iter().zip(n.tables());
-                let mut main = tables.next().map(|(t, _)| t).unwrap_or_default();
-                for (log, name) in tables {
-                    for mut column in log.columns {
-                        column.name = format!("{name}.{}", column.name);
-                        main.columns.push(column);
-                    }
-                }
-                Ok(main)
-            }
+            Spec::Native(n) => Ok(native_table(n, crate::detect::run(n, c)?)),
             Spec::PanicForTests { symbol: target } => {
                 #[allow(clippy::panic, reason = "the test hook exists to panic on purpose")]
                 if target == symbol {
@@ -478,6 +468,20 @@ impl Spec {
         };
         Ok(ResultTable::new(columns))
     }
+}
+
+/// A native detector's tables as one result: its main table, then each secondary table's
+/// columns as `<table>.<column>`.
+pub fn native_table(n: &NativeSpec, tables: Vec<ResultTable>) -> ResultTable {
+    let mut tables = tables.into_iter().zip(n.tables());
+    let mut main = tables.next().map(|(t, _)| t).unwrap_or_default();
+    for (log, name) in tables {
+        for mut column in log.columns {
+            column.name = format!("{name}.{}", column.name);
+            main.columns.push(column);
+        }
+    }
+    main
 }
 
 /// A float64 result column of values taken from an input column, in that column's dtype
