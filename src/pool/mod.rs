@@ -679,7 +679,7 @@ impl Task<'_> {
         }
         let began = Instant::now();
         let out = match self.resumable(spec) {
-            Some((n, reader)) => self.resumed(spec, n, reader),
+            Some(with) => self.resumed(spec, with),
             None => {
                 if let Spec::Native(_) = spec {
                     self.shared.recomputed.fetch_add(1, Ordering::Relaxed);
@@ -700,6 +700,16 @@ impl Task<'_> {
             .or_default() += ns;
         out
     }
+}
+
+/// What a resuming native run uses: its detector, the stored series, the cache (with its
+/// disk tier, where states are kept) and the pool's index of the last states.
+struct Resuming<'s, 'a> {
+    native: &'s crate::detect::NativeSpec,
+    reader: &'a SeriesReader,
+    cache: &'a AnalysisCache,
+    disk: &'a crate::cache::disk::DiskTier,
+    index: &'a Resume,
 }
 
 impl<'a> Task<'a> {
@@ -728,17 +738,15 @@ impl<'a> Task<'a> {
 
     /// The native detector and stored series of a run that resumes (a native `spec` over a
     /// whole stored series, with a disk cache to keep its states in).
-    fn resumable<'s>(
-        &self,
-        spec: &'s Spec,
-    ) -> Option<(&'s crate::detect::NativeSpec, &'a SeriesReader)> {
-        match (
-            spec,
-            self.whole,
-            self.cache.and_then(|c| c.disk()),
-            self.resume,
-        ) {
-            (Spec::Native(n), Some(reader), Some(_), Some(_)) => Some((n, reader)),
+    fn resumable<'s>(&self, spec: &'s Spec) -> Option<Resuming<'s, 'a>> {
+        match (spec, self.whole, self.cache, self.resume) {
+            (Spec::Native(native), Some(reader), Some(cache), Some(index)) => Some(Resuming {
+                native,
+                reader,
+                cache,
+                disk: cache.disk()?,
+                index,
+            }),
             _ => None,
         }
     }
@@ -748,15 +756,14 @@ impl<'a> Task<'a> {
     /// last, else the one at the last block boundary, which a new process finds too), so only
     /// the bars after it are stepped; the new state is stored for the next run. A state that
     /// does not fit (another series, damaged) is skipped: the run starts from the first bar.
-    fn resumed(
-        &self,
-        spec: &Spec,
-        native: &crate::detect::NativeSpec,
-        reader: &SeriesReader,
-    ) -> Result<ResultTable> {
-        let Some(cache) = self.cache else {
-            return spec.compute(&self.c, None, &self.req.symbol, self.req.dtypes);
-        };
+    fn resumed(&self, spec: &Spec, with: Resuming<'_, '_>) -> Result<ResultTable> {
+        let Resuming {
+            native,
+            reader,
+            cache,
+            disk,
+            index,
+        } = with;
         let n = self.c.len();
         let identity = spec.key_builder()?.key();
         let slot = (
@@ -766,9 +773,6 @@ impl<'a> Task<'a> {
         );
         let block = crate::store::header::BLOCK_ROWS as usize;
         let boundary = n / block * block;
-        let Some(index) = self.resume else {
-            return spec.compute(&self.c, None, &self.req.symbol, self.req.dtypes);
-        };
         let last = index
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -781,12 +785,10 @@ impl<'a> Task<'a> {
         let mut found: Option<(usize, Vec<u8>)> = None;
         for rows in candidates {
             let key = self.state_key(spec, rows, reader)?;
-            if let Some(disk) = cache.disk() {
-                if let crate::cache::disk::Lookup::Hit(table, _) = disk.get(&key) {
-                    if let Some(column) = table.columns.first() {
-                        found = Some((rows, column.bytes().to_vec()));
-                        break;
-                    }
+            if let crate::cache::disk::Lookup::Hit(table, _) = disk.get(&key) {
+                if let Some(column) = table.columns.first() {
+                    found = Some((rows, column.bytes().to_vec()));
+                    break;
                 }
             }
         }

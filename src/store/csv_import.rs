@@ -244,8 +244,8 @@ pub fn parse_csv(path: &Path, volume: &VolumeColumn, zone: SourceZone) -> Result
                         line(row),
                         format!(
                             "time {} does not exist in {}: the clocks skip it (is the file in that zone?)",
-                            format_naive(local),
-                            zone_name(zone)
+                            format_time(local),
+                            zone
                         ),
                     )
                 })?;
@@ -375,28 +375,12 @@ fn line_of_row(body: &[u8], body_line: u64, delimiter: u8, row: usize) -> u64 {
     line_of(body, body_line, reader.position().byte())
 }
 
-/// `YYYY-MM-DD HH:MM:SS` of a wall-clock time held as nanoseconds as if it were UTC.
-fn format_naive(local: i64) -> String {
-    chrono::DateTime::from_timestamp(local.div_euclid(1_000_000_000), 0).map_or_else(
-        || local.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
-    )
-}
-
-fn zone_name(zone: SourceZone) -> String {
-    match zone {
-        SourceZone::Utc => "UTC".into(),
-        SourceZone::Fixed(s) => format!("UTC{:+03}:{:02}", s / 3600, (s.abs() % 3600) / 60),
-        SourceZone::Named { zone, shift: 0 } => zone.name().into(),
-        SourceZone::Named { zone, shift } => {
-            format!(
-                "{}{:+03}:{:02}",
-                zone.name(),
-                shift / 3600,
-                (shift.abs() % 3600) / 60
-            )
-        }
-    }
+/// `YYYY-MM-DD HH:MM:SS` of nanoseconds since the epoch (for a wall-clock time held as if it
+/// were UTC, its wall clock), for error messages.
+pub(crate) fn format_time(nanos: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(nanos)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 /// Cuts the records into one byte range per core at line ends; one range when the text is

@@ -81,7 +81,7 @@ fn conflict_error(csv: &Path, conflict: &Conflict) -> IctError {
             v[0], v[1], v[2], v[3], v[4]
         )
     };
-    let time = chrono::DateTime::from_timestamp_nanos(conflict.time).format("%Y-%m-%d %H:%M:%S");
+    let time = super::csv_import::format_time(conflict.time);
     IctError::Parse {
         path: csv.to_path_buf(),
         line: record_line(csv, conflict.row).unwrap_or(0),

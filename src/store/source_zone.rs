@@ -92,6 +92,30 @@ impl SourceZone {
     }
 }
 
+impl std::fmt::Display for SourceZone {
+    /// `UTC`, `UTC+02:00`, `Europe/Athens`, `America/New_York+07:00`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let offset = |f: &mut std::fmt::Formatter<'_>, s: i64| {
+            let sign = if s < 0 { '-' } else { '+' };
+            write!(f, "{sign}{:02}:{:02}", s.abs() / 3600, s.abs() % 3600 / 60)
+        };
+        match self {
+            Self::Utc => f.write_str("UTC"),
+            Self::Fixed(s) => {
+                f.write_str("UTC")?;
+                offset(f, *s)
+            }
+            Self::Named { zone, shift } => {
+                f.write_str(zone.name())?;
+                if *shift != 0 {
+                    offset(f, *shift)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// `+HH:MM`, `+HHMM` or `+H[H]` (either sign) in seconds, within real offsets.
 fn parse_offset(text: &str) -> Option<i64> {
     let sign = match text.as_bytes().first()? {
@@ -213,6 +237,16 @@ mod tests {
             Some(SourceZone::Fixed(-19800))
         );
         assert_eq!(SourceZone::parse("+3").ok(), Some(SourceZone::Fixed(10800)));
+        for (text, shown) in [
+            ("UTC", "UTC"),
+            ("+02:00", "UTC+02:00"),
+            ("-00:30", "UTC-00:30"),
+            ("Europe/Athens", "Europe/Athens"),
+            ("America/New_York+07:00", "America/New_York+07:00"),
+        ] {
+            let zone = SourceZone::parse(text).map(|z| z.to_string());
+            assert_eq!(zone.ok().as_deref(), Some(shown), "{text}");
+        }
         assert_eq!(
             SourceZone::parse("Europe/Athens").ok(),
             Some(SourceZone::Named {
