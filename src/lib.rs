@@ -27,6 +27,7 @@ pub mod compat;
 pub mod detect;
 pub mod error;
 pub mod fork;
+pub mod live;
 pub mod own_files;
 pub mod param;
 pub mod params;

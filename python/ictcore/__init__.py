@@ -8,7 +8,9 @@
 - ``ictcore.AnalysisCache``: detector results cached in memory and compressed on disk, keyed
   by a content hash, so a stale or damaged entry is never returned.
 - ``ictcore.DetectorPool``: all detectors over whole portfolios from the store, in parallel
-  with the GIL released, through the cache; ``ictcore.Config`` reads the engine's config.
+  with the GIL released, through the cache; ``ictcore.Config`` reads the engine's config;
+  ``DetectorPool.live`` gives a ``LiveSession`` whose polls step only the bars appended
+  since the previous poll.
 - ``ictcore.swings``, ``structure``, ``structure_layers``, ``fvg``, ``volume_imbalance``,
   ``opening_gaps``, ``displacement``, ``order_blocks``, ``mitigation_blocks``, ``liquidity``,
   ``dealing_ranges``, ``bpr``, ``rejection_blocks``, ``sessions``, ``mss``, ``cisd``,
@@ -65,6 +67,7 @@ from .exceptions import (
     MissingDependencyError,
     UnknownNameError,
 )
+from .live import LiveSession, LiveUpdate
 from .pool import DETECTORS, NATIVE_DETECTORS, AnalysisResult, DetectorPool
 from .store import CandleStore, read_csv
 
@@ -85,6 +88,8 @@ __all__ = [
     "InvalidInputError",
     "InvalidTypeError",
     "LiquidityTable",
+    "LiveSession",
+    "LiveUpdate",
     "MissingColumnError",
     "MissingDependencyError",
     "SessionTable",

@@ -24,6 +24,7 @@ __all__ = [
     "Cache",
     "CachedResult",
     "Engine",
+    "Live",
     "Mapping",
     "Pool",
     "Store",
@@ -168,6 +169,23 @@ class Pool:
         dense: bool = False,
         resume: bool = False,
     ) -> tuple[list[Any], dict[str, Any]]: ...
+
+@final
+class Live:
+    def __new__(
+        cls,
+        pool: Pool,
+        store: Store,
+        requests: list[tuple[str, str]],
+        detectors: list[tuple[str, dict[str, Any]]],
+        state_dir: Path | None = None,
+    ) -> Live: ...
+    @property
+    def restored(self) -> int: ...
+    @property
+    def state_dir(self) -> Path | None: ...
+    def poll(self) -> tuple[list[Any], dict[str, Any]]: ...
+    def save(self) -> tuple[int, int]: ...
 
 # (column, dtype, read-only array) per column, then (key, "meta", str) per metadata item.
 _Table = list[tuple[str, str, Any]]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import concurrent.futures
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from .compat._frames import arithmetic_dtypes
 from .config import Config
 from .detect import TABLES, EventTable, _wrap
 from .exceptions import BatchError, IctError, InvalidInputError
+from .live import LiveSession
 from .store import CandleStore
 
 __all__ = ["DETECTORS", "NATIVE_DETECTORS", "AnalysisResult", "DetectorPool"]
@@ -336,6 +338,40 @@ class DetectorPool:
             return columns_of(one[0][0])
 
         return AnalysisResult(columns, errors, stats, load)
+
+    def live(
+        self,
+        requests: Iterable[tuple[str, str]],
+        detectors: Iterable[str] | Mapping[str, Mapping[str, Any]],
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+        state_dir: str | Path | None = None,
+    ) -> LiveSession:
+        """A :class:`~ictcore.LiveSession` running the native ``detectors`` over the stored
+        series ``requests`` (``(symbol, timeframe)`` tuples, read from the pool's store) on
+        the pool's worker threads: each ``poll()`` steps only the bars stored since the
+        previous one and returns the rows that became known.
+
+        Parameters:
+            requests: ``(symbol, timeframe)`` of stored series, each once.
+            detectors: native detector names (``"native.fvg"``, ...), or a mapping name ->
+                parameters; compat detectors look ahead and are refused here.
+            params: parameters by detector name, as for :meth:`analyze`.
+            state_dir: a directory for the session's saved states (created if missing):
+                ``save()`` writes them, and a session made later with the same store,
+                series and detectors resumes from them instead of recomputing.
+        """
+        if self.store is None:
+            raise InvalidInputError("a live session reads from a store, but the pool has none")
+        series: list[tuple[str, str]] = []
+        for item in requests:
+            if not isinstance(item, tuple) or len(item) != 2:
+                raise InvalidInputError(
+                    f"a live request is (symbol, timeframe) of a stored series; got {item!r}"
+                )
+            series.append((str(item[0]), str(item[1])))
+        return LiveSession(
+            self._pool, self.store._store, series, _detector_specs(detectors, params), state_dir
+        )
 
     def analyze_async(self, *args: Any, **kwargs: Any) -> concurrent.futures.Future[AnalysisResult]:
         """:meth:`analyze` on a background thread (the work runs without the GIL, so the

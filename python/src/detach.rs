@@ -7,6 +7,9 @@ use ictcore::error::panic_message;
 use ictcore::{IctError, Result};
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 
 /// Runs `work` without the GIL; `what` names the function in the error of a caught panic.
 pub fn run_detached<T, F>(py: Python<'_>, what: &str, work: F) -> PyResult<T>
@@ -48,4 +51,48 @@ where
             message: format!("panic: {}", panic_message(payload.as_ref())),
         }))
     })
+}
+
+/// [`run_detached`] for work that stops early when asked: it runs on a helper thread while
+/// the calling thread wakes every 50 ms to check for Ctrl-C, which sets the flag `work`
+/// watches; the KeyboardInterrupt is raised once `work` has returned (so nothing it holds
+/// is dropped half-way).
+pub fn run_interruptible<T, F>(py: Python<'_>, what: &str, work: F) -> PyResult<T>
+where
+    F: FnOnce(&AtomicBool) -> Result<T> + Send,
+    T: Send,
+{
+    let cancel = AtomicBool::new(false);
+    let mut interrupted: Option<PyErr> = None;
+    let outcome = py.detach(|| {
+        std::thread::scope(|scope| {
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+            let cancel = &cancel;
+            let worker = scope.spawn(move || {
+                let _done = done_tx;
+                catch_unwind(AssertUnwindSafe(|| work(cancel)))
+            });
+            while let Err(RecvTimeoutError::Timeout) =
+                done_rx.recv_timeout(Duration::from_millis(50))
+            {
+                if interrupted.is_none() {
+                    if let Err(e) = Python::attach(|py| py.check_signals()) {
+                        interrupted = Some(e);
+                        cancel.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+            worker.join()
+        })
+    });
+    if let Some(e) = interrupted {
+        return Err(e);
+    }
+    match outcome {
+        Ok(Ok(result)) => result.map_err(to_pyerr),
+        Ok(Err(payload)) | Err(payload) => Err(to_pyerr(IctError::Internal {
+            context: what.to_string(),
+            message: format!("panic: {}", panic_message(payload.as_ref())),
+        })),
+    }
 }

@@ -9,6 +9,7 @@ mod convert;
 mod detach;
 mod detect;
 mod errors;
+mod live;
 mod pool;
 mod store;
 
@@ -102,6 +103,7 @@ fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(detect::native_run, m)?)?;
     m.add("NATIVE_DECLARATIONS", native_declarations(m.py())?)?;
     m.add_class::<detect::Engine>()?;
+    m.add_class::<live::Live>()?;
     m.add_class::<detect::ActiveIndex>()?;
     m.add("NATIVE_KINDS", ictcore::detect::table::kinds())?;
     m.add("SWING_LABELS", ictcore::detect::table::LABELS.to_vec())?;

@@ -33,7 +33,7 @@ pub struct Pool {
 
 impl Pool {
     /// The pool for this process, rebuilt after a fork.
-    fn pool(&self) -> errors::Result<Arc<DetectorPool>> {
+    pub(crate) fn pool(&self) -> errors::Result<Arc<DetectorPool>> {
         let cell = self.current.get();
         if let Some(pool) = cell.get() {
             return Ok(Arc::clone(pool));
@@ -260,7 +260,7 @@ pub fn resolved_params<'py>(
 }
 
 /// A run's detectors from Python's [(name, params)] list, as the pool resolves them.
-fn run_specs(detectors: &Bound<'_, PyList>) -> errors::Result<Vec<Spec>> {
+pub(crate) fn run_specs(detectors: &Bound<'_, PyList>) -> errors::Result<Vec<Spec>> {
     let given = detectors
         .iter()
         .map(|item| {

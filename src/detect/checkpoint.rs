@@ -92,7 +92,7 @@ pub fn save(engine: &Engine) -> Result<Vec<u8>> {
 }
 
 /// `payload` encoded behind the frame (see the module documentation).
-fn frame<T: Serialize>(magic: &[u8; 8], payload: &T) -> Result<Vec<u8>> {
+pub(crate) fn frame<T: Serialize>(magic: &[u8; 8], payload: &T) -> Result<Vec<u8>> {
     let body = postcard::to_stdvec(payload).map_err(|e| IctError::Internal {
         context: "checkpoint".into(),
         message: e.to_string(),
@@ -136,7 +136,7 @@ pub struct Resumable {
     pub saved: Option<(usize, Vec<u8>)>,
 }
 
-fn last_bar(history: &History) -> Option<(i64, [u64; 5])> {
+pub(crate) fn last_bar(history: &History) -> Option<(i64, [u64; 5])> {
     history.last().map(|b| {
         (
             b.time,
@@ -248,7 +248,7 @@ pub fn restore(bytes: &[u8]) -> Result<Engine> {
 }
 
 /// The payload behind a frame made by [`frame`] with `magic`, after every check.
-fn unframe<T: DeserializeOwned>(magic: &[u8; 8], bytes: &[u8]) -> Result<T> {
+pub(crate) fn unframe<T: DeserializeOwned>(magic: &[u8; 8], bytes: &[u8]) -> Result<T> {
     if bytes.get(..8) != Some(magic.as_slice()) {
         return Err(corrupt("not an ictcore checkpoint of this kind (no magic)"));
     }

@@ -46,10 +46,18 @@ pub struct History<'a> {
     close: Cow<'a, [f64]>,
     volume: Cow<'a, [f64]>,
     len: usize,
-    /// ATR per bar: every bar's at once for a batch (one tight loop; [`History::atr`] only
-    /// shows the visible ones), appended bar by bar when streaming.
+    /// ATR per bar from bar `atr_base` on: every bar's at once for a batch (one tight loop;
+    /// [`History::atr`] only shows the visible ones), appended bar by bar when streaming.
     atr: Vec<f64>,
+    /// The bar of `atr[0]`: 0, except in a live history ([`History::resumed`]), which keeps
+    /// only the newest ATRs (detectors read the ATR of the bar they step and of the two
+    /// before it, never older ones).
+    atr_base: usize,
 }
+
+/// ATRs a live history keeps ([`History::atr_tail`]): more than the three bars detectors
+/// read back.
+pub const ATR_TAIL: usize = 16;
 
 impl<'a> History<'a> {
     /// A batch history over a validated series: no bar is visible until [`History::advance`].
@@ -63,6 +71,7 @@ impl<'a> History<'a> {
             volume: Cow::Borrowed(c.volume),
             len: 0,
             atr: Vec::with_capacity(c.len()),
+            atr_base: 0,
         };
         // Each bar's ATR only reads bars up to it, so computing them all here is the same as
         // bar by bar; the accessor keeps later ones out of sight.
@@ -89,6 +98,40 @@ impl<'a> History<'a> {
         h
     }
 
+    /// A history over `c` whose first `seen` bars were stepped before (a live series), given
+    /// the ATRs of its newest bars up to `seen` ([`History::atr_tail`] of the history that
+    /// stepped them): the ATR is computed for the bars after `seen` only, with the same
+    /// arithmetic as a batch, so each bar's ATR is the batch's bit for bit. The first `seen`
+    /// bars are visible. `tail` longer than `seen` is cut to it.
+    pub fn resumed(c: &Candles<'a>, seen: usize, mut tail: Vec<f64>) -> Self {
+        let seen = seen.min(c.len());
+        tail.truncate(seen);
+        let mut h = Self {
+            time: Cow::Borrowed(c.time),
+            open: Cow::Borrowed(c.open),
+            high: Cow::Borrowed(c.high),
+            low: Cow::Borrowed(c.low),
+            close: Cow::Borrowed(c.close),
+            volume: Cow::Borrowed(c.volume),
+            len: seen,
+            atr_base: seen - tail.len(),
+            atr: tail,
+        };
+        h.atr.reserve(c.len() - seen);
+        for t in seen..c.len() {
+            let atr = h.next_atr(t);
+            h.atr.push(atr);
+        }
+        h
+    }
+
+    /// The ATRs of the newest [`ATR_TAIL`] visible bars, for the [`History::resumed`] that
+    /// continues this one.
+    pub fn atr_tail(&self) -> Vec<f64> {
+        let visible = self.atrs();
+        visible[visible.len().saturating_sub(ATR_TAIL)..].to_vec()
+    }
+
     /// Makes the first `n` bars of a batch history visible at once (a resumed run whose
     /// detectors already saw them).
     pub fn skip_to(&mut self, n: usize) {
@@ -108,12 +151,12 @@ impl<'a> History<'a> {
     /// beyond the newest bar).
     #[inline]
     pub fn atr(&self, i: usize) -> f64 {
-        self.atr[..self.len][i]
+        self.atrs()[i - self.atr_base]
     }
 
-    /// The ATR of every visible bar.
+    /// The ATR of every visible bar (from the oldest one a live history keeps).
     pub fn atrs(&self) -> &[f64] {
-        &self.atr[..self.len]
+        &self.atr[..self.len - self.atr_base]
     }
 
     /// Appends `bar` after checking it (finite fields, time after the previous bar's); `row`
@@ -200,7 +243,7 @@ impl<'a> History<'a> {
     fn push_atr(&mut self) {
         let t = self.len - 1;
         let atr = self.next_atr(t);
-        self.atr.truncate(t);
+        self.atr.truncate(t - self.atr_base);
         self.atr.push(atr);
     }
 
@@ -213,7 +256,7 @@ impl<'a> History<'a> {
             // bars, so popping a bar never leaves a stale running sum behind).
             (0..ATR_PERIOD).map(|i| self.true_range(i)).sum::<f64>() / ATR_PERIOD as f64
         } else {
-            self.atr[t - 1] * KEEP + self.true_range(t) * ADD
+            self.atr[t - 1 - self.atr_base] * KEEP + self.true_range(t) * ADD
         }
     }
 
@@ -225,7 +268,7 @@ impl<'a> History<'a> {
         self.len -= 1;
         self.owned_values();
         self.time.to_mut().truncate(self.len);
-        self.atr.truncate(self.len);
+        self.atr.truncate(self.len - self.atr_base);
     }
 
     /// Bar `i` (which must be visible: `i < len()`).
@@ -321,6 +364,7 @@ impl<'a> History<'a> {
             volume: Cow::Owned(volume),
             len,
             atr,
+            atr_base: 0,
         })
     }
 }

@@ -87,4 +87,4 @@ pub fn run(spec: &NativeSpec, candles: &Candles) -> Result<Vec<ResultTable>> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -74,7 +74,7 @@ fn int(v: i64) -> Param {
 }
 
 /// A random walk with prices on a coarse grid, so ties (equal highs) are common.
-fn walk(seed: u64, n: usize) -> Vec<Bar> {
+pub(crate) fn walk(seed: u64, n: usize) -> Vec<Bar> {
     let mut x = seed | 1;
     let mut next = || {
         x ^= x << 13;
@@ -529,7 +529,7 @@ fn bad_parameters_and_bars_name_the_problem() {
 }
 
 /// Every native detector, with non-default parameters where it has any.
-fn all_specs() -> Vec<NativeSpec> {
+pub(crate) fn all_specs() -> Vec<NativeSpec> {
     vec![
         spec(
             "swings",

@@ -189,6 +189,11 @@ impl DetectorPool {
         self.workers
     }
 
+    /// The worker threads (a live session polls its series on them).
+    pub fn threads(&self) -> &rayon::ThreadPool {
+        &self.threads
+    }
+
     /// Runs every spec on every request; see the module documentation. `hold` says what
     /// comes back: with [`Hold::Nothing`] the results are computed (and cached) but not held
     /// (each success is an empty list, and their memory is reused for the next series
