@@ -58,7 +58,9 @@ impl Live {
             .collect::<Result<Vec<_>>>()?;
         let store = store.get().store.clone();
         let states = state_dir.as_deref().map(StateDir::open).transpose()?;
-        let session = LiveSession::new(specs, &requests, &store, states.as_ref())?;
+        let threads = pool.get().pool()?;
+        let session =
+            LiveSession::new(specs, &requests, &store, states.as_ref(), threads.threads())?;
         Ok(Self {
             session,
             store,

@@ -256,34 +256,44 @@ impl LiveSession {
         requests: &[(String, String)],
         store: &Store,
         states: Option<&StateDir>,
+        threads: &rayon::ThreadPool,
     ) -> Result<Self> {
         if specs.is_empty() {
             return Err(IctError::parameter("detectors", "no detectors"));
         }
-        for (i, (symbol, timeframe)) in requests.iter().enumerate() {
-            if requests[..i]
-                .iter()
-                .any(|r| r.0 == *symbol && r.1 == *timeframe)
-            {
+        let mut seen = std::collections::HashSet::new();
+        for (symbol, timeframe) in requests {
+            if !seen.insert((symbol, timeframe)) {
                 return Err(IctError::parameter(
                     "requests",
                     format!("({symbol}, {timeframe}) is requested twice"),
                 ));
             }
         }
+        // States are read and decoded on every worker (a restart's cost is their bytes).
+        let made: Vec<Result<(Series, bool)>> = threads.install(|| {
+            requests
+                .par_iter()
+                .map(|(symbol, timeframe)| {
+                    let mut s = Series::new(symbol, timeframe, &specs)?;
+                    let found =
+                        states.and_then(|d| state::load(d, store, &specs, symbol, timeframe));
+                    let Some(found) = found else {
+                        return Ok((s, false));
+                    };
+                    if state::apply(&mut s, found, &specs).is_ok() {
+                        return Ok((s, true));
+                    }
+                    s.reset(&specs)?;
+                    Ok((s, false))
+                })
+                .collect()
+        });
         let mut series = Vec::with_capacity(requests.len());
         let mut restored = 0;
-        for (symbol, timeframe) in requests {
-            let mut s = Series::new(symbol, timeframe, &specs)?;
-            if let Some(found) =
-                states.and_then(|d| state::load(d, store, &specs, symbol, timeframe))
-            {
-                if state::apply(&mut s, found, &specs).is_ok() {
-                    restored += 1;
-                } else {
-                    s.reset(&specs)?;
-                }
-            }
+        for one in made {
+            let (s, resumed) = one?;
+            restored += usize::from(resumed);
             series.push(Mutex::new(s));
         }
         Ok(Self {

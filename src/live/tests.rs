@@ -127,7 +127,7 @@ proptest! {
         let specs = all_specs();
         let requests = vec![("S".to_string(), "1m".to_string())];
         let pool = threads();
-        let mut session = LiveSession::new(specs.clone(), &requests, &store, Some(&states)).unwrap();
+        let mut session = LiveSession::new(specs.clone(), &requests, &store, Some(&states), &pool).unwrap();
         let mut held: Held = specs.iter().map(|s| vec![ResultTable::default(); s.tables().count()]).collect();
         let mut at = 0;
         for (i, &n) in chunks.iter().enumerate() {
@@ -147,7 +147,7 @@ proptest! {
             assert_batch(&held, &specs, &bars[..at]);
             if restarts[i] {
                 session.save(&store, &states, &pool).unwrap();
-                session = LiveSession::new(specs.clone(), &requests, &store, Some(&states)).unwrap();
+                session = LiveSession::new(specs.clone(), &requests, &store, Some(&states), &pool).unwrap();
                 prop_assert_eq!(session.restored(), 1);
             }
         }
@@ -166,7 +166,7 @@ fn a_rewritten_series_is_recomputed_and_reported_reset() {
     store
         .write("S", "1m", &cols(&bars[..200]).candles())
         .unwrap();
-    let session = LiveSession::new(specs.clone(), &requests, &store, None).unwrap();
+    let session = LiveSession::new(specs.clone(), &requests, &store, None, &pool).unwrap();
     let first = session
         .poll(&store, &pool, &AtomicBool::new(false))
         .0
@@ -222,7 +222,7 @@ fn a_saved_state_that_does_not_fit_is_not_used() {
     store
         .write("S", "1m", &cols(&bars[..200]).candles())
         .unwrap();
-    let session = LiveSession::new(specs.clone(), &requests, &store, Some(&states)).unwrap();
+    let session = LiveSession::new(specs.clone(), &requests, &store, Some(&states), &pool).unwrap();
     let (updates, stats) = session.poll(&store, &pool, &AtomicBool::new(false));
     // T is not stored: its own error, S goes on.
     assert_eq!(stats.failed, 1);
@@ -235,7 +235,7 @@ fn a_saved_state_that_does_not_fit_is_not_used() {
     store
         .write("S", "1m", &cols(&walk(10, 220)).candles())
         .unwrap();
-    let resumed = LiveSession::new(specs.clone(), &requests, &store, Some(&states)).unwrap();
+    let resumed = LiveSession::new(specs.clone(), &requests, &store, Some(&states), &pool).unwrap();
     assert_eq!(resumed.restored(), 1);
     let update = resumed
         .poll(&store, &pool, &AtomicBool::new(false))
@@ -246,7 +246,7 @@ fn a_saved_state_that_does_not_fit_is_not_used() {
     assert_eq!(update.stepped, 220);
     // Other detectors do not find it.
     let fewer = vec![specs[0].clone()];
-    let other = LiveSession::new(fewer, &requests, &store, Some(&states)).unwrap();
+    let other = LiveSession::new(fewer, &requests, &store, Some(&states), &pool).unwrap();
     assert_eq!(other.restored(), 0);
     // Damaged bytes are refused by the frame check.
     let mut bytes = vec![0u8; 64];
