@@ -69,7 +69,7 @@ def test_get_or_compute_round_trip_and_read_only_views(tmp_path: Path) -> None:
 
 def test_statistics_count_exactly(tmp_path: Path) -> None:
     """C7: a scripted sequence with exact expected counts."""
-    cache = AnalysisCache(tmp_path)
+    cache = AnalysisCache(tmp_path, disk_writes="all")
     x = np.arange(1000.0)
     run = [0]
 
@@ -145,7 +145,7 @@ def test_damaged_entries_are_recomputed_never_returned(tmp_path: Path, how: str)
     """C1 from Python: a damaged entry is a miss, a recompute equal to a fresh computation,
     a counted corrupt entry; the file is quarantined and replaced."""
     x = np.random.default_rng(2).normal(size=3000)
-    writer = AnalysisCache(tmp_path)
+    writer = AnalysisCache(tmp_path, disk_writes="all")
     for k in (3, 4):
         writer.get_or_compute("roll", {"k": k}, {"x": x}, lambda k=k: detector(x, k))
     entries = sorted(tmp_path.glob("*/*.ictc"))
@@ -221,7 +221,9 @@ def test_budgets_hold(tmp_path: Path) -> None:
     entry after every write (60 writes of 3x the budget in all), and within it after a
     sweep."""
     x = np.arange(10_000.0)  # 80 kB results
-    cache = AnalysisCache(tmp_path, max_memory_bytes=500_000, max_disk_bytes=200_000)
+    cache = AnalysisCache(
+        tmp_path, max_memory_bytes=500_000, max_disk_bytes=200_000, disk_writes="all"
+    )
     written = 0
     for k in range(60):
         cache.get_or_compute("d", {"k": k}, {"x": x}, lambda k=k: {"y": x * k + np.sin(x)})
@@ -267,7 +269,7 @@ def test_compat_results_through_the_cache_are_identical(tmp_path: Path) -> None:
     df = timed(eurusd()).iloc[:6000]
     plain = all_eight(df)
     assert get_cache() is None
-    cache = AnalysisCache(tmp_path)
+    cache = AnalysisCache(tmp_path, disk_writes="all")  # W0-sized frames recompute faster
     with caching(cache):
         assert get_cache() is cache
         miss, hit = all_eight(df), all_eight(df)
@@ -359,7 +361,7 @@ KILLED = r"""
 import sys
 import numpy as np
 import ictcore
-cache = ictcore.AnalysisCache(sys.argv[1], sync_writes=True)
+cache = ictcore.AnalysisCache(sys.argv[1], sync_writes=True, disk_writes="all")
 rng = np.random.default_rng(int(sys.argv[2]))
 print("ready", flush=True)
 k = 0

@@ -62,7 +62,7 @@ def test_a_cache_rooted_at_a_store_is_refused_and_the_series_survive(tmp_path: P
 
 
 def test_clear_and_sweep_leave_files_the_cache_did_not_write(tmp_path: Path) -> None:
-    cache = AnalysisCache(tmp_path / "c", ttl_seconds=0.5, max_disk_bytes=1)
+    cache = AnalysisCache(tmp_path / "c", ttl_seconds=0.5, max_disk_bytes=1, disk_writes="all")
     x = np.arange(100.0)
     cache.get_or_compute("d", {"k": 1}, {"x": x}, lambda: {"y": x * 2})
     shard = next(p for p in (tmp_path / "c").iterdir() if p.is_dir())
@@ -130,7 +130,7 @@ def test_a_crafted_cache_entry_is_a_miss_not_an_abort(tmp_path: Path) -> None:
     64 GiB and abort the interpreter."""
     root = tmp_path / "cache"
     x = np.arange(1000.0)
-    AnalysisCache(root).get_or_compute("d", {}, {"x": x}, lambda: {"y": x})
+    AnalysisCache(root, disk_writes="all").get_or_compute("d", {}, {"x": x}, lambda: {"y": x})
     (entry,) = root.glob("*/*.ictc")
     data = bytearray(entry.read_bytes())
     at = data.index(b"y\x01") + 3  # name "y", dtype float64, filter -> raw length
@@ -157,7 +157,7 @@ def test_a_crafted_cache_entry_is_a_miss_not_an_abort(tmp_path: Path) -> None:
 def test_a_file_too_large_for_an_entry_is_not_read(tmp_path: Path) -> None:
     root = tmp_path / "cache"
     x = np.arange(10.0)
-    cache = AnalysisCache(root)
+    cache = AnalysisCache(root, disk_writes="all")
     cache.get_or_compute("d", {}, {"x": x}, lambda: {"y": x})
     (entry,) = root.glob("*/*.ictc")
     with entry.open("r+b") as f:

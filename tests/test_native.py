@@ -462,7 +462,7 @@ def test_the_pool_runs_native_detectors_through_the_cache(tmp_path: Any) -> None
     requests = [(s.symbol, s.timeframe) for s in store.series()]
     params = {"native.structure": {"left": 3, "break_on": "wick"}}
     detectors = list(ictcore.NATIVE_DETECTORS)
-    cache = ictcore.AnalysisCache(tmp_path / "cache")
+    cache = ictcore.AnalysisCache(tmp_path / "cache", disk_writes="all")
     for workers in (1, 2):
         pool = ictcore.DetectorPool(workers=workers, store=store, cache=cache)
         result = pool.analyze(requests, detectors, params=params, progress=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -99,7 +100,12 @@ def test_scan_and_bench_commands(tmp_path: Path) -> None:
     assert "15m" in done.stdout and "24,424" in done.stdout
     assert "1 series x 8 detectors" in done.stdout and "misses 8" in done.stdout
     again = subprocess.run([*scan, "--no-progress"], capture_output=True, text=True, check=True)
-    assert "misses 0" in again.stdout  # the disk tier answered everything
+    # The disk tier answered everything it keeps; W0's dense compat frames recompute faster
+    # than they read back, so they are not kept (disk_writes="paying") and recomputed.
+    hits, misses, not_kept = map(
+        int, re.search(r"hits (\d+), misses (\d+) \((\d+) not kept", again.stdout).groups()
+    )
+    assert hits + misses == 8 and misses == not_kept, again.stdout
     some = subprocess.run(
         [*scan, "--no-progress", "--detectors", "fvg", "ob", "--timeframes", "1h"],
         capture_output=True,
@@ -121,4 +127,6 @@ def test_demo_scans_a_generated_portfolio() -> None:
 
     portfolio_demo(days=3, symbols=2, out=out)
     text = out.getvalue()
-    assert "generated 12 series" in text and "warm cache hit rate: 100%" in text
+    assert "generated 12 series" in text, text
+    # Whatever the cache keeps of this small portfolio, the warm run reads all of it back.
+    assert "warm cache hit rate: 100%" in text or "none of the 96 results" in text, text

@@ -167,7 +167,7 @@ def test_the_cache_skips_unchanged_series(
     store = CandleStore(tmp_path / "store")
     for symbol, timeframe in requests:
         store.write(symbol, timeframe, source.read(symbol, timeframe))
-    cache = AnalysisCache(tmp_path / "cache")
+    cache = AnalysisCache(tmp_path / "cache", disk_writes="all")
     pool = DetectorPool(workers=2, store=store, cache=cache)
     cold = pool.analyze(requests, params=PARAMS, progress=False)
     warm = pool.analyze(requests, params=PARAMS, progress=False)
@@ -205,7 +205,7 @@ def test_the_cache_skips_unchanged_series(
 
 def test_cancellation_and_async(small_store: tuple[CandleStore, list[Any]], tmp_path: Path) -> None:
     store, requests = small_store
-    cache = AnalysisCache(tmp_path / "cache")
+    cache = AnalysisCache(tmp_path / "cache", disk_writes="all")
     pool = DetectorPool(workers=1, store=store, cache=cache)
     calls = []
 
@@ -296,7 +296,7 @@ def test_keep_false_fills_the_disk_tier_only(
     swings the detectors share stay with each series' task: a portfolio's swings would fill
     the tier), and each result read back lazily is the one a plain run gives."""
     store, requests = small_store
-    cache = AnalysisCache(tmp_path / "cache")
+    cache = AnalysisCache(tmp_path / "cache", disk_writes="all")
     lean = DetectorPool(workers=2, store=store, cache=cache).analyze(
         requests, params=PARAMS, progress=False, keep=False
     )
@@ -336,7 +336,7 @@ def test_compat_and_the_pool_share_one_cache_entry(tmp_path: Path) -> None:
     takes ``swing_highs_lows``' ``swing_length`` for every swing-based detector), and a
     changed swings frame is keyed by its contents, never mistaken for the original."""
     frame = synthetic_frame(5, 3000)
-    cache = AnalysisCache(tmp_path / "cache")
+    cache = AnalysisCache(tmp_path / "cache", disk_writes="all")
     with ictcore.compat.caching(cache):
         expected = default_results(frame, 10)
         sw = expected["swing_highs_lows"]

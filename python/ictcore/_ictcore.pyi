@@ -128,6 +128,7 @@ class Cache:
         ttl_seconds: float | None,
         eviction: str,
         sync_writes: bool,
+        disk_writes: str = "paying",
     ) -> Cache: ...
     @property
     def path(self) -> Path | None: ...

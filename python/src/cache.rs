@@ -5,7 +5,7 @@
 use crate::convert::{extract_arrays, params, to_arrays, AnyArray, Out};
 use crate::detach::{run_detached, run_detached_py};
 use crate::errors::{self, invalid, to_pyerr, wrong_type};
-use ictcore::cache::{AnalysisCache, CacheConfig, Eviction, KeyBuilder, Source};
+use ictcore::cache::{AnalysisCache, CacheConfig, DiskWrites, Eviction, KeyBuilder, Source};
 use ictcore::table::{Column, ResultTable};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -55,7 +55,11 @@ pub struct Cache {
 #[pymethods]
 impl Cache {
     #[new]
-    #[pyo3(signature = (path, max_memory_bytes, max_disk_bytes, ttl_seconds, eviction, sync_writes))]
+    #[pyo3(signature = (path, max_memory_bytes, max_disk_bytes, ttl_seconds, eviction, sync_writes, disk_writes = "paying"))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the arguments are the Python call's; the Python layer names them"
+    )]
     fn new(
         py: Python<'_>,
         path: Option<PathBuf>,
@@ -64,7 +68,18 @@ impl Cache {
         ttl_seconds: Option<f64>,
         eviction: &str,
         sync_writes: bool,
+        disk_writes: &str,
     ) -> PyResult<Self> {
+        let disk_writes = match disk_writes {
+            "paying" => DiskWrites::Paying,
+            "all" => DiskWrites::All,
+            other => {
+                return Err(invalid(
+                    "disk_writes",
+                    format!("must be \"paying\" or \"all\", got {other:?}"),
+                ))
+            }
+        };
         let eviction = match eviction {
             "lru" => Eviction::Lru,
             "tinylfu" => Eviction::TinyLfu,
@@ -91,6 +106,7 @@ impl Cache {
             ttl,
             eviction,
             sync_writes,
+            disk_writes,
         };
         let cache = run_detached(py, "AnalysisCache", || {
             AnalysisCache::open(path.as_deref(), config)
@@ -184,6 +200,7 @@ impl Cache {
         d.set_item("compressed_bytes_written", s.compressed_bytes_written)?;
         d.set_item("compression_ratio", s.compression_ratio())?;
         d.set_item("compute_seconds", s.compute_ns as f64 / 1e9)?;
+        d.set_item("skipped_writes", s.skipped_writes)?;
         Ok(d)
     }
 

@@ -59,6 +59,37 @@ pub struct CacheConfig {
     pub eviction: Eviction,
     /// fdatasync each entry file (off by default: the cache can always be rebuilt).
     pub sync_writes: bool,
+    /// Which computed results go to the disk tier.
+    pub disk_writes: DiskWrites,
+}
+
+/// Which computed results a cache writes to its disk tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DiskWrites {
+    /// Only results that cost more to compute than to read back ([`pays_to_keep`]): dense
+    /// frames that a detector computes faster than the disk tier decodes them would make
+    /// every cold scan pay for writes that no later read repays.
+    #[default]
+    Paying,
+    /// Every computed result.
+    All,
+}
+
+/// Reading an entry back costs about this much whatever its size (open, header, checksum,
+/// allocation), in ns...
+const READ_FIXED_NS: u64 = 50_000;
+/// ...plus this much per raw column byte, in ns per 1,000 bytes. Measured on W1 (2 cores,
+/// `keep=True`): a warm run reads native tables back at about 2.4 ns per raw byte per core,
+/// and compat frames slower (decoded, then compacted to be held); compat detectors compute
+/// their dense frames at about 1 ns per byte, native ones their tables at about 7
+/// (BENCHMARKS.md, "Analysis cache: what pays").
+const READ_NS_PER_KB: u64 = 3_000;
+
+/// Whether keeping a result of `raw_bytes` column bytes that took `compute_ns` to compute
+/// saves time when it is read back instead of recomputed.
+pub fn pays_to_keep(compute_ns: u64, raw_bytes: u64) -> bool {
+    let read_ns = READ_FIXED_NS.saturating_add(raw_bytes.saturating_mul(READ_NS_PER_KB) / 1_000);
+    compute_ns > read_ns
 }
 
 impl Default for CacheConfig {
@@ -71,6 +102,7 @@ impl Default for CacheConfig {
             // where LRU keeps 60% at 10-30% budgets, and is 2-4 points behind at 60%.
             eviction: Eviction::TinyLfu,
             sync_writes: false,
+            disk_writes: DiskWrites::Paying,
         }
     }
 }
@@ -96,6 +128,7 @@ struct Counters {
     raw_bytes_written: AtomicU64,
     compressed_bytes_written: AtomicU64,
     compute_ns: AtomicU64,
+    skipped_writes: AtomicU64,
 }
 
 /// A snapshot of the cache's statistics. Hits and misses count [`AnalysisCache::get_or_compute`]
@@ -120,6 +153,9 @@ pub struct Stats {
     pub compressed_bytes_written: u64,
     /// Time spent computing misses, in ns.
     pub compute_ns: u64,
+    /// Computed results not written to disk: recomputing them costs less than reading them
+    /// back ([`DiskWrites::Paying`]).
+    pub skipped_writes: u64,
 }
 
 impl Stats {
@@ -261,12 +297,12 @@ impl AnalysisCache {
         self.disk.as_deref()
     }
 
-    /// The cached result of `key`, or `compute`'s (then cached in both tiers). Identical
-    /// concurrent requests in this process compute once; the others wait and share the
-    /// result. `detector` is recorded in the disk entry. An error from `compute` is returned
-    /// to every waiting caller and nothing is cached. A `compute` that asks this cache for
-    /// the same key on the same thread gets [`IctError::Reentrant`] (it would otherwise wait
-    /// for itself forever).
+    /// The cached result of `key`, or `compute`'s (then cached in both tiers, unless it
+    /// does not pay to keep: see [`DiskWrites`]). Identical concurrent requests in this
+    /// process compute once; the others wait and share the result. `detector` is recorded
+    /// in the disk entry. An error from `compute` is returned to the caller and nothing is
+    /// cached. A `compute` that asks this cache for the same key on the same thread gets
+    /// [`IctError::Reentrant`] (it would otherwise wait for itself forever).
     pub fn get_or_compute<E, F>(
         &self,
         key: Key,
@@ -285,12 +321,40 @@ impl AnalysisCache {
         let _computing = Computing::enter(Arc::as_ptr(&self.counters) as usize, key, detector)
             .map_err(|e| Arc::new(E::from(e)))?;
         let mut source = Source::Memory; // unless this call runs the initialiser below
-        let value = self.memory().try_get_with(key, || {
+                                         // What the initialiser made but did not cache (a result not worth keeping, or the
+                                         // error of `compute`): handed to this caller alone.
+        let mut kept_out: Option<std::result::Result<Arc<ResultTable>, Arc<E>>> = None;
+        let mut compute = Some(compute);
+        let mut run = |source: &mut Source| -> std::result::Result<(ResultTable, bool), E> {
+            let f = compute.take().ok_or_else(|| {
+                E::from(IctError::Internal {
+                    context: "AnalysisCache".into(),
+                    message: "a computation was asked for twice".into(),
+                })
+            })?;
+            let start = Instant::now();
+            let table = f()?;
+            let compute_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            c.compute_ns.fetch_add(compute_ns, Ordering::Relaxed);
+            *source = Source::Computed;
+            let keep = match &self.disk {
+                Some(disk) => {
+                    let worth = self.worth_writing(&table, compute_ns);
+                    if worth {
+                        self.write_through(disk, &key, &table, detector, compute_ns);
+                    }
+                    worth
+                }
+                None => true,
+            };
+            Ok((table, keep))
+        };
+        let value = self.memory().optionally_get_with(key, || {
             if let Some(disk) = &self.disk {
                 match disk.get(&key) {
                     Lookup::Hit(table, _) => {
                         source = Source::Disk;
-                        return Ok(Arc::new(table));
+                        return Some(Arc::new(table));
                     }
                     Lookup::Corrupt(_) => {
                         c.corrupt.fetch_add(1, Ordering::Relaxed);
@@ -298,16 +362,27 @@ impl AnalysisCache {
                     Lookup::Miss => {}
                 }
             }
-            let start = Instant::now();
-            let table = compute()?;
-            let compute_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            c.compute_ns.fetch_add(compute_ns, Ordering::Relaxed);
-            source = Source::Computed;
-            if let Some(disk) = &self.disk {
-                self.write_through(disk, &key, &table, detector, compute_ns);
+            match run(&mut source) {
+                Ok((table, true)) => Some(Arc::new(table)),
+                // Not kept in memory either: a result that recomputes faster than the disk
+                // reads it back would only crowd the memory tier (and the pages its
+                // allocations would otherwise reuse).
+                Ok((table, false)) => {
+                    kept_out = Some(Ok(Arc::new(table)));
+                    None
+                }
+                Err(e) => {
+                    kept_out = Some(Err(Arc::new(e)));
+                    None
+                }
             }
-            Ok(Arc::new(table))
-        })?;
+        });
+        let value = match (value, kept_out) {
+            (Some(v), _) => v,
+            (None, Some(out)) => out?,
+            // Another thread's initialiser made it and did not keep it: make our own.
+            (None, None) => Arc::new(run(&mut source).map_err(Arc::new)?.0),
+        };
         let counter = match source {
             Source::Memory => &c.memory_hits,
             Source::Disk => &c.disk_hits,
@@ -343,10 +418,11 @@ impl AnalysisCache {
         None
     }
 
-    /// Computes `key`'s result and writes it to the disk tier only, bypassing the memory
-    /// tier: for callers that fill the cache without using the results now (a portfolio
-    /// scan that keeps nothing), so the memory tier does not fill with them. Counted as a
-    /// miss. Without a disk tier it is [`AnalysisCache::get_or_compute`].
+    /// Computes `key`'s result and writes it to the disk tier only (when it pays, see
+    /// [`DiskWrites`]), bypassing the memory tier: for callers that fill the cache without
+    /// using the results now (a portfolio scan that keeps nothing), so the memory tier does
+    /// not fill with them. Counted as a miss. Without a disk tier it is
+    /// [`AnalysisCache::get_or_compute`].
     pub fn fill<E, F>(
         &self,
         key: Key,
@@ -366,13 +442,15 @@ impl AnalysisCache {
         let compute_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         c.compute_ns.fetch_add(compute_ns, Ordering::Relaxed);
         c.misses.fetch_add(1, Ordering::Relaxed);
-        self.write_through(disk, &key, &table, detector, compute_ns);
+        if self.worth_writing(&table, compute_ns) {
+            self.write_through(disk, &key, &table, detector, compute_ns);
+        }
         Ok(())
     }
 
     /// [`AnalysisCache::fill`] for a result already computed (by the caller, who keeps it):
-    /// counted as a miss and written to the disk tier only. Without a disk tier it goes to
-    /// the memory tier, as `fill` does.
+    /// counted as a miss and written to the disk tier only (when it pays, see
+    /// [`DiskWrites`]). Without a disk tier it goes to the memory tier, as `fill` does.
     pub fn fill_computed(
         &self,
         key: Key,
@@ -384,9 +462,24 @@ impl AnalysisCache {
         c.compute_ns.fetch_add(compute_ns, Ordering::Relaxed);
         c.misses.fetch_add(1, Ordering::Relaxed);
         match &self.disk {
-            Some(disk) => self.write_through(disk, &key, table, detector, compute_ns),
+            Some(disk) => {
+                if self.worth_writing(table, compute_ns) {
+                    self.write_through(disk, &key, table, detector, compute_ns);
+                }
+            }
             None => self.memory().insert(key, Arc::clone(table)),
         }
+    }
+
+    /// Whether a computed result goes to the disk tier (see [`DiskWrites`]); counts the
+    /// ones that do not.
+    fn worth_writing(&self, table: &ResultTable, compute_ns: u64) -> bool {
+        let worth = self.config.disk_writes == DiskWrites::All
+            || pays_to_keep(compute_ns, table.data_bytes() as u64);
+        if !worth {
+            self.counters.skipped_writes.fetch_add(1, Ordering::Relaxed);
+        }
+        worth
     }
 
     /// Writes an entry that is not a detector result (a resumable run's state) to the disk
@@ -449,6 +542,7 @@ impl AnalysisCache {
             raw_bytes_written: get(&c.raw_bytes_written),
             compressed_bytes_written: get(&c.compressed_bytes_written),
             compute_ns: get(&c.compute_ns),
+            skipped_writes: get(&c.skipped_writes),
         })
     }
 

@@ -6,6 +6,15 @@ use crate::table::Column;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicUsize;
 
+/// The default settings, but every computed result written to disk (these tests exercise the
+/// disk tier with results that compute in microseconds).
+fn every_write() -> CacheConfig {
+    CacheConfig {
+        disk_writes: DiskWrites::All,
+        ..CacheConfig::default()
+    }
+}
+
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
         "ictcore-cache-{name}-{}-{}",
@@ -61,7 +70,7 @@ fn memory_only(bytes: u64, eviction: Eviction) -> AnalysisCache {
         CacheConfig {
             max_memory_bytes: bytes,
             eviction,
-            ..CacheConfig::default()
+            ..every_write()
         },
     )
     .unwrap()
@@ -72,12 +81,12 @@ fn memory_only(bytes: u64, eviction: Eviction) -> AnalysisCache {
 fn statistics_count_exactly() {
     let root = dir("stats");
     let runs = AtomicUsize::new(0);
-    let cache = AnalysisCache::open(Some(&root), CacheConfig::default()).unwrap();
+    let cache = AnalysisCache::open(Some(&root), every_write()).unwrap();
     assert_eq!(get(&cache, 1, &runs).1, Source::Computed);
     assert_eq!(get(&cache, 1, &runs).1, Source::Memory);
     assert_eq!(get(&cache, 2, &runs).1, Source::Computed);
     // A second cache over the same directory (another process, say) finds both on disk.
-    let other = AnalysisCache::open(Some(&root), CacheConfig::default()).unwrap();
+    let other = AnalysisCache::open(Some(&root), every_write()).unwrap();
     assert_eq!(get(&other, 1, &runs).1, Source::Disk);
     assert_eq!(get(&other, 1, &runs).1, Source::Memory);
     assert_eq!(get(&other, 3, &runs).1, Source::Computed);
@@ -178,7 +187,7 @@ fn the_disk_tier_is_swept_to_its_budget() {
     let budget = one * 10;
     let config = CacheConfig {
         max_disk_bytes: budget,
-        ..CacheConfig::default()
+        ..every_write()
     };
     let cache = AnalysisCache::open(Some(&root), config).unwrap();
     let runs = AtomicUsize::new(0);
@@ -213,7 +222,7 @@ fn the_disk_tier_is_swept_to_its_budget() {
 fn damaged_entries_are_misses_never_wrong_answers() {
     let root = dir("corrupt");
     let runs = AtomicUsize::new(0);
-    let writer = AnalysisCache::open(Some(&root), CacheConfig::default()).unwrap();
+    let writer = AnalysisCache::open(Some(&root), every_write()).unwrap();
     get(&writer, 1, &runs);
     get(&writer, 2, &runs);
     let disk = writer.disk().unwrap();
@@ -247,7 +256,7 @@ fn damaged_entries_are_misses_never_wrong_answers() {
         damage(&mut bytes);
         std::fs::write(&p1, &bytes).unwrap();
         // A fresh process-like cache (empty memory tier) over the same directory.
-        let cache = AnalysisCache::open(Some(&root), CacheConfig::default()).unwrap();
+        let cache = AnalysisCache::open(Some(&root), every_write()).unwrap();
         let before = runs.load(Ordering::SeqCst);
         let (value, source) = get(&cache, 1, &runs);
         assert_eq!(source, Source::Computed, "{what}");
@@ -270,7 +279,7 @@ fn nonsense_settings_are_refused() {
     for ttl in [Duration::ZERO, Duration::from_secs(u64::MAX / 4)] {
         let config = CacheConfig {
             ttl: Some(ttl),
-            ..CacheConfig::default()
+            ..every_write()
         };
         assert!(AnalysisCache::open(None, config).is_err());
     }
@@ -282,7 +291,7 @@ fn ttl_expires_entries() {
     let root = dir("ttl");
     let config = CacheConfig {
         ttl: Some(Duration::from_millis(200)),
-        ..CacheConfig::default()
+        ..every_write()
     };
     let cache = AnalysisCache::open(Some(&root), config).unwrap();
     let runs = AtomicUsize::new(0);
@@ -303,7 +312,7 @@ fn only_its_own_files_are_ever_touched() {
     let config = || CacheConfig {
         ttl: Some(Duration::from_secs(1)),
         max_disk_bytes: 1,
-        ..CacheConfig::default()
+        ..every_write()
     };
     for (folder, file) in [
         ("ab", "draft.tmp"),
@@ -383,11 +392,11 @@ fn only_its_own_files_are_ever_touched() {
 fn a_cache_from_before_the_marker_is_adopted() {
     let root = dir("legacy");
     let runs = AtomicUsize::new(0);
-    let cache = AnalysisCache::open(Some(&root), CacheConfig::default()).unwrap();
+    let cache = AnalysisCache::open(Some(&root), every_write()).unwrap();
     get(&cache, 1, &runs);
     drop(cache);
     std::fs::remove_file(root.join(disk::MARKER)).unwrap();
-    let cache = AnalysisCache::open(Some(&root), CacheConfig::default()).unwrap();
+    let cache = AnalysisCache::open(Some(&root), every_write()).unwrap();
     assert_eq!(get(&cache, 1, &runs).1, Source::Disk);
     assert!(root.join(disk::MARKER).exists());
     std::fs::remove_dir_all(root).unwrap();
@@ -459,4 +468,33 @@ fn a_reentrant_request_is_an_error_not_a_deadlock() {
     assert!(err.to_string().contains(&key(1).to_string()), "{err}");
     // Nothing is left marked: the key computes normally now.
     assert_eq!(get(&cache, 1, &runs).1, Source::Computed);
+}
+
+/// By default only results that took longer to compute than reading them back would take go
+/// to disk (the others stay in the memory tier when they went through it, and are not kept
+/// by `fill`/`fill_computed`, which bypass it).
+#[test]
+fn only_results_that_pay_are_written_by_default() {
+    assert!(!pays_to_keep(10_000, 1 << 20)); // 10 us for 1 MiB: read back costs ~3 ms
+    assert!(pays_to_keep(5_000_000, 1 << 20)); // 5 ms for 1 MiB
+    assert!(!pays_to_keep(40_000, 0)); // under the fixed cost of a read
+    assert!(!pays_to_keep(1_000_000_000, u64::MAX)); // no overflow
+    let root = dir("pays");
+    let cache = AnalysisCache::open(Some(&root), CacheConfig::default()).unwrap();
+    let table = Arc::new(ResultTable::new(vec![Column::f64("x", vec![1.0; 1 << 17])]));
+    let key = |i: i64| {
+        let mut k = KeyBuilder::new("d", "native");
+        k.param("i", Param::Int(i)).unwrap();
+        k.key()
+    };
+    cache.fill_computed(key(1), "native.d", &table, 1_000);
+    cache.fill_computed(key(2), "native.d", &table, 50_000_000);
+    let stats = cache.stats().unwrap();
+    assert_eq!((stats.disk_writes, stats.skipped_writes), (1, 1));
+    assert_eq!(cache.contains(&key(1)), None);
+    assert_eq!(cache.contains(&key(2)), Some(Source::Disk));
+    let all = AnalysisCache::open(Some(&root.join("all")), every_write()).unwrap();
+    all.fill_computed(key(1), "native.d", &table, 1_000);
+    assert_eq!(all.stats().unwrap().disk_writes, 1);
+    std::fs::remove_dir_all(&root).ok();
 }
