@@ -20,7 +20,7 @@ use proptest::strategy::ValueTree;
 use std::path::PathBuf;
 use xxhash_rust::xxh3::xxh3_64;
 
-fn cases() -> u32 {
+pub(crate) fn cases() -> u32 {
     std::env::var("ICTCORE_FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())

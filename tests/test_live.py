@@ -276,3 +276,67 @@ def test_updates_iterator_and_callbacks_stop_when_asked(tmp_path: Path) -> None:
     assert len(seen) == 2
     assert seen[0].reset and seen[1].stats["rows_computed"] == 100
     assert list(session.updates(0.01, stop=stop)) == []  # already stopped
+
+
+SAVER = """
+import sys
+from ictcore import Candles, CandleStore, DetectorPool
+from ictcore.synthetic import synthetic_frame
+root = sys.argv[1]
+store = CandleStore(root + "/store")
+every = Candles.from_pandas(synthetic_frame(5, 20_000, "walk"))
+session = DetectorPool(store=store, workers=1).live(
+    [("A", "1m")], {FEW!r}, state_dir=root + "/states"
+)
+session.poll()
+session.save()
+print("ready", flush=True)
+while True:  # appends, polls and saves until killed
+    at = len(store.read("A", "1m"))
+    store.append("A", "1m", every._slice(at, at + 3), durability="os")
+    session.poll()
+    session.save()
+""".replace("{FEW!r}", repr(FEW))
+
+
+@pytest.mark.slow
+def test_a_session_killed_while_saving_resumes_from_a_whole_state(tmp_path: Path) -> None:
+    """SIGKILL a process that appends, polls and saves in a loop, at random moments: the
+    states it leaves are whole (the previous one or the new one, never a part), a new
+    session resumes from them, the temp files of the killed saves are removed, and what it
+    polls next equals the batch rows that became known after the state's bars."""
+    import random
+    import time
+
+    store = CandleStore(tmp_path / "store")
+    store.write("A", "1m", bars(20_000)._slice(0, 2_000))
+    rng = random.Random(3)
+    for _ in range(6):
+        with subprocess.Popen(
+            [sys.executable, "-c", SAVER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        ) as child:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+            time.sleep(rng.uniform(0.02, 0.3))
+            child.kill()
+            child.wait()
+    pool = DetectorPool(store=store)
+    session = pool.live([("A", "1m")], FEW, state_dir=tmp_path / "states")
+    assert session.restored == 1
+    assert not list((tmp_path / "states").glob(".*.tmp"))
+    stored = len(store.read("A", "1m"))
+    update = session.poll()
+    assert not update.errors and not update.reset
+    seen = stored - update.stats["rows_computed"]  # bars the saved state had stepped
+    assert 2_000 <= seen <= stored
+    batch = DetectorPool(workers=1).analyze(
+        [("A", "1m", store.read("A", "1m"))], FEW, progress=False
+    )
+    for detector in FEW:
+        want = batch["A", "1m", detector]
+        got = update.get(("A", "1m", detector))
+        new = want["known_at"] >= seen
+        if got is None:
+            assert not new.any(), detector
+            continue
+        for column in want.columns:
+            assert got[column].tobytes() == want[column][new].tobytes(), (detector, column)

@@ -20,7 +20,7 @@ use crate::cache::key::KeyBuilder;
 use crate::detect::checkpoint::{corrupt, frame, unframe};
 use crate::detect::history::ATR_TAIL;
 use crate::detect::NativeSpec;
-use crate::error::{IctError, Result};
+use crate::error::{io_error, IctError, Result};
 use crate::own_files::Dir;
 use crate::param::Param;
 use crate::store::Store;
@@ -88,19 +88,49 @@ pub struct StateDir {
     dir: Dir,
 }
 
-fn io_error(path: &Path) -> impl Fn(std::io::Error) -> IctError + '_ {
-    move |e| IctError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    }
-}
-
 impl StateDir {
+    /// The directory at `path` (created if missing), after removing the temp files that
+    /// saves killed part-way left there (see [`StateDir::remove_dead_temps`]).
     pub fn open(path: &Path) -> Result<Self> {
-        std::fs::create_dir_all(path).map_err(io_error(path))?;
-        Ok(Self {
-            dir: Dir::open(path).map_err(io_error(path))?,
-        })
+        let dir = Self {
+            dir: crate::own_files::root_dir(path, true)?,
+        };
+        dir.remove_dead_temps();
+        Ok(dir)
+    }
+
+    /// Removes temp files of saves whose process is gone: named as this module names them,
+    /// plain files, and empty or beginning with the state magic (so a file someone else put
+    /// there under such a name stays). A live process's temp files are left alone: several
+    /// sessions may share a directory.
+    fn remove_dead_temps(&self) {
+        let Ok(names) = self.dir.names() else {
+            return;
+        };
+        for name in names {
+            let Some(pid) = crate::own_files::temp_pid(&name, TEMP_STEM) else {
+                continue;
+            };
+            if pid == std::process::id()
+                || crate::own_files::pid_alive(pid)
+                || !self.dir.is_plain_file(&name)
+            {
+                continue;
+            }
+            let mut head = [0u8; 8];
+            let read = self
+                .dir
+                .open_read(&name)
+                .and_then(|mut f| f.read(&mut head));
+            let proven = match read {
+                Ok(0) => true,
+                Ok(8) => &head == LIVE,
+                _ => false,
+            };
+            if proven {
+                let _ = self.dir.remove(&name);
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {
