@@ -20,15 +20,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workloads import child_json, write_portfolio, write_section
+from workloads import LIVE_DETECTORS, child_json, write_portfolio, write_section
 
-NATIVE = [
-    "native.swings",
-    "native.structure",
-    "native.fvg",
-    "native.order_blocks",
-    "native.liquidity",
-]
+NATIVE = LIVE_DETECTORS
 
 
 def arm(root: Path, detectors: str, cache_dir: str | None, policy: str) -> dict[str, Any]:

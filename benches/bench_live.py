@@ -27,15 +27,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workloads import child_json, write_portfolio, write_section
+from workloads import LIVE_DETECTORS, child_json, write_portfolio, write_section
 
-DETECTORS = [
-    "native.swings",
-    "native.structure",
-    "native.fvg",
-    "native.order_blocks",
-    "native.liquidity",
-]
+DETECTORS = LIVE_DETECTORS
 MINUTE = 60_000_000_000
 SPAN = {"1m": 1, "5m": 5, "15m": 15, "1h": 60, "4h": 240, "1d": 1440}
 

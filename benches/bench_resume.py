@@ -20,17 +20,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workloads import write_portfolio, write_section
+from workloads import LIVE_DETECTORS, write_portfolio, write_section
 
 from ictcore import AnalysisCache, Candles, CandleStore, DetectorPool
 
-DETECTORS = [
-    "native.swings",
-    "native.structure",
-    "native.fvg",
-    "native.order_blocks",
-    "native.liquidity",
-]
+DETECTORS = LIVE_DETECTORS
 
 
 def append_one_bar(store: CandleStore, minute_series: list[str], step: int) -> None:

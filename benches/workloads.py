@@ -24,6 +24,16 @@ ROOT = Path(__file__).resolve().parent.parent
 EURUSD = ROOT / "tests" / "data" / "smc-eurusd" / "EURUSD_15M.csv"
 
 
+#: The native detectors of the engine's live loop (the live, resume and cache benchmarks).
+LIVE_DETECTORS = [
+    "native.swings",
+    "native.structure",
+    "native.fvg",
+    "native.order_blocks",
+    "native.liquidity",
+]
+
+
 def w0() -> pd.DataFrame:
     raw = pd.read_csv(EURUSD)
     frame = raw[["Open", "High", "Low", "Close", "Tickvol"]].rename(columns={"Tickvol": "volume"})

@@ -74,17 +74,7 @@ struct Payload {
 /// The engine's state as a checkpoint.
 pub fn save(engine: &Engine) -> Result<Vec<u8>> {
     let payload = Payload {
-        specs: engine
-            .specs()
-            .map(|s| {
-                let params = s
-                    .params()
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect();
-                (s.name().to_string(), params)
-            })
-            .collect(),
+        specs: engine.specs().map(NativeSpec::described).collect(),
         bars: engine.history.to_bars(),
         nodes: engine.node_states()?,
     };
@@ -220,13 +210,7 @@ fn run_payload(
     graph: &super::graph::Graph,
 ) -> Result<RunPayload> {
     Ok(RunPayload {
-        spec: (
-            spec.name().to_string(),
-            spec.params()
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-        ),
+        spec: spec.described(),
         bars: history.len() as u64,
         last: last_bar(history),
         nodes: graph.states()?,

@@ -506,6 +506,17 @@ impl NativeSpec {
         self.values.values.clone()
     }
 
+    /// Its name and every parameter as owned values (what a checkpoint records of it, and
+    /// [`NativeSpec::parse`] turns back into it).
+    pub fn described(&self) -> (String, Vec<(String, Param)>) {
+        let params = self
+            .params()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        (self.name().to_string(), params)
+    }
+
     /// The checked values.
     pub fn values(&self) -> &Values {
         &self.values

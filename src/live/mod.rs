@@ -136,7 +136,7 @@ impl Series {
             }
         }
         reader.check_blocks()?;
-        let candles = stored_candles(&reader)?;
+        let candles = reader.candles()?;
         let mut reset = self.stepped == 0 && !self.restored;
         if !self.continues(&reader, &candles)? {
             self.reset(specs)?;
@@ -206,19 +206,6 @@ fn bar_bits(c: &Candles, i: usize) -> Option<(i64, [u64; 5])> {
             c.time[i],
             [c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i]].map(f64::to_bits),
         )
-    })
-}
-
-/// The committed rows of a stored series as candles (checked by the writer when appended
-/// and against their checksums by [`SeriesReader::check_blocks`]).
-fn stored_candles(r: &SeriesReader) -> Result<Candles<'_>> {
-    Ok(Candles {
-        time: r.time()?,
-        open: r.values(1)?,
-        high: r.values(2)?,
-        low: r.values(3)?,
-        close: r.values(4)?,
-        volume: r.values(5)?,
     })
 }
 

@@ -46,17 +46,7 @@ pub struct Payload {
 }
 
 fn described(specs: &[NativeSpec]) -> Vec<(String, Vec<(String, Param)>)> {
-    specs
-        .iter()
-        .map(|s| {
-            let params = s
-                .params()
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect();
-            (s.name().to_string(), params)
-        })
-        .collect()
+    specs.iter().map(NativeSpec::described).collect()
 }
 
 /// The file name of a series' live state: a hash of the store's directory, the series and

@@ -429,14 +429,7 @@ fn candles<'a>(req: &'a Request<'a>, p: &'a Prepared) -> Result<Candles<'a>> {
     let (lo, hi) = p.rows;
     let full = match (&req.source, &p.reader) {
         (Source::Candles(c), _) => *c,
-        (Source::Store, Some(r)) => Candles {
-            time: r.time()?,
-            open: r.values(1)?,
-            high: r.values(2)?,
-            low: r.values(3)?,
-            close: r.values(4)?,
-            volume: r.values(5)?,
-        },
+        (Source::Store, Some(r)) => r.candles()?,
         (Source::Store, None) => {
             return Err(IctError::Internal {
                 context: "DetectorPool".into(),

@@ -1009,6 +1009,19 @@ impl SeriesReader {
         }
     }
 
+    /// The committed rows as candles (checked by the writer when appended; their blocks
+    /// are checked against their checksums by [`SeriesReader::check_blocks`]).
+    pub fn candles(&self) -> Result<crate::Candles<'_>> {
+        Ok(crate::Candles {
+            time: self.time()?,
+            open: self.values(1)?,
+            high: self.values(2)?,
+            low: self.values(3)?,
+            close: self.values(4)?,
+            volume: self.values(5)?,
+        })
+    }
+
     /// The committed times (int64 ns UTC).
     pub fn time(&self) -> Result<&[i64]> {
         bytemuck::try_cast_slice(self.column_bytes(0)?)
