@@ -74,6 +74,7 @@ def append_cycle(store: Any, series: list[tuple[str, str]], step: int) -> int:
 
 
 def live_arm(root: Path, cycles: int) -> dict[str, Any]:
+    import ictcore
     from ictcore import CandleStore, DetectorPool
 
     store = CandleStore(root / "store")
@@ -86,6 +87,8 @@ def live_arm(root: Path, cycles: int) -> dict[str, Any]:
     assert not first.errors, first.errors
     cold_rows = first.stats["rows_computed"]
     del first  # the whole tables of the first poll: an engine keeps what it needs of them
+    held_after_first = memory()
+    ictcore.release_memory()  # what the dropped tables held, back to the system
     walls, stepped, rows, appended, append_s = [], [], [], [], []
     for step in range(cycles):
         t = time.perf_counter()
@@ -111,6 +114,7 @@ def live_arm(root: Path, cycles: int) -> dict[str, Any]:
         "appended": appended,
         "append_s": append_s,
         "memory": mem,
+        "before_release": held_after_first,
         "save_s": save_s,
         "saved": saved,
         "state_median": statistics.median(sizes),
@@ -213,9 +217,10 @@ def main() -> None:
         "",
         f"Median cycle vs recompute: {recompute['wall'] / median:,.0f}x. Live process memory "
         f"after the cycles: {mem['RssAnon']:,.0f} MB anonymous (detector states: the event "
-        f"logs of every table), {mem['RssFile']:,.0f} MB file-backed (mapped store pages "
-        f"the first poll read; the kernel drops them under pressure), peak "
-        f"{mem['VmHWM']:,.0f} MB. Restarted process: "
+        f"logs of every table; {live['before_release']['RssAnon']:,.0f} MB before "
+        "`ictcore.release_memory()` handed back what the dropped first-poll tables held), "
+        f"{mem['RssFile']:,.0f} MB file-backed (mapped store pages the first poll read; the "
+        f"kernel drops them under pressure), peak {mem['VmHWM']:,.0f} MB. Restarted process: "
         f"{restart['memory']['RssAnon']:,.0f} MB anonymous. Saved states: "
         f"{live['saved']['bytes'] / 2**20:,.0f} MB for {live['saved']['series']} series "
         f"(median {live['state_median'] / 2**10:,.0f} KB, largest "

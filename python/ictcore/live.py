@@ -10,7 +10,9 @@ The native detectors are causal, so the rows polled over a session's life add up
 batch tables of the whole series, bit for bit; a poll costs what the new bars cost, not the
 history.
 
-The first poll of a series computes its whole history and returns its whole tables. A
+The first poll of a series computes its whole history and returns its whole tables (once
+they are dropped, ``ictcore.release_memory()`` hands the memory they held back to the
+system: the C allocator keeps freed memory of worker threads otherwise). A
 series that was rewritten instead of appended (an import that filled a gap, a replaced file)
 is recomputed from its first bar and listed in :attr:`LiveUpdate.reset`: its tables in that
 update are whole, and replace what the caller held for it.

@@ -29,10 +29,13 @@ fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
     })
 }
 
-/// Returns the memory kept for reuse by the allocator to the system; the bytes released.
+/// Returns the memory kept for reuse by the allocator to the system (and the free memory
+/// the C allocator holds); the bytes of kept blocks released.
 #[pyfunction]
 fn release_memory() -> usize {
-    ictcore::recycle::release()
+    let released = ictcore::recycle::release();
+    ictcore::recycle::trim_heap();
+    released
 }
 
 /// Bytes of freed result columns kept for reuse (at most 192 MiB).
