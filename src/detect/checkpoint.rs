@@ -23,8 +23,9 @@ use std::path::PathBuf;
 
 const ENGINE: &[u8; 8] = b"ICTCKPT\0";
 const RUN: &[u8; 8] = b"ICTRUN\0\0";
-/// The layout of the frame and payload; bumped on any change to them.
-const FORMAT: u32 = 1;
+/// The layout of the frame and payload; bumped on any change to them. 2: the zone
+/// transition and liquidity sweep logs record how many of their oldest rows were dropped.
+const FORMAT: u32 = 2;
 pub(crate) const HEADER: usize = 8 + 4 + 8 + 8 + 8;
 
 /// A detector's state to and from bytes (every serde type has it).

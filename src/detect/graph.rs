@@ -116,4 +116,17 @@ impl Graph {
     pub fn node(&self, id: usize) -> Option<&dyn Detector> {
         self.nodes.get(id).map(|n| &**n)
     }
+
+    /// Node `id`, to change (a live session dropping reported rows of its logs).
+    pub fn node_mut(&mut self, id: usize) -> Option<&mut dyn Detector> {
+        match self.nodes.get_mut(id) {
+            Some(n) => Some(&mut **n),
+            None => None,
+        }
+    }
+
+    /// Whether another node reads node `id` (its rows may then be read again).
+    pub fn is_read(&self, id: usize) -> bool {
+        self.inputs.iter().any(|ids| ids.contains(&id))
+    }
 }

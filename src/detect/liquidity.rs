@@ -162,6 +162,11 @@ impl Detector for Liquidity {
             self.taken_table(history, start)
         }
     }
+    fn forget(&mut self, which: usize, upto: usize) {
+        if which == 1 {
+            self.taken.forget_before(upto);
+        }
+    }
 }
 use std::collections::BTreeSet;
 
@@ -251,7 +256,7 @@ pub struct Liquidity {
     /// -inf when empty), so a bar that takes nothing costs four comparisons.
     edges: [f64; 4],
     pub pools: Vec<PoolRow>,
-    pub taken: Vec<Taken>,
+    pub taken: super::log::Log<Taken>,
     pool_count: usize,
     journal: Vec<Op>,
     before: (usize, usize, usize, usize),
@@ -265,7 +270,7 @@ impl Liquidity {
             sets: Default::default(),
             edges: EMPTY_EDGES,
             pools: Vec::new(),
-            taken: Vec::new(),
+            taken: super::log::Log::default(),
             pool_count: 0,
             journal: Vec::new(),
             before: (0, 0, 0, 0),
@@ -541,8 +546,8 @@ impl Liquidity {
     /// `known_at` = the bar), `level`, `depth_atr`, `wick_body`, `pool_id` (-1 for a lone
     /// swing), `swing_id`.
     pub fn taken_table(&self, history: &History, start: usize) -> ResultTable {
-        let from = start.min(self.taken.len());
-        let rows = &self.taken[from..];
+        let from = start.clamp(self.taken.first_kept(), self.taken.len());
+        let rows = self.taken.from(from);
         let mut columns = super::table::common(
             history,
             (from..from + rows.len()).map(|i| i as i64).collect(),

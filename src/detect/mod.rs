@@ -40,6 +40,7 @@ pub mod graph;
 pub mod history;
 pub mod lifecycle;
 pub mod liquidity;
+pub mod log;
 pub mod mitigation;
 pub mod mss;
 pub mod new_opening_gaps;

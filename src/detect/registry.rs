@@ -51,6 +51,10 @@ pub trait Detector: Any + Send + Sync + super::checkpoint::Checkpointed {
     /// A batch run is about to step `bars` bars: room for what they will log, so the logs
     /// grow without copying (untouched room costs address space, not memory).
     fn reserve(&mut self, _bars: usize) {}
+    /// Drops rows before `upto` of table `which` when that table is a log only written
+    /// ([`super::log::Log`]): a live session's after reporting them, for a detector no
+    /// other detector reads. Rows before `upto` cannot be asked for afterwards.
+    fn forget(&mut self, _which: usize, _upto: usize) {}
 }
 
 /// `step` and `undo` of a [`Detector`] that reads no other detector: its inherent

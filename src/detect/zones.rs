@@ -179,7 +179,7 @@ impl Waiting {
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct ZoneBook {
     pub zones: Vec<Zone>,
-    pub transitions: Vec<Transition>,
+    pub transitions: super::log::Log<Transition>,
     /// Waiting lists: index `side * 5 + state` (side 0 bullish, 1 bearish).
     waiting: Vec<Waiting>,
     /// The level that fires first in each list (NaN when empty).
@@ -200,7 +200,7 @@ impl Default for ZoneBook {
     fn default() -> Self {
         Self {
             zones: Vec::new(),
-            transitions: Vec::new(),
+            transitions: super::log::Log::default(),
             waiting: (0..10).map(|_| Waiting::default()).collect(),
             first: [f64::NAN; 10],
             gates: [
@@ -416,7 +416,7 @@ impl ZoneBook {
             };
             self.dirty |= 1 << list;
         }
-        for tr in self.transitions.drain(self.transitions_before..).rev() {
+        for tr in self.transitions.drain_from(self.transitions_before).rev() {
             if let Some(zone) = self.zones.get_mut(tr.id) {
                 zone.state = previous(tr.state);
             }
@@ -463,10 +463,7 @@ impl ZoneBook {
 
     /// Transitions `start..` as a table.
     pub fn transitions_table(&self, history: &History, start: usize) -> ResultTable {
-        super::table::transitions(
-            history,
-            &self.transitions[start.min(self.transitions.len())..],
-        )
+        super::table::transitions(history, self.transitions.from(start))
     }
 }
 
@@ -479,6 +476,11 @@ macro_rules! zone_tables {
         }
         fn reserve(&mut self, bars: usize) {
             self.book.reserve(bars);
+        }
+        fn forget(&mut self, which: usize, upto: usize) {
+            if which == 1 {
+                self.book.transitions.forget_before(upto);
+            }
         }
         fn table(
             &self,

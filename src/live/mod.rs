@@ -195,7 +195,24 @@ impl Series {
             }
             out.push(tables);
         }
+        self.forget_reported();
         (out, total)
+    }
+
+    /// Drops the rows reported of the logs only tables read (zone transitions, sweeps) of
+    /// the detectors no other detector reads: the session holds what is still open and
+    /// the logs' positions, not every row it ever reported.
+    fn forget_reported(&mut self) {
+        for (&id, reported) in self.ids.iter().zip(&self.reported) {
+            if self.graph.is_read(id) {
+                continue;
+            }
+            if let Some(node) = self.graph.node_mut(id) {
+                for (which, &upto) in reported.iter().enumerate() {
+                    node.forget(which, upto);
+                }
+            }
+        }
     }
 }
 
