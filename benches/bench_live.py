@@ -216,8 +216,9 @@ def main() -> None:
         f"{restart['stepped']:,} |",
         "",
         f"Median cycle vs recompute: {recompute['wall'] / median:,.0f}x. Live process memory "
-        f"after the cycles: {mem['RssAnon']:,.0f} MB anonymous (detector states: the event "
-        f"logs of every table; {live['before_release']['RssAnon']:,.0f} MB before "
+        f"after the cycles: {mem['RssAnon']:,.0f} MB anonymous (detector states: zones, "
+        "swings, breaks and levels, and the logs other detectors read; "
+        f"{live['before_release']['RssAnon']:,.0f} MB before "
         "`ictcore.release_memory()` handed back what the dropped first-poll tables held), "
         f"{mem['RssFile']:,.0f} MB file-backed (mapped store pages the first poll read; the "
         f"kernel drops them under pressure), peak {mem['VmHWM']:,.0f} MB. Restarted process: "
