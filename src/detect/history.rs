@@ -296,6 +296,12 @@ impl<'a> History<'a> {
         &self.low[..self.len]
     }
 
+    /// The visible volumes.
+    #[inline]
+    pub fn volumes(&self) -> &[f64] {
+        &self.volume[..self.len]
+    }
+
     #[inline]
     pub fn high(&self, i: usize) -> f64 {
         self.high[i]

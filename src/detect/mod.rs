@@ -65,8 +65,9 @@ use crate::table::ResultTable;
 /// detector's table can change for the same input and parameters (a fixed definition, a
 /// changed ATR rounding, another row order), so a cache never returns a table an older
 /// build computed. 2: ATR by constant multipliers; same-bar zone transitions logged zone by
-/// zone; mitigation blocks; tick tolerance.
-pub const REVISION: i64 = 2;
+/// zone; mitigation blocks; tick tolerance. 3: an order block's volume share sums the
+/// leg's volumes directly (not as a difference of running sums: other last bits).
+pub const REVISION: i64 = 3;
 
 /// Runs a detector over every candle of a validated series; returns its tables (in the order
 /// of [`NativeSpec::tables`]).
