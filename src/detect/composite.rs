@@ -144,7 +144,7 @@ impl Bpr {
         let t = history.len() - 1;
         self.book.begin();
         self.book.advance(&history.bar(t), t);
-        let zones = &fvg.book.zones;
+        let zones = fvg.book.zones.as_slice();
         for newer in &zones[fvg.book.added()] {
             // Gaps are in order of their bar: walk back over the window only.
             let older = zones[..newer.id]

@@ -1,19 +1,22 @@
-//! [`Log`]: an append-only table a detector only writes (zone transitions, liquidity
-//! sweeps), whose oldest rows a live session may drop once it has reported them.
+//! [`Log`]: an append-only table (zones, zone transitions, liquidity sweeps) whose oldest
+//! rows a live session may drop once it has reported them, keeping the ones still in use
+//! (open zones) aside.
 //!
 //! Rows keep their positions: row `i` is the `i`-th ever pushed, however many were dropped
 //! before it, so tables built from a position and ids taken from positions stay what a batch
-//! run gives. Only rows no detector reads again may be dropped (a live session drops rows of
-//! detectors no other detector reads, after reporting them); asking for dropped rows is a
-//! bug, and gets the oldest rows kept.
+//! run gives, and a kept row is still found by its position. Only rows no detector reads
+//! again may be dropped (a live session drops rows of detectors no other detector reads,
+//! after reporting them); asking for dropped rows is a bug.
 
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Log<T> {
-    /// Rows dropped from the front.
+    /// Rows dropped from the front (some of them kept aside in `kept`).
     base: usize,
     rows: Vec<T>,
+    /// Rows before `base` still in use, by position (ascending).
+    kept: Vec<(usize, T)>,
 }
 
 impl<T> Default for Log<T> {
@@ -21,6 +24,7 @@ impl<T> Default for Log<T> {
         Self {
             base: 0,
             rows: Vec::new(),
+            kept: Vec::new(),
         }
     }
 }
@@ -58,9 +62,47 @@ impl<T> Log<T> {
         &self.rows[self.offset(position)..]
     }
 
-    /// The rows kept, oldest first.
+    /// The rows from the first position kept on, oldest first (not the rows kept aside).
     pub fn iter(&self) -> std::slice::Iter<'_, T> {
         self.rows.iter()
+    }
+
+    /// Every row, for a log nothing was dropped from (those of detectors other detectors
+    /// read, which are never dropped).
+    pub fn as_slice(&self) -> &[T] {
+        debug_assert!(self.base == 0, "rows were dropped");
+        &self.rows
+    }
+
+    /// The index in `kept` of the row at `position` (past the end when it is not kept).
+    fn kept_at(&self, position: usize) -> usize {
+        self.kept
+            .binary_search_by_key(&position, |(p, _)| *p)
+            .unwrap_or(usize::MAX)
+    }
+
+    /// The row at `position`, if it is kept.
+    pub fn get(&self, position: usize) -> Option<&T> {
+        match position.checked_sub(self.base) {
+            Some(at) => self.rows.get(at),
+            None => self
+                .kept
+                .binary_search_by_key(&position, |(p, _)| *p)
+                .ok()
+                .map(|i| &self.kept[i].1),
+        }
+    }
+
+    /// The row at `position`, to change, if it is kept.
+    pub fn get_mut(&mut self, position: usize) -> Option<&mut T> {
+        match position.checked_sub(self.base) {
+            Some(at) => self.rows.get_mut(at),
+            None => self
+                .kept
+                .binary_search_by_key(&position, |(p, _)| *p)
+                .ok()
+                .map(|i| &mut self.kept[i].1),
+        }
     }
 
     /// Keeps the rows before `position` (undoing a bar).
@@ -75,14 +117,55 @@ impl<T> Log<T> {
         self.rows.drain(at..)
     }
 
-    /// Drops the rows before `position` (never the newest bar's, which an undo may need:
-    /// callers pass what they reported, which is all before it).
+    /// Drops the rows before `position` (callers pass what they reported; a live session
+    /// never undoes a bar).
     pub fn forget_before(&mut self, position: usize) {
+        self.forget_keeping(position, |_| false);
+    }
+
+    /// Drops the rows before `position` except those `keep` holds on to (open zones), which
+    /// stay found by their position; kept rows `keep` no longer wants are dropped too.
+    pub fn forget_keeping(&mut self, position: usize, keep: impl Fn(&T) -> bool) {
         let drop = position.saturating_sub(self.base).min(self.rows.len());
+        self.kept.retain(|(_, row)| keep(row));
         if drop > 0 {
-            self.rows.drain(..drop);
+            let base = self.base;
+            self.kept.extend(
+                self.rows
+                    .drain(..drop)
+                    .enumerate()
+                    .filter(|(_, row)| keep(row))
+                    .map(|(i, row)| (base + i, row)),
+            );
             self.rows.shrink_to_fit();
             self.base += drop;
+        }
+        if self.kept.capacity() > 2 * self.kept.len() + 16 {
+            self.kept.shrink_to_fit();
+        }
+    }
+}
+
+impl<T> std::ops::Index<usize> for Log<T> {
+    type Output = T;
+
+    /// The row at `position`, which must be kept (out of bounds otherwise, as a vector's).
+    fn index(&self, position: usize) -> &T {
+        match position.checked_sub(self.base) {
+            Some(at) => &self.rows[at],
+            None => &self.kept[self.kept_at(position)].1,
+        }
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Log<T> {
+    fn index_mut(&mut self, position: usize) -> &mut T {
+        match position.checked_sub(self.base) {
+            Some(at) => &mut self.rows[at],
+            None => {
+                let i = self.kept_at(position);
+                &mut self.kept[i].1
+            }
         }
     }
 }
@@ -119,5 +202,25 @@ mod tests {
         );
         log.forget_before(100);
         assert_eq!((log.len(), log.from(7)), (7, &[][..]));
+    }
+
+    #[test]
+    fn rows_kept_aside_are_found_by_position() {
+        let mut log = Log::default();
+        for i in 0..10 {
+            log.push(i);
+        }
+        log.forget_keeping(6, |&v| v % 3 == 0); // keeps 0 and 3 of 0..6
+        assert_eq!(
+            (log.get(0), log.get(1), log.get(3), log.get(6)),
+            (Some(&0), None, Some(&3), Some(&6))
+        );
+        log[3] = 30;
+        log.forget_keeping(8, |&v| v != 30 && v % 3 == 0); // 30 is done with; 6 stays
+        assert_eq!(
+            (log.get(3), log.get(6), log[0], log.get(7)),
+            (None, Some(&6), 0, None)
+        );
+        assert_eq!((log.len(), log.from(8)), (10, &[8, 9][..]));
     }
 }

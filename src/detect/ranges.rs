@@ -170,7 +170,7 @@ impl DealingRanges {
             ["size_atr", "", ""],
         );
         let ranges = &self.ranges[from..];
-        let book = &self.book.zones[from..];
+        let book = self.book.zones.from(from);
         let mut columns: Vec<Column> = Vec::new();
         for mut c in zones.columns {
             if c.name == "top" || c.name == "bottom" {

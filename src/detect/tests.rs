@@ -338,7 +338,7 @@ fn fvg_lifecycle_equals_the_brute_force_walk() {
             .collect();
         assert_eq!(
             sorted_by_bar(got),
-            sorted_by_bar(brute_transitions(&bars, &d.book.zones))
+            sorted_by_bar(brute_transitions(&bars, d.book.zones.as_slice()))
         );
         // Transitions only move forward, one state at a time, never before formation.
         let mut last = vec![None; d.book.zones.len()];
@@ -972,7 +972,7 @@ fn zone_lifecycles_equal_the_brute_force_walk() {
                 .collect();
             assert_eq!(
                 sorted_by_bar(got),
-                sorted_by_bar(brute_transitions(&bars, &book.zones)),
+                sorted_by_bar(brute_transitions(&bars, book.zones.as_slice())),
                 "{name}"
             );
         }
@@ -1740,7 +1740,7 @@ fn mitigation_blocks_equal_the_definition() {
                     .map(|t| (t.id, t.state, t.bar))
                     .collect()
             ),
-            sorted_by_bar(brute_transitions(&bars, &d.book.zones))
+            sorted_by_bar(brute_transitions(&bars, d.book.zones.as_slice()))
         );
     }
     assert!(total[0] > 10 && total[1] > 10, "too few blocks: {total:?}");

@@ -178,7 +178,7 @@ impl Waiting {
 /// Zones, their transition log and the waiting lists.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct ZoneBook {
-    pub zones: Vec<Zone>,
+    pub zones: super::log::Log<Zone>,
     pub transitions: super::log::Log<Transition>,
     /// Waiting lists: index `side * 5 + state` (side 0 bullish, 1 bearish).
     waiting: Vec<Waiting>,
@@ -199,7 +199,7 @@ pub struct ZoneBook {
 impl Default for ZoneBook {
     fn default() -> Self {
         Self {
-            zones: Vec::new(),
+            zones: super::log::Log::default(),
             transitions: super::log::Log::default(),
             waiting: (0..10).map(|_| Waiting::default()).collect(),
             first: [f64::NAN; 10],
@@ -435,7 +435,7 @@ impl ZoneBook {
         mid_name: &str,
         quality_names: [&str; 3],
     ) -> ResultTable {
-        let zones = &self.zones[start.min(self.zones.len())..];
+        let zones = self.zones.from(start);
         let mut columns = super::table::common(
             history,
             zones.iter().map(|z| z.id as i64).collect(),
@@ -478,7 +478,12 @@ macro_rules! zone_tables {
             self.book.reserve(bars);
         }
         fn forget(&mut self, which: usize, upto: usize) {
-            if which == 1 {
+            if which == 0 {
+                // Open zones stay: the bars to come move them.
+                self.book
+                    .zones
+                    .forget_keeping(upto, |z| z.state != crate::detect::lifecycle::State::Dead);
+            } else {
                 self.book.transitions.forget_before(upto);
             }
         }
