@@ -10,6 +10,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Rows of room a log keeps when it drops rows (more is given back only when mostly unused).
+const ROOM_KEPT: usize = 1024;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Log<T> {
     /// Rows dropped from the front (some of them kept aside in `kept`).
@@ -17,6 +20,9 @@ pub struct Log<T> {
     rows: Vec<T>,
     /// Rows before `base` still in use, by position (ascending).
     kept: Vec<(usize, T)>,
+    /// `kept`'s length when it was last checked for rows no longer in use: it is checked
+    /// again once it has doubled, so a live cycle does not walk every open zone.
+    kept_checked: usize,
 }
 
 impl<T> Default for Log<T> {
@@ -25,6 +31,7 @@ impl<T> Default for Log<T> {
             base: 0,
             rows: Vec::new(),
             kept: Vec::new(),
+            kept_checked: 0,
         }
     }
 }
@@ -124,10 +131,15 @@ impl<T> Log<T> {
     }
 
     /// Drops the rows before `position` except those `keep` holds on to (open zones), which
-    /// stay found by their position; kept rows `keep` no longer wants are dropped too.
+    /// stay found by their position; kept rows `keep` no longer wants are dropped too, once
+    /// the rows kept have doubled since they were last checked (amortised: a few rows per
+    /// call, where walking them all each time cost a live cycle more than its bars).
     pub fn forget_keeping(&mut self, position: usize, keep: impl Fn(&T) -> bool) {
         let drop = position.saturating_sub(self.base).min(self.rows.len());
-        self.kept.retain(|(_, row)| keep(row));
+        if self.kept.len() > 2 * self.kept_checked + 64 {
+            self.kept.retain(|(_, row)| keep(row));
+            self.kept_checked = self.kept.len();
+        }
         if drop > 0 {
             let base = self.base;
             self.kept.extend(
@@ -137,11 +149,15 @@ impl<T> Log<T> {
                     .filter(|(_, row)| keep(row))
                     .map(|(i, row)| (base + i, row)),
             );
-            self.rows.shrink_to_fit();
             self.base += drop;
         }
-        if self.kept.capacity() > 2 * self.kept.len() + 16 {
-            self.kept.shrink_to_fit();
+        // Give back room only when it is large and mostly unused (a first poll's whole
+        // history), not on every poll (a live cycle adds a few rows and drops them again).
+        if self.rows.capacity() > ROOM_KEPT && self.rows.capacity() > 4 * self.rows.len() {
+            self.rows.shrink_to(self.rows.len().max(ROOM_KEPT / 2));
+        }
+        if self.kept.capacity() > ROOM_KEPT && self.kept.capacity() > 4 * self.kept.len() {
+            self.kept.shrink_to(self.kept.len().max(ROOM_KEPT / 2));
         }
     }
 }
@@ -216,11 +232,24 @@ mod tests {
             (Some(&0), None, Some(&3), Some(&6))
         );
         log[3] = 30;
-        log.forget_keeping(8, |&v| v != 30 && v % 3 == 0); // 30 is done with; 6 stays
+        // 30 is done with, but the few rows kept are not checked again until they double.
+        log.forget_keeping(8, |&v| v != 30 && v % 3 == 0);
         assert_eq!(
             (log.get(3), log.get(6), log[0], log.get(7)),
-            (None, Some(&6), 0, None)
+            (Some(&30), Some(&6), 0, None)
         );
         assert_eq!((log.len(), log.from(8)), (10, &[8, 9][..]));
+        // Rows no longer wanted go once the kept rows have doubled since the last check.
+        let mut many = Log::default();
+        for i in 0..1000 {
+            many.push(i);
+        }
+        many.forget_keeping(100, |_| true);
+        assert_eq!(many.kept.len(), 100);
+        many.forget_keeping(200, |&v| v >= 150);
+        assert_eq!(
+            (many.kept.len(), many.get(10), many.get(160)),
+            (50, None, Some(&160))
+        );
     }
 }
