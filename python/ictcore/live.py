@@ -153,6 +153,8 @@ class LiveSession:
             if was_reset:
                 reset.add((symbol, timeframe))
             for name, parts in zip(self._detectors, per_detector, strict=True):
+                if not parts:
+                    continue  # nothing new for this detector
                 table = _wrap(name.removeprefix("native."), [columns_of(p) for p in parts])
                 if was_reset or _has_rows(table):
                     tables[symbol, timeframe, name] = table

@@ -44,9 +44,11 @@ pub struct Update {
     /// The series was recomputed from its first bar (first poll of a series with no saved
     /// state, or a series rewritten since the previous poll): `tables` are its whole tables.
     pub reset: bool,
-    /// Per requested detector, its tables' rows that became known in this poll (tables
-    /// with no rows when none did), in the declaration's table order; no detector at all
-    /// when the series' file did not change.
+    /// Per requested detector, its tables' rows that became known in this poll, in the
+    /// declaration's table order (with columns, when some table of the detector has new
+    /// rows and another has none); no tables for a detector with no new rows (except on a
+    /// reset: whole tables, empty or not); no detector at all when the series' file did not
+    /// change.
     pub tables: Vec<Vec<ResultTable>>,
     /// Rows in `tables`.
     pub rows: usize,
@@ -156,7 +158,7 @@ impl Series {
         self.stepped = history.len();
         self.last = crate::detect::checkpoint::last_bar(&history);
         self.anchor = Anchor::Reader(Box::new(reader.clone()));
-        let (tables, rows) = self.new_rows(&history, specs);
+        let (tables, rows) = self.new_rows(&history, specs, reset);
         let stepped = self.stepped - from;
         Ok(Update {
             stepped,
@@ -176,6 +178,7 @@ impl Series {
         &mut self,
         history: &History,
         specs: &[NativeSpec],
+        reset: bool,
     ) -> (Vec<Vec<ResultTable>>, usize) {
         let mut total = 0;
         let mut out = Vec::with_capacity(specs.len());
@@ -184,12 +187,21 @@ impl Series {
                 out.push(Vec::new());
                 continue;
             };
+            let new: usize = (0..spec.tables().count())
+                .zip(reported.iter())
+                .map(|(which, done)| node.rows(which).saturating_sub(*done))
+                .sum();
+            if new == 0 && !reset {
+                // Nothing new: no tables at all (most detectors, most cycles).
+                out.push(Vec::new());
+                continue;
+            }
+            total += new;
             let mut tables = Vec::new();
             for (which, done) in (0..spec.tables().count()).zip(reported.iter_mut()) {
                 let now = node.rows(which);
                 // An empty table still has its columns (a zone table's new transitions
                 // travel with no new zone).
-                total += now.saturating_sub(*done);
                 tables.push(node.table(history, which, (*done).min(now)));
                 *done = now;
             }
