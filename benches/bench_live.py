@@ -24,10 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workloads import LIVE_DETECTORS, child_json, write_portfolio, write_section
+from workloads import LIVE_DETECTORS, append_next_bar, child_json, write_portfolio, write_section
 
 DETECTORS = LIVE_DETECTORS
 MINUTE = 60_000_000_000
@@ -48,27 +46,14 @@ def memory() -> dict[str, float]:
 def append_cycle(store: Any, series: list[tuple[str, str]], step: int) -> int:
     """One minute of the live feed: a bar on every 1m series, and on each higher-timeframe
     series whose next bar has closed by the end of this minute. Returns the bars appended."""
-    from ictcore import Candles
-
     appended = 0
     for symbol, timeframe in series:
-        c = store.read(symbol, timeframe)
-        minute_end = int(store.read(symbol, "1m").time[-1]) + 2 * MINUTE
         span = SPAN[timeframe] * MINUTE
-        t = int(c.time[-1]) + span
-        if timeframe != "1m" and t + span > minute_end:
-            continue  # its next bar is still forming
-        close = float(c.close[-1])
-        move = 1e-4 * ((step * 7 + len(symbol)) % 5 - 2)
-        bar = Candles(
-            np.array([t]),
-            np.array([close]),
-            np.array([max(close, close + move) + 1e-5]),
-            np.array([min(close, close + move) - 1e-5]),
-            np.array([close + move]),
-            np.array([1.0]),
-        )
-        store.append(symbol, timeframe, bar, durability="os")
+        if timeframe != "1m":
+            minute_end = int(store.read(symbol, "1m").time[-1]) + 2 * MINUTE
+            if int(store.read(symbol, timeframe).time[-1]) + 2 * span > minute_end:
+                continue  # its next bar is still forming
+        append_next_bar(store, symbol, timeframe, span, step)
         appended += 1
     return appended
 

@@ -17,31 +17,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workloads import LIVE_DETECTORS, write_portfolio, write_section
+from workloads import LIVE_DETECTORS, append_next_bar, write_portfolio, write_section
 
-from ictcore import AnalysisCache, Candles, CandleStore, DetectorPool
+from ictcore import AnalysisCache, CandleStore, DetectorPool
 
 DETECTORS = LIVE_DETECTORS
 
 
 def append_one_bar(store: CandleStore, minute_series: list[str], step: int) -> None:
     for symbol in minute_series:
-        last = store.read(symbol, "1m")
-        t = int(last.time[-1]) + 60_000_000_000
-        c = float(last.close[-1])
-        move = 1e-4 * ((step * 7 + len(symbol)) % 5 - 2)
-        bar = Candles(
-            np.array([t]),
-            np.array([c]),
-            np.array([max(c, c + move) + 1e-5]),
-            np.array([min(c, c + move) - 1e-5]),
-            np.array([c + move]),
-            np.array([1.0]),
-        )
-        store.append(symbol, "1m", bar, durability="os")
+        append_next_bar(store, symbol, "1m", 60_000_000_000, step)
 
 
 def cycles(

@@ -103,6 +103,28 @@ def write_portfolio(store: Any, days: int, symbols: int) -> int:
     return total
 
 
+def append_next_bar(store: Any, symbol: str, timeframe: str, span_ns: int, step: int) -> None:
+    """Appends one synthetic bar ``span_ns`` after the series' last one, moving from its last
+    close by a small deterministic step (the live-cycle benchmarks' feed)."""
+    import numpy as np
+
+    from ictcore import Candles
+
+    last = store.read(symbol, timeframe)
+    t = int(last.time[-1]) + span_ns
+    close = float(last.close[-1])
+    move = 1e-4 * ((step * 7 + len(symbol)) % 5 - 2)
+    bar = Candles(
+        np.array([t]),
+        np.array([close]),
+        np.array([max(close, close + move) + 1e-5]),
+        np.array([min(close, close + move) - 1e-5]),
+        np.array([close + move]),
+        np.array([1.0]),
+    )
+    store.append(symbol, timeframe, bar, durability="os")
+
+
 def child_json(python: str, *args: str) -> Any:
     """Runs ``python *args`` (a script or ``-c CODE``) in its own process, so its peak RSS
     and imports are its own, and returns the JSON its last output line holds."""

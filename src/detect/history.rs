@@ -62,17 +62,7 @@ pub const ATR_TAIL: usize = 16;
 impl<'a> History<'a> {
     /// A batch history over a validated series: no bar is visible until [`History::advance`].
     pub fn over(c: &Candles<'a>) -> Self {
-        let mut h = Self {
-            time: Cow::Borrowed(c.time),
-            open: Cow::Borrowed(c.open),
-            high: Cow::Borrowed(c.high),
-            low: Cow::Borrowed(c.low),
-            close: Cow::Borrowed(c.close),
-            volume: Cow::Borrowed(c.volume),
-            len: 0,
-            atr: Vec::with_capacity(c.len()),
-            atr_base: 0,
-        };
+        let mut h = Self::borrowing(c, 0, Vec::with_capacity(c.len()), 0);
         // Each bar's ATR only reads bars up to it, so computing them all here is the same as
         // bar by bar; the accessor keeps later ones out of sight.
         let n = c.len().min(ATR_PERIOD);
@@ -98,6 +88,22 @@ impl<'a> History<'a> {
         h
     }
 
+    /// A history over `c`'s columns with the first `len` bars visible and `atr` the ATRs
+    /// from bar `atr_base` on.
+    fn borrowing(c: &Candles<'a>, len: usize, atr: Vec<f64>, atr_base: usize) -> Self {
+        Self {
+            time: Cow::Borrowed(c.time),
+            open: Cow::Borrowed(c.open),
+            high: Cow::Borrowed(c.high),
+            low: Cow::Borrowed(c.low),
+            close: Cow::Borrowed(c.close),
+            volume: Cow::Borrowed(c.volume),
+            len,
+            atr,
+            atr_base,
+        }
+    }
+
     /// A history over `c` whose first `seen` bars were stepped before (a live series), given
     /// the ATRs of its newest bars up to `seen` ([`History::atr_tail`] of the history that
     /// stepped them): the ATR is computed for the bars after `seen` only, with the same
@@ -106,17 +112,8 @@ impl<'a> History<'a> {
     pub fn resumed(c: &Candles<'a>, seen: usize, mut tail: Vec<f64>) -> Self {
         let seen = seen.min(c.len());
         tail.truncate(seen);
-        let mut h = Self {
-            time: Cow::Borrowed(c.time),
-            open: Cow::Borrowed(c.open),
-            high: Cow::Borrowed(c.high),
-            low: Cow::Borrowed(c.low),
-            close: Cow::Borrowed(c.close),
-            volume: Cow::Borrowed(c.volume),
-            len: seen,
-            atr_base: seen - tail.len(),
-            atr: tail,
-        };
+        let base = seen - tail.len();
+        let mut h = Self::borrowing(c, seen, tail, base);
         h.atr.reserve(c.len() - seen);
         for t in seen..c.len() {
             let atr = h.next_atr(t);
