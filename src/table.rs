@@ -291,6 +291,47 @@ impl ResultTable {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
+
+    /// The rows of `parts` one after the other, column by column (a log's rows kept in
+    /// pieces, oldest first). The parts must have the same columns, in the same order with
+    /// the same dtypes: anything else is not one table (`IctError::Corrupt` naming `table`).
+    pub fn concat(parts: &[ResultTable], table: &str) -> crate::Result<ResultTable> {
+        let Some((first, rest)) = parts.split_first() else {
+            return Ok(ResultTable::default());
+        };
+        let differ = rest.iter().any(|part| {
+            part.columns.len() != first.columns.len()
+                || part
+                    .columns
+                    .iter()
+                    .zip(&first.columns)
+                    .any(|(a, b)| a.name != b.name || a.dtype != b.dtype)
+        });
+        if differ {
+            return Err(crate::IctError::Corrupt {
+                path: table.into(),
+                detail: "pieces of a table with different columns".into(),
+            });
+        }
+        let columns = (0..first.columns.len())
+            .map(|i| {
+                let pieces = parts.iter().filter_map(|p| p.columns.get(i));
+                let mut bytes = Vec::with_capacity(pieces.clone().map(|c| c.byte_len).sum());
+                for piece in pieces {
+                    bytes.extend_from_slice(piece.bytes());
+                }
+                Column::from_bytes(
+                    first.columns[i].name.clone(),
+                    first.columns[i].dtype,
+                    &bytes,
+                )
+            })
+            .collect::<crate::Result<Vec<_>>>()?;
+        Ok(ResultTable {
+            columns,
+            meta: first.meta.clone(),
+        })
+    }
 }
 
 #[cfg(test)]

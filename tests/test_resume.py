@@ -1,15 +1,17 @@
-"""Resumed pool runs (experimental, off by default; ``_resume_native=True``): a native
-detector over a stored series with a disk cache steps only the bars appended since its last
-run (from the run state it stored), and its tables equal a batch run bit for bit; a
+"""Resumed pool runs (the default with a disk cache): a native detector over a stored series
+steps only the bars appended since its last run (from the run state it stored), and its
+tables, the stored rows followed by the new ones, equal a batch run bit for bit; a
 rewritten series, a damaged state and a new pool still give the batch answer."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +60,7 @@ def test_cycles_of_appends_step_only_the_new_bars(
     all_bars = bars(600 + sum(appends))
     store.write("A", "1m", cut(all_bars, 0, 600))
     pool = DetectorPool(store=store, cache=AnalysisCache(root / "cache"), workers=2)
-    first = pool.analyze([("A", "1m")], DETECTORS, progress=False, _resume_native=True)
+    first = pool.analyze([("A", "1m")], DETECTORS, progress=False, resume=True)
     assert first.stats["rows_computed"] == 600 * len(DETECTORS)
     assert_batch(first, store, "A")
     at = 600
@@ -66,13 +68,13 @@ def test_cycles_of_appends_step_only_the_new_bars(
         if k:
             store.append("A", "1m", cut(all_bars, at, at + k))
         at += k
-        result = pool.analyze([("A", "1m")], DETECTORS, progress=False, _resume_native=True)
+        result = pool.analyze([("A", "1m")], DETECTORS, progress=False, resume=True)
         assert_batch(result, store, "A")
-        # Only the new bars are stepped (none when nothing was appended: the tables come
-        # from the stored state of exactly these rows, a disk hit).
+        # Only the new bars are stepped (none when nothing was appended: the tables of
+        # these rows are still in the memory tier).
         assert result.stats["rows_computed"] == k * len(DETECTORS)
-        assert result.stats["resumed"] == len(DETECTORS)
-        assert result.stats["disk_hits"] == (0 if k else len(DETECTORS))
+        assert result.stats["resumed"] == (len(DETECTORS) if k else 0)
+        assert result.stats["memory_hits"] == (0 if k else len(DETECTORS))
 
 
 def test_rewritten_series_and_damaged_states_recompute(tmp_path: Path) -> None:
@@ -81,10 +83,10 @@ def test_rewritten_series_and_damaged_states_recompute(tmp_path: Path) -> None:
     store.write("A", "1m", cut(c, 0, 800))
     cache = AnalysisCache(tmp_path / "cache")
     pool = DetectorPool(store=store, cache=cache, workers=1)
-    pool.analyze([("A", "1m")], DETECTORS, progress=False, _resume_native=True)
+    pool.analyze([("A", "1m")], DETECTORS, progress=False, resume=True)
     # Rewritten with other bars (not an append): nothing resumes, the answer is the batch's.
     store.write("A", "1m", cut(bars(900, seed=8), 0, 850))
-    again = pool.analyze([("A", "1m")], DETECTORS, progress=False, _resume_native=True)
+    again = pool.analyze([("A", "1m")], DETECTORS, progress=False, resume=True)
     assert again.stats["resumed"] == 0 and again.stats["recomputed"] == len(DETECTORS)
     assert_batch(again, store, "A")
     # Every cache file damaged: states are refused, results recomputed, still the batch's.
@@ -94,7 +96,7 @@ def test_rewritten_series_and_damaged_states_recompute(tmp_path: Path) -> None:
             data[len(data) // 2] ^= 0xFF
             path.write_bytes(bytes(data))
     store.append("A", "1m", cut(bars(900, seed=8), 850, 860))
-    damaged = pool.analyze([("A", "1m")], DETECTORS, progress=False, _resume_native=True)
+    damaged = pool.analyze([("A", "1m")], DETECTORS, progress=False, resume=True)
     assert damaged.stats["resumed"] == 0
     assert_batch(damaged, store, "A")
 
@@ -106,7 +108,7 @@ def test_a_new_process_resumes_from_the_last_block_boundary(tmp_path: Path) -> N
     c = bars(70_100)
     store.write("A", "1m", cut(c, 0, 70_000))
     pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
-    pool.analyze([("A", "1m")], ["native.fvg"], progress=False, _resume_native=True)
+    pool.analyze([("A", "1m")], ["native.fvg"], progress=False, resume=True)
     store.append("A", "1m", cut(c, 70_000, 70_100))
     code = textwrap.dedent(
         f"""
@@ -114,7 +116,7 @@ def test_a_new_process_resumes_from_the_last_block_boundary(tmp_path: Path) -> N
         store = ictcore.CandleStore({str(tmp_path / "store")!r}, create=False)
         pool = ictcore.DetectorPool(store=store, cache=ictcore.AnalysisCache(
             {str(tmp_path / "cache")!r}), workers=1)
-        r = pool.analyze([("A", "1m")], ["native.fvg"], progress=False, _resume_native=True)
+        r = pool.analyze([("A", "1m")], ["native.fvg"], progress=False, resume=True)
         print(json.dumps([r.stats["resumed"], r.stats["rows_computed"]]))
         """
     )
@@ -124,7 +126,7 @@ def test_a_new_process_resumes_from_the_last_block_boundary(tmp_path: Path) -> N
     assert out.returncode == 0, out.stderr
     resumed, rows = json.loads(out.stdout)
     assert resumed == 1 and rows == 70_100 - 65_536
-    result = pool.analyze([("A", "1m")], ["native.fvg"], progress=False, _resume_native=True)
+    result = pool.analyze([("A", "1m")], ["native.fvg"], progress=False, resume=True)
     got = result.arrays("A", "1m", "native.fvg")
     expected = (
         DetectorPool()
@@ -132,7 +134,7 @@ def test_a_new_process_resumes_from_the_last_block_boundary(tmp_path: Path) -> N
             [("A", "1m", store.read("A", "1m"))],
             ["native.fvg"],
             progress=False,
-            _resume_native=True,
+            resume=True,
         )
         .arrays("A", "1m", "native.fvg")
     )
@@ -140,13 +142,77 @@ def test_a_new_process_resumes_from_the_last_block_boundary(tmp_path: Path) -> N
         assert np.array_equal(got[column], expected[column], equal_nan=True), column
 
 
-def test_by_default_runs_start_from_the_first_bar(tmp_path: Path) -> None:
+def test_resume_false_starts_from_the_first_bar(tmp_path: Path) -> None:
     store = CandleStore(tmp_path / "store")
     c = bars(700)
     store.write("A", "1m", cut(c, 0, 600))
     pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
     pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
     store.append("A", "1m", cut(c, 600, 650))
-    result = pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
+    result = pool.analyze([("A", "1m")], ["native.fvg"], progress=False, resume=False)
     assert result.stats["resumed"] == 0 and result.stats["recomputed"] == 1
     assert result.stats["rows_computed"] == 650
+    # The default resumes, from the state its first run stored (after 600 bars: the run
+    # with resume=False stored none).
+    store.append("A", "1m", cut(c, 650, 700))
+    default = pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
+    assert default.stats["resumed"] == 1 and default.stats["rows_computed"] == 100
+
+
+def test_long_runs_of_cycles_with_and_without_held_results(tmp_path: Path) -> None:
+    """Each cycle stores only the rows its bars added, linked to the state before; every
+    16th link the whole tables are stored again. Cycles that hold nothing (``keep=False``)
+    and a new process in between still give the batch's tables."""
+    store = CandleStore(tmp_path / "store")
+    c = bars(1_000)
+    store.write("A", "1m", cut(c, 0, 500))
+    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
+    at = 500
+    for cycle in range(40):
+        store.append("A", "1m", cut(c, at, at + 10))
+        at += 10
+        keep = cycle % 3 == 0
+        result = pool.analyze([("A", "1m")], DETECTORS, progress=False, keep=keep)
+        assert result.stats["rows_computed"] == (10 if cycle else 510) * len(DETECTORS)
+        if keep or cycle % 7 == 0:
+            # Without keep, the tables are read back from the stored states on access.
+            assert_batch(result, store, "A")
+        if cycle == 20:
+            pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
+            again = pool.analyze([("A", "1m")], DETECTORS, progress=False)
+            # A new pool finds the state of exactly these rows: nothing stepped.
+            assert again.stats["rows_computed"] == 0
+            assert again.stats["disk_hits"] == len(DETECTORS)
+            assert_batch(again, store, "A")
+
+
+def test_a_pool_killed_while_storing_states_loses_nothing(tmp_path: Path) -> None:
+    """SIGKILL while a pool stores run states (temp file, then rename): the next pool
+    resumes from whatever whole state it finds, and its tables are the batch's."""
+    store = CandleStore(tmp_path / "store")
+    c = bars(140_000)
+    store.write("A", "1m", cut(c, 0, 130_000))
+    code = textwrap.dedent(
+        f"""
+        import ictcore
+        store = ictcore.CandleStore({str(tmp_path / "store")!r}, create=False)
+        pool = ictcore.DetectorPool(store=store, cache=ictcore.AnalysisCache(
+            {str(tmp_path / "cache")!r}), workers=2)
+        print("ready", flush=True)
+        while True:
+            pool.analyze([("A", "1m")], {DETECTORS!r}, progress=False, keep=False)
+            ictcore.AnalysisCache({str(tmp_path / "cache")!r}).clear()
+        """
+    )
+    for delay in (0.3, 0.6, 0.9):
+        child = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, env=os.environ.copy()
+        )
+        assert child.stdout is not None and child.stdout.readline().strip() == b"ready"
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    store.append("A", "1m", cut(c, 130_000, 140_000))
+    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
+    assert_batch(pool.analyze([("A", "1m")], DETECTORS, progress=False), store, "A")

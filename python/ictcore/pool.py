@@ -247,7 +247,7 @@ class DetectorPool:
         progress: bool | Callable[[int, int], None] = True,
         on_error: str = "collect",
         keep: bool = True,
-        _resume_native: bool = False,
+        resume: bool = True,
     ) -> AnalysisResult:
         """Runs ``detectors`` on every series of ``requests``.
 
@@ -275,12 +275,20 @@ class DetectorPool:
                 ``result[...]`` then reads each one from the cache — or recomputes it —
                 when asked for.
 
+            resume: with a cache on disk, native detectors over whole stored series resume
+                (default): each run stores its detector's state (what is still open) with
+                the rows its bars added, so the next run over the series steps only the
+                bars appended since, and its tables — the stored rows followed by the new
+                ones — equal a full run's bit for bit. A state is used only for exactly the
+                rows it was made on: a rewritten series, a damaged or evicted state runs
+                from the first bar. A new process resumes from the state of all the rows,
+                or the last 65,536-row boundary. ``False`` recomputes every run (and its
+                tables then go through the cache as compat results do).
+
         ``stats["rows_computed"]`` counts the bars native detectors stepped,
         ``stats["resumed"]`` / ``stats["recomputed"]`` their runs from a stored run state /
-        from the first bar. (Resuming is experimental and off: ``_resume_native=True`` with
-        a disk cache keeps each native run's state and steps only appended bars, equal to a
-        full run bit for bit, but a state still holds the detector's whole event log, so on
-        W1 it costs more than recomputing; BENCHMARKS.md, "Resumed pool runs".)
+        from the first bar. Compat detectors look ahead (a new bar may change earlier rows),
+        so they are recomputed whenever a series changed.
 
         Ctrl-C cancels the run (series not started are skipped; the cache stays valid) and
         raises KeyboardInterrupt.
@@ -301,7 +309,7 @@ class DetectorPool:
             None if self.cache is None else self.cache._cache,
             callback,
             keep,
-            resume=_resume_native,
+            resume=resume,
         )
         columns: dict[Key, dict[str, npt.NDArray[Any]] | None] = {}
         for (symbol, timeframe), outcome in zip(keys, results, strict=True):
@@ -332,6 +340,7 @@ class DetectorPool:
                 None,
                 True,
                 True,
+                resume=resume,
             )
             if isinstance(one[0], BaseException):
                 raise one[0]

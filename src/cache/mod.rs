@@ -392,6 +392,12 @@ impl AnalysisCache {
         Ok((value, source))
     }
 
+    /// Keeps `table` in the memory tier only, as the result of `key` (a result whose disk
+    /// form is kept another way: a resumed native run's state and rows).
+    pub fn remember(&self, key: Key, table: Arc<ResultTable>) {
+        self.memory().insert(key, table);
+    }
+
     /// The memory tier's entry for `key`, if any (counted as a memory hit), without looking
     /// on disk or computing.
     pub fn peek(&self, key: &Key) -> Option<Arc<ResultTable>> {

@@ -116,15 +116,29 @@ struct RunPayload {
     nodes: Vec<Vec<u8>>,
 }
 
-/// A batch run that can be resumed: its tables, its state after the last bar, and how many
-/// bars it stepped.
+/// A batch run that can be resumed: the rows its tables gained, its state after the last
+/// bar, and how many bars it stepped.
 #[derive(Debug)]
 pub struct Resumable {
+    /// Per table, the rows that became known in the bars this run stepped (all rows for a
+    /// run from the first bar): after the rows of the run its state came from, they make
+    /// the full run's table.
     pub tables: Vec<crate::table::ResultTable>,
+    /// The state after the last bar. It holds what is still open and the tables' row
+    /// counts, not the rows already handed out in `tables`.
     pub state: Vec<u8>,
     pub stepped: usize,
-    /// The state after the bar `save_at` asked for, when the run stepped through it.
-    pub saved: Option<(usize, Vec<u8>)>,
+    /// The state after the bar `save_at` asked for, when the run stepped through it (the
+    /// rows known by then are in its `tables`, the rest in the run's).
+    pub saved: Option<Saved>,
+}
+
+/// A state kept part-way through a [`Resumable`] run.
+#[derive(Debug)]
+pub struct Saved {
+    pub rows: usize,
+    pub state: Vec<u8>,
+    pub tables: Vec<crate::table::ResultTable>,
 }
 
 pub(crate) fn last_bar(history: &History) -> Option<(i64, [u64; 5])> {
@@ -138,11 +152,12 @@ pub(crate) fn last_bar(history: &History) -> Option<(i64, [u64; 5])> {
 
 /// [`super::run`] of `spec` over `candles`, resumed from `state` (what a run of the same
 /// detector made on a prefix of these candles) when given: only the bars after the prefix
-/// are stepped, and the tables equal a full run's bit for bit. A state of another detector
-/// or revision, one made on more bars than there are, or whose last bar is not the
-/// candles' bar at that row, is refused (`IctError::Corrupt`); the caller then runs anew.
-/// With `save_at = Some(rows)`, the state after that many bars is kept too (when the run
-/// steps through it), so a later run can resume from there.
+/// are stepped, and the tables of the run the state came from followed by this run's
+/// `tables` equal a full run's bit for bit. A state of another detector or revision, one
+/// made on more bars than there are, or whose last bar is not the candles' bar at that
+/// row, is refused (`IctError::Corrupt`); the caller then runs anew. With
+/// `save_at = Some(rows)`, the state after that many bars is kept too (when the run steps
+/// through it), so a later run can resume from there.
 pub fn run_resumable(
     spec: &NativeSpec,
     candles: &crate::Candles<'_>,
@@ -177,32 +192,67 @@ pub fn run_resumable(
         }
         graph.load(&payload.nodes)?;
     }
+    let root = ids.first().copied().unwrap_or(0);
     let from = history.len();
+    let mut handed = handed_out(&graph, root, spec);
     graph.reserve(candles.len() - from);
     let mut saved = None;
     while history.advance() {
         graph.step(&history)?;
         if save_at == Some(history.len()) && history.len() < candles.len() {
-            saved = Some((
-                history.len(),
-                frame(RUN, &run_payload(spec, &history, &graph)?)?,
-            ));
+            let tables = hand_out(&mut graph, root, spec, &history, &mut handed);
+            saved = Some(Saved {
+                rows: history.len(),
+                state: frame(RUN, &run_payload(spec, &history, &graph)?)?,
+                tables,
+            });
         }
     }
-    let node = ids.first().and_then(|&id| graph.node(id));
-    let tables = node
-        .map(|d| {
-            (0..spec.declaration.tables.len())
-                .map(|which| d.table(&history, which, 0))
-                .collect()
-        })
-        .unwrap_or_default();
+    let tables = hand_out(&mut graph, root, spec, &history, &mut handed);
     Ok(Resumable {
         tables,
         state: frame(RUN, &run_payload(spec, &history, &graph)?)?,
         stepped: history.len() - from,
         saved,
     })
+}
+
+/// Rows of each of the root's tables already known (handed out by earlier runs).
+fn handed_out(graph: &super::graph::Graph, root: usize, spec: &NativeSpec) -> Vec<usize> {
+    (0..spec.declaration.tables.len())
+        .map(|which| graph.node(root).map_or(0, |d| d.rows(which)))
+        .collect()
+}
+
+/// The root's table rows not handed out yet; then the root forgets what only tables read
+/// (reported log rows, dead zones), so a state holds what is still open, not the history.
+fn hand_out(
+    graph: &mut super::graph::Graph,
+    root: usize,
+    spec: &NativeSpec,
+    history: &History,
+    handed: &mut [usize],
+) -> Vec<crate::table::ResultTable> {
+    let Some(node) = graph.node(root) else {
+        return Vec::new();
+    };
+    let tables = (0..spec.declaration.tables.len())
+        .zip(handed.iter_mut())
+        .map(|(which, done)| {
+            let now = node.rows(which);
+            let table = node.table(history, which, (*done).min(now));
+            *done = now;
+            table
+        })
+        .collect();
+    if !graph.is_read(root) {
+        if let Some(node) = graph.node_mut(root) {
+            for (which, &upto) in handed.iter().enumerate() {
+                node.forget(which, upto);
+            }
+        }
+    }
+    tables
 }
 
 fn run_payload(

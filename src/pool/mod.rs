@@ -536,9 +536,17 @@ struct Task<'a> {
 impl Task<'_> {
     /// The result of `spec`, from the cache or computed.
     fn get(&mut self, spec: &Spec) -> Result<Arc<ResultTable>> {
-        if self.resumable(spec).is_some() {
-            // Not through the result cache: its run state is what the cache keeps.
-            return Ok(Arc::new(self.compute(spec, None)?));
+        if let Some(with) = self.resumable(spec) {
+            // Its run state and rows are what the disk tier keeps; the memory tier holds
+            // the tables for repeated calls, as for any result.
+            let key = self.key(spec)?;
+            if let Some(hit) = with.cache.peek(&key) {
+                self.shared.memory_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(hit);
+            }
+            let table = Arc::new(self.compute_tables(spec, None, true)?);
+            with.cache.remember(key, Arc::clone(&table));
+            return Ok(table);
         }
         if let Spec::SwingHighsLows { swing_length } = spec {
             if let Some(s) = self.swings.get(swing_length) {
@@ -626,7 +634,7 @@ impl Task<'_> {
         };
         if self.resumable(spec).is_some() {
             // Its run state is what the cache keeps (the tables come from it).
-            self.compute(spec, None)?;
+            self.compute_tables(spec, None, false)?;
             return Ok(true);
         }
         let key = self.key(spec)?;
@@ -671,13 +679,24 @@ impl Task<'_> {
     }
 
     fn compute(&self, spec: &Spec, swings: Option<&ResultTable>) -> Result<ResultTable> {
+        self.compute_tables(spec, swings, true)
+    }
+
+    /// [`Task::compute`]; a resumed native run assembles its tables only when `tables`
+    /// (without, it stores its state and new rows and returns an empty table).
+    fn compute_tables(
+        &self,
+        spec: &Spec,
+        swings: Option<&ResultTable>,
+        tables: bool,
+    ) -> Result<ResultTable> {
         if let (Some(reader), false) = (self.reader, self.checked.get()) {
             reader.check_blocks()?; // damaged data is never analysed
             self.checked.set(true);
         }
         let began = Instant::now();
         let out = match self.resumable(spec) {
-            Some(with) => self.resumed(spec, with),
+            Some(with) => self.resumed(spec, with, tables),
             None => {
                 if let Spec::Native(_) = spec {
                     self.shared.recomputed.fetch_add(1, Ordering::Relaxed);
@@ -729,7 +748,7 @@ impl<'a> Task<'a> {
             }
         };
         let mut key = spec.key_builder()?;
-        key.param("run_state", Param::Int(1))?;
+        key.param("run_state", Param::Int(RUN_STATE_FORMAT))?;
         key.input_hashed("prefix@store-blocks", Dtype::U8, rows as u64, digest);
         Ok(key.key())
     }
@@ -749,12 +768,16 @@ impl<'a> Task<'a> {
         }
     }
 
-    /// A native detector over a whole stored series with a disk cache: resumed from the
+    /// A native detector over a whole stored series with a disk cache, resumed from the
     /// newest run state stored for a prefix of exactly these rows (the one this pool wrote
-    /// last, else the one at the last block boundary, which a new process finds too), so only
-    /// the bars after it are stepped; the new state is stored for the next run. A state that
-    /// does not fit (another series, damaged) is skipped: the run starts from the first bar.
-    fn resumed(&self, spec: &Spec, with: Resuming<'_, '_>) -> Result<ResultTable> {
+    /// last, else one of all the rows, else the one at the last block boundary, which a new
+    /// process finds too): only the bars after it are stepped. The new state is stored
+    /// with the rows the stepped bars made known, linked to the entry it resumed from
+    /// ([`Link`]): the tables are the rows along the links, so a cycle writes what it
+    /// added, not the history. `tables` false: the tables are not assembled (an empty
+    /// table comes back). A state or link that does not fit (another series, damaged,
+    /// evicted) is skipped: the run starts from the first bar.
+    fn resumed(&self, spec: &Spec, with: Resuming<'_, '_>, tables: bool) -> Result<ResultTable> {
         let Resuming {
             native,
             reader,
@@ -777,31 +800,52 @@ impl<'a> Task<'a> {
             .get(&slot)
             .copied();
         let mut candidates: Vec<usize> = last.into_iter().filter(|&r| r <= n).collect();
-        if boundary > 0 && !candidates.contains(&boundary) {
-            candidates.push(boundary);
+        for rows in [n, boundary] {
+            if rows > 0 && !candidates.contains(&rows) {
+                candidates.push(rows);
+            }
         }
-        let mut found: Option<(usize, Vec<u8>)> = None;
+        let mut found: Option<(usize, Link, Entry)> = None;
         for rows in candidates {
             let key = self.state_key(spec, rows, reader)?;
-            if let crate::cache::disk::Lookup::Hit(table, _) = disk.get(&key) {
-                if let Some(column) = table.columns.first() {
-                    found = Some((rows, column.bytes().to_vec()));
-                    break;
+            if let Some(entry) = Entry::read(disk, &key) {
+                found = Some((
+                    rows,
+                    Link {
+                        key,
+                        depth: entry.depth,
+                    },
+                    entry,
+                ));
+                break;
+            }
+        }
+        // The rows before the state, when asked for (a broken link: start afresh).
+        let mut before = Vec::new();
+        if tables {
+            if let Some((_, _, entry)) = &found {
+                match chain(disk, entry) {
+                    Some(pieces) => before = pieces,
+                    None => found = None,
                 }
             }
         }
-        let from = found.as_ref().map_or(0, |(rows, _)| *rows);
+        let from = found.as_ref().map_or(0, |(rows, _, _)| *rows);
         let save_at = (boundary > from && boundary < n).then_some(boundary);
         let resume = |state: Option<&[u8]>| {
             crate::detect::checkpoint::run_resumable(native, &self.c, state, save_at)
         };
-        let (run, resumed) = match &found {
-            Some((_, state)) => match resume(Some(state)) {
-                Err(IctError::Corrupt { .. }) => (resume(None)?, false),
-                other => (other?, true),
+        let (run, link) = match found {
+            Some((_, link, entry)) => match resume(Some(&entry.state)) {
+                Err(IctError::Corrupt { .. }) => {
+                    before.clear();
+                    (resume(None)?, None)
+                }
+                other => (other?, Some(link)),
             },
-            None => (resume(None)?, false),
+            None => (resume(None)?, None),
         };
+        let resumed = link.is_some();
         let counter = if resumed {
             &self.shared.resumed
         } else {
@@ -809,7 +853,7 @@ impl<'a> Task<'a> {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         // A state of exactly these rows is this result, found on disk; else it was computed.
-        let hit = if resumed && from == n {
+        let hit = if resumed && run.stepped == 0 {
             &self.shared.disk_hits
         } else {
             &self.shared.misses
@@ -818,25 +862,155 @@ impl<'a> Task<'a> {
         self.shared
             .rows_computed
             .fetch_add(run.stepped as u64, Ordering::Relaxed);
-        let store = |rows: usize, state: &[u8]| -> Result<()> {
-            let table = Arc::new(ResultTable::new(vec![crate::table::Column::u8(
-                "state", state,
-            )]));
-            cache.write_aside(&self.state_key(spec, rows, reader)?, "native-state", &table);
+        let mut link = link;
+        // Whether `pieces` hold every row from the first bar (else the rows before the
+        // state are along the links).
+        let complete = tables || !resumed;
+        let mut pieces = before;
+        let mut store = |rows: usize, state: Vec<u8>, rows_now: ResultTable| -> Result<()> {
+            let key = self.state_key(spec, rows, reader)?;
+            let entry = match link.filter(|l| l.depth < MAX_LINKS) {
+                Some(previous) => Entry {
+                    state,
+                    link: Some(previous.key),
+                    depth: previous.depth + 1,
+                    rows: rows_now.clone(),
+                },
+                // No entry to link to, or a chain long enough: this entry holds every row
+                // (assembled from the chain when the caller did not ask for the tables).
+                None => {
+                    let mut all = match link {
+                        Some(l) if !complete => {
+                            match Entry::read(disk, &l.key).and_then(|e| chain(disk, &e)) {
+                                Some(p) => p,
+                                // The chain broke meanwhile: nothing to store.
+                                None => return Ok(()),
+                            }
+                        }
+                        _ => pieces.clone(),
+                    };
+                    all.push(rows_now.clone());
+                    Entry {
+                        state,
+                        link: None,
+                        depth: 0,
+                        rows: ResultTable::concat(&all, "native run state")?,
+                    }
+                }
+            };
+            cache.write_aside(&key, "native-state", &entry.encode());
+            link = Some(Link {
+                key,
+                depth: entry.depth,
+            });
+            pieces.push(rows_now);
             Ok(())
         };
-        if let Some((rows, state)) = &run.saved {
-            store(*rows, state)?;
+        let whole = |tables: Vec<ResultTable>| spec::native_table(native, tables);
+        if let Some(saved) = run.saved {
+            store(saved.rows, saved.state, whole(saved.tables))?;
         }
-        if !(resumed && from == n) {
-            store(n, &run.state)?;
+        if run.stepped > 0 || !resumed {
+            store(n, run.state, whole(run.tables))?;
+        } else {
+            pieces.push(whole(run.tables));
         }
         index
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(slot, n);
-        Ok(spec::native_table(native, run.tables))
+        if !tables {
+            return Ok(ResultTable::default());
+        }
+        ResultTable::concat(&pieces, "native run state")
     }
+}
+
+/// The format of stored run states (a cache key parameter: another format is another key).
+const RUN_STATE_FORMAT: i64 = 2;
+
+/// The most entries a chain of run states links back through before one holds every row
+/// again: a run reads at most this many entries, and rewrites the whole tables once in
+/// this many runs.
+const MAX_LINKS: u32 = 16;
+
+/// The entry a run state links to, and how many links lead back from it.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    key: crate::cache::Key,
+    depth: u32,
+}
+
+/// A stored run state: the detector's state after a prefix of a series, the rows its
+/// tables gained since the entry it `link`s to (all rows when it links to none), and the
+/// number of links behind it.
+struct Entry {
+    state: Vec<u8>,
+    link: Option<crate::cache::Key>,
+    depth: u32,
+    rows: ResultTable,
+}
+
+impl Entry {
+    /// As a cache table: `state`, `link` (0 or 16 bytes), `depth`, then the rows' columns.
+    fn encode(&self) -> ResultTable {
+        let mut columns = vec![
+            crate::table::Column::u8("state", &self.state),
+            crate::table::Column::u8("link", self.link.as_ref().map_or(&[][..], |k| &k.0[..])),
+            crate::table::Column::i64("depth", vec![i64::from(self.depth)]),
+        ];
+        columns.extend(self.rows.columns.iter().cloned());
+        ResultTable::new(columns)
+    }
+
+    /// The entry stored under `key`, if there is one that reads as an entry.
+    fn read(disk: &crate::cache::disk::DiskTier, key: &crate::cache::Key) -> Option<Entry> {
+        let crate::cache::disk::Lookup::Hit(table, _) = disk.get(key) else {
+            return None;
+        };
+        let mut columns = table.columns.into_iter();
+        let (state, link, depth) = (columns.next()?, columns.next()?, columns.next()?);
+        let named =
+            |c: &crate::table::Column, name: &str, dtype: Dtype| c.name == name && c.dtype == dtype;
+        if !(named(&state, "state", Dtype::U8)
+            && named(&link, "link", Dtype::U8)
+            && named(&depth, "depth", Dtype::I64))
+        {
+            return None;
+        }
+        let link = match link.bytes() {
+            [] => None,
+            bytes => Some(crate::cache::Key(bytes.try_into().ok()?)),
+        };
+        let depth = depth.into_vec::<i64>().first().copied()?;
+        let depth = u32::try_from(depth).ok().filter(|d| *d <= MAX_LINKS)?;
+        if link.is_some() != (depth > 0) {
+            return None;
+        }
+        Some(Entry {
+            state: state.bytes().to_vec(),
+            link,
+            depth,
+            rows: ResultTable::new(columns.collect()),
+        })
+    }
+}
+
+/// The rows of `entry` and of the entries it links back to, oldest first; `None` when a
+/// link is missing or not an entry one link shorter (then the tables are not known).
+fn chain(disk: &crate::cache::disk::DiskTier, entry: &Entry) -> Option<Vec<ResultTable>> {
+    let mut pieces = vec![entry.rows.clone()];
+    let (mut link, mut depth) = (entry.link, entry.depth);
+    while let Some(key) = link {
+        let previous = Entry::read(disk, &key)?;
+        if previous.depth + 1 != depth {
+            return None;
+        }
+        pieces.push(previous.rows);
+        (link, depth) = (previous.link, previous.depth);
+    }
+    pieces.reverse();
+    Some(pieces)
 }
 
 /// An input column as the cache key names it (the session's wall clock is the UTC time).
