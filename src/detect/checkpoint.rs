@@ -25,7 +25,8 @@ const ENGINE: &[u8; 8] = b"ICTCKPT\0";
 const RUN: &[u8; 8] = b"ICTRUN\0\0";
 /// The layout of the frame and payload; bumped on any change to them. 2: the zone
 /// transition and liquidity sweep logs record how many of their oldest rows were dropped.
-const FORMAT: u32 = 2;
+/// 3: so do the swing, structure break and liquidity pool logs.
+const FORMAT: u32 = 3;
 pub(crate) const HEADER: usize = 8 + 4 + 8 + 8 + 8;
 
 /// A detector's state to and from bytes (every serde type has it).
@@ -224,8 +225,9 @@ fn handed_out(graph: &super::graph::Graph, root: usize, spec: &NativeSpec) -> Ve
         .collect()
 }
 
-/// The root's table rows not handed out yet; then the root forgets what only tables read
-/// (reported log rows, dead zones), so a state holds what is still open, not the history.
+/// The root's table rows not handed out yet; then the graph forgets what nobody can ask
+/// for again ([`super::graph::Graph::forget_handed`]), so a state holds what is still
+/// open, not the history.
 fn hand_out(
     graph: &mut super::graph::Graph,
     root: usize,
@@ -245,13 +247,7 @@ fn hand_out(
             table
         })
         .collect();
-    if !graph.is_read(root) {
-        if let Some(node) = graph.node_mut(root) {
-            for (which, &upto) in handed.iter().enumerate() {
-                node.forget(which, upto);
-            }
-        }
-    }
+    graph.forget_handed(&[(root, handed)]);
     tables
 }
 

@@ -129,4 +129,34 @@ impl Graph {
     pub fn is_read(&self, id: usize) -> bool {
         self.inputs.iter().any(|ids| ids.contains(&id))
     }
+
+    /// Drops the rows nobody can ask for again, so a long-running graph holds what is still
+    /// open rather than its history: `handed` gives, per requested node, the rows of each
+    /// table already handed out (those may go); a node nobody requested has no table to
+    /// hand out (all its rows may go). A node read by a detector that reads back
+    /// ([`Detector::reads_back`]) keeps everything.
+    pub fn forget_handed(&mut self, handed: &[(usize, &[usize])]) {
+        for id in 0..self.nodes.len() {
+            let reread = self
+                .inputs
+                .iter()
+                .zip(&self.nodes)
+                .any(|(ids, reader)| ids.contains(&id) && reader.reads_back());
+            if reread {
+                continue;
+            }
+            let requested = handed.iter().find(|(node, _)| *node == id);
+            let Some(node) = self.nodes.get_mut(id) else {
+                continue;
+            };
+            let tables = self.specs.get(id).map_or(0, |s| s.tables().count());
+            for which in 0..tables {
+                let upto = match requested {
+                    Some((_, rows)) => rows.get(which).copied().unwrap_or(0),
+                    None => node.rows(which),
+                };
+                node.forget(which, upto);
+            }
+        }
+    }
 }

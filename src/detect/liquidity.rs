@@ -163,9 +163,15 @@ impl Detector for Liquidity {
         }
     }
     fn forget(&mut self, which: usize, upto: usize) {
-        if which == 1 {
+        if which == 0 {
+            self.pools.forget_before(upto);
+        } else {
             self.taken.forget_before(upto);
         }
+    }
+    /// Reads the swings the current bar confirmed, nothing older.
+    fn reads_back(&self) -> bool {
+        false
     }
 }
 use std::collections::BTreeSet;
@@ -255,7 +261,7 @@ pub struct Liquidity {
     /// The level nearest to price in each set (the lowest high, the highest low; +inf /
     /// -inf when empty), so a bar that takes nothing costs four comparisons.
     edges: [f64; 4],
-    pub pools: Vec<PoolRow>,
+    pub pools: super::log::Log<PoolRow>,
     pub taken: super::log::Log<Taken>,
     pool_count: usize,
     journal: Vec<Op>,
@@ -269,7 +275,7 @@ impl Liquidity {
             levels: Vec::new(),
             sets: Default::default(),
             edges: EMPTY_EDGES,
-            pools: Vec::new(),
+            pools: super::log::Log::default(),
             taken: super::log::Log::default(),
             pool_count: 0,
             journal: Vec::new(),
@@ -514,7 +520,7 @@ impl Liquidity {
     /// Pool rows `start..`: the common columns (`id` = the pool, `anchor` = its first member's
     /// pivot, `known_at` = the join), `level`, `members`, `tolerance`.
     pub fn pool_table(&self, history: &History, start: usize) -> ResultTable {
-        let rows = &self.pools[start.min(self.pools.len())..];
+        let rows = self.pools.from(start.min(self.pools.len()));
         let mut columns = super::table::common(
             history,
             rows.iter().map(|r| r.pool as i64).collect(),

@@ -94,7 +94,7 @@ impl MitigationBlocks {
         let added = swings.added();
         self.swings_before = swings.events.len() - added.len();
         for b in structure.added() {
-            if let Some(zone) = self.block(history, &swings.events, b, t) {
+            if let Some(zone) = self.block(history, swings.events.as_slice(), b, t) {
                 self.book.add(zone);
             }
         }

@@ -55,6 +55,10 @@ impl Detector for OrderBlocks {
     fn undo(&mut self) {
         OrderBlocks::undo(self);
     }
+    /// Reads the breaks the current bar made and the swing watched, nothing older.
+    fn reads_back(&self) -> bool {
+        false
+    }
     zone_tables!(|_: &Self| KIND_ORDER_BLOCK, "mean_threshold", QUALITY);
 }
 

@@ -55,6 +55,12 @@ pub trait Detector: Any + Send + Sync + super::checkpoint::Checkpointed {
     /// ([`super::log::Log`]): a live session's after reporting them, for a detector no
     /// other detector reads. Rows before `upto` cannot be asked for afterwards.
     fn forget(&mut self, _which: usize, _upto: usize) {}
+    /// Whether this detector may read rows its inputs logged at earlier bars, not only
+    /// those the current bar added (and their current state): its inputs then keep every
+    /// row. False lets a live session or a resumed run drop its inputs' old rows.
+    fn reads_back(&self) -> bool {
+        true
+    }
 }
 
 /// `step` and `undo` of a [`Detector`] that reads no other detector: its inherent

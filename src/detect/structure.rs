@@ -96,6 +96,13 @@ impl Detector for Structure {
         Structure::undo(self);
     }
     one_table!(events);
+    fn forget(&mut self, _: usize, upto: usize) {
+        self.events.forget_before(upto);
+    }
+    /// Reads the swings the current bar confirmed, nothing older.
+    fn reads_back(&self) -> bool {
+        false
+    }
 }
 
 /// What counts as going beyond a level.
@@ -176,7 +183,8 @@ pub struct Structure {
     state: State,
     saved: State,
     events_before: usize,
-    pub events: Vec<Break>,
+    /// Every break logged (the table); the oldest may be dropped once handed out.
+    pub events: super::log::Log<Break>,
 }
 
 impl Structure {
@@ -191,7 +199,7 @@ impl Structure {
             state,
             saved: state,
             events_before: 0,
-            events: Vec::new(),
+            events: super::log::Log::default(),
         }
     }
 
@@ -263,12 +271,12 @@ impl Structure {
 
     /// Breaks `start..` as a table.
     pub fn table(&self, history: &History, start: usize) -> ResultTable {
-        table::breaks(history, &self.events[start.min(self.events.len())..])
+        table::breaks(history, self.events.from(start.min(self.events.len())))
     }
 
     /// The breaks the current bar produced.
     pub fn added(&self) -> &[Break] {
-        &self.events[self.events_before.min(self.events.len())..]
+        self.events.from(self.events_before.min(self.events.len()))
     }
 
     /// The level watched for an up (+1) or down (-1) break before the current bar.
@@ -372,6 +380,10 @@ impl Detector for StructureLayers {
     fn step(&mut self, _: &History, inputs: &Inputs<'_>) -> Result<()> {
         StructureLayers::step(self, inputs.get(0)?, inputs.get(1)?);
         Ok(())
+    }
+    /// Reads the breaks the current bar made and the levels watched, nothing older.
+    fn reads_back(&self) -> bool {
+        false
     }
     fn undo(&mut self) {
         StructureLayers::undo(self);

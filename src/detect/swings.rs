@@ -57,6 +57,9 @@ impl SwingParams {
 impl Detector for Swings {
     steps_alone!();
     one_table!(events);
+    fn forget(&mut self, _: usize, upto: usize) {
+        self.events.forget_before(upto);
+    }
 }
 
 /// Parameters of [`Swings`]. Preset "ictcore": 5 bars each side.
@@ -225,7 +228,8 @@ pub struct Swings {
     last: Last,
     saved: Last,
     events_before: usize,
-    pub events: Vec<Swing>,
+    /// Every swing logged (the table); the oldest may be dropped once handed out.
+    pub events: super::log::Log<Swing>,
 }
 
 impl Swings {
@@ -254,7 +258,7 @@ impl Swings {
                 low: None,
             },
             events_before: 0,
-            events: Vec::new(),
+            events: super::log::Log::default(),
         }
     }
 
@@ -315,12 +319,12 @@ impl Swings {
 
     /// Swings `start..` as a table.
     pub fn table(&self, history: &History, start: usize) -> ResultTable {
-        table::swings(history, &self.events[start.min(self.events.len())..])
+        table::swings(history, self.events.from(start.min(self.events.len())))
     }
 
     /// The swings the current bar confirmed.
     pub fn added(&self) -> &[Swing] {
-        &self.events[self.events_before.min(self.events.len())..]
+        self.events.from(self.events_before.min(self.events.len()))
     }
 
     /// Undoes the last [`Swings::step`].

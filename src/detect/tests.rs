@@ -457,7 +457,7 @@ fn structure_breaks_at_the_break_bar_with_bos_and_choch() {
         .events
         .iter()
         .any(|e| e.kind == BreakKind::Bos && !e.initial));
-    assert!(d.events[0].initial && d.events[1..].iter().all(|e| !e.initial));
+    assert!(d.events[0].initial && d.events.from(1).iter().all(|e| !e.initial));
     let mut trend = 0;
     for e in &d.events {
         let swing = swings.events[e.swing_id];
@@ -1534,7 +1534,7 @@ fn structure_layers_report_each_break_once() {
         c.get::<Structure>(2),
     );
     let swing_rows: Vec<_> = d.rows.iter().filter(|r| r.0 == 1).map(|r| r.1).collect();
-    assert_eq!(swing_rows, alone_swing.events);
+    assert_eq!(swing_rows, alone_swing.events.as_slice());
     let internal_rows = d.rows.iter().filter(|r| r.0 == 0).count();
     assert_eq!(internal_rows + skipped, alone_internal.events.len());
     assert!(skipped > 0 && internal_rows > 0 && !swing_rows.is_empty());

@@ -211,20 +211,17 @@ impl Series {
         (out, total)
     }
 
-    /// Drops the rows reported of the logs only tables read (zone transitions, sweeps) of
-    /// the detectors no other detector reads: the session holds what is still open and
-    /// the logs' positions, not every row it ever reported.
+    /// Drops what was reported and what nobody can ask for again
+    /// ([`Graph::forget_handed`]): the session holds what is still open and the tables'
+    /// row counts, not every row it ever reported.
     fn forget_reported(&mut self) {
-        for (&id, reported) in self.ids.iter().zip(&self.reported) {
-            if self.graph.is_read(id) {
-                continue;
-            }
-            if let Some(node) = self.graph.node_mut(id) {
-                for (which, &upto) in reported.iter().enumerate() {
-                    node.forget(which, upto);
-                }
-            }
-        }
+        let handed: Vec<(usize, &[usize])> = self
+            .ids
+            .iter()
+            .zip(&self.reported)
+            .map(|(&id, rows)| (id, rows.as_slice()))
+            .collect();
+        self.graph.forget_handed(&handed);
     }
 }
 

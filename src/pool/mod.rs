@@ -927,7 +927,7 @@ impl<'a> Task<'a> {
 }
 
 /// The format of stored run states (a cache key parameter: another format is another key).
-const RUN_STATE_FORMAT: i64 = 2;
+const RUN_STATE_FORMAT: i64 = 3;
 
 /// The most entries a chain of run states links back through before one holds every row
 /// again: a run reads at most this many entries, and rewrites the whole tables once in
