@@ -293,18 +293,22 @@ impl ResultTable {
     }
 
     /// The rows of `parts` one after the other, column by column (a log's rows kept in
-    /// pieces, oldest first). The parts must have the same columns, in the same order with
-    /// the same dtypes: anything else is not one table (`IctError::Corrupt` naming `table`).
-    pub fn concat(parts: &[ResultTable], table: &str) -> crate::Result<ResultTable> {
+    /// pieces, oldest first), with `meta`. The parts must have the same columns, in the
+    /// same order with the same dtypes: anything else is not one table
+    /// (`IctError::Corrupt` naming `table`).
+    pub fn concat(
+        parts: &[&[Column]],
+        meta: Vec<(String, String)>,
+        table: &str,
+    ) -> crate::Result<ResultTable> {
         let Some((first, rest)) = parts.split_first() else {
             return Ok(ResultTable::default());
         };
         let differ = rest.iter().any(|part| {
-            part.columns.len() != first.columns.len()
+            part.len() != first.len()
                 || part
-                    .columns
                     .iter()
-                    .zip(&first.columns)
+                    .zip(first.iter())
                     .any(|(a, b)| a.name != b.name || a.dtype != b.dtype)
         });
         if differ {
@@ -313,24 +317,19 @@ impl ResultTable {
                 detail: "pieces of a table with different columns".into(),
             });
         }
-        let columns = (0..first.columns.len())
-            .map(|i| {
-                let pieces = parts.iter().filter_map(|p| p.columns.get(i));
+        let columns = first
+            .iter()
+            .enumerate()
+            .map(|(i, head)| {
+                let pieces = parts.iter().filter_map(|p| p.get(i));
                 let mut bytes = Vec::with_capacity(pieces.clone().map(|c| c.byte_len).sum());
                 for piece in pieces {
                     bytes.extend_from_slice(piece.bytes());
                 }
-                Column::from_bytes(
-                    first.columns[i].name.clone(),
-                    first.columns[i].dtype,
-                    &bytes,
-                )
+                Column::from_bytes(head.name.clone(), head.dtype, &bytes)
             })
             .collect::<crate::Result<Vec<_>>>()?;
-        Ok(ResultTable {
-            columns,
-            meta: first.meta.clone(),
-        })
+        Ok(ResultTable { columns, meta })
     }
 }
 

@@ -14,7 +14,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -96,50 +95,57 @@ def test_rewritten_series_and_damaged_states_recompute(tmp_path: Path) -> None:
             data[len(data) // 2] ^= 0xFF
             path.write_bytes(bytes(data))
     store.append("A", "1m", cut(bars(900, seed=8), 850, 860))
+    # A new cache object: the states this one keeps in memory are out of the picture.
+    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
     damaged = pool.analyze([("A", "1m")], DETECTORS, progress=False, resume=True)
     assert damaged.stats["resumed"] == 0
     assert_batch(damaged, store, "A")
 
 
-def test_a_new_process_resumes_from_the_last_block_boundary(tmp_path: Path) -> None:
-    """States are also stored at block boundaries (65,536 rows), which a pool in another
-    process finds from the series alone."""
+def test_a_new_process_resumes_from_what_it_can_find(tmp_path: Path) -> None:
+    """A pool in another process does not know the rows of the last state: it finds the
+    state of all the rows (nothing appended since), of all but the newest (one bar), or the
+    one stored at the last multiple of 1,024 rows."""
     store = CandleStore(tmp_path / "store")
-    c = bars(70_100)
-    store.write("A", "1m", cut(c, 0, 70_000))
+    c = bars(12_000)
+    store.write("A", "1m", cut(c, 0, 10_000))
     pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
-    pool.analyze([("A", "1m")], ["native.fvg"], progress=False, resume=True)
-    store.append("A", "1m", cut(c, 70_000, 70_100))
+    pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
     code = textwrap.dedent(
         f"""
         import json, ictcore
         store = ictcore.CandleStore({str(tmp_path / "store")!r}, create=False)
         pool = ictcore.DetectorPool(store=store, cache=ictcore.AnalysisCache(
             {str(tmp_path / "cache")!r}), workers=1)
-        r = pool.analyze([("A", "1m")], ["native.fvg"], progress=False, resume=True)
+        r = pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
         print(json.dumps([r.stats["resumed"], r.stats["rows_computed"]]))
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy()
-    )
-    assert out.returncode == 0, out.stderr
-    resumed, rows = json.loads(out.stdout)
-    assert resumed == 1 and rows == 70_100 - 65_536
-    result = pool.analyze([("A", "1m")], ["native.fvg"], progress=False, resume=True)
+
+    def new_process() -> tuple[int, int]:
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy()
+        )
+        assert out.returncode == 0, out.stderr
+        resumed, rows = json.loads(out.stdout)
+        return resumed, rows
+
+    assert new_process() == (1, 0)  # nothing appended: the state of all the rows
+    store.append("A", "1m", cut(c, 10_000, 10_001))
+    assert new_process() == (1, 1)  # one bar: the state of all but the newest
+    store.append("A", "1m", cut(c, 10_001, 10_100))
+    # 99 bars more: the save point at 9 x 1,024 = 9,216 rows (the run at 10,001 rows was
+    # in the other process, whose states this one finds only by their rows).
+    assert new_process() == (1, 10_100 - 9_216)
+    result = pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
     got = result.arrays("A", "1m", "native.fvg")
     expected = (
         DetectorPool()
-        .analyze(
-            [("A", "1m", store.read("A", "1m"))],
-            ["native.fvg"],
-            progress=False,
-            resume=True,
-        )
+        .analyze([("A", "1m", store.read("A", "1m"))], ["native.fvg"], progress=False)
         .arrays("A", "1m", "native.fvg")
     )
     for column in got:
-        assert np.array_equal(got[column], expected[column], equal_nan=True), column
+        assert got[column].tobytes() == expected[column].tobytes(), column
 
 
 def test_resume_false_starts_from_the_first_bar(tmp_path: Path) -> None:
@@ -216,3 +222,33 @@ def test_a_pool_killed_while_storing_states_loses_nothing(tmp_path: Path) -> Non
     store.append("A", "1m", cut(c, 130_000, 140_000))
     pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
     assert_batch(pool.analyze([("A", "1m")], DETECTORS, progress=False), store, "A")
+
+
+@pytest.mark.parametrize("detector", ictcore.NATIVE_DETECTORS)
+def test_every_native_detector_resumes_through_stored_links(tmp_path: Path, detector: str) -> None:
+    """Each cycle in a new pool and cache object: the tables are the stored rows read back
+    along the links (metadata included) followed by the new rows, and equal the batch's."""
+    store = CandleStore(tmp_path / "store")
+    c = bars(3_000, seed=5)
+    store.write("A", "1m", cut(c, 0, 2_000))
+    at = 2_000
+    for cycle in range(4):
+        pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
+        result = pool.analyze([("A", "1m")], [detector], progress=False)
+        assert result.stats["resumed"] == (1 if cycle else 0)
+        got = result.arrays("A", "1m", detector)
+        expected = (
+            DetectorPool()
+            .analyze([("A", "1m", store.read("A", "1m"))], [detector], progress=False)
+            .arrays("A", "1m", detector)
+        )
+        assert list(got) == list(expected)
+        for column in got:
+            assert got[column].tobytes() == expected[column].tobytes(), column
+        assert getattr(got, "meta", None) == getattr(expected, "meta", None)
+        # One bar (a new process finds the state of all but the newest), none (of all the
+        # rows), 30 (the save point at 1,024 rows).
+        more = [1, 0, 30, 0][cycle]
+        if more:
+            store.append("A", "1m", cut(c, at, at + more))
+        at += more

@@ -282,8 +282,9 @@ class DetectorPool:
                 ones — equal a full run's bit for bit. A state is used only for exactly the
                 rows it was made on: a rewritten series, a damaged or evicted state runs
                 from the first bar. A new process resumes from the state of all the rows,
-                or the last 65,536-row boundary. ``False`` recomputes every run (and its
-                tables then go through the cache as compat results do).
+                of all but the newest, or of the last multiple of 1,024 rows. ``False``
+                recomputes every run (and its tables then go through the cache as compat
+                results do).
 
         ``stats["rows_computed"]`` counts the bars native detectors stepped,
         ``stats["resumed"]`` / ``stats["recomputed"]`` their runs from a stored run state /

@@ -398,6 +398,12 @@ impl AnalysisCache {
         self.memory().insert(key, table);
     }
 
+    /// The memory tier's entry for `key`, if any, not counted as a hit (a part of a result,
+    /// such as a stored run state, rather than a result).
+    pub fn recall(&self, key: &Key) -> Option<Arc<ResultTable>> {
+        self.memory().get(key)
+    }
+
     /// The memory tier's entry for `key`, if any (counted as a memory hit), without looking
     /// on disk or computing.
     pub fn peek(&self, key: &Key) -> Option<Arc<ResultTable>> {

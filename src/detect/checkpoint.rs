@@ -114,6 +114,9 @@ struct RunPayload {
     /// The last of those bars: compared with the series a run resumes on (callers key run
     /// states by the prefix's content; this catches a state handed to the wrong series).
     last: Option<(i64, [u64; 5])>,
+    /// The ATRs of the newest bars ([`History::atr_tail`]): a resumed run continues the
+    /// ATR from them instead of recomputing it over the prefix.
+    atr: Vec<f64>,
     nodes: Vec<Vec<u8>>,
 }
 
@@ -166,33 +169,42 @@ pub fn run_resumable(
     save_at: Option<usize>,
 ) -> Result<Resumable> {
     let (mut graph, ids) = super::graph::Graph::new(std::slice::from_ref(spec))?;
-    let mut history = History::over(candles);
-    if let Some(bytes) = state {
-        let payload: RunPayload = unframe(RUN, bytes)?;
-        let (name, params) = payload.spec;
-        let theirs = NativeSpec::parse(&name, params).map_err(|e| corrupt(e.to_string()))?;
-        if &theirs != spec {
-            return Err(corrupt(format!(
-                "the state of {name} with other parameters, not of {}",
-                spec.name()
-            )));
+    let mut history = match state {
+        None => History::over(candles),
+        Some(bytes) => {
+            let payload: RunPayload = unframe(RUN, bytes)?;
+            let (name, params) = payload.spec;
+            let theirs = NativeSpec::parse(&name, params).map_err(|e| corrupt(e.to_string()))?;
+            if &theirs != spec {
+                return Err(corrupt(format!(
+                    "the state of {name} with other parameters, not of {}",
+                    spec.name()
+                )));
+            }
+            let bars = usize::try_from(payload.bars).unwrap_or(usize::MAX);
+            if bars > candles.len() {
+                return Err(corrupt(format!(
+                    "a state after {bars} bars for a series of {}",
+                    candles.len()
+                )));
+            }
+            if payload.atr.len() != bars.min(super::history::ATR_TAIL) {
+                return Err(corrupt(format!(
+                    "a state after {bars} bars with {} ATRs",
+                    payload.atr.len()
+                )));
+            }
+            let history = History::resumed(candles, bars, payload.atr);
+            if last_bar(&history) != payload.last {
+                return Err(corrupt(format!(
+                    "a state whose bar {} is not this series' (made on another series)",
+                    bars.saturating_sub(1)
+                )));
+            }
+            graph.load(&payload.nodes)?;
+            history
         }
-        let bars = usize::try_from(payload.bars).unwrap_or(usize::MAX);
-        if bars > candles.len() {
-            return Err(corrupt(format!(
-                "a state after {bars} bars for a series of {}",
-                candles.len()
-            )));
-        }
-        history.skip_to(bars);
-        if last_bar(&history) != payload.last {
-            return Err(corrupt(format!(
-                "a state whose bar {} is not this series' (made on another series)",
-                bars.saturating_sub(1)
-            )));
-        }
-        graph.load(&payload.nodes)?;
-    }
+    };
     let root = ids.first().copied().unwrap_or(0);
     let from = history.len();
     let mut handed = handed_out(&graph, root, spec);
@@ -260,6 +272,7 @@ fn run_payload(
         spec: spec.described(),
         bars: history.len() as u64,
         last: last_bar(history),
+        atr: history.atr_tail(),
         nodes: graph.states()?,
     })
 }

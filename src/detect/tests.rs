@@ -784,8 +784,8 @@ proptest! {
             let joined = |pieces: &[&Vec<crate::table::ResultTable>]| -> Vec<crate::table::ResultTable> {
                 (0..pieces[0].len())
                     .map(|t| {
-                        let parts: Vec<_> = pieces.iter().map(|p| p[t].clone()).collect();
-                        crate::table::ResultTable::concat(&parts, "test").unwrap()
+                        let parts: Vec<_> = pieces.iter().map(|p| p[t].columns.as_slice()).collect();
+                        crate::table::ResultTable::concat(&parts, pieces[0][t].meta.clone(), "test").unwrap()
                     })
                     .collect()
             };

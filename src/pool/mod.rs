@@ -12,7 +12,10 @@
 //! - A failure (missing or damaged file, NaN prices, a bad parameter, even a panic) fails its
 //!   request alone; the others complete. Cancellation stops before the next task.
 
+mod resume;
 pub mod spec;
+
+use resume::Resume;
 
 pub use spec::{native_detectors, parse_run, CompatInputs, Spec, DETECTORS};
 
@@ -125,9 +128,6 @@ pub struct DetectorPool {
     /// pool wrote to the cache, where the next run over that series looks first.
     resume: Resume,
 }
-
-/// See [`DetectorPool`]'s `resume`.
-type Resume = Mutex<HashMap<(String, String, crate::cache::Key), usize>>;
 
 /// A series ready to run: its reader (store) and row range.
 struct Prepared {
@@ -537,16 +537,7 @@ impl Task<'_> {
     /// The result of `spec`, from the cache or computed.
     fn get(&mut self, spec: &Spec) -> Result<Arc<ResultTable>> {
         if let Some(with) = self.resumable(spec) {
-            // Its run state and rows are what the disk tier keeps; the memory tier holds
-            // the tables for repeated calls, as for any result.
-            let key = self.key(spec)?;
-            if let Some(hit) = with.cache.peek(&key) {
-                self.shared.memory_hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(hit);
-            }
-            let table = Arc::new(self.compute_tables(spec, None, true)?);
-            with.cache.remember(key, Arc::clone(&table));
-            return Ok(table);
+            return self.resumed_tables(spec, with);
         }
         if let Spec::SwingHighsLows { swing_length } = spec {
             if let Some(s) = self.swings.get(swing_length) {
@@ -632,9 +623,8 @@ impl Task<'_> {
         let Some(cache) = self.cache.filter(|c| c.disk().is_some()) else {
             return Ok(false);
         };
-        if self.resumable(spec).is_some() {
-            // Its run state is what the cache keeps (the tables come from it).
-            self.compute_tables(spec, None, false)?;
+        if let Some(with) = self.resumable(spec) {
+            self.resumed_fill(spec, with)?;
             return Ok(true);
         }
         let key = self.key(spec)?;
@@ -679,34 +669,32 @@ impl Task<'_> {
     }
 
     fn compute(&self, spec: &Spec, swings: Option<&ResultTable>) -> Result<ResultTable> {
-        self.compute_tables(spec, swings, true)
+        self.check_once()?;
+        self.timed(spec, || {
+            if let Spec::Native(_) = spec {
+                self.shared.recomputed.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .rows_computed
+                    .fetch_add(self.c.len() as u64, Ordering::Relaxed);
+            }
+            spec.compute(&self.c, swings, &self.req.symbol, self.req.dtypes)
+        })
     }
 
-    /// [`Task::compute`]; a resumed native run assembles its tables only when `tables`
-    /// (without, it stores its state and new rows and returns an empty table).
-    fn compute_tables(
-        &self,
-        spec: &Spec,
-        swings: Option<&ResultTable>,
-        tables: bool,
-    ) -> Result<ResultTable> {
+    /// Checks the stored rows against their checksums, once per task: damaged data is
+    /// never analysed.
+    fn check_once(&self) -> Result<()> {
         if let (Some(reader), false) = (self.reader, self.checked.get()) {
-            reader.check_blocks()?; // damaged data is never analysed
+            reader.check_blocks()?;
             self.checked.set(true);
         }
+        Ok(())
+    }
+
+    /// `work`, its time added to `spec`'s compute time.
+    fn timed<T>(&self, spec: &Spec, work: impl FnOnce() -> T) -> T {
         let began = Instant::now();
-        let out = match self.resumable(spec) {
-            Some(with) => self.resumed(spec, with, tables),
-            None => {
-                if let Spec::Native(_) = spec {
-                    self.shared.recomputed.fetch_add(1, Ordering::Relaxed);
-                    self.shared
-                        .rows_computed
-                        .fetch_add(self.c.len() as u64, Ordering::Relaxed);
-                }
-                spec.compute(&self.c, swings, &self.req.symbol, self.req.dtypes)
-            }
-        };
+        let out = work();
         let ns = elapsed_ns(began);
         *self
             .shared
@@ -717,300 +705,6 @@ impl Task<'_> {
             .or_default() += ns;
         out
     }
-}
-
-/// What a resuming native run uses: its detector, the stored series, the cache (with its
-/// disk tier, where states are kept) and the pool's index of the last states.
-struct Resuming<'s, 'a> {
-    native: &'s crate::detect::NativeSpec,
-    reader: &'a SeriesReader,
-    cache: &'a AnalysisCache,
-    disk: &'a crate::cache::disk::DiskTier,
-    index: &'a Resume,
-}
-
-impl<'a> Task<'a> {
-    /// The cache key of the run state of native `spec` after the first `rows` rows of the
-    /// stored series: the detector and its parameters, and the identity of exactly those rows.
-    fn state_key(
-        &self,
-        spec: &Spec,
-        rows: usize,
-        reader: &SeriesReader,
-    ) -> Result<crate::cache::Key> {
-        let known = self.prefixes.borrow().get(&rows).copied();
-        let digest = match known {
-            Some(d) => d,
-            None => {
-                let d = reader.prefix_digest(rows as u64)?;
-                self.prefixes.borrow_mut().insert(rows, d);
-                d
-            }
-        };
-        let mut key = spec.key_builder()?;
-        key.param("run_state", Param::Int(RUN_STATE_FORMAT))?;
-        key.input_hashed("prefix@store-blocks", Dtype::U8, rows as u64, digest);
-        Ok(key.key())
-    }
-
-    /// The native detector and stored series of a run that resumes (a native `spec` over a
-    /// whole stored series, with a disk cache to keep its states in).
-    fn resumable<'s>(&self, spec: &'s Spec) -> Option<Resuming<'s, 'a>> {
-        match (spec, self.whole, self.cache, self.resume) {
-            (Spec::Native(native), Some(reader), Some(cache), Some(index)) => Some(Resuming {
-                native,
-                reader,
-                cache,
-                disk: cache.disk()?,
-                index,
-            }),
-            _ => None,
-        }
-    }
-
-    /// A native detector over a whole stored series with a disk cache, resumed from the
-    /// newest run state stored for a prefix of exactly these rows (the one this pool wrote
-    /// last, else one of all the rows, else the one at the last block boundary, which a new
-    /// process finds too): only the bars after it are stepped. The new state is stored
-    /// with the rows the stepped bars made known, linked to the entry it resumed from
-    /// ([`Link`]): the tables are the rows along the links, so a cycle writes what it
-    /// added, not the history. `tables` false: the tables are not assembled (an empty
-    /// table comes back). A state or link that does not fit (another series, damaged,
-    /// evicted) is skipped: the run starts from the first bar.
-    fn resumed(&self, spec: &Spec, with: Resuming<'_, '_>, tables: bool) -> Result<ResultTable> {
-        let Resuming {
-            native,
-            reader,
-            cache,
-            disk,
-            index,
-        } = with;
-        let n = self.c.len();
-        let identity = spec.key_builder()?.key();
-        let slot = (
-            self.req.symbol.clone(),
-            self.req.timeframe.clone(),
-            identity,
-        );
-        let block = crate::store::header::BLOCK_ROWS as usize;
-        let boundary = n / block * block;
-        let last = index
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&slot)
-            .copied();
-        let mut candidates: Vec<usize> = last.into_iter().filter(|&r| r <= n).collect();
-        for rows in [n, boundary] {
-            if rows > 0 && !candidates.contains(&rows) {
-                candidates.push(rows);
-            }
-        }
-        let mut found: Option<(usize, Link, Entry)> = None;
-        for rows in candidates {
-            let key = self.state_key(spec, rows, reader)?;
-            if let Some(entry) = Entry::read(disk, &key) {
-                found = Some((
-                    rows,
-                    Link {
-                        key,
-                        depth: entry.depth,
-                    },
-                    entry,
-                ));
-                break;
-            }
-        }
-        // The rows before the state, when asked for (a broken link: start afresh).
-        let mut before = Vec::new();
-        if tables {
-            if let Some((_, _, entry)) = &found {
-                match chain(disk, entry) {
-                    Some(pieces) => before = pieces,
-                    None => found = None,
-                }
-            }
-        }
-        let from = found.as_ref().map_or(0, |(rows, _, _)| *rows);
-        let save_at = (boundary > from && boundary < n).then_some(boundary);
-        let resume = |state: Option<&[u8]>| {
-            crate::detect::checkpoint::run_resumable(native, &self.c, state, save_at)
-        };
-        let (run, link) = match found {
-            Some((_, link, entry)) => match resume(Some(&entry.state)) {
-                Err(IctError::Corrupt { .. }) => {
-                    before.clear();
-                    (resume(None)?, None)
-                }
-                other => (other?, Some(link)),
-            },
-            None => (resume(None)?, None),
-        };
-        let resumed = link.is_some();
-        let counter = if resumed {
-            &self.shared.resumed
-        } else {
-            &self.shared.recomputed
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        // A state of exactly these rows is this result, found on disk; else it was computed.
-        let hit = if resumed && run.stepped == 0 {
-            &self.shared.disk_hits
-        } else {
-            &self.shared.misses
-        };
-        hit.fetch_add(1, Ordering::Relaxed);
-        self.shared
-            .rows_computed
-            .fetch_add(run.stepped as u64, Ordering::Relaxed);
-        let mut link = link;
-        // Whether `pieces` hold every row from the first bar (else the rows before the
-        // state are along the links).
-        let complete = tables || !resumed;
-        let mut pieces = before;
-        let mut store = |rows: usize, state: Vec<u8>, rows_now: ResultTable| -> Result<()> {
-            let key = self.state_key(spec, rows, reader)?;
-            let entry = match link.filter(|l| l.depth < MAX_LINKS) {
-                Some(previous) => Entry {
-                    state,
-                    link: Some(previous.key),
-                    depth: previous.depth + 1,
-                    rows: rows_now.clone(),
-                },
-                // No entry to link to, or a chain long enough: this entry holds every row
-                // (assembled from the chain when the caller did not ask for the tables).
-                None => {
-                    let mut all = match link {
-                        Some(l) if !complete => {
-                            match Entry::read(disk, &l.key).and_then(|e| chain(disk, &e)) {
-                                Some(p) => p,
-                                // The chain broke meanwhile: nothing to store.
-                                None => return Ok(()),
-                            }
-                        }
-                        _ => pieces.clone(),
-                    };
-                    all.push(rows_now.clone());
-                    Entry {
-                        state,
-                        link: None,
-                        depth: 0,
-                        rows: ResultTable::concat(&all, "native run state")?,
-                    }
-                }
-            };
-            cache.write_aside(&key, "native-state", &entry.encode());
-            link = Some(Link {
-                key,
-                depth: entry.depth,
-            });
-            pieces.push(rows_now);
-            Ok(())
-        };
-        let whole = |tables: Vec<ResultTable>| spec::native_table(native, tables);
-        if let Some(saved) = run.saved {
-            store(saved.rows, saved.state, whole(saved.tables))?;
-        }
-        if run.stepped > 0 || !resumed {
-            store(n, run.state, whole(run.tables))?;
-        } else {
-            pieces.push(whole(run.tables));
-        }
-        index
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(slot, n);
-        if !tables {
-            return Ok(ResultTable::default());
-        }
-        ResultTable::concat(&pieces, "native run state")
-    }
-}
-
-/// The format of stored run states (a cache key parameter: another format is another key).
-const RUN_STATE_FORMAT: i64 = 3;
-
-/// The most entries a chain of run states links back through before one holds every row
-/// again: a run reads at most this many entries, and rewrites the whole tables once in
-/// this many runs.
-const MAX_LINKS: u32 = 16;
-
-/// The entry a run state links to, and how many links lead back from it.
-#[derive(Debug, Clone, Copy)]
-struct Link {
-    key: crate::cache::Key,
-    depth: u32,
-}
-
-/// A stored run state: the detector's state after a prefix of a series, the rows its
-/// tables gained since the entry it `link`s to (all rows when it links to none), and the
-/// number of links behind it.
-struct Entry {
-    state: Vec<u8>,
-    link: Option<crate::cache::Key>,
-    depth: u32,
-    rows: ResultTable,
-}
-
-impl Entry {
-    /// As a cache table: `state`, `link` (0 or 16 bytes), `depth`, then the rows' columns.
-    fn encode(&self) -> ResultTable {
-        let mut columns = vec![
-            crate::table::Column::u8("state", &self.state),
-            crate::table::Column::u8("link", self.link.as_ref().map_or(&[][..], |k| &k.0[..])),
-            crate::table::Column::i64("depth", vec![i64::from(self.depth)]),
-        ];
-        columns.extend(self.rows.columns.iter().cloned());
-        ResultTable::new(columns)
-    }
-
-    /// The entry stored under `key`, if there is one that reads as an entry.
-    fn read(disk: &crate::cache::disk::DiskTier, key: &crate::cache::Key) -> Option<Entry> {
-        let crate::cache::disk::Lookup::Hit(table, _) = disk.get(key) else {
-            return None;
-        };
-        let mut columns = table.columns.into_iter();
-        let (state, link, depth) = (columns.next()?, columns.next()?, columns.next()?);
-        let named =
-            |c: &crate::table::Column, name: &str, dtype: Dtype| c.name == name && c.dtype == dtype;
-        if !(named(&state, "state", Dtype::U8)
-            && named(&link, "link", Dtype::U8)
-            && named(&depth, "depth", Dtype::I64))
-        {
-            return None;
-        }
-        let link = match link.bytes() {
-            [] => None,
-            bytes => Some(crate::cache::Key(bytes.try_into().ok()?)),
-        };
-        let depth = depth.into_vec::<i64>().first().copied()?;
-        let depth = u32::try_from(depth).ok().filter(|d| *d <= MAX_LINKS)?;
-        if link.is_some() != (depth > 0) {
-            return None;
-        }
-        Some(Entry {
-            state: state.bytes().to_vec(),
-            link,
-            depth,
-            rows: ResultTable::new(columns.collect()),
-        })
-    }
-}
-
-/// The rows of `entry` and of the entries it links back to, oldest first; `None` when a
-/// link is missing or not an entry one link shorter (then the tables are not known).
-fn chain(disk: &crate::cache::disk::DiskTier, entry: &Entry) -> Option<Vec<ResultTable>> {
-    let mut pieces = vec![entry.rows.clone()];
-    let (mut link, mut depth) = (entry.link, entry.depth);
-    while let Some(key) = link {
-        let previous = Entry::read(disk, &key)?;
-        if previous.depth + 1 != depth {
-            return None;
-        }
-        pieces.push(previous.rows);
-        (link, depth) = (previous.link, previous.depth);
-    }
-    pieces.reverse();
-    Some(pieces)
 }
 
 /// An input column as the cache key names it (the session's wall clock is the UTC time).

@@ -1,0 +1,469 @@
+//! Resumed native runs: a native detector over a whole stored series, with a disk cache,
+//! steps only the bars appended since its last run.
+//!
+//! Each run stores an [`Entry`] under the identity of the rows it stepped to: the
+//! detector's state (what is still open, [`crate::detect::checkpoint::run_resumable`]) and
+//! the rows its tables gained since the entry it resumed from, which it links to. The
+//! tables are the rows along the links, oldest first, so a cycle writes what it added, not
+//! the history; every [`MAX_LINKS`]th entry holds every row again, so a run reads at most
+//! that many. Entries go to the disk tier (for other processes) and the memory tier (so
+//! the next run in this process reads no file), and the pool remembers the last one per
+//! series and detector ([`LastState`]).
+//!
+//! A state is found only by the identity of exactly the rows it was made on
+//! ([`SeriesReader::prefix_digest`]): a rewritten series finds none and runs from the first
+//! bar; a damaged, foreign or evicted entry or link is skipped the same way.
+
+use super::{spec, Spec, Task};
+use crate::cache::disk::{DiskTier, Lookup};
+use crate::cache::{AnalysisCache, Key};
+use crate::detect::checkpoint::run_resumable;
+use crate::detect::NativeSpec;
+use crate::error::{IctError, Result};
+use crate::param::Param;
+use crate::store::SeriesReader;
+use crate::table::{Column, Dtype, ResultTable};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+/// Runs also store their state after every multiple of this many rows they step through,
+/// where a new process (which does not know the last state's rows) looks: it then steps at
+/// most this many bars.
+const SAVE_EVERY: usize = 1024;
+
+/// The format of stored run states (a cache key parameter: another format is another key).
+const RUN_STATE_FORMAT: i64 = 3;
+
+/// The most entries a chain of run states links back through before one holds every row
+/// again: a run reads at most this many entries, and rewrites the whole tables once in
+/// this many runs.
+const MAX_LINKS: u32 = 16;
+
+/// Leading columns of a stored entry before its rows: `state`, `link`, `depth`.
+const ENTRY_HEAD: usize = 3;
+
+/// Per series and native detector, the last state this pool stored or found.
+pub type Resume = Mutex<HashMap<(String, String, Key), LastState>>;
+
+/// The last state of one series and detector: while the file is the same (device, inode),
+/// its first rows are (the store only appends to a file), so the key needs no rehashing.
+#[derive(Debug, Clone, Copy)]
+pub struct LastState {
+    rows: usize,
+    key: Key,
+    file: (u64, u64),
+    /// The cache key under which the tables of these rows were handed out (in the memory
+    /// tier while it keeps them: the next run appends to them instead of reading links).
+    content: Option<Key>,
+}
+
+/// What a resuming native run uses: its detector, the stored series, the cache (with its
+/// disk tier, where states are kept) and the pool's index of the last states.
+#[derive(Clone, Copy)]
+pub(super) struct Resuming<'s, 'a> {
+    native: &'s NativeSpec,
+    reader: &'a SeriesReader,
+    stored: Stored<'a>,
+    index: &'a Resume,
+}
+
+/// Where run states are kept: written to the cache's disk tier, and kept in its memory
+/// tier too.
+#[derive(Clone, Copy)]
+struct Stored<'a> {
+    cache: &'a AnalysisCache,
+    disk: &'a DiskTier,
+}
+
+impl Stored<'_> {
+    fn write(&self, key: Key, entry: &Arc<ResultTable>) {
+        self.cache.write_aside(&key, "native-state", entry);
+        self.cache.remember(key, Arc::clone(entry));
+    }
+
+    /// The table stored under `key`: from the memory tier, else from disk (then kept in
+    /// the memory tier for the next run).
+    fn read(&self, key: &Key) -> Option<Arc<ResultTable>> {
+        if let Some(table) = self.cache.recall(key) {
+            return Some(table);
+        }
+        let Lookup::Hit(table, _) = self.disk.get(key) else {
+            return None;
+        };
+        let table = Arc::new(table);
+        self.cache.remember(*key, Arc::clone(&table));
+        Some(table)
+    }
+}
+
+/// The entry a run state links to, and how many links lead back from it.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    key: Key,
+    depth: u32,
+}
+
+/// A stored run state, as the cache table it is kept as: `state` (the detector's state
+/// after a prefix of a series), `link` (0 or 16 bytes: the key of the entry before),
+/// `depth` (links behind it), then the rows its tables gained since the entry it links to
+/// (all rows when it links to none).
+struct Entry {
+    table: Arc<ResultTable>,
+    link: Option<Key>,
+    depth: u32,
+}
+
+impl Entry {
+    fn encode(state: &[u8], link: Option<Key>, depth: u32, rows: ResultTable) -> ResultTable {
+        let mut columns = vec![
+            Column::u8("state", state),
+            Column::u8("link", link.as_ref().map_or(&[][..], |k| &k.0[..])),
+            Column::i64("depth", vec![i64::from(depth)]),
+        ];
+        columns.extend(rows.columns);
+        ResultTable {
+            columns,
+            meta: rows.meta,
+        }
+    }
+
+    /// The entry stored under `key`, if there is one that reads as an entry.
+    fn read(stored: Stored<'_>, key: &Key) -> Option<Entry> {
+        let table = stored.read(key)?;
+        let named = |i: usize, name: &str, dtype: Dtype| {
+            table
+                .columns
+                .get(i)
+                .is_some_and(|c| c.name == name && c.dtype == dtype)
+        };
+        if !(named(0, "state", Dtype::U8)
+            && named(1, "link", Dtype::U8)
+            && named(2, "depth", Dtype::I64))
+        {
+            return None;
+        }
+        let link = match table.columns.get(1)?.bytes() {
+            [] => None,
+            bytes => Some(Key(bytes.try_into().ok()?)),
+        };
+        let depth = table.columns.get(2)?.clone().into_vec::<i64>();
+        let depth = u32::try_from(*depth.first()?)
+            .ok()
+            .filter(|d| *d <= MAX_LINKS)?;
+        if link.is_some() != (depth > 0) {
+            return None;
+        }
+        Some(Entry { table, link, depth })
+    }
+
+    fn state(&self) -> &[u8] {
+        self.table.columns.first().map_or(&[], Column::bytes)
+    }
+
+    fn rows(&self) -> Piece {
+        Piece {
+            table: Arc::clone(&self.table),
+            first: ENTRY_HEAD,
+        }
+    }
+}
+
+/// Rows of a native table held in pieces: the columns of `table` from `first` on.
+#[derive(Clone)]
+struct Piece {
+    table: Arc<ResultTable>,
+    first: usize,
+}
+
+impl Piece {
+    fn columns(&self) -> &[Column] {
+        self.table.columns.get(self.first..).unwrap_or(&[])
+    }
+}
+
+/// The pieces' rows as one table.
+fn join(pieces: &[Piece]) -> Result<ResultTable> {
+    let parts: Vec<&[Column]> = pieces.iter().map(Piece::columns).collect();
+    let meta = pieces
+        .first()
+        .map(|p| p.table.meta.clone())
+        .unwrap_or_default();
+    ResultTable::concat(&parts, meta, "native run state")
+}
+
+/// The rows of `entry` and of the entries it links back to, oldest first; `None` when a
+/// link is missing or not an entry one link shorter (then the tables are not known).
+fn chain(stored: Stored<'_>, entry: &Entry) -> Option<Vec<Piece>> {
+    let mut pieces = vec![entry.rows()];
+    let (mut link, mut depth) = (entry.link, entry.depth);
+    while let Some(key) = link {
+        let previous = Entry::read(stored, &key)?;
+        if previous.depth + 1 != depth {
+            return None;
+        }
+        pieces.push(previous.rows());
+        (link, depth) = (previous.link, previous.depth);
+    }
+    pieces.reverse();
+    Some(pieces)
+}
+
+impl<'a> Task<'a> {
+    /// The native detector and stored series of a run that resumes (a native `spec` over a
+    /// whole stored series, with a disk cache to keep its states in, in a pool that
+    /// resumes).
+    pub(super) fn resumable<'s>(&self, spec: &'s Spec) -> Option<Resuming<'s, 'a>> {
+        match (spec, self.whole, self.cache, self.resume) {
+            (Spec::Native(native), Some(reader), Some(cache), Some(index)) => Some(Resuming {
+                native,
+                reader,
+                stored: Stored {
+                    cache,
+                    disk: cache.disk()?,
+                },
+                index,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The tables of a resumable run: from the memory tier when they are there (counted
+    /// as a memory hit), else resumed and then kept there, as any result.
+    pub(super) fn resumed_tables(
+        &mut self,
+        spec: &Spec,
+        with: Resuming<'_, '_>,
+    ) -> Result<Arc<ResultTable>> {
+        let content = self.key(spec)?;
+        let cache = with.stored.cache;
+        if let Some(hit) = cache.peek(&content) {
+            self.shared.memory_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(hit);
+        }
+        let table = Arc::new(self.timed(spec, || self.resumed(spec, with, Some(content)))?);
+        cache.remember(content, Arc::clone(&table));
+        Ok(table)
+    }
+
+    /// A resumable run whose tables are not wanted now (`keep=False`): its state and rows
+    /// are stored, and that is all.
+    pub(super) fn resumed_fill(&self, spec: &Spec, with: Resuming<'_, '_>) -> Result<()> {
+        self.timed(spec, || self.resumed(spec, with, None))
+            .map(|_| ())
+    }
+
+    /// The cache key of the run state of native `spec` after the first `rows` rows of the
+    /// stored series: the detector and its parameters, and the identity of exactly those rows.
+    fn state_key(&self, spec: &Spec, rows: usize, reader: &SeriesReader) -> Result<Key> {
+        let known = self.prefixes.borrow().get(&rows).copied();
+        let digest = match known {
+            Some(d) => d,
+            None => {
+                let d = reader.prefix_digest(rows as u64)?;
+                self.prefixes.borrow_mut().insert(rows, d);
+                d
+            }
+        };
+        let mut key = spec.key_builder()?;
+        key.param("run_state", Param::Int(RUN_STATE_FORMAT))?;
+        key.input_hashed("prefix@store-blocks", Dtype::U8, rows as u64, digest);
+        Ok(key.key())
+    }
+
+    /// The newest stored state for a prefix of exactly these rows: the one this pool
+    /// stored last, else one of all the rows or all but the newest, else the one at the
+    /// last save point (which a new process finds too).
+    fn newest_state(
+        &self,
+        spec: &Spec,
+        with: Resuming<'_, '_>,
+        last: Option<LastState>,
+    ) -> Result<Option<(usize, Link, Entry)>> {
+        let n = self.c.len();
+        let (dev, ino, _) = with.reader.version();
+        let mut candidates: Vec<(usize, Option<Key>)> = last
+            .filter(|l| l.rows <= n)
+            .map(|l| (l.rows, (l.file == (dev, ino)).then_some(l.key)))
+            .into_iter()
+            .collect();
+        for rows in [n, n.saturating_sub(1), n / SAVE_EVERY * SAVE_EVERY] {
+            if rows > 0 && !candidates.iter().any(|(r, _)| *r == rows) {
+                candidates.push((rows, None));
+            }
+        }
+        for (rows, known) in candidates {
+            let key = match known {
+                Some(key) => key,
+                None => self.state_key(spec, rows, with.reader)?,
+            };
+            if let Some(entry) = Entry::read(with.stored, &key) {
+                let link = Link {
+                    key,
+                    depth: entry.depth,
+                };
+                return Ok(Some((rows, link, entry)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Runs native `spec` from the newest stored state ([`Task::newest_state`]; from the
+    /// first bar when there is none or it does not fit) and stores the new state with the
+    /// rows the stepped bars made known, linked to the one it resumed from. With `content`
+    /// (the key the caller keeps the tables under), returns the whole tables: the rows
+    /// before the state (the tables this pool handed out for them, else the rows along the
+    /// links) followed by the new rows; without, an empty table.
+    fn resumed(
+        &self,
+        spec: &Spec,
+        with: Resuming<'_, '_>,
+        content: Option<Key>,
+    ) -> Result<ResultTable> {
+        let Resuming {
+            native,
+            reader,
+            stored,
+            index,
+        } = with;
+        let n = self.c.len();
+        let slot = (
+            self.req.symbol.clone(),
+            self.req.timeframe.clone(),
+            spec.key_builder()?.key(),
+        );
+        let last = index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&slot)
+            .copied();
+        let (dev, ino, _) = reader.version();
+        let mut found = self.newest_state(spec, with, last)?;
+        // The rows before the state, when the tables are wanted.
+        let mut before = Vec::new();
+        if content.is_some() {
+            if let Some((rows, _, entry)) = &found {
+                let handed = last
+                    .filter(|l| l.rows == *rows && l.file == (dev, ino))
+                    .and_then(|l| l.content)
+                    .and_then(|c| stored.cache.recall(&c));
+                match handed {
+                    Some(table) => before.push(Piece { table, first: 0 }),
+                    None => match chain(stored, entry) {
+                        Some(pieces) => before = pieces,
+                        None => found = None,
+                    },
+                }
+            }
+        }
+        self.check_once()?;
+        let from = found.as_ref().map_or(0, |(rows, _, _)| *rows);
+        let boundary = n / SAVE_EVERY * SAVE_EVERY;
+        let save_at = (boundary > from && boundary < n).then_some(boundary);
+        let resume = |state: Option<&[u8]>| run_resumable(native, &self.c, state, save_at);
+        let (run, mut link) = match found {
+            Some((_, link, entry)) => match resume(Some(entry.state())) {
+                Err(IctError::Corrupt { .. }) => {
+                    before.clear();
+                    (resume(None)?, None)
+                }
+                other => (other?, Some(link)),
+            },
+            None => (resume(None)?, None),
+        };
+        let resumed = link.is_some();
+        let shared = self.shared;
+        let counter = if resumed {
+            &shared.resumed
+        } else {
+            &shared.recomputed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        // A state of exactly these rows is this result, found; else it was computed.
+        let hit = if resumed && run.stepped == 0 {
+            &shared.disk_hits
+        } else {
+            &shared.misses
+        };
+        hit.fetch_add(1, Ordering::Relaxed);
+        shared
+            .rows_computed
+            .fetch_add(run.stepped as u64, Ordering::Relaxed);
+        // Whether `pieces` hold every row from the first bar (else the rows before the
+        // state are along the links).
+        let mut complete = content.is_some() || !resumed;
+        let mut pieces = before;
+        // Set when the rows before could not be read back for an entry that must hold them
+        // all: nothing more is stored (an entry is never written with rows missing).
+        let mut broken = false;
+        let mut store = |rows: usize, state: &[u8], new_rows: ResultTable| -> Result<()> {
+            if broken {
+                return Ok(());
+            }
+            let key = self.state_key(spec, rows, reader)?;
+            match link.filter(|l| l.depth < MAX_LINKS) {
+                Some(previous) => {
+                    let depth = previous.depth + 1;
+                    let entry = Arc::new(Entry::encode(state, Some(previous.key), depth, new_rows));
+                    stored.write(key, &entry);
+                    pieces.push(Piece {
+                        table: entry,
+                        first: ENTRY_HEAD,
+                    });
+                    link = Some(Link { key, depth });
+                }
+                // No entry to link to, or a chain long enough: this entry holds every row.
+                None => {
+                    let mut all = match link {
+                        Some(l) if !complete => {
+                            match Entry::read(stored, &l.key).and_then(|e| chain(stored, &e)) {
+                                Some(p) => p,
+                                None => {
+                                    broken = true;
+                                    return Ok(());
+                                }
+                            }
+                        }
+                        _ => std::mem::take(&mut pieces),
+                    };
+                    all.push(Piece {
+                        table: Arc::new(new_rows),
+                        first: 0,
+                    });
+                    let entry = Arc::new(Entry::encode(state, None, 0, join(&all)?));
+                    stored.write(key, &entry);
+                    pieces = vec![Piece {
+                        table: entry,
+                        first: ENTRY_HEAD,
+                    }];
+                    complete = true;
+                    link = Some(Link { key, depth: 0 });
+                }
+            }
+            Ok(())
+        };
+        let whole = |tables: Vec<ResultTable>| spec::native_table(native, tables);
+        if let Some(saved) = run.saved {
+            store(saved.rows, &saved.state, whole(saved.tables))?;
+        }
+        if run.stepped > 0 || !resumed {
+            store(n, &run.state, whole(run.tables))?;
+        }
+        if let (Some(Link { key, .. }), false) = (link, broken) {
+            let last = LastState {
+                rows: n,
+                key,
+                file: (dev, ino),
+                content,
+            };
+            index
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(slot, last);
+        }
+        match content {
+            Some(_) => join(&pieces),
+            None => Ok(ResultTable::default()),
+        }
+    }
+}
