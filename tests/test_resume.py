@@ -1,7 +1,9 @@
 """Resumed pool runs (the default with a disk cache): a native detector over a stored series
 steps only the bars appended since its last run (from the run state it stored), and its
 tables, the stored rows followed by the new ones, equal a batch run bit for bit; a
-rewritten series, a damaged state and a new pool still give the batch answer."""
+rewritten series, a damaged state and a new pool still give the batch answer. Most tests
+store every state (``disk_writes="all"``) to count the bars stepped exactly; the default
+stores a state only when stepping to it again would cost more than reading it back."""
 
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ def test_cycles_of_appends_step_only_the_new_bars(
     store = CandleStore(root / "store")
     all_bars = bars(600 + sum(appends))
     store.write("A", "1m", cut(all_bars, 0, 600))
-    pool = DetectorPool(store=store, cache=AnalysisCache(root / "cache"), workers=2)
+    pool = DetectorPool(store=store, cache=AnalysisCache(root / "cache", disk_writes="all"), workers=2)
     first = pool.analyze([("A", "1m")], DETECTORS, progress=False, resume=True)
     assert first.stats["rows_computed"] == 600 * len(DETECTORS)
     assert_batch(first, store, "A")
@@ -80,7 +82,7 @@ def test_rewritten_series_and_damaged_states_recompute(tmp_path: Path) -> None:
     store = CandleStore(tmp_path / "store")
     c = bars(900)
     store.write("A", "1m", cut(c, 0, 800))
-    cache = AnalysisCache(tmp_path / "cache")
+    cache = AnalysisCache(tmp_path / "cache", disk_writes="all")
     pool = DetectorPool(store=store, cache=cache, workers=1)
     pool.analyze([("A", "1m")], DETECTORS, progress=False, resume=True)
     # Rewritten with other bars (not an append): nothing resumes, the answer is the batch's.
@@ -96,7 +98,7 @@ def test_rewritten_series_and_damaged_states_recompute(tmp_path: Path) -> None:
             path.write_bytes(bytes(data))
     store.append("A", "1m", cut(bars(900, seed=8), 850, 860))
     # A new cache object: the states this one keeps in memory are out of the picture.
-    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
+    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache", disk_writes="all"), workers=1)
     damaged = pool.analyze([("A", "1m")], DETECTORS, progress=False, resume=True)
     assert damaged.stats["resumed"] == 0
     assert_batch(damaged, store, "A")
@@ -109,14 +111,14 @@ def test_a_new_process_resumes_from_what_it_can_find(tmp_path: Path) -> None:
     store = CandleStore(tmp_path / "store")
     c = bars(12_000)
     store.write("A", "1m", cut(c, 0, 10_000))
-    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
+    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache", disk_writes="all"), workers=1)
     pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
     code = textwrap.dedent(
         f"""
         import json, ictcore
         store = ictcore.CandleStore({str(tmp_path / "store")!r}, create=False)
         pool = ictcore.DetectorPool(store=store, cache=ictcore.AnalysisCache(
-            {str(tmp_path / "cache")!r}), workers=1)
+            {str(tmp_path / "cache")!r}, disk_writes="all"), workers=1)
         r = pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
         print(json.dumps([r.stats["resumed"], r.stats["rows_computed"]]))
         """
@@ -152,7 +154,7 @@ def test_resume_false_starts_from_the_first_bar(tmp_path: Path) -> None:
     store = CandleStore(tmp_path / "store")
     c = bars(700)
     store.write("A", "1m", cut(c, 0, 600))
-    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
+    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache", disk_writes="all"), workers=1)
     pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
     store.append("A", "1m", cut(c, 600, 650))
     result = pool.analyze([("A", "1m")], ["native.fvg"], progress=False, resume=False)
@@ -172,7 +174,7 @@ def test_long_runs_of_cycles_with_and_without_held_results(tmp_path: Path) -> No
     store = CandleStore(tmp_path / "store")
     c = bars(1_000)
     store.write("A", "1m", cut(c, 0, 500))
-    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
+    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache", disk_writes="all"), workers=1)
     at = 500
     for cycle in range(40):
         store.append("A", "1m", cut(c, at, at + 10))
@@ -184,7 +186,7 @@ def test_long_runs_of_cycles_with_and_without_held_results(tmp_path: Path) -> No
             # Without keep, the tables are read back from the stored states on access.
             assert_batch(result, store, "A")
         if cycle == 20:
-            pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
+            pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache", disk_writes="all"), workers=1)
             again = pool.analyze([("A", "1m")], DETECTORS, progress=False)
             # A new pool finds the state of exactly these rows: nothing stepped.
             assert again.stats["rows_computed"] == 0
@@ -203,7 +205,7 @@ def test_a_pool_killed_while_storing_states_loses_nothing(tmp_path: Path) -> Non
         import ictcore
         store = ictcore.CandleStore({str(tmp_path / "store")!r}, create=False)
         pool = ictcore.DetectorPool(store=store, cache=ictcore.AnalysisCache(
-            {str(tmp_path / "cache")!r}), workers=2)
+            {str(tmp_path / "cache")!r}, disk_writes="all"), workers=2)
         print("ready", flush=True)
         while True:
             pool.analyze([("A", "1m")], {DETECTORS!r}, progress=False, keep=False)
@@ -220,7 +222,7 @@ def test_a_pool_killed_while_storing_states_loses_nothing(tmp_path: Path) -> Non
         child.wait()
         child.stdout.close()
     store.append("A", "1m", cut(c, 130_000, 140_000))
-    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
+    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache", disk_writes="all"), workers=1)
     assert_batch(pool.analyze([("A", "1m")], DETECTORS, progress=False), store, "A")
 
 
@@ -233,7 +235,7 @@ def test_every_native_detector_resumes_through_stored_links(tmp_path: Path, dete
     store.write("A", "1m", cut(c, 0, 2_000))
     at = 2_000
     for cycle in range(4):
-        pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
+        pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache", disk_writes="all"), workers=1)
         result = pool.analyze([("A", "1m")], [detector], progress=False)
         assert result.stats["resumed"] == (1 if cycle else 0)
         got = result.arrays("A", "1m", detector)
@@ -252,3 +254,40 @@ def test_every_native_detector_resumes_through_stored_links(tmp_path: Path, dete
         if more:
             store.append("A", "1m", cut(c, at, at + more))
         at += more
+
+
+def test_by_default_a_state_is_stored_when_stepping_to_it_again_costs_more(
+    tmp_path: Path,
+) -> None:
+    """With the default ``disk_writes="paying"``, a run of a few bars stores nothing (the
+    next run steps from the state before: the bars add up), a long run stores its state;
+    the tables are the batch's either way."""
+    store = CandleStore(tmp_path / "store")
+    c = bars(200_000, seed=9)
+    store.write("A", "1m", cut(c, 0, 199_000))
+    cache = AnalysisCache(tmp_path / "cache")
+    pool = DetectorPool(store=store, cache=cache, workers=1)
+    pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
+    stepped = []
+    for k in (1, 1, 1):
+        at = store.series()[0].rows
+        store.append("A", "1m", cut(c, at, at + k))
+        result = pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
+        stepped.append(result.stats["rows_computed"])
+        assert result.stats["resumed"] == 1
+        assert_batch_of(result, store, "native.fvg")
+    # One bar is not worth a stored state: each run steps from the first run's state.
+    assert stepped == [1, 2, 3]
+    assert cache.stats()["skipped_writes"] >= 3
+
+
+def assert_batch_of(result: ictcore.AnalysisResult, store: CandleStore, detector: str) -> None:
+    got = result.arrays("A", "1m", detector)
+    expected = (
+        DetectorPool()
+        .analyze([("A", "1m", store.read("A", "1m"))], [detector], progress=False)
+        .arrays("A", "1m", detector)
+    )
+    assert list(got) == list(expected)
+    for column in got:
+        assert got[column].tobytes() == expected[column].tobytes(), column

@@ -486,8 +486,14 @@ impl AnalysisCache {
     /// Whether a computed result goes to the disk tier (see [`DiskWrites`]); counts the
     /// ones that do not.
     fn worth_writing(&self, table: &ResultTable, compute_ns: u64) -> bool {
-        let worth = self.config.disk_writes == DiskWrites::All
-            || pays_to_keep(compute_ns, table.data_bytes() as u64);
+        self.worth_keeping(compute_ns, table.data_bytes() as u64)
+    }
+
+    /// Whether something that took `compute_ns` to make and is `raw_bytes` long is worth
+    /// writing under this cache's [`DiskWrites`] (a skip is counted).
+    pub fn worth_keeping(&self, compute_ns: u64, raw_bytes: u64) -> bool {
+        let worth =
+            self.config.disk_writes == DiskWrites::All || pays_to_keep(compute_ns, raw_bytes);
         if !worth {
             self.counters.skipped_writes.fetch_add(1, Ordering::Relaxed);
         }

@@ -132,6 +132,8 @@ pub struct Resumable {
     /// counts, not the rows already handed out in `tables`.
     pub state: Vec<u8>,
     pub stepped: usize,
+    /// Time spent stepping those bars, ns.
+    pub step_ns: u64,
     /// The state after the bar `save_at` asked for, when the run stepped through it (the
     /// rows known by then are in its `tables`, the rest in the run's).
     pub saved: Option<Saved>,
@@ -210,6 +212,7 @@ pub fn run_resumable(
     let mut handed = handed_out(&graph, root, spec);
     graph.reserve(candles.len() - from);
     let mut saved = None;
+    let began = std::time::Instant::now();
     while history.advance() {
         graph.step(&history)?;
         if save_at == Some(history.len()) && history.len() < candles.len() {
@@ -221,8 +224,10 @@ pub fn run_resumable(
             });
         }
     }
+    let step_ns = u64::try_from(began.elapsed().as_nanos()).unwrap_or(u64::MAX);
     let tables = hand_out(&mut graph, root, spec, &history, &mut handed);
     Ok(Resumable {
+        step_ns,
         tables,
         state: frame(RUN, &run_payload(spec, &history, &graph)?)?,
         stepped: history.len() - from,

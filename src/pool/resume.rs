@@ -68,8 +68,9 @@ pub(super) struct Resuming<'s, 'a> {
     index: &'a Resume,
 }
 
-/// Where run states are kept: written to the cache's disk tier, and kept in its memory
-/// tier too.
+/// Where run states are kept: whole entries in the cache's disk tier, and their heads
+/// (state and link, not the rows) in its memory tier, so the next run in this process
+/// reads no file for its state.
 #[derive(Clone, Copy)]
 struct Stored<'a> {
     cache: &'a AnalysisCache,
@@ -77,23 +78,39 @@ struct Stored<'a> {
 }
 
 impl Stored<'_> {
-    fn write(&self, key: Key, entry: &Arc<ResultTable>) {
-        self.cache.write_aside(&key, "native-state", entry);
-        self.cache.remember(key, Arc::clone(entry));
+    /// Stores `entry` (an [`Entry::encode`]d table) and gives its rows back.
+    fn write(&self, key: Key, mut entry: ResultTable) -> Piece {
+        self.cache.write_aside(&key, "native-state", &entry);
+        let at = ENTRY_HEAD.min(entry.columns.len());
+        let rows = ResultTable {
+            columns: entry.columns.drain(at..).collect(),
+            meta: entry.meta.clone(),
+        };
+        self.cache.remember(key, Arc::new(entry));
+        Piece {
+            table: Arc::new(rows),
+            first: 0,
+        }
     }
 
-    /// The table stored under `key`: from the memory tier, else from disk (then kept in
-    /// the memory tier for the next run).
-    fn read(&self, key: &Key) -> Option<Arc<ResultTable>> {
-        if let Some(table) = self.cache.recall(key) {
-            return Some(table);
+    /// The entry table stored under `key`: with `rows`, the whole entry from disk; without,
+    /// its head from the memory tier when it is there. An entry read from disk leaves its
+    /// head in the memory tier.
+    fn read(&self, key: &Key, rows: bool) -> Option<Arc<ResultTable>> {
+        if !rows {
+            if let Some(head) = self.cache.recall(key) {
+                return Some(head);
+            }
         }
         let Lookup::Hit(table, _) = self.disk.get(key) else {
             return None;
         };
-        let table = Arc::new(table);
-        self.cache.remember(*key, Arc::clone(&table));
-        Some(table)
+        let head = ResultTable {
+            columns: table.columns.iter().take(ENTRY_HEAD).cloned().collect(),
+            meta: table.meta.clone(),
+        };
+        self.cache.remember(*key, Arc::new(head));
+        Some(Arc::new(table))
     }
 }
 
@@ -128,9 +145,10 @@ impl Entry {
         }
     }
 
-    /// The entry stored under `key`, if there is one that reads as an entry.
-    fn read(stored: Stored<'_>, key: &Key) -> Option<Entry> {
-        let table = stored.read(key)?;
+    /// The entry stored under `key`, if there is one that reads as an entry: with its
+    /// rows, or perhaps only its head (state and link) when `rows` is false.
+    fn read(stored: Stored<'_>, key: &Key, rows: bool) -> Option<Entry> {
+        let table = stored.read(key, rows)?;
         let named = |i: usize, name: &str, dtype: Dtype| {
             table
                 .columns
@@ -182,6 +200,18 @@ impl Piece {
     }
 }
 
+/// The pieces' rows as one table (a lone piece of whole columns is that table, not a copy).
+fn into_table(mut pieces: Vec<Piece>) -> Result<ResultTable> {
+    if let [piece] = pieces.as_mut_slice() {
+        if piece.first == 0 {
+            if let Some(table) = Arc::get_mut(&mut piece.table) {
+                return Ok(std::mem::take(table));
+            }
+        }
+    }
+    join(&pieces)
+}
+
 /// The pieces' rows as one table.
 fn join(pieces: &[Piece]) -> Result<ResultTable> {
     let parts: Vec<&[Column]> = pieces.iter().map(Piece::columns).collect();
@@ -192,13 +222,15 @@ fn join(pieces: &[Piece]) -> Result<ResultTable> {
     ResultTable::concat(&parts, meta, "native run state")
 }
 
-/// The rows of `entry` and of the entries it links back to, oldest first; `None` when a
-/// link is missing or not an entry one link shorter (then the tables are not known).
-fn chain(stored: Stored<'_>, entry: &Entry) -> Option<Vec<Piece>> {
-    let mut pieces = vec![entry.rows()];
-    let (mut link, mut depth) = (entry.link, entry.depth);
+/// The rows of the entry under `key` and of the entries it links back to, oldest first;
+/// `None` when one is missing or a link is not to an entry one link shorter (then the
+/// tables are not known).
+fn chain(stored: Stored<'_>, key: &Key) -> Option<Vec<Piece>> {
+    let first = Entry::read(stored, key, true)?;
+    let mut pieces = vec![first.rows()];
+    let (mut link, mut depth) = (first.link, first.depth);
     while let Some(key) = link {
-        let previous = Entry::read(stored, &key)?;
+        let previous = Entry::read(stored, &key, true)?;
         if previous.depth + 1 != depth {
             return None;
         }
@@ -297,7 +329,7 @@ impl<'a> Task<'a> {
                 Some(key) => key,
                 None => self.state_key(spec, rows, with.reader)?,
             };
-            if let Some(entry) = Entry::read(with.stored, &key) {
+            if let Some(entry) = Entry::read(with.stored, &key, false) {
                 let link = Link {
                     key,
                     depth: entry.depth,
@@ -342,14 +374,14 @@ impl<'a> Task<'a> {
         // The rows before the state, when the tables are wanted.
         let mut before = Vec::new();
         if content.is_some() {
-            if let Some((rows, _, entry)) = &found {
+            if let Some((rows, link, _)) = &found {
                 let handed = last
                     .filter(|l| l.rows == *rows && l.file == (dev, ino))
                     .and_then(|l| l.content)
                     .and_then(|c| stored.cache.recall(&c));
                 match handed {
                     Some(table) => before.push(Piece { table, first: 0 }),
-                    None => match chain(stored, entry) {
+                    None => match chain(stored, &link.key) {
                         Some(pieces) => before = pieces,
                         None => found = None,
                     },
@@ -396,46 +428,54 @@ impl<'a> Task<'a> {
         // Set when the rows before could not be read back for an entry that must hold them
         // all: nothing more is stored (an entry is never written with rows missing).
         let mut broken = false;
+        // Whether storing the new state pays: stepping the bars since the stored state this
+        // run started from (or the first bar) again against reading the entry back. A run
+        // that does not store hands out its rows, and the next one steps from the same
+        // stored state, so the bars add up until storing pays.
+        let entry_bytes = run.state.len()
+            + run
+                .tables
+                .iter()
+                .map(ResultTable::data_bytes)
+                .sum::<usize>()
+            + run.saved.as_ref().map_or(0, |s| {
+                s.state.len() + s.tables.iter().map(ResultTable::data_bytes).sum::<usize>()
+            });
+        let keep = stored.cache.worth_keeping(run.step_ns, entry_bytes as u64);
         let mut store = |rows: usize, state: &[u8], new_rows: ResultTable| -> Result<()> {
-            if broken {
+            if broken || !keep {
+                pieces.push(Piece {
+                    table: Arc::new(new_rows),
+                    first: 0,
+                });
                 return Ok(());
             }
             let key = self.state_key(spec, rows, reader)?;
             match link.filter(|l| l.depth < MAX_LINKS) {
                 Some(previous) => {
                     let depth = previous.depth + 1;
-                    let entry = Arc::new(Entry::encode(state, Some(previous.key), depth, new_rows));
-                    stored.write(key, &entry);
-                    pieces.push(Piece {
-                        table: entry,
-                        first: ENTRY_HEAD,
-                    });
+                    let entry = Entry::encode(state, Some(previous.key), depth, new_rows);
+                    pieces.push(stored.write(key, entry));
                     link = Some(Link { key, depth });
                 }
                 // No entry to link to, or a chain long enough: this entry holds every row.
                 None => {
                     let mut all = match link {
-                        Some(l) if !complete => {
-                            match Entry::read(stored, &l.key).and_then(|e| chain(stored, &e)) {
-                                Some(p) => p,
-                                None => {
-                                    broken = true;
-                                    return Ok(());
-                                }
+                        Some(l) if !complete => match chain(stored, &l.key) {
+                            Some(p) => p,
+                            None => {
+                                broken = true;
+                                return Ok(());
                             }
-                        }
+                        },
                         _ => std::mem::take(&mut pieces),
                     };
                     all.push(Piece {
                         table: Arc::new(new_rows),
                         first: 0,
                     });
-                    let entry = Arc::new(Entry::encode(state, None, 0, join(&all)?));
-                    stored.write(key, &entry);
-                    pieces = vec![Piece {
-                        table: entry,
-                        first: ENTRY_HEAD,
-                    }];
+                    let entry = Entry::encode(state, None, 0, into_table(all)?);
+                    pieces = vec![stored.write(key, entry)];
                     complete = true;
                     link = Some(Link { key, depth: 0 });
                 }
@@ -449,7 +489,8 @@ impl<'a> Task<'a> {
         if run.stepped > 0 || !resumed {
             store(n, &run.state, whole(run.tables))?;
         }
-        if let (Some(Link { key, .. }), false) = (link, broken) {
+        let stored_now = keep || (resumed && run.stepped == 0);
+        if let (Some(Link { key, .. }), false, true) = (link, broken, stored_now) {
             let last = LastState {
                 rows: n,
                 key,
@@ -462,7 +503,7 @@ impl<'a> Task<'a> {
                 .insert(slot, last);
         }
         match content {
-            Some(_) => join(&pieces),
+            Some(_) => into_table(pieces),
             None => Ok(ResultTable::default()),
         }
     }
