@@ -27,6 +27,11 @@ from ictcore.synthetic import synthetic_frame
 DETECTORS = ["native.swings", "native.fvg", "native.structure", "native.liquidity"]
 
 
+def every_state(root: Path) -> AnalysisCache:
+    """A cache that stores every run state (so the bars stepped are exactly the new ones)."""
+    return AnalysisCache(root / "cache", disk_writes="all")
+
+
 def bars(n: int, seed: int = 3) -> Candles:
     frame = synthetic_frame(seed, n, "walk")
     return Candles.from_pandas(frame)
@@ -60,7 +65,8 @@ def test_cycles_of_appends_step_only_the_new_bars(
     store = CandleStore(root / "store")
     all_bars = bars(600 + sum(appends))
     store.write("A", "1m", cut(all_bars, 0, 600))
-    pool = DetectorPool(store=store, cache=AnalysisCache(root / "cache", disk_writes="all"), workers=2)
+    cache = AnalysisCache(root / "cache", disk_writes="all")
+    pool = DetectorPool(store=store, cache=cache, workers=2)
     first = pool.analyze([("A", "1m")], DETECTORS, progress=False, resume=True)
     assert first.stats["rows_computed"] == 600 * len(DETECTORS)
     assert_batch(first, store, "A")
@@ -98,7 +104,7 @@ def test_rewritten_series_and_damaged_states_recompute(tmp_path: Path) -> None:
             path.write_bytes(bytes(data))
     store.append("A", "1m", cut(bars(900, seed=8), 850, 860))
     # A new cache object: the states this one keeps in memory are out of the picture.
-    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache", disk_writes="all"), workers=1)
+    pool = DetectorPool(store=store, cache=every_state(tmp_path), workers=1)
     damaged = pool.analyze([("A", "1m")], DETECTORS, progress=False, resume=True)
     assert damaged.stats["resumed"] == 0
     assert_batch(damaged, store, "A")
@@ -111,7 +117,7 @@ def test_a_new_process_resumes_from_what_it_can_find(tmp_path: Path) -> None:
     store = CandleStore(tmp_path / "store")
     c = bars(12_000)
     store.write("A", "1m", cut(c, 0, 10_000))
-    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache", disk_writes="all"), workers=1)
+    pool = DetectorPool(store=store, cache=every_state(tmp_path), workers=1)
     pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
     code = textwrap.dedent(
         f"""
@@ -154,7 +160,7 @@ def test_resume_false_starts_from_the_first_bar(tmp_path: Path) -> None:
     store = CandleStore(tmp_path / "store")
     c = bars(700)
     store.write("A", "1m", cut(c, 0, 600))
-    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache", disk_writes="all"), workers=1)
+    pool = DetectorPool(store=store, cache=every_state(tmp_path), workers=1)
     pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
     store.append("A", "1m", cut(c, 600, 650))
     result = pool.analyze([("A", "1m")], ["native.fvg"], progress=False, resume=False)
@@ -174,7 +180,7 @@ def test_long_runs_of_cycles_with_and_without_held_results(tmp_path: Path) -> No
     store = CandleStore(tmp_path / "store")
     c = bars(1_000)
     store.write("A", "1m", cut(c, 0, 500))
-    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache", disk_writes="all"), workers=1)
+    pool = DetectorPool(store=store, cache=every_state(tmp_path), workers=1)
     at = 500
     for cycle in range(40):
         store.append("A", "1m", cut(c, at, at + 10))
@@ -186,7 +192,7 @@ def test_long_runs_of_cycles_with_and_without_held_results(tmp_path: Path) -> No
             # Without keep, the tables are read back from the stored states on access.
             assert_batch(result, store, "A")
         if cycle == 20:
-            pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache", disk_writes="all"), workers=1)
+            pool = DetectorPool(store=store, cache=every_state(tmp_path), workers=1)
             again = pool.analyze([("A", "1m")], DETECTORS, progress=False)
             # A new pool finds the state of exactly these rows: nothing stepped.
             assert again.stats["rows_computed"] == 0
@@ -222,7 +228,7 @@ def test_a_pool_killed_while_storing_states_loses_nothing(tmp_path: Path) -> Non
         child.wait()
         child.stdout.close()
     store.append("A", "1m", cut(c, 130_000, 140_000))
-    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache", disk_writes="all"), workers=1)
+    pool = DetectorPool(store=store, cache=every_state(tmp_path), workers=1)
     assert_batch(pool.analyze([("A", "1m")], DETECTORS, progress=False), store, "A")
 
 
@@ -235,7 +241,7 @@ def test_every_native_detector_resumes_through_stored_links(tmp_path: Path, dete
     store.write("A", "1m", cut(c, 0, 2_000))
     at = 2_000
     for cycle in range(4):
-        pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache", disk_writes="all"), workers=1)
+        pool = DetectorPool(store=store, cache=every_state(tmp_path), workers=1)
         result = pool.analyze([("A", "1m")], [detector], progress=False)
         assert result.stats["resumed"] == (1 if cycle else 0)
         got = result.arrays("A", "1m", detector)

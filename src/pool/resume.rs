@@ -429,19 +429,12 @@ impl<'a> Task<'a> {
         // all: nothing more is stored (an entry is never written with rows missing).
         let mut broken = false;
         // Whether storing the new state pays: stepping the bars since the stored state this
-        // run started from (or the first bar) again against reading the entry back. A run
+        // run started from (or the first bar) again against reading the state back. A run
         // that does not store hands out its rows, and the next one steps from the same
-        // stored state, so the bars add up until storing pays.
-        let entry_bytes = run.state.len()
-            + run
-                .tables
-                .iter()
-                .map(ResultTable::data_bytes)
-                .sum::<usize>()
-            + run.saved.as_ref().map_or(0, |s| {
-                s.state.len() + s.tables.iter().map(ResultTable::data_bytes).sum::<usize>()
-            });
-        let keep = stored.cache.worth_keeping(run.step_ns, entry_bytes as u64);
+        // stored state, so the bars add up until storing pays. (The rows are stored with
+        // the state: a new process assembles the tables from them.)
+        let state_bytes = run.state.len() + run.saved.as_ref().map_or(0, |s| s.state.len());
+        let keep = stored.cache.worth_keeping(run.step_ns, state_bytes as u64);
         let mut store = |rows: usize, state: &[u8], new_rows: ResultTable| -> Result<()> {
             if broken || !keep {
                 pieces.push(Piece {
