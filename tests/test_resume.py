@@ -112,8 +112,9 @@ def test_rewritten_series_and_damaged_states_recompute(tmp_path: Path) -> None:
 
 def test_a_new_process_resumes_from_what_it_can_find(tmp_path: Path) -> None:
     """A pool in another process does not know the rows of the last state: it finds the
-    state of all the rows (nothing appended since), of all but the newest (one bar), or the
-    one stored at the last multiple of 1,024 rows."""
+    state of all the rows (nothing appended since), the one the series' note of the newest
+    stored state points to (any number of bars), or of all but the newest row (one bar, the
+    note lost)."""
     store = CandleStore(tmp_path / "store")
     c = bars(12_000)
     store.write("A", "1m", cut(c, 0, 10_000))
@@ -140,11 +141,16 @@ def test_a_new_process_resumes_from_what_it_can_find(tmp_path: Path) -> None:
 
     assert new_process() == (1, 0)  # nothing appended: the state of all the rows
     store.append("A", "1m", cut(c, 10_000, 10_001))
-    assert new_process() == (1, 1)  # one bar: the state of all but the newest
+    assert new_process() == (1, 1)  # one bar
     store.append("A", "1m", cut(c, 10_001, 10_100))
-    # 99 bars more: the save point at 9 x 1,024 = 9,216 rows (the run at 10,001 rows was
-    # in the other process, whose states this one finds only by their rows).
-    assert new_process() == (1, 10_100 - 9_216)
+    assert new_process() == (1, 99)  # 99 bars: the note points to the state at 10,001 rows
+    # The notes lost (every entry that is not a state): one bar more finds the state of all
+    # but the newest row.
+    for path in (tmp_path / "cache").rglob("*"):
+        if path.is_file() and path.stat().st_size < 300 and not path.name.startswith("."):
+            path.unlink()
+    store.append("A", "1m", cut(c, 10_100, 10_101))
+    assert new_process() == (1, 1)
     result = pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
     got = result.arrays("A", "1m", "native.fvg")
     expected = (
@@ -254,8 +260,7 @@ def test_every_native_detector_resumes_through_stored_links(tmp_path: Path, dete
         for column in got:
             assert got[column].tobytes() == expected[column].tobytes(), column
         assert getattr(got, "meta", None) == getattr(expected, "meta", None)
-        # One bar (a new process finds the state of all but the newest), none (of all the
-        # rows), 30 (the save point at 1,024 rows).
+        # One bar, none (the state of all the rows), 30 (the series' note of the newest).
         more = [1, 0, 30, 0][cycle]
         if more:
             store.append("A", "1m", cut(c, at, at + more))

@@ -281,9 +281,8 @@ class DetectorPool:
                 bars appended since, and its tables — the stored rows followed by the new
                 ones — equal a full run's bit for bit. A state is used only for exactly the
                 rows it was made on: a rewritten series, a damaged or evicted state runs
-                from the first bar. A new process resumes from the state of all the rows,
-                of all but the newest, or of the last multiple of 1,024 rows. ``False``
-                recomputes every run (and its tables then go through the cache as compat
+                from the first bar. A new process finds the newest state through a note
+                the cache keeps per series and detector. ``False`` recomputes every run (and its tables then go through the cache as compat
                 results do).
 
         ``stats["rows_computed"]`` counts the bars native detectors stepped,

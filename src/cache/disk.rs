@@ -363,6 +363,28 @@ impl DiskTier {
     /// (raw bytes, compressed bytes, file bytes). Sweeps when the write takes the tier past
     /// its budget.
     pub fn put(&self, key: &Key, table: &ResultTable, meta: &EntryMeta) -> Result<(u64, u64, u64)> {
+        self.put_as(key, table, meta, false)
+    }
+
+    /// [`DiskTier::put`] that replaces the entry of `key` if there is one (a note that
+    /// changes, where `put` keeps the first: content-addressed entries never change). A file
+    /// under the entry's name that is not an entry of `key` is left alone (an error).
+    pub fn put_replacing(
+        &self,
+        key: &Key,
+        table: &ResultTable,
+        meta: &EntryMeta,
+    ) -> Result<(u64, u64, u64)> {
+        self.put_as(key, table, meta, true)
+    }
+
+    fn put_as(
+        &self,
+        key: &Key,
+        table: &ResultTable,
+        meta: &EntryMeta,
+        replace: bool,
+    ) -> Result<(u64, u64, u64)> {
         let encoded = entry::encode(key, table, meta);
         let path = self.entry_path(key);
         if encoded.bytes.len() as u64 > MAX_ENTRY_BYTES {
@@ -388,7 +410,19 @@ impl DiskTier {
                 file.sync_data()?;
             }
             drop(file);
-            dir.publish(&tmp, &name)
+            if !replace {
+                return dir.publish(&tmp, &name);
+            }
+            match read_entry_file(&dir, &name) {
+                Ok(bytes) if entry::decode(&bytes, key).is_err() => {
+                    return Err(std::io::Error::other(
+                        "a file under this entry's name is not its entry: left alone",
+                    ));
+                }
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            dir.rename(&tmp, &name).map(|()| true)
         })();
         let published = match written {
             Ok(published) => published,

@@ -508,6 +508,23 @@ impl AnalysisCache {
         }
     }
 
+    /// [`AnalysisCache::write_aside`] replacing what `key` held (a note that changes, such
+    /// as where the newest run state of a series is); a failure is only counted.
+    pub fn note_aside(&self, key: &Key, detector: &str, table: &ResultTable) {
+        if let Some(disk) = &self.disk {
+            let meta = EntryMeta {
+                detector: detector.to_string(),
+                created_ns: now_ns(),
+                compute_ns: 0,
+            };
+            if disk.put_replacing(key, table, &meta).is_err() {
+                self.counters
+                    .disk_write_errors
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Writes a computed result to disk; a failure (disk full, permissions) only costs a
     /// later recompute, so it is counted, not raised.
     fn write_through(

@@ -498,3 +498,32 @@ fn only_results_that_pay_are_written_by_default() {
     assert_eq!(all.stats().unwrap().disk_writes, 1);
     std::fs::remove_dir_all(&root).ok();
 }
+
+/// A note replaces its own entry (content-addressed entries keep the first), and leaves a
+/// file under its name that is not its entry alone.
+#[test]
+fn a_note_replaces_its_own_entry_only() {
+    let root = dir("note");
+    let tier = DiskTier::open(&root, u64::MAX, None, false).unwrap();
+    let meta = EntryMeta {
+        detector: "native.test".into(),
+        created_ns: 0,
+        compute_ns: 0,
+    };
+    let read = |k: &Key| match tier.get(k) {
+        crate::cache::disk::Lookup::Hit(t, _) => Some(t),
+        _ => None,
+    };
+    tier.put(&key(1), &result(1, 10), &meta).unwrap();
+    tier.put(&key(1), &result(2, 10), &meta).unwrap();
+    assert_eq!(read(&key(1)), Some(result(1, 10)));
+    tier.put_replacing(&key(1), &result(2, 10), &meta).unwrap();
+    assert_eq!(read(&key(1)), Some(result(2, 10)));
+    // Another key's entry copied under this name is not this key's entry: left alone.
+    tier.put(&key(3), &result(3, 10), &meta).unwrap();
+    std::fs::copy(tier.entry_path(&key(3)), tier.entry_path(&key(1))).unwrap();
+    let before = std::fs::read(tier.entry_path(&key(1))).unwrap();
+    assert!(tier.put_replacing(&key(1), &result(4, 10), &meta).is_err());
+    assert_eq!(std::fs::read(tier.entry_path(&key(1))).unwrap(), before);
+    std::fs::remove_dir_all(root).unwrap();
+}

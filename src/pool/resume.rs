@@ -27,11 +27,6 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-/// Runs also store their state after every multiple of this many rows they step through,
-/// where a new process (which does not know the last state's rows) looks: it then steps at
-/// most this many bars.
-const SAVE_EVERY: usize = 1024;
-
 /// The format of stored run states (a cache key parameter: another format is another key).
 const RUN_STATE_FORMAT: i64 = 3;
 
@@ -201,7 +196,8 @@ impl Piece {
 }
 
 /// The pieces' rows as one table (a lone piece of whole columns is that table, not a copy).
-fn into_table(mut pieces: Vec<Piece>) -> Result<ResultTable> {
+fn into_table(pieces: Vec<Piece>) -> Result<ResultTable> {
+    let mut pieces = with_rows(pieces);
     if let [piece] = pieces.as_mut_slice() {
         if piece.first == 0 {
             if let Some(table) = Arc::get_mut(&mut piece.table) {
@@ -210,6 +206,27 @@ fn into_table(mut pieces: Vec<Piece>) -> Result<ResultTable> {
         }
     }
     join(&pieces)
+}
+
+/// The pieces' rows as one shared table: a lone piece of whole columns is shared as it is
+/// (a cycle whose bars added no row hands out the tables it had, without a copy).
+fn shared_table(pieces: Vec<Piece>) -> Result<Arc<ResultTable>> {
+    let pieces = with_rows(pieces);
+    match pieces.as_slice() {
+        [piece] if piece.first == 0 => Ok(Arc::clone(&piece.table)),
+        _ => join(&pieces).map(Arc::new),
+    }
+}
+
+/// The pieces that hold rows (the first one when none does: it has the columns).
+fn with_rows(mut pieces: Vec<Piece>) -> Vec<Piece> {
+    let empty = |p: &Piece| p.columns().iter().all(Column::is_empty);
+    if pieces.iter().any(|p| !empty(p)) {
+        pieces.retain(|p| !empty(p));
+    } else {
+        pieces.truncate(1);
+    }
+    pieces
 }
 
 /// The pieces' rows as one table.
@@ -273,7 +290,7 @@ impl<'a> Task<'a> {
             self.shared.memory_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
         }
-        let table = Arc::new(self.timed(spec, || self.resumed(spec, with, Some(content)))?);
+        let table = self.timed(spec, || self.resumed(spec, with, Some(content)))?;
         cache.remember(content, Arc::clone(&table));
         Ok(table)
     }
@@ -303,9 +320,39 @@ impl<'a> Task<'a> {
         Ok(key.key())
     }
 
+    /// The key of the note of the rows of the newest state stored for this series and
+    /// detector (by any process): where a new process looks first. Only a hint: the state
+    /// itself is found by the identity of exactly those rows.
+    fn pointer_key(&self, spec: &Spec) -> Result<Key> {
+        let mut key = spec.key_builder()?;
+        key.param("run_state_rows", Param::Int(RUN_STATE_FORMAT))?;
+        key.param("symbol", Param::Str(self.req.symbol.clone()))?;
+        key.param("timeframe", Param::Str(self.req.timeframe.clone()))?;
+        Ok(key.key())
+    }
+
+    /// The rows the pointer of [`Task::pointer_key`] notes, if it reads as one.
+    fn pointed_rows(&self, spec: &Spec, disk: &DiskTier) -> Result<Option<usize>> {
+        let Lookup::Hit(table, _) = disk.get(&self.pointer_key(spec)?) else {
+            return Ok(None);
+        };
+        Ok(table
+            .column("rows")
+            .filter(|c| c.dtype == Dtype::I64)
+            .and_then(|c| c.clone().into_vec::<i64>().first().copied())
+            .and_then(|r| usize::try_from(r).ok()))
+    }
+
+    /// Notes `rows` as the rows of the newest state stored for this series and detector.
+    fn point_to(&self, spec: &Spec, cache: &AnalysisCache, rows: usize) -> Result<()> {
+        let table = ResultTable::new(vec![Column::i64("rows", vec![rows as i64])]);
+        cache.note_aside(&self.pointer_key(spec)?, "native-state-rows", &table);
+        Ok(())
+    }
+
     /// The newest stored state for a prefix of exactly these rows: the one this pool
-    /// stored last, else one of all the rows or all but the newest, else the one at the
-    /// last save point (which a new process finds too).
+    /// stored last, else one of all the rows, the one the series' pointer notes (the last
+    /// any process stored) or one of all but the newest row.
     fn newest_state(
         &self,
         spec: &Spec,
@@ -319,7 +366,16 @@ impl<'a> Task<'a> {
             .map(|l| (l.rows, (l.file == (dev, ino)).then_some(l.key)))
             .into_iter()
             .collect();
-        for rows in [n, n.saturating_sub(1), n / SAVE_EVERY * SAVE_EVERY] {
+        let pointed = match last {
+            Some(_) => None,
+            None => self.pointed_rows(spec, with.stored.disk)?,
+        };
+        let more = [
+            Some(n),
+            pointed.filter(|&r| r <= n),
+            Some(n.saturating_sub(1)),
+        ];
+        for rows in more.into_iter().flatten() {
             if rows > 0 && !candidates.iter().any(|(r, _)| *r == rows) {
                 candidates.push((rows, None));
             }
@@ -351,7 +407,7 @@ impl<'a> Task<'a> {
         spec: &Spec,
         with: Resuming<'_, '_>,
         content: Option<Key>,
-    ) -> Result<ResultTable> {
+    ) -> Result<Arc<ResultTable>> {
         let Resuming {
             native,
             reader,
@@ -389,10 +445,7 @@ impl<'a> Task<'a> {
             }
         }
         self.check_once()?;
-        let from = found.as_ref().map_or(0, |(rows, _, _)| *rows);
-        let boundary = n / SAVE_EVERY * SAVE_EVERY;
-        let save_at = (boundary > from && boundary < n).then_some(boundary);
-        let resume = |state: Option<&[u8]>| run_resumable(native, &self.c, state, save_at);
+        let resume = |state: Option<&[u8]>| run_resumable(native, &self.c, state, None);
         let (run, mut link) = match found {
             Some((_, link, entry)) => match resume(Some(entry.state())) {
                 Err(IctError::Corrupt { .. }) => {
@@ -433,8 +486,9 @@ impl<'a> Task<'a> {
         // that does not store hands out its rows, and the next one steps from the same
         // stored state, so the bars add up until storing pays. (The rows are stored with
         // the state: a new process assembles the tables from them.)
-        let state_bytes = run.state.len() + run.saved.as_ref().map_or(0, |s| s.state.len());
-        let keep = stored.cache.worth_keeping(run.step_ns, state_bytes as u64);
+        let keep = stored
+            .cache
+            .worth_keeping(run.step_ns, run.state.len() as u64);
         let mut store = |rows: usize, state: &[u8], new_rows: ResultTable| -> Result<()> {
             if broken || !keep {
                 pieces.push(Piece {
@@ -476,13 +530,13 @@ impl<'a> Task<'a> {
             Ok(())
         };
         let whole = |tables: Vec<ResultTable>| spec::native_table(native, tables);
-        if let Some(saved) = run.saved {
-            store(saved.rows, &saved.state, whole(saved.tables))?;
-        }
         if run.stepped > 0 || !resumed {
             store(n, &run.state, whole(run.tables))?;
         }
         let stored_now = keep || (resumed && run.stepped == 0);
+        if keep && !broken && (run.stepped > 0 || !resumed) {
+            self.point_to(spec, stored.cache, n)?;
+        }
         if let (Some(Link { key, .. }), false, true) = (link, broken, stored_now) {
             let last = LastState {
                 rows: n,
@@ -496,8 +550,8 @@ impl<'a> Task<'a> {
                 .insert(slot, last);
         }
         match content {
-            Some(_) => into_table(pieces),
-            None => Ok(ResultTable::default()),
+            Some(_) => shared_table(pieces),
+            None => Ok(Arc::default()),
         }
     }
 }
