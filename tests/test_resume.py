@@ -290,6 +290,16 @@ def test_by_default_a_state_is_stored_when_stepping_to_it_again_costs_more(
     # One bar is not worth a stored state: each run steps from the first run's state.
     assert stepped == [1, 2, 3]
     assert cache.stats()["skipped_writes"] >= 3
+    # A new process (a new cache object): without held results the state resumes; with
+    # them, the rows come from the stored entry when it kept them (fvg's rows read back
+    # slower than they recompute, so they were not kept: the tables are recomputed).
+    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
+    quiet = pool.analyze([("A", "1m")], ["native.fvg"], progress=False, keep=False)
+    assert quiet.stats["resumed"] == 1 and quiet.stats["rows_computed"] == 3
+    pool = DetectorPool(store=store, cache=AnalysisCache(tmp_path / "cache"), workers=1)
+    held = pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
+    assert held.stats["resumed"] + held.stats["recomputed"] == 1
+    assert_batch_of(held, store, "native.fvg")
 
 
 def assert_batch_of(result: ictcore.AnalysisResult, store: CandleStore, detector: str) -> None:

@@ -282,8 +282,10 @@ class DetectorPool:
                 ones — equal a full run's bit for bit. A state is used only for exactly the
                 rows it was made on: a rewritten series, a damaged or evicted state runs
                 from the first bar. A new process finds the newest state through a note
-                the cache keeps per series and detector. ``False`` recomputes every run (and its tables then go through the cache as compat
-                results do).
+                the cache keeps per series and detector. A state is stored only when
+                stepping to it again would cost more than reading it back, and its rows
+                only when they read back faster than they recompute. ``False`` recomputes
+                every run (and its tables then go through the cache as compat results do).
 
         ``stats["rows_computed"]`` counts the bars native detectors stepped,
         ``stats["resumed"]`` / ``stats["recomputed"]`` their runs from a stored run state /

@@ -119,19 +119,34 @@ struct Link {
 /// A stored run state, as the cache table it is kept as: `state` (the detector's state
 /// after a prefix of a series), `link` (0 or 16 bytes: the key of the entry before),
 /// `depth` (links behind it), then the rows its tables gained since the entry it links to
-/// (all rows when it links to none).
+/// (all rows when it links to none). A depth of [`STATE_ONLY`] marks an entry without rows
+/// (a series whose rows read back slower than they recompute): it resumes runs that do not
+/// need the rows before it, and its tables are not known from the cache.
 struct Entry {
     table: Arc<ResultTable>,
     link: Option<Key>,
     depth: u32,
+    rows_kept: bool,
 }
+
+/// The `depth` of an entry that holds a state and no rows.
+const STATE_ONLY: i64 = -1;
 
 impl Entry {
     fn encode(state: &[u8], link: Option<Key>, depth: u32, rows: ResultTable) -> ResultTable {
+        Self::encode_as(state, link, i64::from(depth), rows)
+    }
+
+    /// An entry of a state alone.
+    fn encode_state(state: &[u8]) -> ResultTable {
+        Self::encode_as(state, None, STATE_ONLY, ResultTable::default())
+    }
+
+    fn encode_as(state: &[u8], link: Option<Key>, depth: i64, rows: ResultTable) -> ResultTable {
         let mut columns = vec![
             Column::u8("state", state),
             Column::u8("link", link.as_ref().map_or(&[][..], |k| &k.0[..])),
-            Column::i64("depth", vec![i64::from(depth)]),
+            Column::i64("depth", vec![depth]),
         ];
         columns.extend(rows.columns);
         ResultTable {
@@ -160,14 +175,20 @@ impl Entry {
             [] => None,
             bytes => Some(Key(bytes.try_into().ok()?)),
         };
-        let depth = table.columns.get(2)?.clone().into_vec::<i64>();
-        let depth = u32::try_from(*depth.first()?)
+        let depth = *table.columns.get(2)?.clone().into_vec::<i64>().first()?;
+        let rows_kept = depth != STATE_ONLY;
+        let depth = u32::try_from(depth.max(0))
             .ok()
             .filter(|d| *d <= MAX_LINKS)?;
         if link.is_some() != (depth > 0) {
             return None;
         }
-        Some(Entry { table, link, depth })
+        Some(Entry {
+            table,
+            link,
+            depth,
+            rows_kept,
+        })
     }
 
     fn state(&self) -> &[u8] {
@@ -243,12 +264,12 @@ fn join(pieces: &[Piece]) -> Result<ResultTable> {
 /// `None` when one is missing or a link is not to an entry one link shorter (then the
 /// tables are not known).
 fn chain(stored: Stored<'_>, key: &Key) -> Option<Vec<Piece>> {
-    let first = Entry::read(stored, key, true)?;
+    let first = Entry::read(stored, key, true).filter(|e| e.rows_kept)?;
     let mut pieces = vec![first.rows()];
     let (mut link, mut depth) = (first.link, first.depth);
     while let Some(key) = link {
         let previous = Entry::read(stored, &key, true)?;
-        if previous.depth + 1 != depth {
+        if previous.depth + 1 != depth || !previous.rows_kept {
             return None;
         }
         pieces.push(previous.rows());
@@ -444,6 +465,8 @@ impl<'a> Task<'a> {
                 }
             }
         }
+        // Whether the entry resumed from keeps its rows (then so does the next one).
+        let rows_before = found.as_ref().map(|(_, _, entry)| entry.rows_kept);
         self.check_once()?;
         let resume = |state: Option<&[u8]>| run_resumable(native, &self.c, state, None);
         let (run, mut link) = match found {
@@ -489,6 +512,17 @@ impl<'a> Task<'a> {
         let keep = stored
             .cache
             .worth_keeping(run.step_ns, run.state.len() as u64);
+        // Whether the rows are stored with it: for a run from the first bar, whether they
+        // would read back faster than they recompute (else a new process recomputes them
+        // when it wants the tables, which costs no more); a resumed run keeps what the
+        // entry it resumed from kept.
+        let rows_kept = match (resumed, rows_before) {
+            (true, Some(kept)) => kept,
+            _ => {
+                let bytes: usize = run.tables.iter().map(ResultTable::data_bytes).sum();
+                keep && stored.cache.worth_keeping(run.step_ns, bytes as u64)
+            }
+        };
         let mut store = |rows: usize, state: &[u8], new_rows: ResultTable| -> Result<()> {
             if broken || !keep {
                 pieces.push(Piece {
@@ -498,6 +532,15 @@ impl<'a> Task<'a> {
                 return Ok(());
             }
             let key = self.state_key(spec, rows, reader)?;
+            if !rows_kept {
+                stored.write(key, Entry::encode_state(state));
+                pieces.push(Piece {
+                    table: Arc::new(new_rows),
+                    first: 0,
+                });
+                link = Some(Link { key, depth: 0 });
+                return Ok(());
+            }
             match link.filter(|l| l.depth < MAX_LINKS) {
                 Some(previous) => {
                     let depth = previous.depth + 1;
