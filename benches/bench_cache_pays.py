@@ -101,7 +101,9 @@ def main() -> None:
         "longer to compute than reading it back would (about 50 us plus 3 ns per raw column "
         "byte, from the warm arms of this benchmark): compat frames, dense and computed at "
         "about 1 ns per byte, are recomputed; native tables, computed at about 7 ns per "
-        "byte, are kept.",
+        "byte, are kept. With resumed runs (the default), a native run over a whole stored "
+        "series keeps its state and, when they pay, its rows instead of its result: the "
+        "native cold arms write those.",
     ]
     print("\n".join(lines))
     if args.out:

@@ -107,10 +107,15 @@ def main() -> None:
         )
     lines += [
         "",
-        "A resumed run stores each detector's state (what is still open) with the rows its "
-        "bars added, linked to the state before; every 16th link the whole tables are "
-        "stored again. With results held, a cycle also reads each series' rows back along "
-        "its links.",
+        "A resumed run steps from the newest stored state of each series and detector (what "
+        "is still open, kept in the memory tier too); it stores its own state only when "
+        "stepping to it again would cost more than reading it back, with the rows its bars "
+        "added (linked to the state before; every 16th link holds the whole tables) when a "
+        "run from the first bar found that the rows read back faster than they recompute. "
+        "Series whose state does not pay (short higher-timeframe series) are recomputed. "
+        "With results held, a cycle also hands out every table whole: the rows before "
+        "(held in the memory tier, else read along the links, else recomputed) followed by "
+        "the new ones.",
     ]
     print("\n".join(lines))
     if args.out:

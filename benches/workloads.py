@@ -84,7 +84,9 @@ def write_section(path: Path, heading: str, lines: list[str]) -> None:
     if heading in old:
         start = old.index(heading)
         end = next((i for i in range(start + 1, len(old)) if old[i].startswith("## ")), len(old))
-        new = old[:start] + lines + old[end:]
+        # A blank line before the next section's heading.
+        after = ["", *old[end:]] if end < len(old) else []
+        new = old[:start] + lines + after
     else:
         new = [*old, "", *lines]
     path.write_text("\n".join(new).rstrip() + "\n")
