@@ -41,19 +41,26 @@ def cut(c: Candles, lo: int, hi: int) -> Candles:
     return c._slice(lo, hi)
 
 
+def assert_batch_of(
+    result: ictcore.AnalysisResult, store: CandleStore, detector: str, symbol: str = "A"
+) -> None:
+    """``result``'s table of ``detector`` is a batch run's over the stored series, bit for
+    bit, metadata included."""
+    got = result.arrays(symbol, "1m", detector)
+    expected = (
+        DetectorPool()
+        .analyze([(symbol, "1m", store.read(symbol, "1m"))], [detector], progress=False)
+        .arrays(symbol, "1m", detector)
+    )
+    assert list(got) == list(expected), detector
+    for column in got:
+        assert got[column].tobytes() == expected[column].tobytes(), (detector, column)
+    assert getattr(got, "meta", None) == getattr(expected, "meta", None)
+
+
 def assert_batch(result: ictcore.AnalysisResult, store: CandleStore, symbol: str) -> None:
-    series = store.read(symbol, "1m")
     for detector in DETECTORS:
-        got = result.arrays(symbol, "1m", detector)
-        name = detector.removeprefix("native.")
-        expected = (
-            ictcore.DetectorPool()
-            .analyze([(symbol, "1m", series)], [detector], progress=False)
-            .arrays(symbol, "1m", detector)
-        )
-        assert list(got) == list(expected), name
-        for column in got:
-            assert got[column].tobytes() == expected[column].tobytes(), (name, column)
+        assert_batch_of(result, store, detector, symbol)
 
 
 @settings(max_examples=15, deadline=None)
@@ -152,14 +159,7 @@ def test_a_new_process_resumes_from_what_it_can_find(tmp_path: Path) -> None:
     store.append("A", "1m", cut(c, 10_100, 10_101))
     assert new_process() == (1, 1)
     result = pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
-    got = result.arrays("A", "1m", "native.fvg")
-    expected = (
-        DetectorPool()
-        .analyze([("A", "1m", store.read("A", "1m"))], ["native.fvg"], progress=False)
-        .arrays("A", "1m", "native.fvg")
-    )
-    for column in got:
-        assert got[column].tobytes() == expected[column].tobytes(), column
+    assert_batch_of(result, store, "native.fvg")
 
 
 def test_resume_false_starts_from_the_first_bar(tmp_path: Path) -> None:
@@ -250,16 +250,7 @@ def test_every_native_detector_resumes_through_stored_links(tmp_path: Path, dete
         pool = DetectorPool(store=store, cache=every_state(tmp_path), workers=1)
         result = pool.analyze([("A", "1m")], [detector], progress=False)
         assert result.stats["resumed"] == (1 if cycle else 0)
-        got = result.arrays("A", "1m", detector)
-        expected = (
-            DetectorPool()
-            .analyze([("A", "1m", store.read("A", "1m"))], [detector], progress=False)
-            .arrays("A", "1m", detector)
-        )
-        assert list(got) == list(expected)
-        for column in got:
-            assert got[column].tobytes() == expected[column].tobytes(), column
-        assert getattr(got, "meta", None) == getattr(expected, "meta", None)
+        assert_batch_of(result, store, detector)
         # One bar, none (the state of all the rows), 30 (the series' note of the newest).
         more = [1, 0, 30, 0][cycle]
         if more:
@@ -300,15 +291,3 @@ def test_by_default_a_state_is_stored_when_stepping_to_it_again_costs_more(
     held = pool.analyze([("A", "1m")], ["native.fvg"], progress=False)
     assert held.stats["resumed"] + held.stats["recomputed"] == 1
     assert_batch_of(held, store, "native.fvg")
-
-
-def assert_batch_of(result: ictcore.AnalysisResult, store: CandleStore, detector: str) -> None:
-    got = result.arrays("A", "1m", detector)
-    expected = (
-        DetectorPool()
-        .analyze([("A", "1m", store.read("A", "1m"))], [detector], progress=False)
-        .arrays("A", "1m", detector)
-    )
-    assert list(got) == list(expected)
-    for column in got:
-        assert got[column].tobytes() == expected[column].tobytes(), column
