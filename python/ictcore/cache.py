@@ -128,6 +128,23 @@ class AnalysisCache:
             bool(sync_writes),
             disk_writes,
         )
+        # What a pickle reopens it with (the directory as an absolute path).
+        self._settings = (
+            max_memory_bytes,
+            max_disk_bytes,
+            ttl_seconds,
+            eviction,
+            sync_writes,
+            disk_writes,
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles by directory and settings: the receiving process (a ``multiprocessing``
+        or ``concurrent.futures`` worker, a Dask task) opens the same directory, so what is
+        on disk is shared; the memory tier is that process's own (a memory-only cache
+        arrives empty)."""
+        path = None if self.path is None else os.path.abspath(self.path)
+        return (type(self), (path, *self._settings))
 
     @classmethod
     def from_config(

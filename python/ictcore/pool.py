@@ -226,6 +226,7 @@ class DetectorPool:
             )
         buffer = config.max_buffer_bytes if config is not None else 64 * 2**20
         self._pool = _ictcore.Pool(workers, buffer)
+        self._requested_workers = workers  # None: the receiving machine's cores
         self.cache = cache
         self.store = store
         self.config = config
@@ -238,6 +239,11 @@ class DetectorPool:
 
     def __repr__(self) -> str:
         return f"DetectorPool(workers={self.workers}, cache={self.cache!r}, store={self.store!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as its settings, store and cache (each by path): the receiving process
+        gets a pool of its own threads over the same store and cache directory."""
+        return (type(self), (self._requested_workers, self.cache, self.store, self.config))
 
     def analyze(
         self,

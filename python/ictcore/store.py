@@ -269,6 +269,11 @@ class CandleStore:
     def __repr__(self) -> str:
         return f"CandleStore({str(self.path)!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles by path: the receiving process opens the same store (which must still
+        exist there) and maps its series itself; no candle is pickled."""
+        return (type(self), (os.path.abspath(self.path), False))
+
     def write(
         self,
         symbol: str,
