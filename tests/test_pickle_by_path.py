@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pool_workers import DETECTORS, analyze_in_worker
 
 from ictcore import AnalysisCache, Candles, CandleStore, DetectorPool
 from ictcore.synthetic import synthetic_frame
-
-DETECTORS = ["native.fvg", "native.structure", "fvg"]
 
 
 def filled_store(root: Path) -> CandleStore:
@@ -23,16 +22,6 @@ def filled_store(root: Path) -> CandleStore:
     for seed, symbol in enumerate(("A", "B")):
         store.write(symbol, "1m", Candles.from_pandas(synthetic_frame(seed + 1, 3_000, "walk")))
     return store
-
-
-def analyze_in_worker(pool: DetectorPool, symbol: str) -> dict[str, dict[str, bytes]]:
-    """What a worker process does with a pool it was handed: analyze one stored series."""
-    result = pool.analyze([(symbol, "1m")], DETECTORS, progress=False)
-    assert not result.errors
-    return {
-        d: {c: np.asarray(v).tobytes() for c, v in result.arrays(symbol, "1m", d).items()}
-        for d in DETECTORS
-    }
 
 
 def test_pickles_reopen_the_same_directories(tmp_path: Path) -> None:
