@@ -92,11 +92,7 @@ impl<T> Log<T> {
     pub fn get(&self, position: usize) -> Option<&T> {
         match position.checked_sub(self.base) {
             Some(at) => self.rows.get(at),
-            None => self
-                .kept
-                .binary_search_by_key(&position, |(p, _)| *p)
-                .ok()
-                .map(|i| &self.kept[i].1),
+            None => self.kept.get(self.kept_at(position)).map(|(_, row)| row),
         }
     }
 
@@ -104,11 +100,10 @@ impl<T> Log<T> {
     pub fn get_mut(&mut self, position: usize) -> Option<&mut T> {
         match position.checked_sub(self.base) {
             Some(at) => self.rows.get_mut(at),
-            None => self
-                .kept
-                .binary_search_by_key(&position, |(p, _)| *p)
-                .ok()
-                .map(|i| &mut self.kept[i].1),
+            None => {
+                let i = self.kept_at(position);
+                self.kept.get_mut(i).map(|(_, row)| row)
+            }
         }
     }
 

@@ -64,10 +64,8 @@ pub struct Control {
     pub done: AtomicUsize,
     /// Candles of the finished requests.
     pub candles_done: AtomicU64,
-    /// Resume native detectors over whole stored series from run states kept in the
-    /// cache's disk tier (see [`Task::resumed`]). Off by default: a state holds the
-    /// detector's whole event log, so writing and reading it costs more than recomputing
-    /// (BENCHMARKS.md, "Resumed pool runs") until states hold only what is still open.
+    /// Resume native detectors over whole stored series from the run states the cache
+    /// keeps (`resume.rs`). Python's `analyze` turns it on by default.
     pub resume_native: bool,
 }
 
