@@ -60,15 +60,18 @@ from .detect import (
 from .exceptions import (
     BatchError,
     CorruptFileError,
+    DetectorError,
     IctError,
     InvalidInputError,
     InvalidTypeError,
     MissingColumnError,
     MissingDependencyError,
     UnknownNameError,
+    WorkerDiedError,
 )
 from .live import LiveSession, LiveUpdate
 from .pool import DETECTORS, NATIVE_DETECTORS, AnalysisResult, DetectorPool
+from .pydetectors import PythonDetector, detector
 from .store import CandleStore, read_csv
 
 __all__ = [
@@ -81,6 +84,7 @@ __all__ = [
     "Candles",
     "Config",
     "CorruptFileError",
+    "DetectorError",
     "DetectorPool",
     "Engine",
     "EventTable",
@@ -92,14 +96,17 @@ __all__ = [
     "LiveUpdate",
     "MissingColumnError",
     "MissingDependencyError",
+    "PythonDetector",
     "SessionTable",
     "UnknownNameError",
+    "WorkerDiedError",
     "ZoneTable",
     "__version__",
     "bpr",
     "cisd",
     "compat",
     "dealing_ranges",
+    "detector",
     "displacement",
     "exceptions",
     "fvg",

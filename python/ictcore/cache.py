@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from . import _ictcore
-from ._columns import columns_of
+from ._columns import TableColumns, columns_of
 from .candles import Candles
 from .config import Config
 from .exceptions import InvalidInputError, InvalidTypeError
@@ -229,6 +229,19 @@ class AnalysisCache:
             detector, mode, dict(params), _arrays("input", inputs), columns
         )
         return source, dict(columns_of(out))
+
+    def _recall(self, key: str) -> TableColumns | None:
+        """The stored result of ``key`` (from :meth:`key`), or None (a miss, not counted:
+        the caller computes it elsewhere and stores it with :meth:`_keep`)."""
+        found = self._cache.lookup(key)
+        return None if found is None else columns_of(found[1])
+
+    def _keep(
+        self, key: str, detector: str, columns: Mapping[str, npt.NDArray[Any]], seconds: float
+    ) -> None:
+        """Stores a result computed elsewhere (a worker process) in ``seconds``: a miss, on
+        disk when it pays, and in memory (recomputing it costs a round trip as well)."""
+        self._cache.keep_computed(key, detector, list(columns.items()), float(seconds))
 
     def stats(self) -> dict[str, int | float]:
         """Counters since this object was created, and current sizes.

@@ -13,12 +13,14 @@ from typing import Any
 __all__ = [
     "BatchError",
     "CorruptFileError",
+    "DetectorError",
     "IctError",
     "InvalidInputError",
     "InvalidTypeError",
     "MissingColumnError",
     "MissingDependencyError",
     "UnknownNameError",
+    "WorkerDiedError",
 ]
 
 
@@ -88,6 +90,18 @@ class UnknownNameError(_PlainMessage, InvalidInputError, KeyError):
 
 class CorruptFileError(IctError):
     """A file exists but is damaged, truncated, foreign or of a future format version."""
+
+
+class DetectorError(IctError):
+    """A Python detector raised on a series (in a pool's worker process or in the caller's):
+    the message names the detector and series and holds the worker's traceback;
+    ``__cause__`` is the detector's own exception when it could be carried back."""
+
+
+class WorkerDiedError(DetectorError):
+    """The worker process running Python detectors on a series died (a segfault,
+    ``os._exit``, the out-of-memory killer): that series failed; the pool replaced the
+    worker and went on with the others."""
 
 
 class BatchError(IctError):

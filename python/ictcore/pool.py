@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import sys
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,15 +28,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from . import _ictcore, _interop
+from . import _ictcore, _interop, _pyresult, _pyrun
 from ._columns import TableColumns, columns_of, expanded
+from ._workers import WorkerProcesses
 from .cache import AnalysisCache
 from .candles import Candles
 from .compat._frames import arithmetic_dtypes
 from .config import Config
 from .detect import TABLES, EventTable, _wrap
-from .exceptions import BatchError, IctError, InvalidInputError
+from .exceptions import BatchError, IctError, InvalidInputError, InvalidTypeError
 from .live import LiveSession
+from .pydetectors import PythonDetector
 from .store import CandleStore
 
 __all__ = ["DETECTORS", "NATIVE_DETECTORS", "AnalysisResult", "DetectorPool"]
@@ -65,9 +68,11 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
         errors: dict[tuple[str, str], BaseException],
         stats: dict[str, Any],
         loader: Callable[[Key], dict[str, npt.NDArray[Any]]] | None = None,
+        python: frozenset[str] = frozenset(),
     ) -> None:
         self._columns = columns
         self._loader = loader
+        self._python = python
         self._frames: dict[Key, pd.DataFrame | EventTable] = {}
         self.errors = errors
         self.stats = stats
@@ -76,7 +81,9 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
         if key not in self._frames:
             columns = self.arrays(*key)
             name = key[2]
-            if name in NATIVE_DETECTORS:
+            if name in self._python:
+                self._frames[key] = _pyresult.to_frame(self._held(key))
+            elif name in NATIVE_DETECTORS:
                 detector = name.removeprefix("native.")
                 meta = getattr(columns, "meta", {})
                 self._frames[key] = _wrap(detector, _split_tables(detector, columns), meta=meta)
@@ -100,6 +107,9 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
         value = self[symbol, timeframe, detector]
         if isinstance(value, EventTable):
             return value.to_arrow()
+        if detector in self._python:
+            pyarrow = _interop.require("pyarrow", "arrow", "to_arrow()")
+            return pyarrow.Table.from_pandas(value)
         return _interop.to_arrow(
             _interop.decoded_columns(self.arrays(symbol, timeframe, detector), _plain, ())
         )
@@ -109,6 +119,11 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
         value = self[symbol, timeframe, detector]
         if isinstance(value, EventTable):
             return value.to_polars()
+        if detector in self._python:
+            polars = _interop.require("polars", "polars", "to_polars()")
+            return polars.from_pandas(
+                value, include_index=not isinstance(value.index, pd.RangeIndex)
+            )
         return _interop.to_polars(
             _interop.decoded_columns(self.arrays(symbol, timeframe, detector), _plain, ())
         )
@@ -123,9 +138,19 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
         """The result's columns as numpy arrays. The pool holds compat frames compact (the
         rows that carry an event, runs of repeated values: a few bytes per candle instead of
         one dense row each), so their columns are expanded here, on each call, into new
-        arrays; other columns are read-only views of the held result (no copy). After
-        ``analyze(keep=False)`` results are fetched from the cache (or computed) on access."""
+        arrays; other columns are read-only views of the held result (no copy). A Python
+        detector's columns come as it returned them (datetime and str columns decoded; its
+        DataFrame's index is in ``result[...]``). After ``analyze(keep=False)`` results are
+        fetched from the cache (or computed) on access."""
         key = (symbol, timeframe, detector)
+        held = self._held(key)
+        if detector in self._python:
+            return _pyresult.decode(held)[0]
+        return expanded(held) if isinstance(held, TableColumns) else held
+
+    def _held(self, key: Key) -> dict[str, npt.NDArray[Any]]:
+        """The columns as held (compact or encoded), loaded first if not held."""
+        symbol, timeframe, detector = key
         held = self._columns[key]
         digest = held.meta.get("deferred.digest") if isinstance(held, TableColumns) else None
         if held is None or digest is not None:
@@ -141,7 +166,7 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
                     timeframe=timeframe,
                 )
             return loaded
-        return expanded(held) if isinstance(held, TableColumns) else held
+        return held
 
     def held_bytes(self) -> int:
         """Bytes of result data the object holds now (compact forms as held)."""
@@ -170,7 +195,9 @@ def _split_tables(
     return tables
 
 
-def _progress_bar(total: int, enabled: Any) -> Callable[[int, int, int], None] | None:
+def _progress_bar(
+    total: int, enabled: Any, desc: str = "analyze"
+) -> Callable[[int, int, int], None] | None:
     """A progress callback: the user's, a tqdm bar (terminals and notebooks), or None."""
     if callable(enabled):
         user = enabled
@@ -185,11 +212,12 @@ def _progress_bar(total: int, enabled: Any) -> Callable[[int, int, int], None] |
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm is a dependency
         return None
-    bar = tqdm(total=total, unit="series", desc="analyze", file=sys.stderr, leave=False)
+    bar = tqdm(total=total, unit="series", desc=desc, file=sys.stderr, leave=False)
 
     def update(done: int, total: int, candles: int) -> None:
         bar.update(done - bar.n)
-        bar.set_postfix_str(f"{candles / 1e6:.1f}M candles", refresh=False)
+        if candles:
+            bar.set_postfix_str(f"{candles / 1e6:.1f}M candles", refresh=False)
         if done >= total:
             bar.close()
 
@@ -197,16 +225,22 @@ def _progress_bar(total: int, enabled: Any) -> Callable[[int, int, int], None] |
 
 
 class DetectorPool:
-    """A pool of native worker threads analysing series with the compat detectors.
+    """A pool of native worker threads analysing series with the compat detectors, the
+    native ones and Python functions of your own (see :mod:`ictcore.pydetectors`).
 
     Parameters:
         workers: threads (default: ``config.workers()`` with a config, else the cores).
         cache: an :class:`AnalysisCache` to look results up in and store them to.
         store: the :class:`CandleStore` that (symbol, timeframe) requests read from.
         config: a :class:`Config` (workers, prefetch buffer size).
+        processes: worker processes for Python detectors (default: as many as
+            ``workers``), started on the first call that has one and kept for later calls
+            (:meth:`close` stops them); ``0`` runs them in the calling process, one series
+            after another.
 
     The pool's threads belong to the process that made them: after ``os.fork`` (e.g. a
-    ``multiprocessing`` worker) the child gets its own on first use.
+    ``multiprocessing`` worker) the child gets its own on first use, and starts worker
+    processes of its own.
     """
 
     def __init__(
@@ -215,6 +249,7 @@ class DetectorPool:
         cache: AnalysisCache | None = None,
         store: CandleStore | None = None,
         config: Config | None = None,
+        processes: int | None = None,
     ) -> None:
         if workers is None and config is not None:
             workers = config.workers()
@@ -225,8 +260,24 @@ class DetectorPool:
                 f"workers must be an int from 1 to 1024 (or None), got {workers!r}"
             )
         buffer = config.max_buffer_bytes if config is not None else 64 * 2**20
+        if processes is not None and (
+            isinstance(processes, bool)
+            or not isinstance(processes, int)
+            or not 0 <= processes <= 1024
+        ):
+            raise InvalidInputError(
+                f"processes must be an int from 0 to 1024 (or None), got {processes!r}",
+                parameter="processes",
+            )
         self._pool = _ictcore.Pool(workers, buffer)
         self._requested_workers = workers  # None: the receiving machine's cores
+        self._requested_processes = processes
+        count = self.workers if processes is None else processes
+        self._processes = WorkerProcesses(count) if count else None
+        # Stops the worker processes when the pool is collected (they also end with the
+        # interpreter: they are daemons).
+        if self._processes is not None:
+            weakref.finalize(self, self._processes.close)
         self.cache = cache
         self.store = store
         self.config = config
@@ -243,12 +294,32 @@ class DetectorPool:
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickles as its settings, store and cache (each by path): the receiving process
         gets a pool of its own threads over the same store and cache directory."""
-        return (type(self), (self._requested_workers, self.cache, self.store, self.config))
+        return (
+            type(self),
+            (
+                self._requested_workers,
+                self.cache,
+                self.store,
+                self.config,
+                self._requested_processes,
+            ),
+        )
+
+    def close(self) -> None:
+        """Stops the worker processes of Python detectors (a later call starts new ones)."""
+        if self._processes is not None:
+            self._processes.close()
+
+    def __enter__(self) -> DetectorPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def analyze(
         self,
         requests: Iterable[Any] | Mapping[Any, Any],
-        detectors: Iterable[str] | Mapping[str, Mapping[str, Any]] = DETECTORS,
+        detectors: Detectors = DETECTORS,
         params: Mapping[str, Mapping[str, Any]] | None = None,
         progress: bool | Callable[[int, int], None] = True,
         on_error: str = "collect",
@@ -264,8 +335,12 @@ class DetectorPool:
                 compute in its columns' dtypes, float32 or int32 included, as
                 ``smartmoneyconcepts`` does); or a mapping ``{(symbol, timeframe): candles}``.
             detectors: names (default: the eight compat ones; the native ones are
-                ``"native.swings"``, ``"native.fvg"``, ... in :data:`NATIVE_DETECTORS`), or a
-                mapping name -> parameters.
+                ``"native.swings"``, ``"native.fvg"``, ... in :data:`NATIVE_DETECTORS`) and
+                Python functions ``f(candles, **params)`` of your own (they get
+                :class:`Candles` and return a DataFrame or a mapping of 1-D arrays; their
+                results are keyed by ``f.__name__``, and they run in the pool's worker
+                processes: see :mod:`ictcore.pydetectors`), or a mapping detector ->
+                parameters.
             params: parameters by detector name, e.g. ``{"ob": {"swing_length": 10}}``
                 (defaults as in smartmoneyconcepts; ``sessions`` defaults to "London" and
                 reads times as UTC).
@@ -293,6 +368,13 @@ class DetectorPool:
                 only when they read back faster than they recompute. ``False`` recomputes
                 every run (and its tables then go through the cache as compat results do).
 
+        A Python detector's result is a DataFrame (its index kept). A series on which one
+        raises fails with :class:`~ictcore.DetectorError` (its worker's traceback in the
+        message); one whose worker process dies fails with
+        :class:`~ictcore.WorkerDiedError`, the worker is replaced and the others go on.
+        ``stats["python_computed"]`` / ``stats["python_cached"]`` count their results
+        computed / found in the cache.
+
         ``stats["rows_computed"]`` counts the bars native detectors stepped,
         ``stats["resumed"]`` / ``stats["recomputed"]`` their runs from a stored run state /
         from the first bar. Compat detectors look ahead (a new bar may change earlier rows),
@@ -307,28 +389,17 @@ class DetectorPool:
                 parameter="on_error",
                 value=on_error,
             )
-        specs = _detector_specs(detectors, params)
+        specs, python = _split_detectors(_detector_specs(detectors, params))
+        prepared = _pyrun.prepare(python, self.cache)
         native, keys, errors = self._requests(requests)
-        callback = _progress_bar(len(native), progress)
-        results, stats = self._pool.analyze(
-            native,
-            specs,
-            None if self.store is None else self.store._store,
-            None if self.cache is None else self.cache._cache,
-            callback,
-            keep,
-            resume=resume,
-        )
         columns: dict[Key, dict[str, npt.NDArray[Any]] | None] = {}
-        for (symbol, timeframe), outcome in zip(keys, results, strict=True):
-            if isinstance(outcome, BaseException):
-                errors[symbol, timeframe] = outcome
-                continue
-            if not keep:
-                columns.update({(symbol, timeframe, name): None for name, _ in specs})
-                continue
-            for (name, _), cols in zip(specs, outcome, strict=True):
-                columns[symbol, timeframe, name] = columns_of(cols)
+        stats: dict[str, Any] = {"wall_seconds": 0.0}
+        if specs:
+            stats = self._run_native(native, keys, specs, progress, keep, resume, columns, errors)
+        if prepared:
+            self._run_python(prepared, native, keys, progress, keep, columns, errors, stats)
+        for key in [k for k in columns if k[:2] in errors]:
+            del columns[key]  # a series that failed in one detector failed as a whole
         stats["failed"] = len(errors)
         stats["requests"] = len(keys) + sum(1 for k in errors if k not in keys)
         self._last = stats
@@ -336,10 +407,19 @@ class DetectorPool:
             raise BatchError(dict(errors.items()))
         by_key = dict(zip(keys, native, strict=True))
         # Each detector's parameters as the run resolved them, so one can be computed alone.
-        params_by_name = dict(_ictcore.resolved_params(specs))
+        params_by_name = dict(_ictcore.resolved_params(specs)) if specs else {}
+        python_by_name = {p.detector.name: p for p in prepared}
 
         def load(key: Key) -> TableColumns:
             symbol, timeframe, name = key
+            if name in python_by_name:
+                spec = python_by_name[name]
+                request = by_key[symbol, timeframe]
+                series = _pyrun.Series(symbol, timeframe, request[2], request[3], request[4])
+                run = _pyrun.Run(prepared, self.store, self.cache, True)
+                candles = run.read(series)
+                key_ = run.key(spec, candles)
+                return _pyrun.compute_one(spec, (symbol, timeframe), candles, self.cache, key_)
             one, _ = self._pool.analyze(
                 [by_key[symbol, timeframe]],
                 [(name, params_by_name[name])],
@@ -354,7 +434,70 @@ class DetectorPool:
                 raise one[0]
             return columns_of(one[0][0])
 
-        return AnalysisResult(columns, errors, stats, load)
+        return AnalysisResult(columns, errors, stats, load, frozenset(python_by_name))
+
+    def _run_native(
+        self,
+        native: list[Any],
+        keys: list[tuple[str, str]],
+        specs: list[tuple[str, dict[str, Any]]],
+        progress: Any,
+        keep: bool,
+        resume: bool,
+        columns: dict[Key, dict[str, npt.NDArray[Any]] | None],
+        errors: dict[tuple[str, str], BaseException],
+    ) -> dict[str, Any]:
+        """The built-in detectors on the pool's threads; their stats."""
+        callback = _progress_bar(len(native), progress)
+        results, stats = self._pool.analyze(
+            native,
+            specs,
+            None if self.store is None else self.store._store,
+            None if self.cache is None else self.cache._cache,
+            callback,
+            keep,
+            resume=resume,
+        )
+        for (symbol, timeframe), outcome in zip(keys, results, strict=True):
+            if isinstance(outcome, BaseException):
+                errors[symbol, timeframe] = outcome
+                continue
+            if not keep:
+                columns.update({(symbol, timeframe, name): None for name, _ in specs})
+                continue
+            for (name, _), cols in zip(specs, outcome, strict=True):
+                columns[symbol, timeframe, name] = columns_of(cols)
+        return dict(stats)
+
+    def _run_python(
+        self,
+        prepared: list[_pyrun.Spec],
+        native: list[Any],
+        keys: list[tuple[str, str]],
+        progress: Any,
+        keep: bool,
+        columns: dict[Key, dict[str, npt.NDArray[Any]] | None],
+        errors: dict[tuple[str, str], BaseException],
+        stats: dict[str, Any],
+    ) -> None:
+        """Python detectors on the series that have not failed; their stats added."""
+        series = [
+            _pyrun.Series(symbol, timeframe, request[2], request[3], request[4])
+            for (symbol, timeframe), request in zip(keys, native, strict=True)
+            if (symbol, timeframe) not in errors
+        ]
+        bar = _progress_bar(len(series), progress, desc="python detectors")
+        run = _pyrun.Run(prepared, self.store, self.cache, keep)
+        processes = self._processes
+        started, replaced = (processes.started, processes.replaced) if processes else (0, 0)
+        run.execute(series, processes, None if bar is None else lambda d, t: bar(d, t, 0))
+        columns.update(run.columns)
+        errors.update(run.errors)
+        stats.update(run.stats)
+        stats["wall_seconds"] = stats.get("wall_seconds", 0.0) + run.stats["python_seconds"]
+        if processes is not None:
+            stats["python_workers_started"] = processes.started - started
+            stats["python_workers_replaced"] = processes.replaced - replaced
 
     def live(
         self,
@@ -386,9 +529,15 @@ class DetectorPool:
                     f"a live request is (symbol, timeframe) of a stored series; got {item!r}"
                 )
             series.append((str(item[0]), str(item[1])))
-        return LiveSession(
-            self._pool, self.store._store, series, _detector_specs(detectors, params), state_dir
-        )
+        specs, python = _split_detectors(_detector_specs(detectors, params))
+        if python:
+            raise InvalidInputError(
+                f"live sessions step native detectors bar by bar; the Python detector "
+                f"{python[0][0].name!r} is run with analyze() (its cache makes a repeat "
+                "over unchanged series free)",
+                parameter=python[0][0].name,
+            )
+        return LiveSession(self._pool, self.store._store, series, specs, state_dir)
 
     def analyze_async(self, *args: Any, **kwargs: Any) -> concurrent.futures.Future[AnalysisResult]:
         """:meth:`analyze` on a background thread (the work runs without the GIL, so the
@@ -461,21 +610,62 @@ def _nanos(value: Any) -> int | None:
     return int(ts.as_unit("ns").value)
 
 
+Detectors = (
+    Iterable[str | Callable[..., Any]] | Mapping[str | Callable[..., Any], Mapping[str, Any]]
+)
+
+
+def _split_detectors(
+    specs: list[tuple[str | PythonDetector, dict[str, Any]]],
+) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[PythonDetector, dict[str, Any]]]]:
+    """(built-in detectors, Python ones)."""
+    builtin = [(d, p) for d, p in specs if isinstance(d, str)]
+    python = [(d, p) for d, p in specs if isinstance(d, PythonDetector)]
+    return builtin, python
+
+
 def _detector_specs(
-    detectors: Iterable[str] | Mapping[str, Mapping[str, Any]],
+    detectors: Detectors,
     params: Mapping[str, Mapping[str, Any]] | None,
-) -> list[tuple[str, dict[str, Any]]]:
-    if isinstance(detectors, str):
+) -> list[tuple[Any, dict[str, Any]]]:
+    """(name or PythonDetector, parameters) of each detector, in order; a Python detector's
+    parameters are found by its name."""
+    if isinstance(detectors, str) or callable(detectors):
         detectors = [detectors]
-    given = (
-        {name: dict(p) for name, p in detectors.items()}
+    pairs = (
+        [(d, dict(p)) for d, p in detectors.items()]
         if isinstance(detectors, Mapping)
-        else {name: {} for name in detectors}
+        else [(d, {}) for d in detectors]
     )
+    given: dict[str, tuple[Any, dict[str, Any]]] = {}
+    for item, p in pairs:
+        spec: str | PythonDetector
+        if isinstance(item, str):
+            name = spec = item
+        elif callable(item):
+            spec = PythonDetector.of(item)
+            name = spec.name
+            if name in DETECTORS or name in NATIVE_DETECTORS:
+                raise InvalidInputError(
+                    f"the Python detector {item!r} is named {name!r}, a built-in detector's "
+                    "name; name it otherwise with @ictcore.detector(name=...)",
+                    parameter=name,
+                )
+        else:
+            raise InvalidTypeError(
+                f"a detector is a built-in name (str) or a Python function, got {item!r}"
+            )
+        if name in given:
+            raise InvalidInputError(
+                f"two detectors are named {name!r}; results are keyed by name "
+                "(@ictcore.detector(name=...) names a Python detector)",
+                parameter=name,
+            )
+        given[name] = (spec, p)
     for name, extra in (params or {}).items():
         if name not in given:
             raise InvalidInputError(f"params for {name!r}, which is not among the detectors")
-        given[name].update(extra)
+        given[name][1].update(extra)
     if not given:
         raise InvalidInputError("no detectors")
-    return list(given.items())
+    return list(given.values())

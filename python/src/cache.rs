@@ -5,7 +5,7 @@
 use crate::convert::{extract_arrays, params, to_arrays, AnyArray, Out};
 use crate::detach::{run_detached, run_detached_py};
 use crate::errors::{self, invalid, to_pyerr, wrong_type};
-use ictcore::cache::{AnalysisCache, CacheConfig, DiskWrites, Eviction, KeyBuilder, Source};
+use ictcore::cache::{AnalysisCache, CacheConfig, DiskWrites, Eviction, Key, KeyBuilder, Source};
 use ictcore::table::{Column, ResultTable};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -28,6 +28,21 @@ fn key_builder(
         k.input(name, dtype, bytes);
     }
     Ok(k)
+}
+
+/// How a result was found, as Python reads it.
+fn source_name(source: Source) -> &'static str {
+    match source {
+        Source::Memory => "memory",
+        Source::Disk => "disk",
+        Source::Computed => "computed",
+    }
+}
+
+/// A key as `key` gives it (32 hex digits).
+fn parse_key(text: &str) -> PyResult<Key> {
+    Key::from_hex(text)
+        .ok_or_else(|| invalid("key", format!("must be 32 hex digits, got {text:?}")))
 }
 
 /// The error of a Python `compute`: its exception, or the cache's own refusal (a re-entrant
@@ -174,12 +189,47 @@ impl Cache {
                     Err(shared) => Python::attach(|py| shared.0.clone_ref(py)),
                 })
         })?;
-        let source = match source {
-            Source::Memory => "memory",
-            Source::Disk => "disk",
-            Source::Computed => "computed",
-        };
-        Ok((source, to_arrays(py, table)?))
+        Ok((source_name(source), to_arrays(py, table)?))
+    }
+
+    /// The stored result of `key` (32 hex digits, from `key`), or None: a memory or disk
+    /// hit is counted; a miss is not (the caller computes it elsewhere and reports it with
+    /// `keep_computed`). Returns (source, [(name, dtype, array)]).
+    fn lookup<'py>(
+        &self,
+        py: Python<'py>,
+        key: &str,
+    ) -> PyResult<Option<(&'static str, Out<'py>)>> {
+        let key = parse_key(key)?;
+        let found = py.detach(|| self.cache.lookup(&key));
+        found
+            .map(|(table, source)| Ok((source_name(source), to_arrays(py, table)?)))
+            .transpose()
+    }
+
+    /// Stores the result of `key` that another process computed in `compute_seconds`
+    /// (counted as a miss; written to disk when it pays; kept in memory).
+    fn keep_computed(
+        &self,
+        py: Python<'_>,
+        key: &str,
+        detector: &str,
+        columns: &Bound<'_, PyList>,
+        compute_seconds: f64,
+    ) -> PyResult<()> {
+        let key = parse_key(key)?;
+        let columns = extract_arrays(columns, "result column")?
+            .iter()
+            .map(|(name, array)| {
+                let (dtype, bytes) = array.bytes(name)?;
+                Ok(Column::from_bytes(name.clone(), dtype, bytes)?)
+            })
+            .collect::<errors::Result<Vec<Column>>>()?;
+        let table = Arc::new(ResultTable::new(columns));
+        // Saturating float-to-int conversion: a negative or NaN time counts as zero.
+        let compute_ns = (compute_seconds * 1e9) as u64;
+        py.detach(|| self.cache.keep_computed(key, detector, table, compute_ns));
+        Ok(())
     }
 
     /// Counters and sizes (see `ictcore.AnalysisCache.stats`).

@@ -430,6 +430,53 @@ impl AnalysisCache {
         None
     }
 
+    /// The stored result of `key`: the memory tier's, else the disk tier's (then kept in
+    /// memory too), counted as a hit of that tier; a damaged disk entry is counted,
+    /// quarantined and a miss. Nothing is counted on a miss: a caller that computes
+    /// elsewhere (another process) reports it through [`AnalysisCache::keep_computed`].
+    pub fn lookup(&self, key: &Key) -> Option<(Arc<ResultTable>, Source)> {
+        let c = &self.counters;
+        if let Some(hit) = self.memory().get(key) {
+            c.memory_hits.fetch_add(1, Ordering::Relaxed);
+            return Some((hit, Source::Memory));
+        }
+        match self.disk.as_ref()?.get(key) {
+            Lookup::Hit(table, _) => {
+                let table = Arc::new(table);
+                self.memory().insert(*key, Arc::clone(&table));
+                c.disk_hits.fetch_add(1, Ordering::Relaxed);
+                Some((table, Source::Disk))
+            }
+            Lookup::Corrupt(_) => {
+                c.corrupt.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            Lookup::Miss => None,
+        }
+    }
+
+    /// Stores a result computed elsewhere in `compute_ns` (a worker process): counted as a
+    /// miss, written to disk when it pays (see [`DiskWrites`]), and kept in memory whether
+    /// or not it did: computing it again costs a round trip to another process on top of
+    /// `compute_ns`, which the paying rule does not see.
+    pub fn keep_computed(
+        &self,
+        key: Key,
+        detector: &str,
+        table: Arc<ResultTable>,
+        compute_ns: u64,
+    ) {
+        let c = &self.counters;
+        c.compute_ns.fetch_add(compute_ns, Ordering::Relaxed);
+        c.misses.fetch_add(1, Ordering::Relaxed);
+        if let Some(disk) = &self.disk {
+            if self.worth_writing(&table, compute_ns) {
+                self.write_through(disk, &key, &table, detector, compute_ns);
+            }
+        }
+        self.memory().insert(key, table);
+    }
+
     /// Computes `key`'s result and writes it to the disk tier only (when it pays, see
     /// [`DiskWrites`]), bypassing the memory tier: for callers that fill the cache without
     /// using the results now (a portfolio scan that keeps nothing), so the memory tier does

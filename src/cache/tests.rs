@@ -527,3 +527,31 @@ fn a_note_replaces_its_own_entry_only() {
     assert_eq!(std::fs::read(tier.entry_path(&key(1))).unwrap(), before);
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// A result computed in another process is stored as `get_or_compute` would store it, and
+/// found by `lookup` from memory, then (in a new cache object) from disk; a miss is not
+/// counted by `lookup`.
+#[test]
+fn results_computed_elsewhere_are_kept_and_found() {
+    let d = dir("elsewhere");
+    let cache = AnalysisCache::open(Some(&d), every_write()).unwrap();
+    assert!(cache.lookup(&key(1)).is_none());
+    assert_eq!(cache.stats().unwrap().misses, 0);
+    cache.keep_computed(key(1), "python.test", Arc::new(result(1, 100)), 5_000_000);
+    let s = cache.stats().unwrap();
+    assert_eq!((s.misses, s.disk_writes), (1, 1));
+    let (hit, source) = cache.lookup(&key(1)).unwrap();
+    assert_eq!((*hit == result(1, 100), source), (true, Source::Memory));
+    let reopened = AnalysisCache::open(Some(&d), every_write()).unwrap();
+    let (hit, source) = reopened.lookup(&key(1)).unwrap();
+    assert_eq!((*hit == result(1, 100), source), (true, Source::Disk));
+    assert_eq!(reopened.lookup(&key(1)).unwrap().1, Source::Memory);
+    // Under the paying rule a result that took no time is not written, but kept in memory.
+    let d = dir("elsewhere-paying");
+    let paying = AnalysisCache::open(Some(&d), CacheConfig::default()).unwrap();
+    paying.keep_computed(key(2), "python.test", Arc::new(result(2, 100)), 0);
+    assert_eq!(paying.lookup(&key(2)).unwrap().1, Source::Memory);
+    assert_eq!(paying.stats().unwrap().skipped_writes, 1);
+    let reopened = AnalysisCache::open(Some(&d), CacheConfig::default()).unwrap();
+    assert!(reopened.lookup(&key(2)).is_none());
+}
