@@ -107,6 +107,28 @@ def test_in_memory_series_equal_a_serial_run(
         pd.testing.assert_frame_equal(result[(*key, "rolling_range")], expected)
 
 
+def test_large_series_and_results_travel_through_files(pool: DetectorPool) -> None:
+    """Candles and results above the inline size go through files in the call's scratch
+    directory (mapped, not pickled); they are removed when the call ends."""
+    from ictcore._workers import INLINE_BYTES
+
+    frames = {(f"L{i}", "1m"): synthetic_frame(10 + i, 12_000 + 1000 * i) for i in range(3)}
+    assert INLINE_BYTES < 12_000 * 48
+    before = scratch_dirs()
+    result = pool.analyze(frames, [rolling_range, pivots], progress=False)
+    assert scratch_dirs() <= before
+    assert not result.errors
+    for key, frame in frames.items():
+        candles = Candles.from_pandas(frame)
+        held = result.arrays(*key, "rolling_range")
+        assert sum(a.nbytes for a in held.values()) > INLINE_BYTES
+        assert not held["high"].flags.writeable
+        pd.testing.assert_frame_equal(
+            result[(*key, "rolling_range")], serial(rolling_range, candles)
+        )
+        pd.testing.assert_frame_equal(result[(*key, "pivots")], serial(pivots, candles))
+
+
 def test_in_process_equals_worker_processes(store: CandleStore, pool: DetectorPool) -> None:
     with DetectorPool(workers=2, store=store, processes=0) as inline:
         here = inline.analyze(REQUESTS, [pivots], progress=False)

@@ -21,7 +21,16 @@ from typing import Any
 import cloudpickle
 
 from ._columns import TableColumns
-from ._workers import Done, Failure, Task, WorkerProcesses, read_results, run_task, write_candles
+from ._workers import (
+    INLINE_BYTES,
+    Done,
+    Failure,
+    Task,
+    WorkerProcesses,
+    read_results,
+    run_task,
+    write_candles,
+)
 from .cache import AnalysisCache
 from .candles import Candles
 from .exceptions import DetectorError, IctError, WorkerDiedError
@@ -122,7 +131,7 @@ class Run:
         """Runs every spec on every series; results in ``columns``, failures in ``errors``."""
         started = time.perf_counter()
         scratch = _scratch()
-        made: list[str] = []
+        made: set[str] = set()  # the names of files this call had made there
         try:
             tasks, keys = self._tasks(series, scratch, made)
             total, done = len(series), len(series) - len(tasks)
@@ -143,15 +152,16 @@ class Run:
                     finished(task, run_task(task, functions, {}, stores))
             else:
                 blobs = {s.fid: s.blob for s in self.specs}
-                processes.run(blobs, tasks, finished)
+                # A task's weight: its candles, plus what a round trip costs in candles.
+                processes.run(blobs, tasks, finished, weight=lambda t: t.rows + 1000)
         finally:
-            for task_file in made:
-                _remove(task_file)
+            for name in set(os.listdir(scratch)) & made:
+                _remove(os.path.join(scratch, name))
             _remove_dir(scratch)
         self.stats["python_seconds"] = time.perf_counter() - started
 
     def _tasks(
-        self, series: list[Series], scratch: str, made: list[str]
+        self, series: list[Series], scratch: str, made: set[str]
     ) -> tuple[list[Task], dict[tuple[SeriesKey, str], str | None]]:
         """A task per series with a detector to compute, longest first; the cached results
         taken on the way."""
@@ -177,15 +187,15 @@ class Run:
             if not todo:
                 continue
             out = os.path.join(scratch, f"{number}.out")
-            made.append(out)
-            if s.given is not None:
-                source: tuple[Any, ...] = (
-                    "file",
-                    os.path.join(scratch, f"{number}.in"),
-                    len(candles),
-                )
-                made.append(source[1])
-                write_candles(source[1], candles)
+            made.add(os.path.basename(out))
+            source: tuple[Any, ...]
+            if s.given is not None and len(candles) * 48 <= INLINE_BYTES:
+                source = ("inline", candles)
+            elif s.given is not None:
+                given = os.path.join(scratch, f"{number}.in")
+                made.add(os.path.basename(given))
+                write_candles(given, candles)
+                source = ("file", given, len(candles))
             else:
                 rows = len(candles)
                 first = int(candles.time[0]) if rows else 0
@@ -195,7 +205,7 @@ class Run:
                     "store", str(self.store.path), s.symbol, s.timeframe, s.start, s.end,
                     rows, first, last,
                 )  # fmt: skip
-            tasks.append((len(candles), Task(source, todo, out, tag=where)))
+            tasks.append((len(candles), Task(source, todo, out, tag=where, rows=len(candles))))
         tasks.sort(key=lambda t: -t[0])
         return [t for _, t in tasks], keys
 
@@ -218,13 +228,19 @@ class Run:
         if outcome.failure is not None:
             self.errors[where] = _error(outcome.failure, where, names)
             return
+        # What computing them again would cost: the detectors' time and their share of the
+        # round trip to the worker (the paying rule decides disk writes on it).
+        computed = [r for r in outcome.results if not isinstance(r[1], Failure)]
+        trip = time.perf_counter() - task.sent_at if task.sent_at else 0.0
+        share = max(0.0, trip - sum(r[2] for r in computed)) / max(1, len(computed))
         for result in outcome.results:
             name = result[0]
             if isinstance(result[1], Failure):
                 self.errors[where] = _error(result[1], where, repr(name))
                 continue
             _, layout, seconds = result
-            columns = read_results(task.out, layout)
+            seconds += share
+            columns = read_results(task.out, layout, outcome.inline)
             self.stats["python_computed"] += 1
             key = keys[where, name]
             if key is not None and self.cache is not None:
@@ -232,7 +248,8 @@ class Run:
             table = TableColumns()
             table.update(columns)
             self._hold(where, name, table)
-        _remove(task.out)  # its columns stay mapped where they are held
+        if outcome.inline is None and computed:
+            _remove(task.out)  # its columns stay mapped where they are held
 
 
 def _locate(e: BaseException, where: SeriesKey) -> None:
@@ -288,7 +305,7 @@ def compute_one(
         result = done.results[0]
         if isinstance(result[1], Failure):
             raise _error(result[1], where, repr(spec.detector.name))
-        columns = read_results(out, result[1])
+        columns = read_results(out, result[1], done.inline)
     finally:
         _remove(out)
         _remove_dir(scratch)

@@ -36,18 +36,24 @@ from .candles import Candles
 #: Columns of a candles file: time, then the five prices and volume (8 bytes each).
 CANDLE_COLUMNS = ("time", "open", "high", "low", "close", "volume")
 _ALIGN = 64
+#: Candles or results up to this size travel in the message itself: a file to create, map
+#: and remove costs more than pickling this much (and it is not a large pickle).
+INLINE_BYTES = 256 * 1024
 
 
 @dataclass
 class Task:
     """One series and the detectors to run on it. ``source`` is ``("store", path, symbol,
-    timeframe, start, end, rows, first_time, last_time)`` or ``("file", path, rows)``;
-    ``detectors`` (name, function id, parameters); ``out`` the file for the results."""
+    timeframe, start, end, rows, first_time, last_time)``, ``("file", path, rows)`` or
+    ``("inline", candles)``; ``detectors`` (name, function id, parameters); ``out`` the file
+    for results too large to travel in the reply."""
 
     source: tuple[Any, ...]
     detectors: list[tuple[str, str, dict[str, Any]]]
     out: str
     tag: Any = None
+    rows: int = 0
+    sent_at: float = 0.0
 
 
 @dataclass
@@ -63,10 +69,13 @@ class Failure:
 @dataclass
 class Done:
     """A finished task: per detector (name, Failure) or (name, layout, compute seconds);
-    or the Failure of the whole task (its series could not be read)."""
+    or the Failure of the whole task (its series could not be read). ``inline`` holds the
+    result columns when they travel in the reply (a layout then indexes it), else they are
+    in the task's ``out`` file."""
 
     results: list[tuple[Any, ...]] = field(default_factory=list)
     failure: Failure | None = None
+    inline: list[Any] | None = None
 
 
 def write_candles(path: str, candles: Candles) -> None:
@@ -91,8 +100,12 @@ def read_candles(path: str, rows: int) -> Candles:
     return Candles._trusted(time, *prices)
 
 
-def read_results(path: str, layout: list[tuple[str, str, int, int]]) -> dict[str, Any]:
-    """The columns a worker wrote, as read-only views of the mapped file."""
+def read_results(
+    path: str, layout: list[tuple[str, str, int, int]], inline: list[Any] | None
+) -> dict[str, Any]:
+    """The columns of a result: from the reply, or read-only views of the file it wrote."""
+    if inline is not None:
+        return {name: inline[offset] for name, _, offset, _ in layout}
     size = os.path.getsize(path) if layout else 0
     data = np.memmap(path, dtype=np.uint8, mode="r") if size else np.empty(0, np.uint8)
     out = {}
@@ -150,7 +163,11 @@ def run_task(
         first = len(columns)
         columns += encoded
         done.results.append((name, (first, len(columns)), seconds))
-    layout = _write_results(task.out, columns) if columns else []
+    if sum(a.nbytes for _, a in columns) <= INLINE_BYTES:
+        done.inline = [a for _, a in columns]
+        layout = [(n, a.dtype.str, i, len(a)) for i, (n, a) in enumerate(columns)]
+    else:
+        layout = _write_results(task.out, columns)
     done.results = [
         r if isinstance(r[1], Failure) else (r[0], layout[r[1][0] : r[1][1]], r[2])
         for r in done.results
@@ -159,7 +176,7 @@ def run_task(
 
 
 def _open(source: tuple[Any, ...], stores: dict[str, Any]) -> Candles:
-    if source[0] == "given":  # in the calling process
+    if source[0] in ("given", "inline"):  # in the calling process, or small enough to send
         candles: Candles = source[1]
         return candles
     if source[0] == "file":
@@ -205,8 +222,9 @@ def _serve(conn: Connection) -> None:
                     functions[fid] = cloudpickle.loads(blob)
                 except Exception as e:
                     broken[fid] = e
-        elif message[0] == "task":
-            conn.send(run_task(message[1], functions, broken, stores))
+        elif message[0] == "tasks":
+            for task in message[1]:
+                conn.send(run_task(task, functions, broken, stores))
         else:
             return
 
@@ -267,53 +285,92 @@ class WorkerProcesses:
         functions: dict[str, bytes],
         tasks: list[Task],
         finished: Callable[[Task, Done | str], None],
+        weight: Callable[[Task], int] = lambda task: 1,
     ) -> None:
         """Runs ``tasks``; ``finished(task, Done)`` as each ends, or ``finished(task,
-        why)`` when its worker died. Ctrl-C (or any exception) kills the busy workers."""
+        why)`` when its worker died. Ctrl-C (or any exception) kills the busy workers.
+
+        Light tasks travel in batches (fewer round trips); a worker replies to each task as
+        it ends, so when it dies the task it was running fails and the rest of its batch is
+        handed to another worker."""
         if os.getpid() != self._pid:  # a forked child: those workers are its parent's
             self._workers, self._pid = [], os.getpid()
         queue = deque(tasks)
-        busy: dict[_Worker, Task] = {}
+        # A batch holds about an eighth of a worker's share of the work (at most 64 tasks).
+        batch_weight = max(1, sum(weight(t) for t in tasks) // (8 * self.size))
+        busy: dict[_Worker, deque[Task]] = {}
+        failed_sends = 0
         try:
             while queue or busy:
                 while queue and len(busy) < self.size:
+                    batch = [queue.popleft()]
+                    total = weight(batch[0])
+                    while queue and len(batch) < 64 and total + weight(queue[0]) <= batch_weight:
+                        total += weight(queue[0])
+                        batch.append(queue.popleft())
                     worker = self._idle(busy)
-                    task = queue.popleft()
-                    if not self._send(worker, functions, task):
-                        queue.appendleft(task)  # it never started: the next worker takes it
+                    if self._send(worker, functions, batch):
+                        busy[worker] = deque(batch)
+                        failed_sends = 0
                         continue
-                    busy[worker] = task
+                    failed_sends += 1
+                    if failed_sends >= 3:  # workers die as they start: fail, do not spin
+                        for task in batch:
+                            finished(task, "could not be sent a task")
+                    else:
+                        queue.extendleft(reversed(batch))  # never started: another takes it
                 ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
                 for worker in [w for w in busy if w.conn in ready or w.process.sentinel in ready]:
-                    task = busy.pop(worker)
-                    try:
-                        result: Done | None = worker.conn.recv() if worker.conn.poll() else None
-                    except (EOFError, OSError, pickle.UnpicklingError):
-                        result = None
-                    if result is None:
-                        why = worker.death()
-                        self._retire(worker)
-                        finished(task, why)
-                    else:
-                        finished(task, result)
+                    self._collect(worker, busy, queue, finished)
         except BaseException:
             for worker in busy:
                 self._retire(worker, kill=True)
             raise
 
-    def _send(self, worker: _Worker, functions: dict[str, bytes], task: Task) -> bool:
+    def _collect(
+        self,
+        worker: _Worker,
+        busy: dict[_Worker, deque[Task]],
+        queue: deque[Task],
+        finished: Callable[[Task, Done | str], None],
+    ) -> None:
+        """Takes the replies a worker has sent; handles its death."""
+        held = busy[worker]
+        while held:
+            try:
+                if not worker.conn.poll() and worker.process.is_alive():
+                    return  # nothing more yet
+                result: Done | None = worker.conn.recv()
+            except (EOFError, OSError, pickle.UnpicklingError):
+                result = None  # its end of the pipe closed: it died
+            if result is None:
+                why = worker.death()
+                self._retire(worker)
+                del busy[worker]
+                finished(held.popleft(), why)  # the task it was running
+                queue.extendleft(reversed(held))  # the ones it had not started
+                return
+            finished(held.popleft(), result)
+            if held:  # the next one's round trip starts now (for the cost it records)
+                held[0].sent_at = time.perf_counter()
+        del busy[worker]
+
+    def _send(self, worker: _Worker, functions: dict[str, bytes], batch: list[Task]) -> bool:
         try:
             missing = {k: v for k, v in functions.items() if k not in worker.functions}
             if missing:
                 worker.conn.send(("functions", missing))
                 worker.functions |= missing.keys()
-            worker.conn.send(("task", task))
+            now = time.perf_counter()
+            for task in batch:
+                task.sent_at = now
+            worker.conn.send(("tasks", batch))
             return True
         except OSError:
             self._retire(worker)
             return False
 
-    def _idle(self, busy: dict[_Worker, Task]) -> _Worker:
+    def _idle(self, busy: dict[_Worker, deque[Task]]) -> _Worker:
         for worker in self._workers:
             if worker not in busy:
                 return worker
