@@ -278,6 +278,8 @@ def test_refusals(pool: DetectorPool) -> None:
         pool.analyze(frames, [42], progress=False)  # type: ignore[list-item]
     with pytest.raises(InvalidInputError, match="processes"):
         DetectorPool(processes=-1)
+    missing = pool.analyze([("A", "5m"), ("NOPE", "5m")], [rolling_range], progress=False)
+    assert set(missing.errors) == {("NOPE", "5m")} and len(missing) == 1
     bad = pool.analyze(frames, [lambda c: [1, 2]], progress=False)
     assert "must return a DataFrame or a mapping" in str(bad.errors["S", "1m"])
 
@@ -286,7 +288,9 @@ def test_async_and_pickled_pools(pool: DetectorPool, store: CandleStore) -> None
     import pickle
 
     future = pool.analyze_async(REQUESTS[:2], [rolling_range])
+    beside = pool.analyze(REQUESTS, [pivots], progress=False)  # waits for the workers
     result = future.result(timeout=120)
+    assert not beside.errors and len(beside) == len(REQUESTS)
     assert not result.errors and len(result) == 2
     clone = pickle.loads(pickle.dumps(pool))
     with clone:

@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import threading
 import time
 import traceback
 from collections import deque
@@ -279,6 +280,8 @@ class WorkerProcesses:
         self._workers: list[_Worker] = []
         self._pid = os.getpid()
         self._context: Any = None
+        # One call at a time uses the workers (analyze_async runs beside the caller).
+        self._lock = threading.Lock()
 
     def run(
         self,
@@ -295,6 +298,17 @@ class WorkerProcesses:
         handed to another worker."""
         if os.getpid() != self._pid:  # a forked child: those workers are its parent's
             self._workers, self._pid = [], os.getpid()
+            self._lock = threading.Lock()
+        with self._lock:
+            self._run(functions, tasks, finished, weight)
+
+    def _run(
+        self,
+        functions: dict[str, bytes],
+        tasks: list[Task],
+        finished: Callable[[Task, Done | str], None],
+        weight: Callable[[Task], int],
+    ) -> None:
         queue = deque(tasks)
         # A batch holds about an eighth of a worker's share of the work (at most 64 tasks).
         batch_weight = max(1, sum(weight(t) for t in tasks) // (8 * self.size))
