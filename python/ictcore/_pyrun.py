@@ -197,13 +197,14 @@ class Run:
                 write_candles(given, candles)
                 source = ("file", given, len(candles))
             else:
+                # A stored series (read above, so the pool has a store): the worker maps it
+                # itself and takes exactly the rows keyed here.
                 rows = len(candles)
                 first = int(candles.time[0]) if rows else 0
                 last = int(candles.time[-1]) if rows else 0
-                assert self.store is not None
+                path = str(self.store.path) if self.store is not None else ""
                 source = (
-                    "store", str(self.store.path), s.symbol, s.timeframe, s.start, s.end,
-                    rows, first, last,
+                    "store", path, s.symbol, s.timeframe, s.start, s.end, rows, first, last,
                 )  # fmt: skip
             tasks.append((len(candles), Task(source, todo, out, tag=where, rows=len(candles))))
         tasks.sort(key=lambda t: -t[0])

@@ -30,6 +30,18 @@ fn key_builder(
     Ok(k)
 }
 
+/// A result table copied from a list of (name, array) pairs.
+fn result_table(columns: &Bound<'_, PyList>) -> PyResult<ResultTable> {
+    let columns = extract_arrays(columns, "result column")?
+        .iter()
+        .map(|(name, array)| {
+            let (dtype, bytes) = array.bytes(name)?;
+            Ok(Column::from_bytes(name.clone(), dtype, bytes)?)
+        })
+        .collect::<errors::Result<Vec<Column>>>()?;
+    Ok(ResultTable::new(columns))
+}
+
 /// How a result was found, as Python reads it.
 fn source_name(source: Source) -> &'static str {
     match source {
@@ -174,14 +186,7 @@ impl Cache {
                         let list = out.cast::<PyList>().map_err(|_| {
                             wrong_type("compute() must return a list of (name, array) pairs")
                         })?;
-                        let columns = extract_arrays(list, "result column")?
-                            .iter()
-                            .map(|(name, array)| {
-                                let (dtype, bytes) = array.bytes(name)?;
-                                Ok(Column::from_bytes(name.clone(), dtype, bytes)?)
-                            })
-                            .collect::<Result<Vec<Column>, ComputeError>>()?;
-                        Ok(ResultTable::new(columns))
+                        Ok(result_table(list)?)
                     })
                 })
                 .map_err(|shared| match Arc::try_unwrap(shared) {
@@ -218,14 +223,7 @@ impl Cache {
         compute_seconds: f64,
     ) -> PyResult<()> {
         let key = parse_key(key)?;
-        let columns = extract_arrays(columns, "result column")?
-            .iter()
-            .map(|(name, array)| {
-                let (dtype, bytes) = array.bytes(name)?;
-                Ok(Column::from_bytes(name.clone(), dtype, bytes)?)
-            })
-            .collect::<errors::Result<Vec<Column>>>()?;
-        let table = Arc::new(ResultTable::new(columns));
+        let table = Arc::new(result_table(columns)?);
         // Saturating float-to-int conversion: a negative or NaN time counts as zero.
         let compute_ns = (compute_seconds * 1e9) as u64;
         py.detach(|| self.cache.keep_computed(key, detector, table, compute_ns));
