@@ -319,6 +319,30 @@ def test_result_columns_round_trip() -> None:
         encode({"a": np.zeros(2), "b": np.zeros(3)}, "x")
 
 
+def test_cancelling_a_running_call_stops_its_workers(tmp_path: Path) -> None:
+    import concurrent.futures
+
+    from pydetector_funcs import slow
+
+    frames = {(f"S{i}", "1m"): synthetic_frame(i, 100) for i in range(4)}
+    with DetectorPool(workers=2) as pool:
+        future = pool.analyze_async(frames, {slow: {"pid_dir": str(tmp_path)}})
+        deadline = time.monotonic() + 120
+        while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        busy = [int(p.name) for p in tmp_path.iterdir()]
+        assert len(busy) == 2
+        started = time.monotonic()
+        future.cancel()
+        with pytest.raises(concurrent.futures.CancelledError):
+            future.result(timeout=30)
+        assert time.monotonic() - started < 10  # not the 60 s the detector sleeps
+        for pid in busy:
+            assert not Path(f"/proc/{pid}").exists()
+        after = pool.analyze(frames, {slow: {"seconds": 0.0}}, progress=False)
+        assert not after.errors and len(after) == 4
+
+
 CTRL_C = textwrap.dedent(
     """
     import sys

@@ -8,11 +8,13 @@ rows, so a result is always stored under the content it was computed on.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -127,8 +129,10 @@ class Run:
         series: list[Series],
         processes: WorkerProcesses | None,
         progress: Callable[[int, int], None] | None,
+        cancel: threading.Event | None = None,
     ) -> None:
-        """Runs every spec on every series; results in ``columns``, failures in ``errors``."""
+        """Runs every spec on every series; results in ``columns``, failures in ``errors``.
+        Setting ``cancel`` stops it with ``CancelledError``."""
         started = time.perf_counter()
         scratch = _scratch()
         made: set[str] = set()  # the names of files this call had made there
@@ -149,11 +153,12 @@ class Run:
                 functions = {s.fid: s.detector.function for s in self.specs}
                 stores: dict[str, Any] = {}
                 for task in tasks:
+                    _check(cancel)
                     finished(task, run_task(task, functions, {}, stores))
             else:
                 blobs = {s.fid: s.blob for s in self.specs}
                 # A task's weight: its candles, plus what a round trip costs in candles.
-                processes.run(blobs, tasks, finished, weight=lambda t: t.rows + 1000)
+                processes.run(blobs, tasks, finished, weight=lambda t: t.rows + 1000, cancel=cancel)
         finally:
             for name in set(os.listdir(scratch)) & made:
                 _remove(os.path.join(scratch, name))
@@ -251,6 +256,11 @@ class Run:
             self._hold(where, name, table)
         if outcome.inline is None and computed:
             _remove(task.out)  # its columns stay mapped where they are held
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise concurrent.futures.CancelledError("the analyze call was cancelled")
 
 
 def _locate(e: BaseException, where: SeriesKey) -> None:

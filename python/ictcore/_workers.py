@@ -15,6 +15,7 @@ fails the task it held; another takes its place.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import multiprocessing
 import os
@@ -289,6 +290,7 @@ class WorkerProcesses:
         tasks: list[Task],
         finished: Callable[[Task, Done | str], None],
         weight: Callable[[Task], int] = lambda task: 1,
+        cancel: threading.Event | None = None,
     ) -> None:
         """Runs ``tasks``; ``finished(task, Done)`` as each ends, or ``finished(task,
         why)`` when its worker died. Ctrl-C (or any exception) kills the busy workers.
@@ -300,7 +302,7 @@ class WorkerProcesses:
             self._workers, self._pid = [], os.getpid()
             self._lock = threading.Lock()
         with self._lock:
-            self._run(functions, tasks, finished, weight)
+            self._run(functions, tasks, finished, weight, cancel)
 
     def _run(
         self,
@@ -308,6 +310,7 @@ class WorkerProcesses:
         tasks: list[Task],
         finished: Callable[[Task, Done | str], None],
         weight: Callable[[Task], int],
+        cancel: threading.Event | None,
     ) -> None:
         queue = deque(tasks)
         # A batch holds about an eighth of a worker's share of the work (at most 64 tasks).
@@ -333,7 +336,13 @@ class WorkerProcesses:
                             finished(task, "could not be sent a task")
                     else:
                         queue.extendleft(reversed(batch))  # never started: another takes it
-                ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+                # Wake now and then to see a cancellation (Ctrl-C interrupts the wait itself).
+                ready = wait(
+                    [w.conn for w in busy] + [w.process.sentinel for w in busy],
+                    timeout=None if cancel is None else 0.05,
+                )
+                if cancel is not None and cancel.is_set():
+                    raise concurrent.futures.CancelledError("the analyze call was cancelled")
                 for worker in [w for w in busy if w.conn in ready or w.process.sentinel in ready]:
                     self._collect(worker, busy, queue, finished)
         except BaseException:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -195,6 +196,35 @@ def _split_tables(
     return tables
 
 
+class _StoppableFuture(concurrent.futures.Future[AnalysisResult]):
+    """A future whose ``cancel()`` also stops its call while it runs."""
+
+    def __init__(self, event: threading.Event) -> None:
+        super().__init__()
+        self._stop = event
+
+    def cancel(self) -> bool:
+        self._stop.set()
+        return super().cancel()
+
+
+def _cancellable(
+    callback: Callable[[int, int, int], None] | None, cancel: threading.Event | None
+) -> Callable[[int, int, int], None] | None:
+    """The progress callback, raising CancelledError once ``cancel`` is set (the native
+    run checks its callback every 50 ms and stops when it raises)."""
+    if cancel is None:
+        return callback
+
+    def check(done: int, total: int, candles: int) -> None:
+        if cancel.is_set():
+            raise concurrent.futures.CancelledError("the analyze call was cancelled")
+        if callback is not None:
+            callback(done, total, candles)
+
+    return check
+
+
 def _progress_bar(
     total: int, enabled: Any, desc: str = "analyze"
 ) -> Callable[[int, int, int], None] | None:
@@ -325,6 +355,7 @@ class DetectorPool:
         on_error: str = "collect",
         keep: bool = True,
         resume: bool = True,
+        cancel: threading.Event | None = None,
     ) -> AnalysisResult:
         """Runs ``detectors`` on every series of ``requests``.
 
@@ -380,6 +411,11 @@ class DetectorPool:
         from the first bar. Compat detectors look ahead (a new bar may change earlier rows),
         so they are recomputed whenever a series changed.
 
+            cancel: an event another thread may set to stop the run: series not started are
+                skipped, busy worker processes are stopped, and the call raises
+                ``concurrent.futures.CancelledError`` (what ``analyze_async``'s
+                ``future.cancel()`` does).
+
         Ctrl-C cancels the run (series not started are skipped; the cache stays valid) and
         raises KeyboardInterrupt.
         """
@@ -395,9 +431,11 @@ class DetectorPool:
         columns: dict[Key, dict[str, npt.NDArray[Any]] | None] = {}
         stats: dict[str, Any] = {"wall_seconds": 0.0}
         if specs:
-            stats = self._run_native(native, keys, specs, progress, keep, resume, columns, errors)
+            stats = self._run_native(
+                native, keys, specs, progress, keep, resume, columns, errors, cancel
+            )
         if prepared:
-            self._run_python(prepared, native, keys, progress, keep, columns, errors, stats)
+            self._run_python(prepared, native, keys, progress, keep, columns, errors, stats, cancel)
         for key in [k for k in columns if k[:2] in errors]:
             del columns[key]  # a series that failed in one detector failed as a whole
         stats["failed"] = len(errors)
@@ -446,9 +484,10 @@ class DetectorPool:
         resume: bool,
         columns: dict[Key, dict[str, npt.NDArray[Any]] | None],
         errors: dict[tuple[str, str], BaseException],
+        cancel: threading.Event | None,
     ) -> dict[str, Any]:
         """The built-in detectors on the pool's threads; their stats."""
-        callback = _progress_bar(len(native), progress)
+        callback = _cancellable(_progress_bar(len(native), progress), cancel)
         results, stats = self._pool.analyze(
             native,
             specs,
@@ -479,6 +518,7 @@ class DetectorPool:
         columns: dict[Key, dict[str, npt.NDArray[Any]] | None],
         errors: dict[tuple[str, str], BaseException],
         stats: dict[str, Any],
+        cancel: threading.Event | None,
     ) -> None:
         """Python detectors on the series that have not failed; their stats added."""
         series = [
@@ -490,7 +530,7 @@ class DetectorPool:
         run = _pyrun.Run(prepared, self.store, self.cache, keep)
         processes = self._processes
         started, replaced = (processes.started, processes.replaced) if processes else (0, 0)
-        run.execute(series, processes, None if bar is None else lambda d, t: bar(d, t, 0))
+        run.execute(series, processes, None if bar is None else lambda d, t: bar(d, t, 0), cancel)
         columns.update(run.columns)
         errors.update(run.errors)
         stats.update(run.stats)
@@ -542,11 +582,27 @@ class DetectorPool:
     def analyze_async(self, *args: Any, **kwargs: Any) -> concurrent.futures.Future[AnalysisResult]:
         """:meth:`analyze` on a background thread (the work runs without the GIL, so the
         caller stays responsive); returns a ``concurrent.futures.Future`` —
-        ``await asyncio.wrap_future(fut)`` in asyncio. No progress bar unless asked for."""
+        ``await asyncio.wrap_future(fut)`` in asyncio. No progress bar unless asked for.
+        ``future.cancel()`` also stops a call that is running: its ``result()`` then raises
+        ``concurrent.futures.CancelledError``. Calls run one after another."""
         kwargs.setdefault("progress", False)
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(1, "ictcore-analyze")
-        return self._executor.submit(self.analyze, *args, **kwargs)
+        event = kwargs.setdefault("cancel", threading.Event())
+        future: _StoppableFuture = _StoppableFuture(event)
+
+        def work() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = self.analyze(*args, **kwargs)
+            except BaseException as e:
+                future.set_exception(e)
+            else:
+                future.set_result(result)
+
+        self._executor.submit(work)
+        return future
 
     def stats(self) -> dict[str, Any]:
         """The statistics of the last run (see ``AnalysisResult.stats``)."""
