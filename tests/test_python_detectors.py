@@ -254,6 +254,31 @@ def test_identity_covers_source_closure_and_version(tmp_path: Path) -> None:
         assert not pool.analyze({("S", "1m"): candles}, [unkeyable], progress=False).errors
 
 
+def test_live_sessions_rerun_python_detectors_where_series_changed(tmp_path: Path) -> None:
+    store = CandleStore(tmp_path / "store")
+    frames = {s: synthetic_frame(20 + i, 700) for i, s in enumerate("XYZ")}
+    for symbol, frame in frames.items():
+        store.write(symbol, "1m", frame.iloc[:600])
+    series = [(s, "1m") for s in frames]
+    cache = AnalysisCache(tmp_path / "cache")
+    with DetectorPool(workers=2, store=store, cache=cache) as pool:
+        session = pool.live(series, ["native.fvg", rolling_range])
+        assert session.detectors == ["native.fvg", "rolling_range"]
+        first = session.poll()
+        assert {k[:2] for k in first if k[2] == "rolling_range"} == set(series)
+        quiet = session.poll()
+        assert not [k for k in quiet if k[2] == "rolling_range"]
+        store.append("Y", "1m", frames["Y"].iloc[600:])
+        second = session.poll()
+        assert [k for k in second if k[2] == "rolling_range"] == [("Y", "1m", "rolling_range")]
+        expected = serial(rolling_range, store.read("Y", "1m"))
+        pd.testing.assert_frame_equal(second["Y", "1m", "rolling_range"], expected)
+        assert second.stats["python_computed"] == 1
+        # Python detectors alone need no native session.
+        alone = pool.live(series, [pivots])
+        assert len(alone.poll()) == 3 and alone.restored == 0 and alone.save()["series"] == 0
+
+
 def test_keep_false_fetches_on_access(store: CandleStore, tmp_path: Path) -> None:
     with DetectorPool(workers=2, store=store, cache=AnalysisCache(tmp_path / "c")) as pool:
         result = pool.analyze(REQUESTS, [pivots], keep=False, progress=False)
@@ -272,8 +297,6 @@ def test_refusals(pool: DetectorPool) -> None:
 
     with pytest.raises(InvalidInputError, match="built-in"):
         pool.analyze(frames, [fvg], progress=False)
-    with pytest.raises(InvalidInputError, match="live sessions"):
-        pool.live([("A", "5m")], [rolling_range])
     with pytest.raises(ictcore.InvalidTypeError):
         pool.analyze(frames, [42], progress=False)  # type: ignore[list-item]
     with pytest.raises(InvalidInputError, match="processes"):

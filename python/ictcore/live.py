@@ -24,6 +24,11 @@ first poll returns only what became known after the save.
 
 Compat detectors look ahead (a new bar can change earlier rows), so a live session runs
 native ones only; ``DetectorPool.analyze`` recomputes compat results of changed series.
+
+Python detectors of your own (see :mod:`ictcore.pydetectors`) are not stepped bar by bar:
+each poll runs them again on every series whose stored rows changed since the previous poll,
+on the pool's worker processes and through its cache, and the update holds each one's
+whole result on the series as it is now (a DataFrame), not only new rows.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import _ictcore
+import pandas as pd
+
+from . import _ictcore, _pyresult
 from ._columns import columns_of
 from .detect import EventTable, _wrap
 
@@ -43,18 +50,21 @@ __all__ = ["LiveSession", "LiveUpdate"]
 Key = tuple[str, str, str]
 
 
-class LiveUpdate(Mapping[Key, EventTable]):
+class LiveUpdate(Mapping[Key, "EventTable | pd.DataFrame"]):
     """What one poll made known: ``update["EURUSD", "1m", "native.fvg"]`` is the
     :class:`~ictcore.EventTable` (a :class:`~ictcore.ZoneTable` for zone detectors, with the
     new ``transitions``) of the rows that became known since the previous poll. Only
     (series, detector) pairs with new rows are present. :attr:`reset` lists the series whose
     tables here are whole (first poll, or recomputed after a rewrite); :attr:`errors` the
     series that failed (each alone); :attr:`stats` counts series changed and reset, bars
-    stepped (``rows_computed``) and rows reported."""
+    stepped (``rows_computed``) and rows reported. A Python detector's entry is its whole
+    result (a DataFrame) on each series that changed; if it fails there, the series is in
+    :attr:`errors` and its native tables of this poll are still here (they are not polled
+    again)."""
 
     def __init__(
         self,
-        tables: dict[Key, EventTable],
+        tables: dict[Key, EventTable | pd.DataFrame],
         reset: set[tuple[str, str]],
         errors: dict[tuple[str, str], BaseException],
         stats: dict[str, Any],
@@ -64,7 +74,7 @@ class LiveUpdate(Mapping[Key, EventTable]):
         self.errors = errors
         self.stats = stats
 
-    def __getitem__(self, key: Key) -> EventTable:
+    def __getitem__(self, key: Key) -> EventTable | pd.DataFrame:
         return self._tables[key]
 
     def __iter__(self) -> Iterator[Key]:
@@ -87,9 +97,17 @@ def _has_rows(table: EventTable) -> bool:
     return len(table) > 0 or any(log is not None and len(log) > 0 for log in logs)
 
 
+#: Runs the session's Python detectors on some series: (columns by key, errors, stats).
+PythonRunner = Callable[
+    [list[tuple[str, str]]],
+    tuple[dict[Key, Any], dict[tuple[str, str], BaseException], dict[str, Any]],
+]
+
+
 class LiveSession:
-    """Native detectors kept running over stored series; made by
-    :meth:`ictcore.DetectorPool.live` (see the module documentation).
+    """Native detectors kept running over stored series, and Python ones rerun where the
+    series changed; made by :meth:`ictcore.DetectorPool.live` (see the module
+    documentation).
 
     Thread-safe: polls of one session are serialised, and the store may be appended to by
     other threads or processes meanwhile."""
@@ -101,17 +119,27 @@ class LiveSession:
         requests: list[tuple[str, str]],
         specs: list[tuple[str, dict[str, Any]]],
         state_dir: str | Path | None,
+        python: tuple[list[str], PythonRunner, Any] | None = None,
     ) -> None:
-        self._native = _ictcore.Live(
-            pool, store, requests, specs, None if state_dir is None else Path(state_dir)
+        self._native = (
+            _ictcore.Live(
+                pool, store, requests, specs, None if state_dir is None else Path(state_dir)
+            )
+            if specs
+            else None
         )
+        self._state_dir = None if state_dir is None else Path(state_dir)
         self._requests = requests
         self._detectors = [name for name, _ in specs]
+        # Python detectors: their names, what runs them, the store to see changes in, and
+        # each series' (rows, first time, last time) when they last ran.
+        self._python = python
+        self._seen: dict[tuple[str, str], tuple[int, int, int]] = {}
         self._lock = threading.Lock()
 
     @property
     def detectors(self) -> list[str]:
-        return list(self._detectors)
+        return list(self._detectors) + (list(self._python[0]) if self._python else [])
 
     @property
     def series(self) -> list[tuple[str, str]]:
@@ -120,10 +148,12 @@ class LiveSession:
     @property
     def restored(self) -> int:
         """Series that resumed from a saved state when the session was made."""
-        return int(self._native.restored)
+        return 0 if self._native is None else int(self._native.restored)
 
     @property
     def state_dir(self) -> Path | None:
+        if self._native is None:
+            return self._state_dir
         path = self._native.state_dir
         return None if path is None else Path(path)
 
@@ -139,8 +169,12 @@ class LiveSession:
         started yet (they are stepped by the next poll) and raises KeyboardInterrupt."""
         with self._lock:
             started = time.perf_counter()
-            polled, stats = self._native.poll()
-        tables: dict[Key, EventTable] = {}
+            if self._native is not None:
+                polled, stats = self._native.poll()
+            else:
+                polled, stats = [None] * len(self._requests), {}
+            python = self._poll_python()
+        tables: dict[Key, EventTable | pd.DataFrame] = {}
         reset: set[tuple[str, str]] = set()
         errors: dict[tuple[str, str], BaseException] = {}
         for (symbol, timeframe), outcome in zip(self._requests, polled, strict=True):
@@ -158,8 +192,40 @@ class LiveSession:
                 table = _wrap(name.removeprefix("native."), [columns_of(p) for p in parts])
                 if was_reset or _has_rows(table):
                     tables[symbol, timeframe, name] = table
+        if python is not None:
+            columns, failed, python_stats = python
+            tables.update({key: _pyresult.to_frame(cols) for key, cols in columns.items()})
+            for series, error in failed.items():
+                errors.setdefault(series, error)
+            stats.update(python_stats)
         stats["wall_seconds"] = time.perf_counter() - started
         return LiveUpdate(tables, reset, errors, stats)
+
+    def _poll_python(
+        self,
+    ) -> tuple[dict[Key, Any], dict[tuple[str, str], BaseException], dict[str, Any]] | None:
+        """Runs the Python detectors on the series whose stored rows changed."""
+        if self._python is None:
+            return None
+        _, runner, store = self._python
+        changed: list[tuple[str, str]] = []
+        now: dict[tuple[str, str], tuple[int, int, int]] = {}
+        for series in self._requests:
+            try:
+                candles = store.read(*series)
+            except Exception:
+                changed.append(series)  # the run reports the error
+                continue
+            n = len(candles)
+            now[series] = (n, int(candles.time[0]), int(candles.time[-1])) if n else (0, 0, 0)
+            if self._seen.get(series) != now[series]:
+                changed.append(series)
+        if not changed:
+            return {}, {}, {"python_computed": 0, "python_cached": 0}
+        columns, errors, stats = runner(changed)
+        # A series that failed runs again at the next poll.
+        self._seen.update({s: v for s, v in now.items() if s in changed and s not in errors})
+        return columns, errors, stats
 
     def updates(
         self, interval: float = 1.0, stop: threading.Event | None = None
@@ -190,6 +256,8 @@ class LiveSession:
         """Writes every polled series' state to the session's ``state_dir`` (a temp file
         renamed over the previous state, so a kill mid-save loses nothing); returns the
         series saved and their bytes."""
+        if self._native is None:
+            return {"series": 0, "bytes": 0}
         with self._lock:
             count, size = self._native.save()
         return {"series": int(count), "bytes": int(size)}

@@ -549,12 +549,15 @@ class DetectorPool:
         """A :class:`~ictcore.LiveSession` running the native ``detectors`` over the stored
         series ``requests`` (``(symbol, timeframe)`` tuples, read from the pool's store) on
         the pool's worker threads: each ``poll()`` steps only the bars stored since the
-        previous one and returns the rows that became known.
+        previous one and returns the rows that became known. Python detectors among them
+        run again, in the pool's worker processes and through its cache, on each series
+        that changed, and the update holds their whole results.
 
         Parameters:
             requests: ``(symbol, timeframe)`` of stored series, each once.
-            detectors: native detector names (``"native.fvg"``, ...), or a mapping name ->
-                parameters; compat detectors look ahead and are refused here.
+            detectors: native detector names (``"native.fvg"``, ...) and Python functions,
+                or a mapping detector -> parameters; compat detectors look ahead and are
+                refused here.
             params: parameters by detector name, as for :meth:`analyze`.
             state_dir: a directory for the session's saved states (created if missing):
                 ``save()`` writes them, and a session made later with the same store,
@@ -570,14 +573,26 @@ class DetectorPool:
                 )
             series.append((str(item[0]), str(item[1])))
         specs, python = _split_detectors(_detector_specs(detectors, params))
-        if python:
-            raise InvalidInputError(
-                f"live sessions step native detectors bar by bar; the Python detector "
-                f"{python[0][0].name!r} is run with analyze() (its cache makes a repeat "
-                "over unchanged series free)",
-                parameter=python[0][0].name,
-            )
-        return LiveSession(self._pool, self.store._store, series, specs, state_dir)
+        prepared = _pyrun.prepare(python, self.cache)
+        runner = None
+        if prepared:
+            runner = ([p.detector.name for p in prepared], self._live_runner(prepared), self.store)
+        return LiveSession(self._pool, self.store._store, series, specs, state_dir, runner)
+
+    def _live_runner(
+        self, prepared: list[_pyrun.Spec]
+    ) -> Callable[
+        [list[tuple[str, str]]],
+        tuple[dict[Key, Any], dict[tuple[str, str], BaseException], dict[str, Any]],
+    ]:
+        """What runs a live session's Python detectors on the series that changed."""
+
+        def run(series: list[tuple[str, str]]) -> Any:
+            job = _pyrun.Run(prepared, self.store, self.cache, True)
+            job.execute([_pyrun.Series(s, tf) for s, tf in series], self._processes, None)
+            return job.columns, job.errors, dict(job.stats)
+
+        return run
 
     def analyze_async(self, *args: Any, **kwargs: Any) -> concurrent.futures.Future[AnalysisResult]:
         """:meth:`analyze` on a background thread (the work runs without the GIL, so the
