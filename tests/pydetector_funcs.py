@@ -76,3 +76,16 @@ def slow(candles: Candles, pid_dir: str = "", seconds: float = 60.0) -> dict[str
 @detector(name="versioned", version=1)
 def with_version(candles: Candles) -> dict[str, Any]:
     return {"mean": np.array([candles.close.mean()])}
+
+
+def logged_slow(candles: Candles, log: str = "", seconds: float = 0.2) -> dict[str, Any]:
+    """Appends ``start <rows> <time>`` and ``end <rows> <time>`` lines to ``log`` around a
+    sleep (for tests that kill a worker mid-run)."""
+    import time
+
+    with open(log, "a") as f:
+        f.write(f"start {len(candles)} {time.time()}\n")
+    time.sleep(seconds)
+    with open(log, "a") as f:
+        f.write(f"end {len(candles)} {time.time()}\n")
+    return {"rows": np.array([len(candles)], dtype=np.int64)}

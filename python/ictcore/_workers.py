@@ -245,7 +245,16 @@ class _Worker:
         self.process = context.Process(
             target=_serve, args=(child,), daemon=True, name="ictcore-python-detectors"
         )
-        self.process.start()
+        # multiprocessing refuses children to a daemonic process (a Dask worker under its
+        # nanny is one), lest they outlive it. Ours cannot: a worker ends when its pipe to
+        # this process reads EOF, which it does when this process ends, however it ends.
+        config = multiprocessing.current_process()._config  # type: ignore[attr-defined]
+        daemonic = config.get("daemon", False)
+        config["daemon"] = False
+        try:
+            self.process.start()
+        finally:
+            config["daemon"] = daemonic
         child.close()
         self.conn: Connection = parent
         self.functions: set[str] = set()

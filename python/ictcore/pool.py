@@ -713,6 +713,8 @@ def _detector_specs(
         spec: str | PythonDetector
         if isinstance(item, str):
             name = spec = item
+        elif isinstance(item, PythonDetector):  # identity made where it was defined
+            spec, name = item, item.name
         elif callable(item):
             spec = PythonDetector.of(item)
             name = spec.name
