@@ -163,6 +163,36 @@ def test_a_worker_killed_mid_run(client: Client, store: CandleStore, tmp_path: P
             assert len(times) == 1, (rows, times, killed_at)
 
 
+def test_ctrl_c_cancels_the_tasks_on_the_cluster(
+    client: Client, store: CandleStore, tmp_path: Path
+) -> None:
+    import _thread
+
+    log = tmp_path / "log"
+    log.touch()
+    # Ctrl-C one second in, while every worker is inside its batch.
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        ictcore.dask.analyze(
+            REQUESTS,
+            {logged_slow: {"log": str(log), "seconds": 0.5}},
+            client=client,
+            store=store,
+            batch_candles=10**9,  # one batch per worker: the running ones must stop inside
+        )
+    timer.join()
+    deadline = time.monotonic() + 30
+    while any(client.processing().values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(client.processing().values())  # nothing left running or queued
+    time.sleep(2.0)  # the running batches see the cancellation within 0.5 s
+    started = log.read_text().count("start")
+    time.sleep(1.5)
+    assert log.read_text().count("start") == started  # nothing starts any more
+    assert started < len(REQUESTS)
+
+
 def test_the_package_works_without_dask() -> None:
     code = (
         "import sys; sys.modules['distributed'] = None; sys.modules['dask'] = None\n"

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -136,13 +137,33 @@ def _run_batch(
     batch: list[Series],
     detectors: list[tuple[Any, dict[str, Any]]],
     returns: str,
+    cancel: str,
 ) -> dict[str, Any]:
-    """A task: one batch of series on this worker's pool."""
-    from distributed import get_worker
+    """A task: one batch of series on this worker's pool. The call's Dask ``Event`` named
+    ``cancel`` stops it (Dask cannot stop a task that is running)."""
+    import distributed
+    from distributed import get_client, get_worker
 
     started = time.perf_counter()
     pool = _pool_for(store, cache, threads, sharing)
-    result = pool.analyze(batch, dict(detectors), progress=False)
+    stop, finished = threading.Event(), threading.Event()
+    event: Any = distributed.Event(cancel, client=get_client())  # type: ignore[no-untyped-call]
+
+    def watch() -> None:
+        while not finished.is_set():
+            try:
+                if event.wait(timeout=0.5):
+                    stop.set()
+                    return
+            except Exception:  # the scheduler is gone: the task is lost anyway
+                return
+
+    watcher = threading.Thread(target=watch, name="ictcore-cancel-watch", daemon=True)
+    watcher.start()
+    try:
+        result = pool.analyze(batch, dict(detectors), progress=False, cancel=stop)
+    finally:
+        finished.set()
     rows: dict[Key, int] = {}
     arrays: dict[Key, Any] = {}
     files: dict[Key, str] = {}
@@ -306,12 +327,15 @@ def analyze(
             key=f"ictcore-{function.__name__.strip('_')}-{uuid.uuid4().hex}",
         )
 
+    # Set when the call is interrupted: running batches see it and stop (left set, so a
+    # batch that looks later sees it too; the scheduler keeps one flag per cancelled call).
+    cancel = f"ictcore-cancel-{uuid.uuid4().hex}"
     started = time.perf_counter()
     futures = []
     where: dict[Any, list[Series]] = {}
     for at, items in assigned.items():
         for batch in _batches(items, rows_of, batch_candles):
-            future = submit(_run_batch, batch, pairs, returns, address=workers[at][0])
+            future = submit(_run_batch, batch, pairs, returns, cancel, address=workers[at][0])
             futures.append(future)
             where[future.key] = batch
     bar = _bar(len(futures), progress)
@@ -329,6 +353,7 @@ def analyze(
             if bar is not None:
                 bar(done, len(futures))
     except BaseException:
+        distributed.Event(cancel, client=client).set()
         client.cancel(futures)
         raise
     python_names = frozenset(d.name for d, _ in python)
