@@ -42,7 +42,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> CandleStore:
 def client() -> Iterator[Client]:
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            resources={"ictcore": 1},
         ) as cluster,
         Client(cluster) as client,
     ):

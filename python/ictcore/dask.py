@@ -99,6 +99,13 @@ def _workers(client: Any) -> list[tuple[str, str, str]]:
     return [(a, str(info[a].get("name", a)), str(info[a].get("host", ""))) for a in addresses]
 
 
+def _has_resource(client: Any) -> bool:
+    """Whether some worker declares the ``ictcore`` resource (then every task asks for one,
+    so a worker runs one batch at a time whatever its thread count)."""
+    info = client.scheduler_info(n_workers=-1)["workers"]
+    return any("ictcore" in (w.get("resources") or {}) for w in info.values())
+
+
 def _pool_for(store: str, cache: Any, threads: int | None, sharing: int) -> DetectorPool:
     """This worker process's pool for the store and cache (made once, reused): ``threads``,
     or this node's cores shared among the ``sharing`` ictcore workers on it."""
@@ -312,6 +319,8 @@ def analyze(
         at = _rendezvous((s[0], s[1]), names) if affinity else 0
         assigned.setdefault(at, []).append(s)
 
+    resources = {"ictcore": 1} if _has_resource(client) else None
+
     def submit(function: Any, *args: Any, address: str | None) -> Any:
         return client.submit(
             function,
@@ -323,6 +332,7 @@ def analyze(
             workers=[address] if address and affinity else None,
             allow_other_workers=True,
             retries=retries,
+            resources=resources,
             pure=False,
             key=f"ictcore-{function.__name__.strip('_')}-{uuid.uuid4().hex}",
         )
