@@ -10,7 +10,9 @@
 - ``ictcore.DetectorPool``: all detectors over whole portfolios from the store, in parallel
   with the GIL released, through the cache; ``ictcore.Config`` reads the engine's config;
   ``DetectorPool.live`` gives a ``LiveSession`` whose polls step only the bars appended
-  since the previous poll.
+  since the previous poll. Python functions of your own run beside the built-in detectors,
+  in the pool's worker processes (``ictcore.pydetectors``, ``ictcore.detector``).
+- ``ictcore.dask.analyze``: the pool's call over a Dask cluster (``ictcore[dask]``).
 - ``ictcore.swings``, ``structure``, ``structure_layers``, ``fvg``, ``volume_imbalance``,
   ``opening_gaps``, ``displacement``, ``order_blocks``, ``mitigation_blocks``, ``liquidity``,
   ``dealing_ranges``, ``bpr``, ``rejection_blocks``, ``sessions``, ``mss``, ``cisd``,
