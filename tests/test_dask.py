@@ -128,6 +128,29 @@ def test_series_stay_with_their_worker_and_its_cache(
     assert second.stats["python_computed"] == 0
 
 
+def test_native_runs_resume_on_the_workers(client: Client, tmp_path: Path) -> None:
+    """With a cache directory, a second call over appended series steps only the new bars
+    (each series on the worker that stored its state), and equals the local pool."""
+    store = CandleStore(tmp_path / "store")
+    frames = {s: synthetic_frame(60 + i, 1500) for i, s in enumerate("PQRS")}
+    for symbol, frame in frames.items():
+        store.write(symbol, "1m", frame.iloc[:1400])
+    requests = [(s, "1m") for s in frames]
+    detectors = ["native.fvg", "native.swings"]
+    cache = AnalysisCache(tmp_path / "cache", disk_writes="all")
+    first = ictcore.dask.analyze(requests, detectors, client=client, store=store, cache=cache)
+    assert first.stats["rows_computed"] == 2 * 4 * 1400
+    for symbol, frame in frames.items():
+        store.append(symbol, "1m", frame.iloc[1400:])
+    second = ictcore.dask.analyze(requests, detectors, client=client, store=store, cache=cache)
+    assert second.stats["resumed"] == 2 * 4
+    assert second.stats["rows_computed"] == 2 * 4 * 100
+    with DetectorPool(workers=2, store=store) as pool:
+        local = pool.analyze(requests, detectors, progress=False, resume=False)
+    for key in local:
+        same(local[key], second[key])
+
+
 def test_a_worker_killed_mid_run(client: Client, store: CandleStore, tmp_path: Path) -> None:
     log = tmp_path / "log"
     log.touch()

@@ -63,6 +63,18 @@ __all__ = ["DistributedResult", "analyze"]
 
 Series = tuple[Any, ...]
 
+#: The batch stats summed per worker and in total.
+_COUNTED = (
+    "memory_hits",
+    "disk_hits",
+    "misses",
+    "resumed",
+    "recomputed",
+    "rows_computed",
+    "python_computed",
+    "python_cached",
+)
+
 #: Per worker process: the pools made for (store, cache, threads), reused by later batches.
 _POOLS: dict[tuple[Any, ...], DetectorPool] = {}
 
@@ -470,7 +482,7 @@ def _result(
         mine["batches"] += 1
         mine["series"] += len(out["series"])
         mine["seconds"] += out["seconds"]
-        for name in ("memory_hits", "disk_hits", "misses", "python_computed", "python_cached"):
+        for name in _COUNTED:
             value = out["stats"].get(name, 0)
             mine[name] = mine.get(name, 0) + value
             totals[name] = totals.get(name, 0) + value
