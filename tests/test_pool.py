@@ -211,7 +211,8 @@ def test_cancellation_and_async(small_store: tuple[CandleStore, list[Any]], tmp_
 
     def interrupt(done: int, total: int) -> None:
         calls.append(done)
-        raise KeyboardInterrupt
+        if done >= 1:  # once a series has finished (under load the first report may be 0)
+            raise KeyboardInterrupt
 
     # 20 distinct 200k-candle series: a run long enough for progress reports mid-way.
     many = {}
@@ -221,7 +222,7 @@ def test_cancellation_and_async(small_store: tuple[CandleStore, list[Any]], tmp_
         many[f"M{k}", "1m"] = frame
     with pytest.raises(KeyboardInterrupt):
         pool.analyze(many, params=PARAMS, progress=interrupt)
-    assert calls and calls[0] < len(many), "the interrupt came after the run, not during it"
+    assert calls and calls[-1] < len(many), "the interrupt came after the run, not during it"
     assert 0 < cache.stats()["entries"] < 8 * len(many)  # stopped early, kept what finished
     assert cache.verify() == []
     future = pool.analyze_async(requests, params=PARAMS)
