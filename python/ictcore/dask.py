@@ -125,8 +125,11 @@ def _pool_for(store: str, cache: Any, threads: int | None, sharing: int) -> Dete
     key = (store, repr(cache), threads)
     pool = _POOLS.get(key)
     if pool is None:
+        held: AnalysisCache | None
         if isinstance(cache, AnalysisCache):
             held = cache
+        elif cache is False:
+            held = None  # every call computes; a fetch computes again
         elif cache is None:
             held = AnalysisCache(None)
         else:
@@ -264,7 +267,7 @@ def analyze(
     *,
     client: Any,
     store: str | os.PathLike[str] | CandleStore,
-    cache: str | os.PathLike[str] | AnalysisCache | None = None,
+    cache: str | os.PathLike[str] | AnalysisCache | bool | None = None,
     returns: str = "summary",
     batch_candles: int = 2_000_000,
     threads: int | None = None,
@@ -283,7 +286,9 @@ def analyze(
         client: a ``distributed.Client``.
         store: the store's path on the workers (a CandleStore: its path).
         cache: a cache directory path on each worker (an AnalysisCache: its path and its
-            settings), or None for a memory cache per worker.
+            settings); None (default) for a memory cache per worker, which keeps results
+            for fetching and later calls; False for none (every call computes, and so does
+            each fetch).
         returns: ``"summary"`` (default: results stay on the workers, fetched on access),
             ``"arrays"`` (gathered) or ``"parquet:DIR"`` (written by the workers).
         batch_candles: about how many candles a task holds (series are not split).
@@ -308,7 +313,9 @@ def analyze(
     store_path = _as_path("store", store)
     if store_path is None:  # pragma: no cover - a store is required by the signature
         raise InvalidInputError("a store is needed", parameter="store")
-    cache_arg: Any = cache if isinstance(cache, AnalysisCache) else _as_path("cache", cache)
+    cache_arg: Any = (
+        cache if isinstance(cache, AnalysisCache) or cache is False else _as_path("cache", cache)
+    )
     specs = _detector_specs(detectors, params)
     python = _split_detectors(specs)[1]
     # Python detectors travel as PythonDetector: their identity (a hash of their source)
@@ -342,7 +349,7 @@ def analyze(
             sharing.get(address or "", max(per_host.values())),
             *args,
             workers=[address] if address and affinity else None,
-            allow_other_workers=True,
+            allow_other_workers=bool(address and affinity),
             retries=retries,
             resources=resources,
             pure=False,
