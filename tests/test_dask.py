@@ -121,6 +121,14 @@ def test_series_stay_with_their_worker_and_its_cache(
     second = ictcore.dask.analyze(REQUESTS, detectors, client=client, store=store, cache=cache)
     assert first.workers == second.workers
     assert len(set(first.workers.values())) == 2  # both workers got series
+    # Each series ran on the worker its name hashes to (held there, not only hinted).
+    from ictcore.dask import _rendezvous, _workers
+
+    workers = _workers(client)
+    names = [n for _, n, _ in workers]
+    by_name = {n: a for a, n, _ in workers}
+    for series, address in first.workers.items():
+        assert address == by_name[names[_rendezvous(series, names)]]
     # Every result of the second call is a hit in the worker that made it.
     native = second.stats["memory_hits"] + second.stats["disk_hits"]
     assert native == 2 * len(REQUESTS) and second.stats["misses"] == 0

@@ -299,8 +299,7 @@ def analyze(
             scheduler place batches freely (caches then warm up more slowly).
         progress: a tqdm bar over batches (True), none, or a callable ``(done, total)``.
     """
-    distributed = _interop.require("distributed", "dask", "ictcore.dask.analyze")
-    as_completed: Any = distributed.as_completed
+    distributed: Any = _interop.require("distributed", "dask", "ictcore.dask.analyze")
     if returns != "summary" and returns != "arrays" and not returns.startswith("parquet:"):
         raise InvalidInputError(
             f'returns must be "summary", "arrays" or "parquet:DIR", got {returns!r}',
@@ -330,26 +329,29 @@ def analyze(
     per_host: dict[str, int] = {}
     for _, _, host in workers:
         per_host[host] = per_host.get(host, 0) + 1
-    sharing = {address: per_host[host] for address, _, host in workers}
+    sharing = {name: per_host[host] for _, name, host in workers}
     rows_of = _rows(client, store_path, workers[0][0])
     names = [name for _, name, _ in workers]
-    assigned: dict[int, list[Series]] = {}
+    assigned: dict[str | None, list[Series]] = {}
     for s in series:
-        at = _rendezvous((s[0], s[1]), names) if affinity else 0
-        assigned.setdefault(at, []).append(s)
-
+        owner = names[_rendezvous((s[0], s[1]), names)] if affinity else None
+        assigned.setdefault(owner, []).append(s)
     resources = {"ictcore": 1} if _has_resource(client) else None
 
-    def submit(function: Any, *args: Any, address: str | None) -> Any:
+    def submit(function: Any, *args: Any, name: str | None, strict: bool) -> Any:
+        """Submits to the worker called ``name`` (its address now): only there when
+        ``strict`` (affinity; a loose restriction is only a hint the scheduler overrides
+        under load), else preferably there."""
+        address = {n: a for a, n, _ in _workers(client)}.get(name or "")
         return client.submit(
             function,
             store_path,
             cache_arg,
             threads,
-            sharing.get(address or "", max(per_host.values())),
+            sharing.get(name or "", max(per_host.values())),
             *args,
-            workers=[address] if address and affinity else None,
-            allow_other_workers=bool(address and affinity),
+            workers=[address] if address else None,
+            allow_other_workers=bool(address) and not strict,
             retries=retries,
             resources=resources,
             pure=False,
@@ -360,39 +362,90 @@ def analyze(
     # batch that looks later sees it too; the scheduler keeps one flag per cancelled call).
     cancel = f"ictcore-cancel-{uuid.uuid4().hex}"
     started = time.perf_counter()
-    futures = []
-    where: dict[Any, list[Series]] = {}
-    for at, items in assigned.items():
+    # Each batch: (its series, the worker name it belongs to, times it was resubmitted).
+    pending: dict[Any, tuple[Any, list[Series], str | None, int]] = {}
+    total = 0
+    for owner, items in assigned.items():
         for batch in _batches(items, rows_of, batch_candles):
-            future = submit(_run_batch, batch, pairs, returns, cancel, address=workers[at][0])
-            futures.append(future)
-            where[future.key] = batch
-    bar = _bar(len(futures), progress)
+            future = submit(_run_batch, batch, pairs, returns, cancel, name=owner, strict=True)
+            pending[future.key] = (future, batch, owner, 0)
+            total += 1
+    bar = _bar(total, progress)
     outcomes: list[dict[str, Any]] = []
     failed: dict[tuple[str, str], BaseException] = {}
     done = 0
     try:
-        for future in as_completed(futures):
+        while pending:
             try:
-                outcomes.append(future.result())
-            except Exception as e:  # the batch failed for good: its series fail with it
-                for s in where[future.key]:
-                    failed[s[0], s[1]] = e
-            done += 1
-            if bar is not None:
-                bar(done, len(futures))
+                finished = distributed.wait(
+                    [p[0] for p in pending.values()], timeout=1.0, return_when="FIRST_COMPLETED"
+                ).done
+            except TimeoutError:
+                finished = set()
+            for future in finished:
+                _, batch, _, _ = pending.pop(future.key)
+                try:
+                    outcomes.append(future.result())
+                except Exception as e:  # the batch failed for good: its series fail with it
+                    for s in batch:
+                        failed[s[0], s[1]] = e
+                done += 1
+                if bar is not None:
+                    bar(done, total)
+            if not finished:
+                _resubmit_orphans(client, pending, submit, (pairs, returns, cancel), retries)
     except BaseException:
         distributed.Event(cancel, client=client).set()
-        client.cancel(futures)
+        client.cancel([p[0] for p in pending.values()])
         raise
     python_names = frozenset(d.name for d, _ in python)
 
+    by_address = {a: n for a, n, _ in workers}
+
     def fetch(key: Key, holder: str | None) -> Any:
-        return submit(_fetch, key[:2], by_name[key[2]], address=holder).result()
+        name = by_address.get(holder or "")
+        return submit(_fetch, key[:2], by_name[key[2]], name=name, strict=False).result()
 
     result = _result(outcomes, failed, time.perf_counter() - started, fetch, python_names)
-    result.stats["batches"] = len(futures)
+    result.stats["batches"] = total
     return result
+
+
+def _resubmit_orphans(
+    client: Any,
+    pending: dict[Any, tuple[Any, list[Series], str | None, int]],
+    submit: Callable[..., Any],
+    args: tuple[Any, ...],
+    retries: int,
+) -> None:
+    """Batches held to a worker that is gone (killed, its node lost; a restarted worker has
+    a new address) go to the worker their series hash to now; after ``retries`` such moves a
+    batch runs wherever the scheduler puts it."""
+    current = _workers(client)
+    alive = {a for a, _, _ in current}
+    names = [n for _, n, _ in current]
+    held = client.run_on_scheduler(_restrictions_of, list(pending))
+    for key, (future, batch, owner, moves) in list(pending.items()):
+        restriction = held.get(key)
+        if restriction is None or restriction & alive:
+            continue
+        client.cancel([future])
+        del pending[key]
+        name = names[_rendezvous((batch[0][0], batch[0][1]), names)] if owner else None
+        moved = submit(_run_batch, batch, *args, name=name, strict=moves < retries)
+        pending[moved.key] = (moved, batch, owner, moves + 1)
+
+
+def _restrictions_of(keys: list[Any], dask_scheduler: Any = None) -> dict[Any, set[str]]:
+    """On the scheduler: the worker addresses each unfinished task is held to (strictly)."""
+    out: dict[Any, set[str]] = {}
+    for key in keys:
+        task = dask_scheduler.tasks.get(key) if dask_scheduler is not None else None
+        if task is None or task.state in ("memory", "erred") or task.loose_restrictions:
+            continue
+        if task.worker_restrictions:
+            out[key] = set(task.worker_restrictions)
+    return out
 
 
 def _series_list(requests: Iterable[Series]) -> list[Series]:
