@@ -21,11 +21,12 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -239,6 +240,26 @@ def _context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
+@contextlib.contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Starts processes without telling them the user's main script: multiprocessing would
+    run it again in each (so a script without an ``if __name__ == "__main__"`` guard would
+    start the pool's work in every worker). Workers need nothing from it: functions from
+    ``__main__`` arrive whole, by cloudpickle."""
+    main = sys.modules.get("__main__")
+    saved = {a: getattr(main, a) for a in ("__file__", "__spec__") if hasattr(main, a)}
+    try:
+        if main is not None:
+            if "__file__" in saved:
+                del main.__file__
+            if "__spec__" in saved:
+                main.__spec__ = None
+        yield
+    finally:
+        for attr, value in saved.items():
+            setattr(main, attr, value)
+
+
 class _Worker:
     def __init__(self, context: Any) -> None:
         parent, child = context.Pipe()
@@ -252,7 +273,8 @@ class _Worker:
         daemonic = config.get("daemon", False)
         config["daemon"] = False
         try:
-            self.process.start()
+            with _main_hidden():
+                self.process.start()
         finally:
             config["daemon"] = daemonic
         child.close()
