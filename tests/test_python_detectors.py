@@ -366,6 +366,32 @@ def test_cancelling_a_running_call_stops_its_workers(tmp_path: Path) -> None:
         assert not after.errors and len(after) == 4
 
 
+def test_a_script_without_a_main_guard(tmp_path: Path) -> None:
+    """Workers are not told the main script, so a script without ``if __name__ ==
+    "__main__"`` is not run again in each of them (its functions arrive by cloudpickle)."""
+    script = tmp_path / "engine.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import ictcore
+            from ictcore.synthetic import synthetic_frame
+            SCALE = 2.0
+            def doubled(candles):
+                return {"x": candles.close * SCALE}
+            frames = {("A", "1m"): synthetic_frame(0, 300), ("B", "1m"): synthetic_frame(1, 9000)}
+            result = ictcore.DetectorPool(workers=2).analyze(frames, [doubled], progress=False)
+            assert not result.errors, result.errors
+            print("ran", len(result))
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("ran") == 1 and "ran 2" in done.stdout
+
+
 CTRL_C = textwrap.dedent(
     """
     import sys
