@@ -173,9 +173,12 @@ def test_a_worker_killed_mid_run(client: Client, store: CandleStore, tmp_path: P
     outcome: dict[str, Any] = {}
 
     def run() -> None:
-        outcome["result"] = ictcore.dask.analyze(
-            REQUESTS, detector, client=client, store=store, cache=cache, batch_candles=1
-        )
+        try:
+            outcome["result"] = ictcore.dask.analyze(
+                REQUESTS, detector, client=client, store=store, cache=cache, batch_candles=1
+            )
+        except BaseException as e:  # re-raised below, with its traceback
+            outcome["error"] = e
 
     thread = threading.Thread(target=run)
     thread.start()
@@ -187,6 +190,8 @@ def test_a_worker_killed_mid_run(client: Client, store: CandleStore, tmp_path: P
     killed_at = time.time()
     os.kill(pids[busy[0]], signal.SIGKILL)
     thread.join(240)
+    if "error" in outcome:
+        raise outcome["error"]
     result = outcome["result"]
     assert not result.errors and len(result) == len(REQUESTS)
     for key in result:

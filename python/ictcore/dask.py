@@ -35,6 +35,7 @@ call's tasks on the cluster and raises KeyboardInterrupt.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import threading
@@ -172,9 +173,11 @@ def _run_batch(
     event: Any = distributed.Event(cancel, client=get_client())  # type: ignore[no-untyped-call]
 
     def watch() -> None:
-        while not finished.is_set():
+        # Asks every half second (a blocking wait on the scheduler would be left pending
+        # there when the batch ends, and logged as an error if the cluster then closes).
+        while not finished.wait(0.5):
             try:
-                if event.wait(timeout=0.5):
+                if event.is_set():
                     stop.set()
                     return
             except Exception:  # the scheduler is gone: the task is lost anyway
@@ -380,20 +383,34 @@ def analyze(
                 finished = distributed.wait(
                     [p[0] for p in pending.values()], timeout=1.0, return_when="FIRST_COMPLETED"
                 ).done
-            except TimeoutError:
+            except (TimeoutError, asyncio.TimeoutError):
                 finished = set()
-            for future in finished:
-                _, batch, _, _ = pending.pop(future.key)
+            # ``wait`` also wakes for a future whose worker died ("lost"): it runs again
+            # (or is resubmitted below), so only finished and failed ones are taken.
+            ended = [f for f in finished if f.status in ("finished", "error", "cancelled")]
+            taken = 0
+            for future in ended:
+                batch = pending[future.key][1]
                 try:
-                    outcomes.append(future.result())
+                    if future.status == "cancelled":  # by someone else on the cluster
+                        raise IctError(f"batch {future.key} was cancelled on the cluster")
+                    # Its worker may die before the result is fetched: then it runs again
+                    # (or is resubmitted below), so the fetch does not wait for ever.
+                    outcomes.append(future.result(timeout=5))
+                except (TimeoutError, asyncio.TimeoutError):  # one type from Python 3.11
+                    continue
                 except Exception as e:  # the batch failed for good: its series fail with it
                     for s in batch:
                         failed[s[0], s[1]] = e
+                del pending[future.key]
+                taken += 1
                 done += 1
                 if bar is not None:
                     bar(done, total)
-            if not finished:
+            if not taken:
                 _resubmit_orphans(client, pending, submit, (pairs, returns, cancel), retries)
+                if finished:
+                    time.sleep(0.1)  # lost futures wake ``wait`` at once: do not spin
     except BaseException:
         distributed.Event(cancel, client=client).set()
         client.cancel([p[0] for p in pending.values()])
