@@ -36,6 +36,7 @@ call's tasks on the cluster and raises KeyboardInterrupt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import threading
@@ -101,13 +102,14 @@ def _rendezvous(series: tuple[str, str], names: list[str]) -> int:
     return max(range(len(names)), key=lambda i: score(names[i]))
 
 
-def _workers(client: Any) -> list[tuple[str, str, str]]:
+def _workers(client: Any, required: bool = True) -> list[tuple[str, str, str]]:
     """(address, name, host) of the workers to use: those with the ``ictcore`` resource, or
-    all."""
+    all. None at all is an error when ``required`` (a call's start), else an empty list (a
+    worker being replaced mid-call: the caller looks again later)."""
     info = client.scheduler_info(n_workers=-1)["workers"]
     chosen = [a for a, w in info.items() if "ictcore" in (w.get("resources") or {})]
     addresses = sorted(chosen or info)
-    if not addresses:
+    if not addresses and required:
         raise IctError("the Dask cluster has no workers")
     return [(a, str(info[a].get("name", a)), str(info[a].get("host", ""))) for a in addresses]
 
@@ -328,6 +330,9 @@ def analyze(
     pairs = list(by_name.values())
     series = _series_list(requests)
 
+    if not _workers(client, required=False):  # a worker may be restarting: wait a little
+        with contextlib.suppress(Exception):
+            client.wait_for_workers(1, timeout=30)
     workers = _workers(client)
     per_host: dict[str, int] = {}
     for _, _, host in workers:
@@ -345,7 +350,7 @@ def analyze(
         """Submits to the worker called ``name`` (its address now): only there when
         ``strict`` (affinity; a loose restriction is only a hint the scheduler overrides
         under load), else preferably there."""
-        address = {n: a for a, n, _ in _workers(client)}.get(name or "")
+        address = {n: a for a, n, _ in _workers(client, required=False)}.get(name or "")
         return client.submit(
             function,
             store_path,
@@ -438,7 +443,9 @@ def _resubmit_orphans(
     """Batches held to a worker that is gone (killed, its node lost; a restarted worker has
     a new address) go to the worker their series hash to now; after ``retries`` such moves a
     batch runs wherever the scheduler puts it."""
-    current = _workers(client)
+    current = _workers(client, required=False)
+    if not current:
+        return  # no worker right now (one is being replaced): look again next time
     alive = {a for a, _, _ in current}
     names = [n for _, n, _ in current]
     held = client.run_on_scheduler(_restrictions_of, list(pending))
