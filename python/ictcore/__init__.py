@@ -20,6 +20,9 @@
   **causal** detectors returning event tables (every row knows its ``known_at`` bar; zones
   carry a lifecycle log and ``active_at``); ``ictcore.Engine`` runs them bar by bar on a
   live series.
+- ``ictcore.plot``: a matplotlib chart of candles and any native tables (zones by lifecycle
+  state, structure, liquidity, sessions); ``table.plot(ax=...)`` adds one (``ictcore[plot]``).
+  Tables and ``Candles`` show as HTML in notebooks.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
 
 Memory: result columns of long series (>= 1 MiB each) are kept after they are freed, up to
@@ -34,6 +37,7 @@ from . import compat, exceptions
 from ._ictcore import __version__, kept_memory, release_memory
 from .cache import AnalysisCache
 from .candles import Candles
+from .charts import plot
 from .config import Config
 from .detect import (
     Engine,
@@ -119,6 +123,7 @@ __all__ = [
     "new_opening_gaps",
     "opening_gaps",
     "order_blocks",
+    "plot",
     "read_csv",
     "rejection_blocks",
     "release_memory",

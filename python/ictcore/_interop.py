@@ -25,6 +25,8 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .candles import Candles
 
 #: Column names read as the time column (any case).
@@ -222,3 +224,10 @@ def to_polars(decoded: list[tuple[str, str, npt.NDArray[Any], list[str] | None]]
         else:
             series.append(pl.Series(name, values))
     return pl.DataFrame(series)
+
+
+def table_html(title: str, frame: pd.DataFrame, rows: int = 10) -> str:
+    """A notebook's HTML view of a table: a title line, then its first ``rows`` rows."""
+    shown = frame.head(rows).to_html(max_cols=20, border=0)
+    more = "" if len(frame) <= rows else f"<p>... {len(frame) - rows:,} more rows</p>"
+    return f"<div><p>{title}</p>{shown}{more}</div>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
@@ -345,6 +346,17 @@ class Candles:
 
     def __len__(self) -> int:
         return len(self.time)
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the row count and span, then the first rows."""
+        return _interop.table_html(html.escape(repr(self)), self.to_pandas())
+
+    def plot(self, *tables: Any, **options: Any) -> Any:
+        """A chart of these candles and the tables given: :func:`ictcore.plot`'s arguments.
+        Returns the matplotlib figure."""
+        from .charts import plot
+
+        return plot(self, *tables, **options)
 
     def __repr__(self) -> str:
         if len(self) == 0:

@@ -32,6 +32,7 @@ the batch tables. Definitions: ``ict-concepts.md`` §3; defaults are the "ictcor
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -137,6 +138,29 @@ class EventTable:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}: {len(self)} rows, columns {self.columns}>"
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: name, row count, the rows of each kind, the first rows."""
+        return _interop.table_html(self._html_title(), self.to_pandas())
+
+    def _html_title(self) -> str:
+        head = f"{type(self).__name__} <b>{html.escape(self.name)}</b>: {len(self):,} rows"
+        if len(self) and "kind" in self._columns:
+            names, counts = np.unique(self._columns["kind"], return_counts=True)
+            kinds = ", ".join(
+                f"{html.escape(KINDS.get(int(k), str(k)))} {int(c):,}"
+                for k, c in zip(names, counts, strict=True)
+            )
+            head += f" ({kinds})"
+        return head
+
+    def plot(self, ax: Any = None, candles: Any = None, **options: Any) -> Any:
+        """Draws this table on ``ax`` (axes made by :func:`ictcore.plot` keep their window),
+        or on a new chart of ``candles``; zone filters as :func:`ictcore.plot`. Returns the
+        axes. Needs matplotlib (``pip install 'ictcore[plot]'``)."""
+        from .charts import plot_table
+
+        return plot_table(self, ax=ax, candles=candles, **options)
 
     def take(self, rows: npt.ArrayLike) -> EventTable:
         """The rows at these positions, as a table of the same kind."""

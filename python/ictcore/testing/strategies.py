@@ -13,8 +13,8 @@ session and higher-timeframe bins are exercised), lower-case OHLCV columns, and
 high >= max(open, close), low <= min(open, close).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: `st.composite` hands this signature on, and
+# tools that read it (documentation generators) evaluate it in hypothesis' namespace.
 from typing import Any
 
 import pandas as pd
