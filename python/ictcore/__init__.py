@@ -23,6 +23,10 @@
 - ``ictcore.plot``: a matplotlib chart of candles and any native tables (zones by lifecycle
   state, structure, liquidity, sessions); ``table.plot(ax=...)`` adds one (``ictcore[plot]``).
   Tables and ``Candles`` show as HTML in notebooks.
+- Logging: the ``ictcore`` logger (``ictcore.pool``: one INFO line per call and a WARNING
+  per failed series; ``ictcore.workers``: worker processes started and died;
+  ``ictcore.dask``: batches moved off a lost worker; ``ictcore.cache``: damaged entries set
+  aside; ``ictcore.store``: recoveries). Quiet unless the application configures logging.
 - ``ictcore.exceptions``: ``IctError`` and its subclasses.
 
 Memory: result columns of long series (>= 1 MiB each) are kept after they are freed, up to
@@ -32,6 +36,8 @@ much is kept; ``ictcore.release_memory()`` returns it to the system.
 """
 
 from __future__ import annotations
+
+import logging
 
 from . import compat, exceptions
 from ._ictcore import __version__, kept_memory, release_memory
@@ -79,6 +85,11 @@ from .live import LiveSession, LiveUpdate
 from .pool import DETECTORS, NATIVE_DETECTORS, AnalysisResult, DetectorPool
 from .pydetectors import PythonDetector, detector
 from .store import CandleStore, read_csv
+
+# A library logs and the application decides what shows: without a handler of its own,
+# nothing from the "ictcore" loggers is printed (not even warnings, which Python's
+# last-resort handler would otherwise write to stderr).
+logging.getLogger("ictcore").addHandler(logging.NullHandler())
 
 __all__ = [
     "DETECTORS",

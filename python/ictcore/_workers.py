@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import logging
 import multiprocessing
 import os
 import pickle
@@ -35,6 +36,8 @@ import numpy as np
 
 from ._pyresult import encode
 from .candles import Candles
+
+_log = logging.getLogger("ictcore.workers")
 
 #: Columns of a candles file: time, then the five prices and volume (8 bytes each).
 CANDLE_COLUMNS = ("time", "open", "high", "low", "close", "volume")
@@ -399,6 +402,13 @@ class WorkerProcesses:
                 result = None  # its end of the pipe closed: it died
             if result is None:
                 why = worker.death()
+                _log.warning(
+                    "worker process %d died (%s) running a task; it is replaced and the %d "
+                    "task(s) it had not started go to another",
+                    worker.process.pid,
+                    why,
+                    len(held) - 1,
+                )
                 self._retire(worker)
                 del busy[worker]
                 finished(held.popleft(), why)  # the task it was running
@@ -433,6 +443,7 @@ class WorkerProcesses:
         worker = _Worker(self._context)
         self._workers.append(worker)
         self.started += 1
+        _log.info("started worker process %d for Python detectors", worker.process.pid)
         return worker
 
     def _retire(self, worker: _Worker, kill: bool = True) -> None:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -60,6 +61,8 @@ from .pool import (
     _split_detectors,
 )
 from .store import CandleStore
+
+_log = logging.getLogger("ictcore.dask")
 
 __all__ = ["DistributedResult", "analyze"]
 
@@ -456,6 +459,11 @@ def _resubmit_orphans(
         client.cancel([future])
         del pending[key]
         name = names[_rendezvous((batch[0][0], batch[0][1]), names)] if owner else None
+        _log.warning(
+            "a batch of %d series held to a worker that is gone goes to %s",
+            len(batch),
+            name or "any worker",
+        )
         moved = submit(_run_batch, batch, *args, name=name, strict=moves < retries)
         pending[moved.key] = (moved, batch, owner, moves + 1)
 

@@ -18,6 +18,7 @@ those functions return.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import sys
 import threading
 import weakref
@@ -42,6 +43,8 @@ from .live import LiveSession
 from .pydetectors import PythonDetector
 from .store import CandleStore
 
+_log = logging.getLogger("ictcore.pool")
+
 __all__ = ["DETECTORS", "NATIVE_DETECTORS", "AnalysisResult", "DetectorPool"]
 
 #: The detectors the pool runs by default (the ``smc`` functions), in that order.
@@ -58,8 +61,11 @@ def _plain(name: str, values: npt.NDArray[Any]) -> None:
 
 class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
     """Results by (symbol, timeframe, detector): ``result["EURUSD", "15m", "fvg"]`` is the
-    DataFrame ``smc.fvg`` gives (a writable copy, built on first access); a native detector's
+    DataFrame ``smc.fvg`` gives (a writable copy, built on access); a native detector's
     is its :class:`~ictcore.EventTable` (a :class:`~ictcore.ZoneTable` for zone detectors).
+    Asking again while you hold the object gives the same object; once you drop it, it is
+    freed (the result stays held compact), so a loop over a whole portfolio's results holds
+    one expanded frame at a time, not all of them.
     :meth:`arrays` gives the read-only columns without copying. Failed series are in
     :attr:`errors`; :attr:`stats` tells what the run did."""
 
@@ -74,28 +80,35 @@ class AnalysisResult(Mapping[Key, "pd.DataFrame | EventTable"]):
         self._columns = columns
         self._loader = loader
         self._python = python
-        self._frames: dict[Key, pd.DataFrame | EventTable] = {}
+        # Weak: an expanded frame lives as long as the caller holds it (W1's dense compat
+        # frames would be 10 GB if every one a loop asked for were kept).
+        self._frames: weakref.WeakValueDictionary[Key, pd.DataFrame | EventTable] = (
+            weakref.WeakValueDictionary()
+        )
         self.errors = errors
         self.stats = stats
 
     def __getitem__(self, key: Key) -> pd.DataFrame | EventTable:
-        if key not in self._frames:
-            columns = self.arrays(*key)
-            name = key[2]
-            if name in self._python:
-                self._frames[key] = _pyresult.to_frame(self._held(key))
-            elif name in NATIVE_DETECTORS:
-                detector = name.removeprefix("native.")
-                meta = getattr(columns, "meta", {})
-                self._frames[key] = _wrap(detector, _split_tables(detector, columns), meta=meta)
-            else:
-                # Expanded columns are fresh; views of a held result are copied (frames are
-                # the caller's to modify).
-                self._frames[key] = pd.DataFrame(
-                    {n: a if a.flags.writeable else np.array(a) for n, a in columns.items()},
-                    copy=False,
-                )
-        return self._frames[key]
+        value = self._frames.get(key)
+        if value is not None:
+            return value
+        columns = self.arrays(*key)
+        name = key[2]
+        if name in self._python:
+            value = _pyresult.to_frame(self._held(key))
+        elif name in NATIVE_DETECTORS:
+            detector = name.removeprefix("native.")
+            meta = getattr(columns, "meta", {})
+            value = _wrap(detector, _split_tables(detector, columns), meta=meta)
+        else:
+            # Expanded columns are fresh; views of a held result are copied (frames are the
+            # caller's to modify).
+            value = pd.DataFrame(
+                {n: a if a.flags.writeable else np.array(a) for n, a in columns.items()},
+                copy=False,
+            )
+        self._frames[key] = value
+        return value
 
     def frame(self, symbol: str, timeframe: str, detector: str) -> pd.DataFrame:
         """The result as a DataFrame (a native table through ``to_pandas()``)."""
@@ -252,6 +265,27 @@ def _progress_bar(
             bar.close()
 
     return update
+
+
+def _log_run(
+    stats: Mapping[str, Any], detectors: int, errors: Mapping[tuple[str, str], BaseException]
+) -> None:
+    """One INFO line per call, and a WARNING per failed series (first ten, then a count)."""
+    if _log.isEnabledFor(logging.INFO):
+        _log.info(
+            "analyzed %d series x %d detectors in %.3f s: %d cache hits, %d computed, %d failed",
+            stats["requests"],
+            detectors,
+            stats.get("wall_seconds", 0.0),
+            stats.get("memory_hits", 0) + stats.get("disk_hits", 0) + stats.get("python_cached", 0),
+            stats.get("misses", 0) + stats.get("python_computed", 0),
+            len(errors),
+        )
+    for n, ((symbol, timeframe), error) in enumerate(errors.items()):
+        if n == 10:
+            _log.warning("... and %d more failed series", len(errors) - 10)
+            break
+        _log.warning("%s %s failed: %s", symbol, timeframe, error)
 
 
 class DetectorPool:
@@ -441,6 +475,7 @@ class DetectorPool:
         stats["failed"] = len(errors)
         stats["requests"] = len(keys) + sum(1 for k in errors if k not in keys)
         self._last = stats
+        _log_run(stats, len(specs) + len(prepared), errors)
         if errors and on_error == "raise":
             raise BatchError(dict(errors.items()))
         by_key = dict(zip(keys, native, strict=True))

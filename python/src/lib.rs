@@ -78,9 +78,25 @@ fn native_declarations(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
     Ok(out)
 }
 
+/// Sends the core's `log` records to Python's `logging` (loggers "ictcore.cache",
+/// "ictcore.store"; the package gives "ictcore" a NullHandler, so nothing shows unless the
+/// application configures logging). Loggers are cached but not their levels, so a level set
+/// after import takes effect; records below INFO are not even formatted. The core logs only
+/// rare events (a damaged entry, a recovery), and from threads that hold no GIL while others
+/// wait on them, so taking the GIL to log cannot deadlock.
+fn forward_logs(py: Python<'_>) {
+    let installed = pyo3_log::Logger::new(py, pyo3_log::Caching::Loggers)
+        .map(|logger| logger.filter(log::LevelFilter::Info).install());
+    // Another extension may have installed a logger for this process: keep it.
+    if let Ok(Ok(handle)) = installed {
+        drop(handle);
+    }
+}
+
 #[pymodule]
 fn _ictcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", ictcore::VERSION)?;
+    forward_logs(m.py());
     m.add_function(wrap_pyfunction!(candles::validate_candles, m)?)?;
     m.add_function(wrap_pyfunction!(candles::check_time_index, m)?)?;
     m.add_function(wrap_pyfunction!(convert::keyable_params, m)?)?;

@@ -340,6 +340,12 @@ impl DiskTier {
             }
             Err(e) => {
                 quarantine(&dir, &name, key);
+                log::warn!(
+                    target: "ictcore.cache",
+                    "damaged cache entry {}: {}; set aside, the result is recomputed",
+                    path.display(),
+                    e.0
+                );
                 Lookup::Corrupt(format!("{}: {}", path.display(), e.0))
             }
         }

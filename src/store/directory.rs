@@ -255,8 +255,12 @@ fn remove_stale_temps(dir: &own_files::Dir, name: &str) {
             Ok(Ok(8)) => head == super::header::MAGIC || head == [0; 8],
             _ => false,
         };
-        if proven {
-            let _ = dir.remove(&file_name);
+        if proven && dir.remove(&file_name).is_ok() {
+            log::info!(
+                target: "ictcore.store",
+                "removed {}, a temp file a crashed writer of {name} left",
+                dir.join(&file_name).display()
+            );
         }
     }
 }

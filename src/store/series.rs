@@ -333,6 +333,17 @@ impl SeriesWriter {
         let older_synced = slots.older.as_ref().is_some_and(|o| !o.unsynced());
         // Roll back a commit whose unsynced data did not land, as readers do.
         let (slot, header, rolled_back) = settle(&map_file(&file, path)?, path, slots)?;
+        if let Some(newer) = &rolled_back {
+            log::warn!(
+                target: "ictcore.store",
+                "{}: rolled back an unsynced commit (rows {}..{} did not all reach the disk \
+                 before a crash or power loss); the series ends at row {}",
+                path.display(),
+                header.committed_rows,
+                newer.committed_rows,
+                header.committed_rows
+            );
+        }
         let durable_slot = if !header.unsynced() {
             Some(slot)
         } else if older_synced && rolled_back.is_none() {
