@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import re
 import subprocess
 import sys
@@ -119,8 +121,66 @@ def test_scan_and_bench_commands(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     )
-    assert "parallel speed-up" in bench.stdout and "peak memory" in bench.stdout, bench.stderr
+    assert "parallel speed-up" in bench.stdout and "peak private memory" in bench.stdout, (
+        bench.stderr
+    )
     assert bench.returncode in (0, 1)  # 1 when a target is missed on this machine
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_bench_reports_the_kpis_of_a_users_store_as_json(tmp_path: Path) -> None:
+    data = Path(__file__).parent / "data" / "smc-eurusd" / "EURUSD_15M.csv"
+    store = tmp_path / "store"
+    main(["import", str(data), str(store)])
+    before = _tree_digest(store)
+    config = json.loads(
+        (Path(__file__).parent / "data" / "config" / "optimization_config.json").read_text()
+    )
+    config["mt5_connection"] = {"server": "Broker-Demo"}  # the engine's own section
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    command = [sys.executable, "-m", "ictcore", "bench", "--store", str(store), "--json"]
+    done = subprocess.run(
+        [*command, "--config", str(config_path), "--cycles", "3"], capture_output=True, text=True
+    )
+    assert done.returncode in (0, 1), done.stderr
+    report = json.loads(done.stdout)
+    assert (report["series"], report["candles"], report["cycles"]) == (1, 24_424, 3)
+    measures = {m["name"].split(" (")[0]: m for m in report["measures"]}
+    speedup = measures["parallel speed-up"]
+    assert speedup["value"] > 0 and speedup["target"] == ">= 2x"
+    assert speedup["met"] == (speedup["value"] >= 2.0)
+    for name in ("total analysis time", "live cycle time"):
+        assert measures[name]["value"] > 0 and measures[name]["met"] is not None
+    rate = measures["cache hit rate over 3 replayed live cycles"]
+    assert 0 <= rate["value"] <= 1 and rate["target"] == ">= 80%"
+    # The replay's last three minutes of a 15m series: at most one new bar.
+    assert "series changed per cycle" in rate["detail"]
+    assert measures["peak private memory"]["value"] > 0
+    assert measures["peak private memory"]["target"] == "<= 500 MB"
+    assert measures["store bytes on disk"]["value"] >= 24_424 * 48
+    ratio = measures["cache compression ratio"]["value"]
+    assert ratio is None or ratio > 1
+    notes = "\n".join(report["notes"])
+    assert "mt5_connection: the engine's own section" in notes
+    assert "batch_processing.batch_size: not applied" in notes
+    assert report["all_met"] == all(m["met"] is not False for m in report["measures"])
+    # Read only: the user's store is byte for byte as it was.
+    assert _tree_digest(store) == before
+    # Every result kept: every unchanged series' results are cache hits.
+    keep_all = subprocess.run(
+        [*command, "--keep-all", "--detectors", "fvg", "native.fvg"], capture_output=True, text=True
+    )
+    report = json.loads(keep_all.stdout)
+    measures = {m["name"]: m for m in report["measures"]}
+    assert measures["... of the results of unchanged series"]["value"] == 1.0
 
 
 def test_demo_scans_a_generated_portfolio() -> None:

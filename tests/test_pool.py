@@ -429,3 +429,20 @@ def test_a_large_result_is_recomputed_on_access_and_checked(tmp_path: Path) -> N
     with pytest.raises(ictcore.IctError, match="changed since") as info:
         again.arrays("X", "1m", "retracements")
     assert (info.value.symbol, info.value.timeframe) == ("X", "1m")
+
+
+def test_config_tolerates_the_engines_sections_and_names_what_it_does_not_apply() -> None:
+    data = json.loads(CONFIG.read_text())
+    data["logging"] = {"level": "INFO"}
+    data["cache_optimization"]["compression_enabled"] = False
+    config = Config.from_dict(data)
+    notes = "\n".join(config.notes)
+    assert "logging: the engine's own section" in notes
+    assert "batch_processing.batch_size: not applied" in notes
+    assert "batch_processing.async_threshold: not applied" in notes
+    assert "compression_enabled: false is not applied" in notes
+    assert Config.from_dict({}).notes == ()
+    # A typo inside ictcore's own sections is still an error naming the key.
+    data["detector_pool"]["max_pool_sise"] = 4
+    with pytest.raises(ValueError, match=r"detector_pool\.max_pool_sise: unknown key"):
+        Config.from_dict(data)

@@ -97,7 +97,8 @@ class AnalysisCache:
         disk_writes: which computed results go to disk: ``"paying"`` (default) only those
             that took longer to compute than reading them back would take (about 50 us plus
             3 ns per column byte, measured), so a cold scan does not pay for writing dense
-            frames that recompute faster than they decode — those stay in the memory tier;
+            frames that recompute faster than they decode. Those are not kept in the memory
+            tier either (they would crowd out what pays), so a later call recomputes them;
             ``"all"`` writes every one.
     """
 
@@ -148,7 +149,10 @@ class AnalysisCache:
 
     @classmethod
     def from_config(
-        cls, config: Config, path: str | os.PathLike[str] | None = None
+        cls,
+        config: Config,
+        path: str | os.PathLike[str] | None = None,
+        disk_writes: str = "paying",
     ) -> AnalysisCache:
         """A cache sized by a :class:`~ictcore.Config`: ``max_cache_size`` for the memory
         tier (and, 10x, the disk tier) and ``cache_ttl_seconds``."""
@@ -157,6 +161,7 @@ class AnalysisCache:
             max_memory_bytes=config.cache_max_bytes,
             max_disk_bytes=config.cache_max_bytes * 10,
             ttl_seconds=config.cache_ttl_seconds,
+            disk_writes=disk_writes,
         )
 
     @property

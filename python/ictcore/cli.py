@@ -213,13 +213,6 @@ def verify_command(store_path: Path, out: Any) -> int:
     return 0 if report else 1
 
 
-def _rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _generate_store(root: Path, days: int, symbols: int, out: Any) -> list[tuple[str, str]]:
     from .candles import Candles
     from .store import CandleStore
@@ -260,6 +253,7 @@ def portfolio_demo(days: int, symbols: int, out: Any = sys.stdout) -> None:
     """Scans a generated portfolio single-thread, parallel cold and parallel warm."""
     import tempfile
 
+    from ._kpis import peak_rss_mb
     from .cache import AnalysisCache
     from .pool import DETECTORS
 
@@ -294,7 +288,7 @@ def portfolio_demo(days: int, symbols: int, out: Any = sys.stdout) -> None:
                 f"warm cache hit rate: {kept_rate:.0%} of the results worth keeping ({hits} "
                 f"read back; {recomputed} recomputed: cheaper than reading them back)"
             )
-        print(f"{warm_text}; peak memory {_rss_mb():.0f} MB", file=out)
+        print(f"{warm_text}; peak memory {peak_rss_mb():.0f} MB", file=out)
 
 
 def _warm_hits(stats: dict[str, Any], kept: int) -> tuple[int, float | None, int]:
@@ -358,72 +352,56 @@ def scan_command(args: argparse.Namespace, out: Any) -> int:
     return 1 if result.errors else 0
 
 
-def bench_command(days: int, symbols: int, config_path: Path | None, out: Any) -> int:
-    """The validation suite: each measure against the config's targets."""
+def bench_command(args: argparse.Namespace, out: Any) -> int:
+    """The engine plan's KPIs against the config's targets, on ``--store`` (the user's own
+    candles, never written to) or on a generated W1 portfolio; exit 1 when one is missed."""
+    import json
     import tempfile
 
-    from .cache import AnalysisCache
+    from ._kpis import measure, print_report
     from .config import Config
     from .pool import DETECTORS
+    from .store import CandleStore
 
-    config = Config.from_json(config_path) if config_path else Config()
-    workers = config.workers()
+    config = Config.from_json(args.config) if args.config else Config()
+    detectors = args.detectors or list(DETECTORS)
+    if args.cycles < 1:
+        print("--cycles must be at least 1", file=sys.stderr)
+        return 2
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr if args.json else out, flush=True)
+
     with tempfile.TemporaryDirectory(prefix="ictcore-bench-") as tmp:
-        root = Path(tmp)
-        requests = _generate_store(root / "store", days, symbols, out)
-        _, single = _timed_scan(root / "store", requests, DETECTORS, 1, None)
-        _, parallel = _timed_scan(root / "store", requests, DETECTORS, workers, None)
-        cache = AnalysisCache.from_config(config, root / "cache")
-        _, cold = _timed_scan(root / "store", requests, DETECTORS, workers, cache)
-        kept = int(cache.stats()["disk_writes"])
-        warm_result, warm = _timed_scan(root / "store", requests, DETECTORS, workers, cache)
-        _, rate, _ = _warm_hits(warm_result.stats, kept)
-    speedup = single / parallel
-    rss = _rss_mb()
-    checks = [
-        (
-            f"parallel speed-up ({workers} workers)",
-            f"{speedup:.2f}x",
-            f">= {config.parallel_speedup_min}x",
-            speedup >= config.parallel_speedup_min,
-        ),
-        ("single-thread time", f"{single:.3f} s", "(baseline)", True),
-        (
-            "total analysis time (no cache)",
-            f"{parallel:.3f} s",
-            f"<= {config.total_analysis_max_seconds} s",
-            parallel <= config.total_analysis_max_seconds,
-        ),
-        (
-            "total analysis time (cold cache)",
-            f"{cold:.3f} s",
-            f"<= {config.total_analysis_max_seconds} s",
-            cold <= config.total_analysis_max_seconds,
-        ),
-        (
-            "total analysis time (warm cache)",
-            f"{warm:.3f} s",
-            f"<= {config.total_analysis_max_seconds} s",
-            warm <= config.total_analysis_max_seconds,
-        ),
-        (
-            "cache hit rate (repeat, results worth keeping)",
-            "n/a (none worth keeping)" if rate is None else f"{rate:.0%}",
-            ">= 80%",
-            rate is None or rate >= 0.8,
-        ),
-        (
-            "peak memory",
-            f"{rss:.0f} MB",
-            f"<= {config.memory_max_mb:.0f} MB",
-            rss <= config.memory_max_mb,
-        ),
-    ]
-    print(f"{workers} workers on {os.cpu_count()} cores", file=out)
-    print(f"{'measure':<32} {'measured':>12} {'target':>14}  verdict", file=out)
-    for name, measured, target, ok in checks:
-        print(f"{name:<32} {measured:>12} {target:>14}  {'met' if ok else 'MISSED'}", file=out)
-    return 0 if all(ok for *_, ok in checks) else 1
+        if args.store is None:
+            root = Path(tmp) / "store"
+            _generate_store(root, args.days, args.symbols, sys.stderr if args.json else out)
+            store = CandleStore(root)
+        else:
+            store = CandleStore(args.store, create=False)
+        requests = [
+            (s.symbol, s.timeframe)
+            for s in store.series()
+            if (not args.only_symbols or s.symbol in args.only_symbols)
+            and (not args.timeframes or s.timeframe in args.timeframes)
+        ]
+        if not requests:
+            print("no series match", file=sys.stderr)
+            return 1
+        report = measure(
+            store,
+            requests,
+            detectors,
+            config,
+            cycles=args.cycles,
+            log=log,
+            disk_writes="all" if args.keep_all else "paying",
+        )
+    if args.json:
+        print(json.dumps(report, indent=2), file=out)
+    else:
+        print_report(report, out)
+    return 0 if report["all_met"] else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -472,15 +450,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_scan.add_argument("--workers", type=int, help="worker threads (default: the cores)")
     p_scan.add_argument("--config", type=Path, help="optimization_config.json")
     p_scan.add_argument("--no-progress", action="store_true")
-    p_bench = sub.add_parser("bench", help="the validation suite against the config's targets")
-    p_bench.add_argument("--days", type=int, default=364, help="days of W1 (364: all of it)")
-    p_bench.add_argument("--symbols", type=int, default=77)
-    p_bench.add_argument("--config", type=Path, help="optimization_config.json")
+    p_bench = sub.add_parser(
+        "bench", help="the engine plan's KPIs on a store (default: a generated W1) vs targets"
+    )
+    p_bench.add_argument("--store", type=Path, help="your store (read only; default: generate)")
+    p_bench.add_argument("--config", type=Path, help="optimization_config.json (the targets)")
+    p_bench.add_argument("--json", action="store_true", help="the report as JSON on stdout")
+    p_bench.add_argument(
+        "--cycles", type=int, default=5, help="live cycles (minutes) replayed (default 5)"
+    )
+    p_bench.add_argument("--detectors", nargs="*", help="detector names (default: all eight)")
+    p_bench.add_argument(
+        "--keep-all",
+        action="store_true",
+        help="the cache keeps every result (default: only those that pay, as AnalysisCache)",
+    )
+    p_bench.add_argument(
+        "--only-symbols", nargs="*", metavar="SYMBOL", help="only these symbols of the store"
+    )
+    p_bench.add_argument("--timeframes", nargs="*", help="only these timeframes")
+    p_bench.add_argument(
+        "--days", type=int, default=364, help="generated: days of W1 (364: all of it)"
+    )
+    p_bench.add_argument("--symbols", type=int, default=77, help="generated: symbols")
     args = parser.parse_args(argv)
     if args.command == "scan":
         return scan_command(args, sys.stdout)
     if args.command == "bench":
-        return bench_command(args.days, args.symbols, args.config, sys.stdout)
+        return bench_command(args, sys.stdout)
     if args.command == "import":
         return import_command(
             args.source,
