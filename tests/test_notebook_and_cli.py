@@ -33,10 +33,22 @@ def test_notebook_executes(path: Path) -> None:
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("identical" in o.get("text", "") for o in outputs)
+    assert not any("DIFFERENT" in o.get("text", "") for o in outputs)
+    # No warnings on stderr (a progress bar asking for ipywidgets, say).
+    stderr = [o.get("text", "") for o in outputs if o.get("name") == "stderr"]
+    assert not [t for t in stderr if "Warning" in t], stderr
+    if path.name in CHARTED:
+        images = [o for o in outputs if "image/png" in o.get("data", {})]
+        assert len(images) >= 1, f"{path.name} shows no chart"
+
+
+#: The notebooks that show charts (ictcore.plot).
+CHARTED = ("quickstart.ipynb", "engine_migration.ipynb", "live_loop.ipynb")
 
 
 def test_notebooks_exist() -> None:
-    assert (NOTEBOOKS / "quickstart.ipynb").exists()
+    for name in CHARTED:
+        assert (NOTEBOOKS / name).exists()
 
 
 def test_demo_compares_and_finds_identical_results() -> None:

@@ -2,8 +2,8 @@
 analysis time, the cache's hit rate over replayed live cycles, live cycle time, peak memory,
 compression and disk bytes, each against its target from the config.
 
-Nothing is written to the store: the replay hands the pool views of its mapped series cut at
-each replayed minute (no copy), and the cache lives in a temporary directory.
+Nothing is written to the store: the replay feeds a copy of it (cut at the replay's start)
+in a temporary directory, where the cache lives too.
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ def _measure(
             )
         )
         cycle_times, hits, lookups, changed = _replay(
-            store, requests, detectors, cached, cycles, log
+            store, requests, detectors, cached, cycles, Path(tmp), log
         )
 
     rate = hits / lookups if lookups else None
@@ -302,28 +302,42 @@ def _replay(
     store: CandleStore,
     requests: list[tuple[str, str]],
     detectors: Sequence[str],
-    pool: DetectorPool,
+    cached: DetectorPool,
     cycles: int,
+    work: Path,
     log: Callable[[str], None],
 ) -> tuple[list[float], int, int, list[int]]:
-    """Replays the last ``cycles`` minutes as a live engine sees them: at each minute every
-    series holds the bars opened by then, the pool analyses the whole portfolio through the
-    cache, and the results of the series a new bar reached are read back. A series no bar
-    reached keeps its content, so its results can be cache hits; the others are computed
-    again, as the engine would."""
+    """Replays the last ``cycles`` minutes as the live engine runs them: a feed appends to a
+    store the bars opened by each minute, and the pool analyses the whole portfolio from it
+    through the cache; the results of the series a new bar reached are read back (the engine
+    has the others). The store is a copy, in ``work``, of ``store`` cut at the replay's
+    start; ``store`` itself is only read. A series no bar reached keeps its content, so its
+    results can be cache hits."""
     series = {r: store.read(*r) for r in requests}
     minutes = replay_minutes([c.time for c in series.values()], cycles)
+    live_store = CandleStore(work / "replay-store")
+    pool = DetectorPool(
+        workers=cached.workers, store=live_store, cache=cached.cache, config=cached.config
+    )
     times: list[float] = []
     hits = lookups = 0
     changed: list[int] = []
-    before: dict[tuple[str, str], int] = {}
+    stored = dict.fromkeys(requests, 0)
     for k, minute in enumerate(minutes):
-        cut = {r: int(np.searchsorted(c.time, minute, side="right")) for r, c in series.items()}
-        data = {r: series[r]._slice(0, n) for r, n in cut.items() if n > 0}
-        moved = {r for r, n in cut.items() if n != before.get(r)}
+        moved = set()
+        for r, c in series.items():
+            n = int(np.searchsorted(c.time, minute, side="right"))
+            if n > stored[r]:
+                bars = c._slice(stored[r], n)
+                if stored[r]:
+                    live_store.append(*r, bars)
+                else:
+                    live_store.write(*r, bars)
+                stored[r] = n
+                moved.add(r)
+        present = [r for r in requests if stored[r]]
         start = time.perf_counter()
-        result = pool.analyze(data, detectors, progress=False)
-        # The engine takes the results of the series a bar reached; it has the others.
+        result = pool.analyze(present, detectors, progress=False)
         _read_back(result, moved)
         seconds = time.perf_counter() - start
         if k == 0:
@@ -334,7 +348,6 @@ def _replay(
             lookups += int(s["memory_hits"] + s["disk_hits"] + s["misses"])
             times.append(seconds)
             changed.append(len(moved))
-        before = cut
     return times, hits, lookups, changed
 
 

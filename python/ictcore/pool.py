@@ -238,6 +238,18 @@ def _cancellable(
     return check
 
 
+def _tqdm_class() -> Any:
+    """tqdm's notebook widget where ipywidgets is installed, else its text bar: in a notebook
+    without ipywidgets, ``tqdm.auto`` would warn ("IProgress not found") on every call."""
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm
+
+
 def _progress_bar(
     total: int, enabled: Any, desc: str = "analyze"
 ) -> Callable[[int, int, int], None] | None:
@@ -251,10 +263,7 @@ def _progress_bar(
         return forward
     if not enabled or total == 0:
         return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return None
+    tqdm = _tqdm_class()
     bar = tqdm(total=total, unit="series", desc=desc, file=sys.stderr, leave=False)
 
     def update(done: int, total: int, candles: int) -> None:
