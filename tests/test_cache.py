@@ -399,3 +399,27 @@ def test_a_killed_writer_leaves_no_partial_entry(tmp_path: Path) -> None:
     assert entries, "no entry was ever completed"
     assert reopened.verify() == []
     assert reopened.stats()["corrupt"] == 0
+
+
+def test_compression_off_writes_columns_as_they_are_and_reads_the_same(tmp_path: Path) -> None:
+    """The engine config's ``compression_enabled: false`` takes effect through
+    ``AnalysisCache.from_config``; results are the same either way."""
+    from ictcore import Candles, Config, DetectorPool
+
+    candles = Candles.from_pandas(synthetic_frame(5, 20_000))
+    config = Config.from_dict({"cache_optimization": {"compression_enabled": False}})
+    plain = AnalysisCache.from_config(config, tmp_path / "plain", disk_writes="all")
+    packed = AnalysisCache(tmp_path / "packed", disk_writes="all")
+    results = []
+    for cache in (plain, packed):
+        DetectorPool(cache=cache).analyze({("A", "1m"): candles}, progress=False)
+        # A new object over the directory: every result read back from disk.
+        again = AnalysisCache(cache.path, disk_writes="all")
+        result = DetectorPool(cache=again).analyze({("A", "1m"): candles}, progress=False)
+        assert result.stats["disk_hits"] == len(result)
+        results.append({k: result.frame(*k) for k in result})
+    stats = plain.stats()
+    assert stats["compressed_bytes_written"] == stats["raw_bytes_written"] > 0
+    assert packed.stats()["compression_ratio"] > 2
+    for key, frame in results[0].items():
+        pd.testing.assert_frame_equal(frame, results[1][key], check_exact=True)

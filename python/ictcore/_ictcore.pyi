@@ -129,6 +129,7 @@ class Cache:
         eviction: str,
         sync_writes: bool,
         disk_writes: str = "paying",
+        compression: bool = True,
     ) -> Cache: ...
     @property
     def path(self) -> Path | None: ...

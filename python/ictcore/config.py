@@ -169,12 +169,6 @@ def _not_applied(data: dict[str, Any]) -> list[str]:
     for (section, key), why in _NOT_APPLIED.items():
         if isinstance(data.get(section), dict) and key in data[section]:
             notes.append(f"{section}.{key}: {why}")
-    cache = data.get("cache_optimization")
-    if isinstance(cache, dict) and cache.get("compression_enabled") is False:
-        notes.append(
-            "cache_optimization.compression_enabled: false is not applied: the cache's disk "
-            "entries are always lz4-compressed (ictcore bench reports the ratio)"
-        )
     return notes
 
 

@@ -82,7 +82,7 @@ pub struct Cache {
 #[pymethods]
 impl Cache {
     #[new]
-    #[pyo3(signature = (path, max_memory_bytes, max_disk_bytes, ttl_seconds, eviction, sync_writes, disk_writes = "paying"))]
+    #[pyo3(signature = (path, max_memory_bytes, max_disk_bytes, ttl_seconds, eviction, sync_writes, disk_writes = "paying", compression = true))]
     #[allow(
         clippy::too_many_arguments,
         reason = "the arguments are the Python call's; the Python layer names them"
@@ -96,6 +96,7 @@ impl Cache {
         eviction: &str,
         sync_writes: bool,
         disk_writes: &str,
+        compression: bool,
     ) -> PyResult<Self> {
         let disk_writes = match disk_writes {
             "paying" => DiskWrites::Paying,
@@ -134,6 +135,7 @@ impl Cache {
             eviction,
             sync_writes,
             disk_writes,
+            compression,
         };
         let cache = run_detached(py, "AnalysisCache", || {
             AnalysisCache::open(path.as_deref(), config)

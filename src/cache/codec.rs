@@ -16,6 +16,8 @@ pub enum Filter {
     DeltaShuffle,
     /// lz4 of the runs of equal elements: u64 run count, u32 run lengths, one element per run.
     Runs,
+    /// The bytes as they are, not compressed (a cache made with compression off).
+    Stored,
 }
 
 impl Filter {
@@ -24,6 +26,7 @@ impl Filter {
             Filter::Raw => 0,
             Filter::DeltaShuffle => 1,
             Filter::Runs => 2,
+            Filter::Stored => 3,
         }
     }
 
@@ -32,6 +35,7 @@ impl Filter {
             0 => Some(Filter::Raw),
             1 => Some(Filter::DeltaShuffle),
             2 => Some(Filter::Runs),
+            3 => Some(Filter::Stored),
             _ => None,
         }
     }
@@ -146,7 +150,12 @@ pub fn try_zeroed(len: usize) -> Result<Vec<u8>, String> {
 /// allocated for it (runs already decoded from their bounded buffer).
 pub enum Checked<'a> {
     Runs(Runs),
-    Lz4 { filter: Filter, bytes: &'a [u8] },
+    /// Uncompressed bytes of exactly the column's length.
+    Stored(&'a [u8]),
+    Lz4 {
+        filter: Filter,
+        bytes: &'a [u8],
+    },
 }
 
 /// Checks that `compressed` can decompress to `raw_len` bytes with `filter`: a whole number
@@ -164,6 +173,15 @@ pub fn check_raw_len(
             "{raw_len} bytes is not a whole number of {}",
             dtype.name()
         ));
+    }
+    if filter == Filter::Stored {
+        if compressed.len() != raw_len {
+            return Err(format!(
+                "{} stored bytes for a column of {raw_len}",
+                compressed.len()
+            ));
+        }
+        return Ok(Checked::Stored(compressed));
     }
     if filter != Filter::Raw && !matches!(dtype.size(), 4 | 8) {
         return Err(format!("filter does not apply to {}", dtype.name()));
@@ -191,6 +209,10 @@ impl Checked<'_> {
     pub fn decompress_into(self, dtype: Dtype, out: &mut [u8]) -> Result<(), String> {
         let (filter, compressed) = match self {
             Checked::Runs(runs) => return runs.expand(dtype.size(), out),
+            Checked::Stored(bytes) => {
+                out.copy_from_slice(bytes);
+                return Ok(());
+            }
             Checked::Lz4 { filter, bytes } => (filter, bytes),
         };
         let raw_len = out.len();
@@ -537,6 +559,10 @@ mod tests {
         assert!(decompress(f, Dtype::F64, &packed, 801).is_err());
         assert!(decompress(Filter::DeltaShuffle, Dtype::U8, &packed, 800).is_err());
         let _ = decompress(Filter::Raw, Dtype::F64, &[0xF0, 1, 2, 3], 100);
+        // Stored bytes must be exactly the column's length.
+        assert!(decompress(Filter::Stored, Dtype::F64, &[0u8; 16], 8).is_err());
+        assert!(decompress(Filter::Stored, Dtype::F64, &[0u8; 8], 16).is_err());
+        assert!(decompress(Filter::Stored, Dtype::F64, &[0u8; 12], 12).is_err());
     }
 
     proptest::proptest! {
@@ -545,11 +571,12 @@ mod tests {
             let dtype = if wide { Dtype::I64 } else { Dtype::I32 };
             let len = bytes.len() / dtype.size() * dtype.size();
             let bytes = &bytes[..len];
-            for filter in [Filter::Raw, Filter::DeltaShuffle, Filter::Runs] {
+            for filter in [Filter::Raw, Filter::DeltaShuffle, Filter::Runs, Filter::Stored] {
                 let packed = match filter {
                     Filter::Raw => lz4_flex::block::compress(bytes),
                     Filter::DeltaShuffle => lz4_flex::block::compress(&delta_shuffle(bytes, dtype.size())),
                     Filter::Runs => lz4_flex::block::compress(&to_runs(bytes, dtype.size())),
+                    Filter::Stored => bytes.to_vec(),
                 };
                 proptest::prop_assert_eq!(decompress(filter, dtype, &packed, len).unwrap(), bytes);
             }
@@ -571,6 +598,7 @@ mod tests {
             let _ = decompress(Filter::Raw, Dtype::F64, &garbage, len);
             let _ = decompress(Filter::DeltaShuffle, Dtype::F64, &garbage, len / 8 * 8);
             let _ = decompress(Filter::Runs, Dtype::F64, &garbage, len / 8 * 8);
+            let _ = decompress(Filter::Stored, Dtype::F64, &garbage, len / 8 * 8);
         }
     }
 }

@@ -170,6 +170,8 @@ pub struct DiskTier {
     max_bytes: u64,
     max_age: Option<Duration>,
     sync: bool,
+    /// Compress entries' columns (on by default; off stores them as they are).
+    compress: bool,
     /// Entry bytes on disk as this process knows them: the last sweep's count plus what it
     /// wrote since. A write that takes it past `max_bytes` sweeps (T5).
     bytes_estimate: AtomicU64,
@@ -282,6 +284,12 @@ impl DiskTier {
     /// Opens (creating) a cache directory, which must be the cache's own (see
     /// [`claim_root`]); refuses network file systems like the store does (unless
     /// `ICTCORE_ALLOW_NETWORK_FS=1`).
+    /// This tier with entries written compressed (`true`, the default) or as they are.
+    pub fn with_compression(mut self, compress: bool) -> Self {
+        self.compress = compress;
+        self
+    }
+
     pub fn open(
         root: &Path,
         max_bytes: u64,
@@ -296,6 +304,7 @@ impl DiskTier {
             max_bytes,
             max_age,
             sync,
+            compress: true,
             bytes_estimate: AtomicU64::new(0),
         })
     }
@@ -391,7 +400,7 @@ impl DiskTier {
         meta: &EntryMeta,
         replace: bool,
     ) -> Result<(u64, u64, u64)> {
-        let encoded = entry::encode(key, table, meta);
+        let encoded = entry::encode_with(key, table, meta, self.compress);
         let path = self.entry_path(key);
         if encoded.bytes.len() as u64 > MAX_ENTRY_BYTES {
             return Err(IctError::parameter(

@@ -62,12 +62,24 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(bytes);
 }
 
-/// Encodes a table as an entry for `key`.
+/// Encodes a table as an entry for `key`, its columns compressed.
 pub fn encode(key: &Key, table: &ResultTable, meta: &EntryMeta) -> Encoded {
+    encode_with(key, table, meta, true)
+}
+
+/// Encodes a table as an entry for `key`; `compress: false` stores the columns' bytes as
+/// they are (faster to write and read, larger on disk).
+pub fn encode_with(key: &Key, table: &ResultTable, meta: &EntryMeta, compress: bool) -> Encoded {
     let packed: Vec<(Filter, Vec<u8>)> = table
         .columns
         .iter()
-        .map(|c| codec::compress(c.dtype, c.bytes()))
+        .map(|c| {
+            if compress {
+                codec::compress(c.dtype, c.bytes())
+            } else {
+                (Filter::Stored, c.bytes().to_vec())
+            }
+        })
         .collect();
     let mut out = Vec::with_capacity(256 + packed.iter().map(|p| p.1.len()).sum::<usize>());
     out.extend_from_slice(&MAGIC);

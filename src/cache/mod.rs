@@ -61,6 +61,9 @@ pub struct CacheConfig {
     pub sync_writes: bool,
     /// Which computed results go to the disk tier.
     pub disk_writes: DiskWrites,
+    /// Compress disk entries (lz4 with filters; on by default). Off writes and reads them
+    /// faster and takes more disk (the engine config's `compression_enabled`).
+    pub compression: bool,
 }
 
 /// Which computed results a cache writes to its disk tier.
@@ -103,6 +106,7 @@ impl Default for CacheConfig {
             eviction: Eviction::TinyLfu,
             sync_writes: false,
             disk_writes: DiskWrites::Paying,
+            compression: true,
         }
     }
 }
@@ -269,7 +273,8 @@ impl AnalysisCache {
             None => None,
             Some(root) => {
                 let tier =
-                    DiskTier::open(root, config.max_disk_bytes, config.ttl, config.sync_writes)?;
+                    DiskTier::open(root, config.max_disk_bytes, config.ttl, config.sync_writes)?
+                        .with_compression(config.compression);
                 tier.sweep()?;
                 Some(Arc::new(tier))
             }

@@ -555,3 +555,38 @@ fn results_computed_elsewhere_are_kept_and_found() {
     let reopened = AnalysisCache::open(Some(&d), CacheConfig::default()).unwrap();
     assert!(reopened.lookup(&key(2)).is_none());
 }
+
+/// With compression off (the engine config's `compression_enabled: false`) entries hold the
+/// columns' bytes as they are; they read back the same, and a cache with compression on
+/// reads them too (and the reverse): the filter is recorded per column.
+#[test]
+fn compression_off_stores_columns_as_they_are() {
+    let root = dir("stored");
+    let table = Arc::new(ResultTable::new(vec![
+        Column::f64("x", vec![1.5; 1 << 14]),
+        Column::f64("y", (0..1 << 14).map(f64::from).collect()),
+    ]));
+    let key = |i: i64| {
+        let mut k = KeyBuilder::new("d", "native");
+        k.param("i", Param::Int(i)).unwrap();
+        k.key()
+    };
+    let plain = CacheConfig {
+        compression: false,
+        ..every_write()
+    };
+    let stored = AnalysisCache::open(Some(&root), plain).unwrap();
+    stored.fill_computed(key(1), "native.d", &table, 1);
+    let s = stored.stats().unwrap();
+    assert_eq!(s.compressed_bytes_written, s.raw_bytes_written);
+    let packed = AnalysisCache::open(Some(&root), every_write()).unwrap();
+    packed.fill_computed(key(2), "native.d", &table, 1);
+    assert!(packed.stats().unwrap().compressed_bytes_written < s.raw_bytes_written / 10);
+    for cache in [&stored, &packed] {
+        for i in [1, 2] {
+            let (got, _) = cache.lookup(&key(i)).unwrap();
+            assert_eq!(*got, *table);
+        }
+    }
+    std::fs::remove_dir_all(&root).ok();
+}
