@@ -193,6 +193,14 @@ def test_bench_reports_the_kpis_of_a_users_store_as_json(tmp_path: Path) -> None
     report = json.loads(keep_all.stdout)
     measures = {m["name"]: m for m in report["measures"]}
     assert measures["... of the results of unchanged series"]["value"] == 1.0
+    assert not any(name.startswith("live session poll") for name in measures)
+    # Native detectors only: a live session polls the same cycles.
+    native = subprocess.run(
+        [*command, "--detectors", "native.fvg", "native.structure"], capture_output=True, text=True
+    )
+    measures = {m["name"]: m for m in json.loads(native.stdout)["measures"]}
+    poll = measures["live session poll (median), the same cycles"]
+    assert poll["value"] > 0 and poll["met"] is not None
 
 
 def test_demo_scans_a_generated_portfolio() -> None:
