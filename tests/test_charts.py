@@ -138,7 +138,11 @@ def test_table_plot_draws_onto_existing_axes(candles: ictcore.Candles) -> None:
     # Without ictcore's axes: the table's own range on a plain axes; or a new chart.
     _, plain = plt.subplots()
     ictcore.swings(candles).plot(ax=plain)
-    assert ictcore.sessions(candles).plot(candles=candles).figure is not None
+    sessions = ictcore.sessions(candles)
+    ax = sessions.plot(candles=candles)
+    sessions.plot(ax=ax)  # drawn twice: the legend still names each window once
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == len(set(labels)) and "asian" in labels
     assert candles.plot(ictcore.fvg(candles)).axes
 
 

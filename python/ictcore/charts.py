@@ -537,7 +537,10 @@ def _legend(ax: Axes) -> None:
         for s in STATE_COLOURS
         if s in states_shown
     ]
-    out += list(seen.values()) + _SESSION_HANDLES.get(ax, [])
+    out += list(seen.values())
+    # One entry per session window, however many times sessions were drawn on these axes.
+    windows = {h.get_label(): h for h in _SESSION_HANDLES.get(ax, [])}
+    out += list(windows.values())
     if out:
         # Outside the plot, on the right: a legend over the candles hides what it explains.
         ax.legend(handles=out, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7)
