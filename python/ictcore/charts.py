@@ -58,6 +58,13 @@ STATE_COLOURS: dict[str, str] = {
 DIRECTION_COLOURS: dict[int, str] = {1: "#2e7d32", -1: "#c62828", 0: "#555555"}
 
 _ZONE_ALPHA = 0.35
+
+
+def _colours(directions: npt.NDArray[Any]) -> list[str]:
+    """The colour of each row's direction (neutral for anything but +1 / -1)."""
+    return [DIRECTION_COLOURS.get(int(v), DIRECTION_COLOURS[0]) for v in directions]
+
+
 _SESSION_COLOURS = ("#fde2a6", "#c9e4f6", "#d8f0c8", "#f3d1e6", "#e0d7f5", "#d5f1ee")
 
 
@@ -278,7 +285,7 @@ def _draw_zones(ax: Axes, table: Any, window: _Window, options: dict[str, Any]) 
         visible = x1 > x0
         if not visible.any():
             continue
-        edges = [DIRECTION_COLOURS.get(int(v), "#555555") for v in d[visible]]
+        edges = _colours(d[visible])
         pending = name == "pending"
         ax.add_collection(
             PolyCollection(
@@ -325,7 +332,7 @@ def _level_lines(
     if ends is not None:
         x1 = ends.astype(np.float64)
     segments = np.stack([np.stack([x0, y], 1), np.stack([x1, y], 1)], 1)
-    colours = [DIRECTION_COLOURS.get(int(v), "#555555") for v in table["direction"][rows]]
+    colours = _colours(table["direction"][rows])
     ax.add_collection(
         LineCollection(
             list(segments),
@@ -440,7 +447,7 @@ def _draw_liquidity(ax: Axes, table: Any, window: _Window) -> int:
                 marker=marker,
                 s=30,
                 facecolors="none" if marker == "o" else None,
-                color=[DIRECTION_COLOURS.get(int(v), "#555555") for v in sweeps["direction"][m]],
+                color=_colours(sweeps["direction"][m]),
                 zorder=5,
                 label=f"liquidity {kind}s",
             )
